@@ -1,0 +1,14 @@
+//! The pure core of lgtm-check: components and images, the run plan, checks and their
+//! expectations, the catalog derived from manifests, and the report model.
+//!
+//! Nothing in here performs I/O (no Docker, no HTTP, no files): the stack, the clients
+//! and the reporters are adapters around these types.
+
+pub mod catalog;
+pub mod check;
+pub mod component;
+pub mod event;
+pub mod expect;
+pub mod plan;
+pub mod quantile;
+pub mod report;

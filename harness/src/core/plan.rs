@@ -1,0 +1,307 @@
+//! The run plan: raw flags and environment validated into one ready-to-use
+//! [`RunPlan`] before anything starts (ripgrep's LowArgs → HiArgs).
+//!
+//! Image choice is layered: the guide's pinned image, then `LGTM_CHECK_IMAGE_<NAME>`,
+//! then `--image name=image` flags. The environment is read in one place, [`Env`], so
+//! tests can supply their own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::component::{Component, ImageRef};
+
+/// A snapshot of the environment variables lgtm-check reads.
+#[derive(Debug, Clone, Default)]
+pub struct Env(BTreeMap<String, String>);
+
+impl Env {
+    /// Reads the process environment (the only place that does).
+    pub fn from_process() -> Self {
+        Env(std::env::vars()
+            .filter(|(k, _)| k.starts_with("LGTM_CHECK_"))
+            .collect())
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// What the `run` command was asked, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawRun {
+    /// `component=image` overrides, in flag order.
+    pub images: Vec<String>,
+    pub require_all: bool,
+    pub json: Option<PathBuf>,
+    pub scenario_dir: Option<PathBuf>,
+    pub check_timeout_secs: u64,
+    pub run_id: Option<String>,
+}
+
+/// Where a component's image choice came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageSource {
+    Default,
+    Env,
+    Flag,
+}
+
+/// A validated plan for one run.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub run_id: String,
+    pub images: BTreeMap<Component, (ImageRef, ImageSource)>,
+    /// Any skipped component (or a stand-in for Mimir) fails the run.
+    pub require_all: bool,
+    pub json: Option<PathBuf>,
+    pub scenario_dir: Option<PathBuf>,
+    /// How long one check may wait for its data to become visible.
+    pub check_timeout: Duration,
+}
+
+/// Flags or environment that cannot make a plan.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error("--image `{value}`: expected COMPONENT=IMAGE, e.g. loki=grafana/loki:3.3.2")]
+    ImageOverrideSyntax { value: String },
+    #[error("--image `{value}`: {reason}")]
+    ImageOverride { value: String, reason: String },
+    #[error("{var}=`{value}`: {reason}")]
+    EnvImage {
+        var: String,
+        value: String,
+        reason: String,
+    },
+    #[error("--image names {component} twice")]
+    DuplicateOverride { component: Component },
+    #[error("run id `{0}` may only contain ASCII letters, digits and `-`")]
+    RunId(String),
+    #[error("--check-timeout must be at least 1 second")]
+    CheckTimeout,
+}
+
+impl RunPlan {
+    /// Validates `raw` against `env`; `fresh_run_id` is used when no run id was given.
+    pub fn build(raw: RawRun, env: &Env, fresh_run_id: String) -> Result<Self, PlanError> {
+        let mut images: BTreeMap<Component, (ImageRef, ImageSource)> = Component::ALL
+            .into_iter()
+            .map(|c| (c, (c.default_image(), ImageSource::Default)))
+            .collect();
+
+        for c in Component::ALL {
+            let var = c.image_env_var();
+            if let Some(value) = env.get(&var) {
+                let image = value.parse().map_err(|reason| PlanError::EnvImage {
+                    var: var.clone(),
+                    value: value.into(),
+                    reason,
+                })?;
+                images.insert(c, (image, ImageSource::Env));
+            }
+        }
+
+        let mut seen = Vec::new();
+        for value in &raw.images {
+            let (component, image) =
+                value
+                    .split_once('=')
+                    .ok_or_else(|| PlanError::ImageOverrideSyntax {
+                        value: value.clone(),
+                    })?;
+            let component: Component =
+                component
+                    .parse()
+                    .map_err(|reason| PlanError::ImageOverride {
+                        value: value.clone(),
+                        reason,
+                    })?;
+            if seen.contains(&component) {
+                return Err(PlanError::DuplicateOverride { component });
+            }
+            seen.push(component);
+            let image = image.parse().map_err(|reason| PlanError::ImageOverride {
+                value: value.clone(),
+                reason,
+            })?;
+            images.insert(component, (image, ImageSource::Flag));
+        }
+
+        let run_id = raw
+            .run_id
+            .or_else(|| env.get("LGTM_CHECK_RUN_ID").map(str::to_owned))
+            .unwrap_or(fresh_run_id);
+        if run_id.is_empty()
+            || !run_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(PlanError::RunId(run_id));
+        }
+        if raw.check_timeout_secs == 0 {
+            return Err(PlanError::CheckTimeout);
+        }
+        Ok(RunPlan {
+            run_id,
+            images,
+            require_all: raw.require_all,
+            json: raw.json,
+            scenario_dir: raw
+                .scenario_dir
+                .or_else(|| env.get("LGTM_CHECK_SCENARIO_DIR").map(PathBuf::from)),
+            check_timeout: Duration::from_secs(raw.check_timeout_secs),
+        })
+    }
+
+    pub fn image(&self, c: Component) -> &ImageRef {
+        &self.images[&c].0
+    }
+}
+
+/// What fills the Mimir role. Cortex (Mimir's ancestor) and a Prometheus with its
+/// remote-write receiver speak the same remote-write and query APIs; reports name
+/// them as stand-ins, never as Mimir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MimirFlavour {
+    Mimir,
+    Cortex,
+    Prometheus,
+}
+
+impl MimirFlavour {
+    /// Mimir or Cortex, judged by the image name.
+    pub fn from_image(image: &ImageRef) -> Self {
+        if image.name.to_ascii_lowercase().contains("cortex") {
+            MimirFlavour::Cortex
+        } else {
+            MimirFlavour::Mimir
+        }
+    }
+
+    /// The HTTP port the role listens on inside its container.
+    pub fn port(self) -> u16 {
+        match self {
+            MimirFlavour::Mimir | MimirFlavour::Cortex => 9009,
+            MimirFlavour::Prometheus => 9090,
+        }
+    }
+
+    /// Path of the remote-write endpoint.
+    pub fn push_path(self) -> &'static str {
+        match self {
+            MimirFlavour::Mimir | MimirFlavour::Cortex => "/api/v1/push",
+            MimirFlavour::Prometheus => "/api/v1/write",
+        }
+    }
+
+    /// Prefix of the Prometheus query API.
+    pub fn query_prefix(self) -> &'static str {
+        match self {
+            MimirFlavour::Mimir | MimirFlavour::Cortex => "/prometheus",
+            MimirFlavour::Prometheus => "",
+        }
+    }
+
+    /// The readiness endpoint.
+    pub fn ready_path(self) -> &'static str {
+        match self {
+            MimirFlavour::Mimir | MimirFlavour::Cortex => "/ready",
+            MimirFlavour::Prometheus => "/-/ready",
+        }
+    }
+
+    /// The stand-in's name for reports; `None` for Mimir itself.
+    pub fn stand_in(self) -> Option<&'static str> {
+        match self {
+            MimirFlavour::Mimir => None,
+            MimirFlavour::Cortex => Some("cortex"),
+            MimirFlavour::Prometheus => Some("prometheus"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(images: &[&str]) -> RawRun {
+        RawRun {
+            images: images.iter().map(|s| s.to_string()).collect(),
+            check_timeout_secs: 30,
+            ..RawRun::default()
+        }
+    }
+
+    #[test]
+    fn layers_defaults_env_then_flags() {
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_LOKI", "env/loki:1"),
+            ("LGTM_CHECK_IMAGE_TEMPO", "env/tempo:2"),
+        ]);
+        let plan = RunPlan::build(raw(&["loki=flag/loki:3"]), &env, "r1".into()).unwrap();
+        assert_eq!(plan.images[&Component::Loki].0.to_string(), "flag/loki:3");
+        assert_eq!(plan.images[&Component::Loki].1, ImageSource::Flag);
+        assert_eq!(plan.images[&Component::Tempo].0.to_string(), "env/tempo:2");
+        assert_eq!(plan.images[&Component::Tempo].1, ImageSource::Env);
+        assert_eq!(
+            plan.image(Component::Mimir).to_string(),
+            "grafana/mimir:2.14.0"
+        );
+        assert_eq!(plan.run_id, "r1");
+    }
+
+    #[test]
+    fn rejects_bad_overrides_with_named_errors() {
+        let env = Env::default();
+        let err = RunPlan::build(raw(&["loki"]), &env, "r".into()).unwrap_err();
+        assert!(matches!(err, PlanError::ImageOverrideSyntax { .. }));
+        let err = RunPlan::build(raw(&["lokki=x:1"]), &env, "r".into()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown component `lokki`"),
+            "{err}"
+        );
+        let err = RunPlan::build(raw(&["loki=a:1", "loki=b:2"]), &env, "r".into()).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::DuplicateOverride {
+                component: Component::Loki
+            }
+        );
+        let bad_env = Env::from_pairs([("LGTM_CHECK_IMAGE_MIMIR", "x:")]);
+        let err = RunPlan::build(raw(&[]), &bad_env, "r".into()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LGTM_CHECK_IMAGE_MIMIR="),
+            "{err}"
+        );
+        let err = RunPlan::build(raw(&[]), &env, "bad id!".into()).unwrap_err();
+        assert!(matches!(err, PlanError::RunId(_)));
+    }
+
+    #[test]
+    fn mimir_flavours_differ_where_their_apis_do() {
+        let cortex: ImageRef = "cortexproject/cortex:v1.18.1".parse().unwrap();
+        assert_eq!(MimirFlavour::from_image(&cortex), MimirFlavour::Cortex);
+        assert_eq!(
+            MimirFlavour::from_image(&Component::Mimir.default_image()),
+            MimirFlavour::Mimir
+        );
+        assert_eq!(MimirFlavour::Prometheus.push_path(), "/api/v1/write");
+        assert_eq!(MimirFlavour::Mimir.query_prefix(), "/prometheus");
+        assert_eq!(MimirFlavour::Mimir.stand_in(), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! The report model: what happened to each component and each check, as plain data.
+//! Reporters (terminal, JSON) render it; the exit code is derived from it.
+//!
+//! Main types: [`Report`], [`ComponentReport`], [`CheckReport`]; the JSON form has
+//! [`REPORT_SCHEMA_VERSION`].
+
+use serde::Serialize;
+
+use super::check::Signal;
+use super::component::Component;
+
+/// Version of the JSON report format.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Exit codes of the `lgtm-check` binary.
+pub mod exit {
+    /// Every check passed (and, with `--require-all`, nothing was skipped).
+    pub const OK: i32 = 0;
+    /// A check failed, a component failed, or (with `--require-all`) something was
+    /// skipped or stood in for.
+    pub const CHECKS_FAILED: i32 = 1;
+    /// lgtm-check could not do its job: bad flags, Docker unreachable, a scenario that
+    /// would not run.
+    pub const HARNESS_ERROR: i32 = 2;
+    /// Interrupted (Ctrl-C); containers were removed.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentStatus {
+    Ready,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentReport {
+    pub name: Component,
+    /// The image that ran (or was asked for, when skipped).
+    pub image: String,
+    pub status: ComponentStatus,
+    /// Time from container start to the first ready answer.
+    pub ready_ms: Option<u64>,
+    pub reason: Option<String>,
+    /// Set when another program filled this role (Mimir's: `cortex`, `prometheus`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    pub id: String,
+    pub title: String,
+    pub signal: Signal,
+    pub component: Component,
+    pub status: CheckStatus,
+    pub reason: String,
+    pub query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guide_query: Option<String>,
+    /// From the moment the scenario had emitted to the first matching answer.
+    pub time_to_visible_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub require_all: bool,
+    pub components: Vec<ComponentReport>,
+    pub checks: Vec<CheckReport>,
+    pub summary: Summary,
+    /// Why the run as a whole failed, beyond failed checks.
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    pub fn new(
+        run_id: String,
+        require_all: bool,
+        components: Vec<ComponentReport>,
+        checks: Vec<CheckReport>,
+    ) -> Self {
+        let count = |s| checks.iter().filter(|c| c.status == s).count();
+        let summary = Summary {
+            passed: count(CheckStatus::Pass),
+            failed: count(CheckStatus::Fail),
+            skipped: count(CheckStatus::Skip),
+        };
+        let mut problems = Vec::new();
+        for c in &components {
+            if c.status == ComponentStatus::Failed {
+                problems.push(format!("{} failed to start", c.name));
+            }
+            if require_all {
+                if c.status == ComponentStatus::Skipped {
+                    problems.push(format!("{} was skipped (--require-all)", c.name));
+                }
+                if let Some(s) = &c.stand_in {
+                    problems.push(format!(
+                        "{} was filled by a stand-in ({s}) (--require-all)",
+                        c.name
+                    ));
+                }
+            }
+        }
+        if require_all && summary.skipped > 0 {
+            problems.push(format!(
+                "{} checks were skipped (--require-all)",
+                summary.skipped
+            ));
+        }
+        Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            run_id,
+            require_all,
+            components,
+            checks,
+            summary,
+            problems,
+        }
+    }
+
+    /// The process exit code this report implies.
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.failed > 0 || !self.problems.is_empty() {
+            exit::CHECKS_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(
+        name: Component,
+        status: ComponentStatus,
+        stand_in: Option<&str>,
+    ) -> ComponentReport {
+        ComponentReport {
+            name,
+            image: "img:1".into(),
+            status,
+            ready_ms: None,
+            reason: None,
+            stand_in: stand_in.map(str::to_owned),
+        }
+    }
+
+    fn check(status: CheckStatus) -> CheckReport {
+        CheckReport {
+            id: "x".into(),
+            title: "t".into(),
+            signal: Signal::Metrics,
+            component: Component::Mimir,
+            status,
+            reason: String::new(),
+            query: "q".into(),
+            guide_query: None,
+            time_to_visible_ms: None,
+        }
+    }
+
+    #[test]
+    fn skips_pass_unless_require_all() {
+        let components = || {
+            vec![
+                component(Component::Loki, ComponentStatus::Skipped, None),
+                component(Component::Mimir, ComponentStatus::Ready, Some("prometheus")),
+            ]
+        };
+        let checks = || vec![check(CheckStatus::Pass), check(CheckStatus::Skip)];
+        let lenient = Report::new("r".into(), false, components(), checks());
+        assert_eq!(lenient.exit_code(), exit::OK);
+        assert_eq!(
+            lenient.summary,
+            Summary {
+                passed: 1,
+                failed: 0,
+                skipped: 1
+            }
+        );
+
+        let strict = Report::new("r".into(), true, components(), checks());
+        assert_eq!(strict.exit_code(), exit::CHECKS_FAILED);
+        assert_eq!(strict.problems.len(), 3, "{:?}", strict.problems);
+    }
+
+    #[test]
+    fn a_failed_check_or_component_fails_the_run() {
+        let r = Report::new("r".into(), false, vec![], vec![check(CheckStatus::Fail)]);
+        assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
+        let r = Report::new(
+            "r".into(),
+            false,
+            vec![component(Component::Loki, ComponentStatus::Failed, None)],
+            vec![],
+        );
+        assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
+    }
+}

@@ -1,0 +1,187 @@
+//! The `lgtm-check` command line. Flags are validated into a `RunPlan` before anything
+//! starts; errors that stop lgtm-check from doing its job are reported here, once.
+//!
+//! Exit codes: 0 every check passed; 1 a check or component failed (or, with
+//! `--require-all`, something was skipped or stood in for); 2 lgtm-check could not
+//! run (bad flags, Docker unreachable, a scenario that would not start); 130
+//! interrupted (containers removed).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lgtm_check::core::event::Event;
+use lgtm_check::core::plan::{Env, RawRun, RunPlan};
+use lgtm_check::core::report::exit;
+use lgtm_check::report::{json, terminal};
+use lgtm_check::runner;
+use lgtm_check::stack::docker::Docker;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lgtm-check",
+    version,
+    about = "End-to-end conformance checks for the Grafana LGTM stack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the stack in containers, run the scenarios, run every check, print the report.
+    Run(RunArgs),
+    /// Remove containers and networks left by runs whose process is gone.
+    Cleanup,
+    /// Print the image each component would run with (after environment and flags).
+    Images(ImageArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ImageArgs {
+    /// Override a component's image: COMPONENT=IMAGE, e.g. loki=grafana/loki:3.3.2.
+    /// Also LGTM_CHECK_IMAGE_<COMPONENT>. Repeatable.
+    #[arg(long = "image", value_name = "COMPONENT=IMAGE")]
+    images: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Fail the run if any component or check is skipped, or Mimir is stood in for.
+    #[arg(long, env = "LGTM_CHECK_REQUIRE_ALL")]
+    require_all: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Where the scenario binaries are (default: beside this executable).
+    #[arg(long, value_name = "DIR")]
+    scenario_dir: Option<PathBuf>,
+    /// How long each check waits for its data to become visible, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    check_timeout: u64,
+    /// Use this run id instead of a fresh one (letters, digits and `-`).
+    #[arg(long)]
+    run_id: Option<String>,
+}
+
+fn fresh_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    format!("r{:08x}", h.finish() as u32)
+}
+
+fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
+    RunPlan::build(raw, &Env::from_process(), fresh_run_id()).map_err(|e| {
+        eprintln!("lgtm-check: {e}");
+        ExitCode::from(exit::HARNESS_ERROR as u8)
+    })
+}
+
+fn print_progress(event: Event<'_>) {
+    let _ = terminal::progress(&event, &mut std::io::stderr().lock());
+}
+
+/// Prints an error with its chain of causes.
+fn report_error(e: &(dyn std::error::Error + 'static)) {
+    let mut msg = format!("lgtm-check: {e}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(&format!("\n  caused by: {s}"));
+        source = s.source();
+    }
+    eprintln!("{msg}");
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let plan = match plan(RawRun {
+        images: args.images.images,
+        require_all: args.require_all,
+        json: args.json,
+        scenario_dir: args.scenario_dir,
+        check_timeout_secs: args.check_timeout,
+        run_id: args.run_id,
+    }) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let result = tokio::select! {
+        r = runner::run(&plan, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
+            if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_run(&plan.run_id).await;
+            }
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let _ = terminal::render(&report, &mut std::io::stdout().lock());
+    if let Some(path) = &plan.json {
+        let written = std::fs::File::create(path).and_then(|mut f| {
+            json::render(&report, &mut f)?;
+            f.flush()
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "lgtm-check: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Cleanup => match Docker::connect().await {
+            Ok(docker) => match docker.reap_stale_runs().await {
+                Ok(runs) => {
+                    println!("removed {} stale runs: {}", runs.len(), runs.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    report_error(&e);
+                    ExitCode::from(exit::HARNESS_ERROR as u8)
+                }
+            },
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(exit::HARNESS_ERROR as u8)
+            }
+        },
+        Command::Images(args) => match plan(RawRun {
+            images: args.images,
+            check_timeout_secs: 1,
+            ..RawRun::default()
+        }) {
+            Ok(plan) => {
+                for (c, (image, source)) in &plan.images {
+                    println!("{:<11} {:<34} ({source:?})", c.name(), image.to_string());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}

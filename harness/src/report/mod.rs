@@ -1,0 +1,7 @@
+//! Reporters: render the [`crate::core::report::Report`] (and progress events) into any
+//! writer, so tests can render into memory.
+//!
+//! One file per reporter: [`terminal`], [`json`].
+
+pub mod json;
+pub mod terminal;

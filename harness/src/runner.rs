@@ -1,0 +1,416 @@
+//! One run, start to end: Docker, the stack, the scenarios, the checks, the clean-up.
+//! It emits [`Event`]s through a callback and returns the [`Report`]; it prints
+//! nothing itself.
+//!
+//! Main items: [`run`], [`RunError`], [`Cleanup`].
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::clients::ClientError;
+use crate::clients::prometheus::PromClient;
+use crate::core::catalog;
+use crate::core::check::{Check, EvalAt, Query};
+use crate::core::component::{Component, ImageRef};
+use crate::core::event::Event;
+use crate::core::expect::{Verdict, evaluate};
+use crate::core::plan::{MimirFlavour, RunPlan};
+use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
+use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
+use crate::stack::docker::{Docker, DockerError, ImageAvailability};
+use crate::stack::{self, Layout, Running};
+use crate::wait::{Attempt, WaitFailure, poll_until};
+
+/// lgtm-check could not do its job (as opposed to a check that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("cannot prepare the run's working directory {path}")]
+    WorkDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Removes the run's containers and network when dropped, unless disarmed: the
+/// safety net for early returns and panics (Ctrl-C is handled by the binary).
+pub struct Cleanup {
+    docker: Docker,
+    run_id: String,
+    armed: bool,
+}
+
+impl Cleanup {
+    pub fn new(docker: Docker, run_id: String) -> Self {
+        Cleanup {
+            docker,
+            run_id,
+            armed: true,
+        }
+    }
+
+    /// Removes everything now and disarms.
+    pub async fn now(mut self) -> usize {
+        self.armed = false;
+        self.docker.remove_run(&self.run_id).await.unwrap_or(0)
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let docker = self.docker.clone();
+        let run_id = self.run_id.clone();
+        // A fresh runtime on its own thread: this may run while a runtime unwinds.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(docker.remove_run(&run_id));
+            }
+        })
+        .join();
+    }
+}
+
+/// A free TCP port on all interfaces, for the scenario's /metrics (containers reach
+/// it through the host gateway).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("0.0.0.0:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Runs everything the plan asks and reports on it.
+pub async fn run(
+    plan: &RunPlan,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, RunError> {
+    let docker = Docker::connect().await?;
+    on_event(Event::RunStarted {
+        run_id: &plan.run_id,
+        docker_host: docker.host(),
+    });
+    let stale = docker.reap_stale_runs().await?;
+    if !stale.is_empty() {
+        on_event(Event::StaleRunsRemoved { run_ids: &stale });
+    }
+    let cleanup = Cleanup::new(docker.clone(), plan.run_id.clone());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+
+    // 1. Which images can run.
+    let availability: BTreeMap<Component, ImageAvailability> =
+        futures::future::join_all(Component::ALL.map(|c| {
+            let docker = docker.clone();
+            let image = plan.image(c).clone();
+            async move { (c, docker.ensure_image(&image).await) }
+        }))
+        .await
+        .into_iter()
+        .collect();
+    let usable = |c: Component| !matches!(availability[&c], ImageAvailability::Missing { .. });
+
+    // 2. Who fills the Mimir role.
+    let (mimir_flavour, mimir_image, mimir_note) = if usable(Component::Mimir) {
+        (
+            MimirFlavour::from_image(plan.image(Component::Mimir)),
+            plan.image(Component::Mimir).clone(),
+            None,
+        )
+    } else if usable(Component::Prometheus) {
+        let ImageAvailability::Missing { pull_error } = &availability[&Component::Mimir] else {
+            unreachable!()
+        };
+        (
+            MimirFlavour::Prometheus,
+            plan.image(Component::Prometheus).clone(),
+            Some(format!(
+                "stand-in: prometheus (remote-write receiver), because image {} is not available: {pull_error}",
+                plan.image(Component::Mimir)
+            )),
+        )
+    } else {
+        (
+            MimirFlavour::Mimir,
+            plan.image(Component::Mimir).clone(),
+            None,
+        )
+    };
+
+    // 3. The stack, in parallel.
+    let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
+    std::fs::create_dir_all(&work_dir).map_err(|source| RunError::WorkDir {
+        path: work_dir.display().to_string(),
+        source,
+    })?;
+    let metrics_port = free_port().map_err(|source| RunError::WorkDir {
+        path: "0.0.0.0:0".into(),
+        source,
+    })?;
+    let layout = Layout {
+        run_id: plan.run_id.clone(),
+        network: format!("lgtm-check-{}", plan.run_id),
+        scrape_target: format!("host.docker.internal:{metrics_port}"),
+        mimir: mimir_flavour,
+    };
+    docker.create_network(&layout.network, &plan.run_id).await?;
+
+    let mut component_reports: BTreeMap<Component, ComponentReport> = BTreeMap::new();
+    let mut to_start = Vec::new();
+    for c in Component::ALL {
+        let image = if c == Component::Mimir {
+            mimir_image.clone()
+        } else {
+            plan.image(c).clone()
+        };
+        let available = if c == Component::Mimir {
+            usable(Component::Mimir) || mimir_note.is_some()
+        } else {
+            usable(c)
+        };
+        if available {
+            on_event(Event::ComponentStarting {
+                component: c,
+                image: &image,
+            });
+            to_start.push((c, image));
+        } else {
+            let ImageAvailability::Missing { pull_error } = &availability[&c] else {
+                unreachable!()
+            };
+            let report = ComponentReport {
+                name: c,
+                image: image.to_string(),
+                status: ComponentStatus::Skipped,
+                ready_ms: None,
+                reason: Some(format!(
+                    "image {image} is not available locally and could not be pulled: {pull_error}"
+                )),
+                stand_in: None,
+            };
+            on_event(Event::ComponentFinished(&report));
+            component_reports.insert(c, report);
+        }
+    }
+    let specs = stack::specs(&layout, &to_start);
+    let started = futures::future::join_all(specs.into_iter().map(|spec| {
+        let docker = docker.clone();
+        let http = http.clone();
+        let network = layout.network.clone();
+        let run_id = plan.run_id.clone();
+        async move { stack::start_component(&docker, spec, &network, &run_id, &http).await }
+    }))
+    .await;
+    let mut running: BTreeMap<Component, Running> = BTreeMap::new();
+    for (result, (c, image)) in started.into_iter().zip(&to_start) {
+        let report = match result {
+            Ok(r) => {
+                let report = ComponentReport {
+                    name: *c,
+                    image: image.to_string(),
+                    status: ComponentStatus::Ready,
+                    ready_ms: Some(r.ready.as_millis() as u64),
+                    reason: if *c == Component::Mimir {
+                        mimir_note.clone()
+                    } else {
+                        None
+                    },
+                    stand_in: r.spec.stand_in.clone(),
+                };
+                running.insert(*c, r);
+                report
+            }
+            Err(e) => ComponentReport {
+                name: *c,
+                image: image.to_string(),
+                status: ComponentStatus::Failed,
+                ready_ms: None,
+                reason: Some(e.to_string()),
+                stand_in: None,
+            },
+        };
+        on_event(Event::ComponentFinished(&report));
+        component_reports.insert(*c, report);
+    }
+
+    // 4. The scenario.
+    let metrics_path_up =
+        running.contains_key(&Component::Prometheus) && running.contains_key(&Component::Mimir);
+    let binary = find_binary("http-service", plan.scenario_dir.as_deref())?;
+    let mut args = vec![
+        "--run-id".to_string(),
+        plan.run_id.clone(),
+        "--metrics-listen".into(),
+        format!("0.0.0.0:{metrics_port}"),
+        "--hold".into(),
+    ];
+    if metrics_path_up {
+        args.push("--await-scrapes".into());
+    }
+    on_event(Event::ScenarioStarted {
+        name: "http-service",
+    });
+    let scenario = ScenarioRun::start(
+        "http-service",
+        &binary,
+        &args,
+        &work_dir.join("http-service.manifest.json"),
+    )
+    .await?;
+    on_event(Event::ScenarioEmitted {
+        name: &scenario.name,
+        manifest: &scenario.manifest_path.display().to_string(),
+    });
+
+    // 5. The checks.
+    let checks = catalog::metrics_checks(&scenario.manifest);
+    let mut check_reports = Vec::new();
+    for check in &checks {
+        let report = run_check(
+            check,
+            &running,
+            &component_reports,
+            scenario.emitted_at,
+            plan.check_timeout,
+            &http,
+        )
+        .await;
+        on_event(Event::CheckFinished(&report));
+        check_reports.push(report);
+    }
+
+    // 6. Clean-up.
+    scenario.finish().await;
+    for (_, r) in running {
+        let _ = r.container.rm().await;
+    }
+    let removed = cleanup.now().await;
+    on_event(Event::CleanedUp { removed });
+    let _ = std::fs::remove_dir_all(&work_dir);
+
+    Ok(Report::new(
+        plan.run_id.clone(),
+        plan.require_all,
+        component_reports.into_values().collect(),
+        check_reports,
+    ))
+}
+
+fn client_for(
+    check: &Check,
+    running: &BTreeMap<Component, Running>,
+    http: &reqwest::Client,
+) -> Option<PromClient> {
+    running
+        .get(&check.component)
+        .map(|r| PromClient::new(http.clone(), check.component, r.api_url.clone()))
+}
+
+/// Evaluation time for a query: now, or the newest sample of a selector.
+async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, Attempt> {
+    match at {
+        EvalAt::Now => Ok(None),
+        EvalAt::LastSampleOf(selector) => {
+            let probe = format!("max(timestamp({selector}))");
+            let samples = client.query(&probe, None).await.map_err(attempt_error)?;
+            match samples.first() {
+                Some(s) if s.value.is_finite() => Ok(Some(format!("{:.3}", s.value))),
+                _ => Err(Attempt::NotYet(format!("no sample of {selector} yet"))),
+            }
+        }
+    }
+}
+
+fn attempt_error(e: ClientError) -> Attempt {
+    if e.is_transient() {
+        Attempt::NotYet(e.to_string())
+    } else {
+        Attempt::Fatal(e.to_string())
+    }
+}
+
+async fn run_check(
+    check: &Check,
+    running: &BTreeMap<Component, Running>,
+    components: &BTreeMap<Component, ComponentReport>,
+    emitted_at: Instant,
+    timeout: Duration,
+    http: &reqwest::Client,
+) -> CheckReport {
+    let mut report = CheckReport {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        signal: check.signal,
+        component: check.component,
+        status: CheckStatus::Skip,
+        reason: String::new(),
+        query: check.query.text().to_owned(),
+        guide_query: check.guide_original.clone(),
+        time_to_visible_ms: None,
+    };
+    if let Some(missing) = check.needs.iter().find(|c| !running.contains_key(c)) {
+        let why = components
+            .get(missing)
+            .and_then(|r| r.reason.clone())
+            .unwrap_or_else(|| "not started".into());
+        report.reason = format!("needs {missing}, which is not running: {why}");
+        return report;
+    }
+    let Some(client) = client_for(check, running, http) else {
+        report.reason = format!("needs {}, which is not running", check.component);
+        return report;
+    };
+    let outcome = poll_until(timeout, || async {
+        match &check.query {
+            Query::PromQl { expr, at } => {
+                let time = eval_time(&client, at).await?;
+                let samples = client
+                    .query(expr, time.as_deref())
+                    .await
+                    .map_err(attempt_error)?;
+                match evaluate(&check.expect, &samples) {
+                    Verdict::Pass { detail } => Ok(detail),
+                    mismatch => Err(Attempt::NotYet(mismatch.summary())),
+                }
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok((detail, _)) => {
+            report.status = CheckStatus::Pass;
+            report.reason = detail;
+            report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
+        }
+        Err(WaitFailure::Fatal(message)) => {
+            report.status = CheckStatus::Fail;
+            report.reason = message;
+        }
+        Err(WaitFailure::TimedOut { waited, last_seen }) => {
+            report.status = CheckStatus::Fail;
+            report.reason = format!(
+                "not as expected after {:.1}s: {last_seen}",
+                waited.as_secs_f64()
+            );
+        }
+    }
+    report
+}
+
+/// The images a plan would run, for display.
+pub fn planned_images(plan: &RunPlan) -> Vec<(Component, ImageRef)> {
+    Component::ALL
+        .iter()
+        .map(|c| (*c, plan.image(*c).clone()))
+        .collect()
+}

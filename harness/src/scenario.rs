@@ -1,0 +1,192 @@
+//! Running scenario binaries: find them, start them with the run's parameters, wait
+//! for their manifest, and stop them. A thin adapter around `tokio::process`.
+//!
+//! Main items: [`find_binary`], [`ScenarioRun`], [`ScenarioError`].
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lgtm_scenarios::manifest::{Manifest, ManifestError};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+
+/// How long a scenario may take to emit and write its manifest.
+pub const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(
+        "scenario binary `{name}` not found (looked in {}); build the scenarios with `cargo build -p lgtm-scenarios` or pass --scenario-dir",
+        .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NotFound {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
+    #[error("cannot start scenario {path}")]
+    Spawn {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario {name} exited ({status}) before writing its manifest; its stderr: {stderr}")]
+    Exited {
+        name: String,
+        status: String,
+        stderr: String,
+    },
+    #[error(
+        "scenario {name} wrote no manifest within {0:?}; its stderr: {stderr}",
+        SCENARIO_TIMEOUT
+    )]
+    TimedOut { name: String, stderr: String },
+    #[error("scenario {name}'s manifest")]
+    Manifest {
+        name: String,
+        #[source]
+        source: ManifestError,
+    },
+}
+
+/// Where a scenario binary is: `dir` if given, else beside this executable (or one
+/// level up, for test binaries under `target/<profile>/deps`).
+pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, ScenarioError> {
+    let mut searched = Vec::new();
+    if let Some(d) = dir {
+        searched.push(d.to_path_buf());
+    } else if let Ok(exe) = std::env::current_exe()
+        && let Some(parent) = exe.parent()
+    {
+        searched.push(parent.to_path_buf());
+        if let Some(up) = parent.parent() {
+            searched.push(up.to_path_buf());
+        }
+    }
+    searched
+        .iter()
+        .map(|d| d.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ScenarioError::NotFound {
+            name: name.into(),
+            searched,
+        })
+}
+
+/// A running scenario that has written its manifest (it may hold on to serve
+/// `/metrics` until [`ScenarioRun::finish`]).
+pub struct ScenarioRun {
+    pub name: String,
+    child: Child,
+    pub manifest: Manifest,
+    pub manifest_path: PathBuf,
+    /// When the manifest was announced: everything in it had been emitted.
+    pub emitted_at: Instant,
+}
+
+impl ScenarioRun {
+    /// Starts `binary` with `args` and waits until it announces its manifest.
+    pub async fn start(
+        name: &str,
+        binary: &Path,
+        args: &[String],
+        manifest_path: &Path,
+    ) -> Result<Self, ScenarioError> {
+        let mut child = Command::new(binary)
+            .args(args)
+            .arg("--manifest")
+            .arg(manifest_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| ScenarioError::Spawn {
+                path: binary.display().to_string(),
+                source,
+            })?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(mut err) = child.stderr.take() {
+            let sink = stderr.clone();
+            tokio::spawn(async move {
+                let mut buf = String::new();
+                let _ = err.read_to_string(&mut buf).await;
+                sink.lock().await.push_str(&buf);
+            });
+        }
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let announced = tokio::time::timeout(SCENARIO_TIMEOUT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["event"] == "manifest"
+                {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        let tail = |s: String| {
+            s.lines()
+                .rev()
+                .take(10)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        match announced {
+            Ok(true) => {}
+            Ok(false) => {
+                let status = child
+                    .wait()
+                    .await
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(ScenarioError::Exited {
+                    name: name.into(),
+                    status,
+                    stderr: tail(stderr.lock().await.clone()),
+                });
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(ScenarioError::TimedOut {
+                    name: name.into(),
+                    stderr: tail(stderr.lock().await.clone()),
+                });
+            }
+        }
+        let emitted_at = Instant::now();
+        // Keep draining stdout so the scenario never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let manifest = Manifest::read(manifest_path).map_err(|source| ScenarioError::Manifest {
+            name: name.into(),
+            source,
+        })?;
+        Ok(ScenarioRun {
+            name: name.into(),
+            child,
+            manifest,
+            manifest_path: manifest_path.to_path_buf(),
+            emitted_at,
+        })
+    }
+
+    /// Closes the scenario's stdin (its signal to stop) and waits briefly; kills it if
+    /// it lingers.
+    pub async fn finish(mut self) {
+        drop(self.child.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Component configurations: the fixed fixtures under `fixtures/`, embedded in the
+//! binary, and the few that are rendered for a run (addresses of the run's
+//! containers and of the scenario). Pure functions, no I/O.
+
+/// Loki 3.2, the guide's config fixed (see the comments in the file).
+pub const LOKI: &str = include_str!("../../../fixtures/loki/loki.yaml");
+/// Tempo 2.6, the guide's config tuned to be ready in about a second.
+pub const TEMPO: &str = include_str!("../../../fixtures/tempo/tempo.yaml");
+/// Mimir 2.14 monolithic, the guide's config tuned to be ready in about a second.
+pub const MIMIR: &str = include_str!("../../../fixtures/mimir/mimir.yaml");
+/// Cortex single-process, standing in for Mimir where Mimir's image is absent.
+pub const CORTEX: &str = include_str!("../../../fixtures/cortex/cortex.yaml");
+/// A Prometheus that only receives remote writes, standing in for Mimir.
+pub const PROMETHEUS_RECEIVER: &str =
+    include_str!("../../../fixtures/prometheus/remote-write-receiver.yml");
+const PROMETHEUS_SCRAPER: &str = include_str!("../../../fixtures/prometheus/prometheus.yml");
+const GRAFANA_DATASOURCES: &str =
+    include_str!("../../../fixtures/grafana/provisioning/datasources/datasources.yaml");
+
+/// The scraper's config: scrape `target` (`host:port`) every second and remote-write
+/// to `push_url`.
+pub fn prometheus_scraper(target: &str, push_url: &str) -> String {
+    PROMETHEUS_SCRAPER
+        .replace("${SCRAPE_TARGET}", target)
+        .replace("${MIMIR_PUSH_URL}", push_url)
+}
+
+/// Grafana's datasources, pointing at the run's containers.
+pub fn grafana_datasources(loki: &str, tempo: &str, mimir: &str) -> String {
+    GRAFANA_DATASOURCES
+        .replace("http://loki:3100", loki)
+        .replace("http://tempo:3200", tempo)
+        .replace("http://mimir:9009/prometheus", mimir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loki_config_drops_the_field_loki_3_refuses() {
+        assert!(
+            !LOKI
+                .lines()
+                .any(|l| l.trim_start().starts_with("enforce_metric_name"))
+        );
+        assert!(LOKI.contains("retention_period: 168h"));
+    }
+
+    #[test]
+    fn rendering_leaves_no_placeholder() {
+        let p = prometheus_scraper("h:1", "http://m/api/v1/push");
+        assert!(!p.contains("${"), "{p}");
+        let g = grafana_datasources("http://l", "http://t", "http://m/prometheus");
+        assert!(!g.contains("loki:3100") && !g.contains("tempo:3200"), "{g}");
+    }
+}

@@ -1,0 +1,294 @@
+//! The Docker engine, as lgtm-check uses it directly (testcontainers does the rest):
+//! reachability, image availability, the run's labelled network, and clean-up by label.
+//!
+//! Main type: [`Docker`]. Every container and network of a run carries
+//! [`LABEL_RUN`] = run id, [`LABEL_PID`] = the harness' pid and [`LABEL_HOST`] =
+//! its host name, so a run removes its own and a later run removes those of runs whose
+//! process is gone.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use testcontainers::bollard;
+use testcontainers::bollard::models::NetworkCreateRequest;
+use testcontainers::bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+
+use crate::core::component::ImageRef;
+
+pub const LABEL_RUN: &str = "org.lgtm-check.run-id";
+pub const LABEL_PID: &str = "org.lgtm-check.pid";
+pub const LABEL_HOST: &str = "org.lgtm-check.host";
+
+/// Docker could not be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "Docker is not reachable at {host}: is the engine running, and may this user use it? (set DOCKER_HOST to use another engine)"
+    )]
+    Unreachable {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("Docker at {host} refused to {action}")]
+    Refused {
+        host: String,
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+/// Whether an image can be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageAvailability {
+    Local,
+    Pulled,
+    /// Neither present locally nor pullable; the pull's error.
+    Missing {
+        pull_error: String,
+    },
+}
+
+/// A connection to the Docker engine.
+#[derive(Clone)]
+pub struct Docker {
+    client: bollard::Docker,
+    host: String,
+}
+
+/// The labels of one run.
+pub fn run_labels(run_id: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_RUN.to_string(), run_id.to_string()),
+        (LABEL_PID.to_string(), std::process::id().to_string()),
+        (LABEL_HOST.to_string(), hostname()),
+    ])
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn process_alive(pid: &str) -> bool {
+    pid.parse::<u32>()
+        .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .unwrap_or(false)
+}
+
+impl Docker {
+    /// Connects as the Docker CLI would (DOCKER_HOST, else the local socket) and pings.
+    pub async fn connect() -> Result<Self, DockerError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+        let client = bollard::Docker::connect_with_defaults().map_err(|source| {
+            DockerError::Unreachable {
+                host: host.clone(),
+                source,
+            }
+        })?;
+        client
+            .ping()
+            .await
+            .map_err(|source| DockerError::Unreachable {
+                host: host.clone(),
+                source,
+            })?;
+        Ok(Docker { client, host })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn refused(
+        &self,
+        action: impl Into<String>,
+    ) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+        let host = self.host.clone();
+        let action = action.into();
+        move |source| DockerError::Refused {
+            host,
+            action,
+            source,
+        }
+    }
+
+    /// Present locally, else pulled, else missing with the pull's error.
+    pub async fn ensure_image(&self, image: &ImageRef) -> ImageAvailability {
+        if self.client.inspect_image(&image.to_string()).await.is_ok() {
+            return ImageAvailability::Local;
+        }
+        let options = CreateImageOptionsBuilder::new()
+            .from_image(&image.name)
+            .tag(&image.tag)
+            .build();
+        let mut stream = self.client.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail {
+                        return ImageAvailability::Missing {
+                            pull_error: detail.message.unwrap_or_default(),
+                        };
+                    }
+                }
+                Err(e) => {
+                    return ImageAvailability::Missing {
+                        pull_error: pull_error_text(&e),
+                    };
+                }
+            }
+        }
+        if self.client.inspect_image(&image.to_string()).await.is_ok() {
+            ImageAvailability::Pulled
+        } else {
+            ImageAvailability::Missing {
+                pull_error: "the pull ended without the image".into(),
+            }
+        }
+    }
+
+    /// Creates the run's bridge network, labelled with the run.
+    pub async fn create_network(&self, name: &str, run_id: &str) -> Result<(), DockerError> {
+        self.client
+            .create_network(NetworkCreateRequest {
+                name: name.into(),
+                driver: Some("bridge".into()),
+                labels: Some(run_labels(run_id)),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(self.refused(format!("create network {name}")))
+    }
+
+    /// Force-removes every container, then every network, labelled with `run_id`.
+    /// Returns how many objects were removed.
+    pub async fn remove_run(&self, run_id: &str) -> Result<usize, DockerError> {
+        self.remove_labelled(&format!("{LABEL_RUN}={run_id}")).await
+    }
+
+    async fn remove_labelled(&self, label_filter: &str) -> Result<usize, DockerError> {
+        let filters = HashMap::from([("label", vec![label_filter])]);
+        let containers = self
+            .client
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(self.refused("list containers"))?;
+        let removals = containers.iter().filter_map(|c| c.id.clone()).map(|id| {
+            let client = self.client.clone();
+            async move {
+                client
+                    .remove_container(
+                        &id,
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await
+                    .is_ok()
+            }
+        });
+        let mut removed = futures::future::join_all(removals)
+            .await
+            .into_iter()
+            .filter(|ok| *ok)
+            .count();
+        let networks = self
+            .client
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(self.refused("list networks"))?;
+        for n in networks {
+            if let Some(id) = n.id
+                && self.client.remove_network(&id).await.is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes what earlier runs on this host left behind when their process died
+    /// (killed, or a test binary whose statics were never dropped). Returns the run ids.
+    pub async fn reap_stale_runs(&self) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label", vec![LABEL_RUN])]);
+        let containers = self
+            .client
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(self.refused("list containers"))?;
+        let networks = self
+            .client
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(self.refused("list networks"))?;
+        let here = hostname();
+        let mut stale: Vec<String> = containers
+            .into_iter()
+            .filter_map(|c| c.labels)
+            .chain(networks.into_iter().filter_map(|n| n.labels))
+            .filter(|labels| {
+                labels.get(LABEL_HOST).map(String::as_str) == Some(here.as_str())
+                    && !labels.get(LABEL_PID).is_some_and(|p| process_alive(p))
+            })
+            .filter_map(|labels| labels.get(LABEL_RUN).cloned())
+            .collect();
+        stale.sort();
+        stale.dedup();
+        for run in &stale {
+            self.remove_run(run).await?;
+        }
+        Ok(stale)
+    }
+
+    /// The last `lines` lines a container wrote (stdout and stderr).
+    pub async fn tail_logs(&self, container_id: &str, lines: usize) -> String {
+        use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut out = String::new();
+        let mut stream = self.client.logs(container_id, Some(options));
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.push_str(&chunk.to_string());
+        }
+        out
+    }
+}
+
+/// The useful part of a pull error (bollard wraps the engine's JSON message).
+fn pull_error_text(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}

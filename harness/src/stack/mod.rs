@@ -1,0 +1,425 @@
+//! The stack: each component as a container on the run's own network, started in
+//! parallel by testcontainers and ready when its real ready endpoint says so.
+//!
+//! Main items: [`ComponentSpec`] (plain data: image, command, files, ports, ready
+//! endpoint; built by [`specs`]), [`start_component`], [`Running`].
+
+pub mod configs;
+pub mod docker;
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use testcontainers::core::{ContainerPort, Host, IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, Image, ImageExt, TestcontainersError};
+
+use crate::core::component::{Component, ImageRef};
+use crate::core::plan::MimirFlavour;
+use docker::{Docker, run_labels};
+
+/// The image of one component, as testcontainers sees it. Readiness is polled by
+/// [`start_component`] so a container that exits (a rejected config) is reported at
+/// once with its own log line, instead of waiting out a timeout.
+#[derive(Debug, Clone)]
+pub struct ComponentImage {
+    image: ImageRef,
+    cmd: Vec<String>,
+    ports: Vec<ContainerPort>,
+}
+
+impl Image for ComponentImage {
+    fn name(&self) -> &str {
+        &self.image.name
+    }
+
+    fn tag(&self) -> &str {
+        &self.image.tag
+    }
+
+    fn ready_conditions(&self) -> Vec<WaitFor> {
+        Vec::new()
+    }
+
+    fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
+        self.cmd.iter().map(String::as_str)
+    }
+
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &self.ports
+    }
+}
+
+/// Everything needed to run one component: plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentSpec {
+    pub component: Component,
+    pub image: ImageRef,
+    /// Name on the run's network (other containers address it by this name).
+    pub container_name: String,
+    pub cmd: Vec<String>,
+    /// Files copied in before start: (path in the container, contents).
+    pub files: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
+    /// The HTTP port (readiness and queries).
+    pub http_port: u16,
+    pub other_ports: Vec<u16>,
+    pub ready_path: String,
+    /// Add `host.docker.internal` → the host (for scraping scenarios on the host).
+    pub reach_host: bool,
+    /// Prefix of the query API under the HTTP port (Mimir: `/prometheus`).
+    pub api_prefix: String,
+    pub stand_in: Option<String>,
+}
+
+/// What the stack needs to know to lay itself out.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub run_id: String,
+    pub network: String,
+    /// `host:port` where the Prometheus role scrapes the scenario.
+    pub scrape_target: String,
+    pub mimir: MimirFlavour,
+}
+
+impl Layout {
+    pub fn container_name(&self, c: Component) -> String {
+        format!("lgtm-check-{}-{}", self.run_id, c.name())
+    }
+}
+
+/// The specs of the components to start, given the images to use.
+pub fn specs(layout: &Layout, images: &[(Component, ImageRef)]) -> Vec<ComponentSpec> {
+    images
+        .iter()
+        .map(|(c, image)| spec(layout, *c, image.clone()))
+        .collect()
+}
+
+fn spec(layout: &Layout, component: Component, image: ImageRef) -> ComponentSpec {
+    let name = layout.container_name(component);
+    let base = ComponentSpec {
+        component,
+        image,
+        container_name: name,
+        cmd: Vec::new(),
+        files: Vec::new(),
+        env: Vec::new(),
+        http_port: 0,
+        other_ports: Vec::new(),
+        ready_path: "/ready".into(),
+        reach_host: false,
+        api_prefix: String::new(),
+        stand_in: None,
+    };
+    match component {
+        Component::Loki => ComponentSpec {
+            cmd: vec!["-config.file=/etc/loki/config.yaml".into()],
+            files: vec![("/etc/loki/config.yaml".into(), configs::LOKI.into())],
+            http_port: 3100,
+            ..base
+        },
+        Component::Tempo => ComponentSpec {
+            cmd: vec!["-config.file=/etc/tempo/config.yaml".into()],
+            files: vec![("/etc/tempo/config.yaml".into(), configs::TEMPO.into())],
+            http_port: 3200,
+            other_ports: vec![4317, 4318],
+            ..base
+        },
+        Component::Mimir => match layout.mimir {
+            MimirFlavour::Mimir => ComponentSpec {
+                cmd: vec!["-config.file=/etc/mimir/config.yaml".into()],
+                files: vec![("/etc/mimir/config.yaml".into(), configs::MIMIR.into())],
+                http_port: 9009,
+                api_prefix: "/prometheus".into(),
+                ..base
+            },
+            MimirFlavour::Cortex => ComponentSpec {
+                cmd: vec!["-config.file=/etc/cortex/config.yaml".into()],
+                files: vec![("/etc/cortex/config.yaml".into(), configs::CORTEX.into())],
+                http_port: 9009,
+                api_prefix: "/prometheus".into(),
+                stand_in: Some("cortex".into()),
+                ..base
+            },
+            MimirFlavour::Prometheus => ComponentSpec {
+                cmd: vec![
+                    "--config.file=/etc/prometheus/prometheus.yml".into(),
+                    "--storage.tsdb.path=/prometheus".into(),
+                    "--web.enable-remote-write-receiver".into(),
+                ],
+                files: vec![(
+                    "/etc/prometheus/prometheus.yml".into(),
+                    configs::PROMETHEUS_RECEIVER.into(),
+                )],
+                http_port: 9090,
+                ready_path: "/-/ready".into(),
+                stand_in: Some("prometheus".into()),
+                ..base
+            },
+        },
+        Component::Prometheus => ComponentSpec {
+            cmd: vec![
+                "--config.file=/etc/prometheus/prometheus.yml".into(),
+                "--storage.tsdb.path=/prometheus".into(),
+            ],
+            files: vec![(
+                "/etc/prometheus/prometheus.yml".into(),
+                configs::prometheus_scraper(
+                    &layout.scrape_target,
+                    &format!(
+                        "http://{}:{}{}",
+                        layout.container_name(Component::Mimir),
+                        layout.mimir.port(),
+                        layout.mimir.push_path()
+                    ),
+                ),
+            )],
+            http_port: 9090,
+            ready_path: "/-/ready".into(),
+            reach_host: true,
+            ..base
+        },
+        Component::Grafana => ComponentSpec {
+            files: vec![(
+                "/etc/grafana/provisioning/datasources/datasources.yaml".into(),
+                configs::grafana_datasources(
+                    &format!("http://{}:3100", layout.container_name(Component::Loki)),
+                    &format!("http://{}:3200", layout.container_name(Component::Tempo)),
+                    &format!(
+                        "http://{}:{}{}",
+                        layout.container_name(Component::Mimir),
+                        layout.mimir.port(),
+                        layout.mimir.query_prefix()
+                    ),
+                ),
+            )],
+            env: vec![
+                ("GF_AUTH_ANONYMOUS_ENABLED".into(), "true".into()),
+                ("GF_AUTH_ANONYMOUS_ORG_ROLE".into(), "Admin".into()),
+            ],
+            http_port: 3000,
+            ready_path: "/api/health".into(),
+            ..base
+        },
+    }
+}
+
+/// A started, ready component.
+pub struct Running {
+    pub spec: ComponentSpec,
+    pub container: ContainerAsync<ComponentImage>,
+    /// Base URL from the host, including the API prefix.
+    pub api_url: String,
+    pub ready: Duration,
+}
+
+/// Why a component is not running.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{component} ({image}) could not be created: {detail}")]
+    Create {
+        component: Component,
+        image: String,
+        detail: String,
+    },
+    #[error(
+        "{component} ({image}) exited before it was ready (exit code {code:?}); its log: {log_line}"
+    )]
+    Exited {
+        component: Component,
+        image: String,
+        code: Option<i64>,
+        log_line: String,
+    },
+    #[error("{component} ({image}) was not ready at {url} within {waited:?}; last answer: {last}")]
+    NotReady {
+        component: Component,
+        image: String,
+        url: String,
+        waited: Duration,
+        last: String,
+    },
+}
+
+/// How long a component may take to become ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Picks the line of a log that says why a process stopped: the last line that
+/// mentions an error, else the last line.
+pub fn reason_line(log: &str) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error") || l.contains("fatal") || l.contains("panic")
+        })
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "(no log output)".into())
+}
+
+/// Starts one component on the network and waits until its ready endpoint answers 200.
+pub async fn start_component(
+    docker: &Docker,
+    spec: ComponentSpec,
+    network: &str,
+    run_id: &str,
+    http: &reqwest::Client,
+) -> Result<Running, StartError> {
+    let image = ComponentImage {
+        image: spec.image.clone(),
+        cmd: spec.cmd.clone(),
+        ports: std::iter::once(spec.http_port)
+            .chain(spec.other_ports.iter().copied())
+            .map(|p| p.tcp())
+            .collect(),
+    };
+    let mut request = image
+        .with_network(network)
+        .with_container_name(&spec.container_name)
+        .with_labels(run_labels(run_id))
+        .with_startup_timeout(READY_TIMEOUT);
+    for (path, contents) in &spec.files {
+        request = request.with_copy_to(path.as_str(), contents.clone().into_bytes());
+    }
+    for (k, v) in &spec.env {
+        request = request.with_env_var(k, v);
+    }
+    if spec.reach_host {
+        request = request.with_host("host.docker.internal", Host::HostGateway);
+    }
+    let started = Instant::now();
+    let create_error = |e: TestcontainersError| StartError::Create {
+        component: spec.component,
+        image: spec.image.to_string(),
+        detail: e.to_string(),
+    };
+    let container = request.start().await.map_err(create_error)?;
+    let host = container.get_host().await.map_err(create_error)?;
+    let port = container
+        .get_host_port_ipv4(spec.http_port)
+        .await
+        .map_err(create_error)?;
+    let root = format!("http://{host}:{port}");
+    let ready_url = format!("{root}{}", spec.ready_path);
+    let mut last;
+    loop {
+        match http.get(&ready_url).send().await {
+            Ok(r) if r.status().is_success() => break,
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                last = format!("HTTP {status}: {}", body.trim());
+            }
+            Err(e) => last = e.to_string(),
+        }
+        if !container.is_running().await.unwrap_or(false) {
+            let code = container.exit_code().await.ok().flatten();
+            let log = docker.tail_logs(container.id(), 30).await;
+            return Err(StartError::Exited {
+                component: spec.component,
+                image: spec.image.to_string(),
+                code,
+                log_line: reason_line(&log),
+            });
+        }
+        if started.elapsed() > READY_TIMEOUT {
+            return Err(StartError::NotReady {
+                component: spec.component,
+                image: spec.image.to_string(),
+                url: ready_url,
+                waited: READY_TIMEOUT,
+                last,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = started.elapsed();
+    Ok(Running {
+        api_url: format!("{root}{}", spec.api_prefix),
+        spec,
+        container,
+        ready,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(mimir: MimirFlavour) -> Layout {
+        Layout {
+            run_id: "r1".into(),
+            network: "lgtm-check-r1".into(),
+            scrape_target: "host.docker.internal:9999".into(),
+            mimir,
+        }
+    }
+
+    #[test]
+    fn scraper_writes_to_the_mimir_role_by_name() {
+        let all: Vec<_> = Component::ALL
+            .iter()
+            .map(|c| (*c, c.default_image()))
+            .collect();
+        let specs = specs(&layout(MimirFlavour::Prometheus), &all);
+        let prom = specs
+            .iter()
+            .find(|s| s.component == Component::Prometheus)
+            .unwrap();
+        let config = &prom.files[0].1;
+        assert!(
+            config.contains("http://lgtm-check-r1-mimir:9090/api/v1/write"),
+            "{config}"
+        );
+        assert!(config.contains("host.docker.internal:9999"), "{config}");
+        assert!(prom.reach_host);
+        let mimir = specs
+            .iter()
+            .find(|s| s.component == Component::Mimir)
+            .unwrap();
+        assert_eq!(mimir.stand_in.as_deref(), Some("prometheus"));
+        assert!(
+            mimir
+                .cmd
+                .contains(&"--web.enable-remote-write-receiver".to_string())
+        );
+
+        let specs = super::specs(&layout(MimirFlavour::Mimir), &all);
+        let prom = specs
+            .iter()
+            .find(|s| s.component == Component::Prometheus)
+            .unwrap();
+        assert!(
+            prom.files[0]
+                .1
+                .contains("http://lgtm-check-r1-mimir:9009/api/v1/push")
+        );
+        let mimir = specs
+            .iter()
+            .find(|s| s.component == Component::Mimir)
+            .unwrap();
+        assert_eq!(
+            (mimir.api_prefix.as_str(), mimir.stand_in.clone()),
+            ("/prometheus", None)
+        );
+    }
+
+    #[test]
+    fn reason_line_prefers_the_error() {
+        let log = "level=info msg=starting\nfailed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors:\n  line 40: field enforce_metric_name not found in type validation.plain\nlevel=info msg=bye\n";
+        assert_eq!(
+            reason_line(log),
+            "failed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors:"
+        );
+        assert_eq!(reason_line("a\nb\n"), "b");
+        assert_eq!(reason_line(""), "(no log output)");
+    }
+}

@@ -1,0 +1,113 @@
+//! The one poll loop every check uses: ask, judge, and ask again with exponential
+//! backoff and jitter (backon) until the answer is right, the query is found
+//! invalid, or the deadline passes.
+//!
+//! Main items: [`poll_until`], [`Attempt`], [`WaitFailure`].
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+
+/// What one attempt found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// Not (yet) what was expected; what was seen.
+    NotYet(String),
+    /// Asking again cannot help (an invalid query); the backend's message.
+    Fatal(String),
+}
+
+/// Why waiting ended without success.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitFailure {
+    TimedOut { waited: Duration, last_seen: String },
+    Fatal(String),
+}
+
+/// The backoff between attempts: 100 ms doubling to 2 s, with jitter.
+pub fn backoff(deadline: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_jitter()
+        .without_max_times()
+        .with_total_delay(Some(deadline))
+}
+
+/// Runs `attempt` until it returns `Ok`, returns [`Attempt::Fatal`], or `deadline`
+/// has passed. Returns the value and the time it took to get it.
+pub async fn poll_until<T, F, Fut>(
+    deadline: Duration,
+    attempt: F,
+) -> Result<(T, Duration), WaitFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Attempt>>,
+{
+    let started = Instant::now();
+    let result = attempt
+        .retry(backoff(deadline))
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, Attempt::NotYet(_)) && started.elapsed() < deadline)
+        .await;
+    match result {
+        Ok(v) => Ok((v, started.elapsed())),
+        Err(Attempt::Fatal(m)) => Err(WaitFailure::Fatal(m)),
+        Err(Attempt::NotYet(last_seen)) => Err(WaitFailure::TimedOut {
+            waited: started.elapsed(),
+            last_seen,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn retries_until_the_answer_is_right() {
+        let calls = AtomicU32::new(0);
+        let (v, _) = poll_until(Duration::from_secs(10), || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            if n < 2 {
+                Err(Attempt::NotYet(format!("saw {n}")))
+            } else {
+                Ok(n)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 2);
+    }
+
+    #[tokio::test]
+    async fn a_fatal_answer_stops_at_once() {
+        let calls = AtomicU32::new(0);
+        let r: Result<((), _), _> = poll_until(Duration::from_secs(10), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Attempt::Fatal("parse error".into()))
+        })
+        .await;
+        assert_eq!(r.unwrap_err(), WaitFailure::Fatal("parse error".into()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn times_out_with_the_last_observation() {
+        let calls = AtomicU32::new(0);
+        let r: Result<((), _), _> = poll_until(Duration::from_millis(300), || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            Err(Attempt::NotYet(format!("saw {n}")))
+        })
+        .await;
+        let WaitFailure::TimedOut { last_seen, .. } = r.unwrap_err() else {
+            panic!("expected a timeout")
+        };
+        assert_eq!(
+            last_seen,
+            format!("saw {}", calls.load(Ordering::SeqCst) - 1)
+        );
+    }
+}

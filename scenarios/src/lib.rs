@@ -1,0 +1,11 @@
+//! Scenarios for lgtm-check: programs that emit exactly known telemetry and write a
+//! [`manifest::Manifest`] of what they emitted.
+//!
+//! The [`manifest`] module is plain data shared with the harness (it has no I/O and is
+//! available without the `telemetry` feature). The scenario binaries under `src/bin/`
+//! need the `telemetry` feature (on by default).
+
+pub mod manifest;
+
+#[cfg(feature = "telemetry")]
+pub mod http_service;

@@ -1,0 +1,242 @@
+//! The run manifest: exactly what a scenario emitted, written as JSON when the scenario
+//! has finished emitting. The harness derives every expectation from it.
+//!
+//! Main types: [`Manifest`], [`CounterSeries`], [`HistogramSeries`].
+//!
+//! Format (schema_version 1):
+//! ```json
+//! {
+//!   "schema_version": 1,
+//!   "scenario": "http-service",
+//!   "run_id": "r1a2b3c4",
+//!   "service": "rust-app",
+//!   "environment": "production",
+//!   "started_at_unix_ms": 1732540000000,
+//!   "finished_at_unix_ms": 1732540002000,
+//!   "metrics": {
+//!     "counters": [
+//!       {"name": "http_requests_total",
+//!        "labels": {"method": "GET", "path": "/api/users", "status": "200",
+//!                   "service": "rust-app", "run_id": "r1a2b3c4"},
+//!        "value": 37}
+//!     ],
+//!     "histograms": [
+//!       {"name": "http_request_duration_seconds",
+//!        "labels": {"method": "GET", "path": "/api/users", "service": "rust-app", "run_id": "r1a2b3c4"},
+//!        "buckets": [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+//!        "observations": [0.0301, 0.0302]}
+//!     ]
+//!   }
+//! }
+//! ```
+//! `labels` are every label the scenario attached to the series (including the global
+//! `service` and `run_id`), not the ones a scraper adds (`job`, `instance`).
+//! `observations` are the exact values passed to the histogram, in seconds.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest format this crate writes and reads.
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+
+/// A series' labels, ordered so that manifests are stable and comparable.
+pub type Labels = BTreeMap<String, String>;
+
+/// Everything one scenario run emitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub schema_version: u32,
+    /// The scenario's name, e.g. `http-service`.
+    pub scenario: String,
+    /// The run id every signal of the run carries (label `run_id`).
+    pub run_id: String,
+    /// The `service` label / `service.name` the scenario emitted as.
+    pub service: String,
+    /// The `environment` label / `deployment.environment`.
+    pub environment: String,
+    pub started_at_unix_ms: u64,
+    pub finished_at_unix_ms: u64,
+    #[serde(default)]
+    pub metrics: MetricsManifest,
+}
+
+/// Metric series the scenario exposed for scraping, with their final values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsManifest {
+    #[serde(default)]
+    pub counters: Vec<CounterSeries>,
+    #[serde(default)]
+    pub histograms: Vec<HistogramSeries>,
+}
+
+/// One counter series and its final value (it started at 0 in the same run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSeries {
+    pub name: String,
+    pub labels: Labels,
+    pub value: u64,
+}
+
+/// One histogram series: its bucket upper bounds (without `+Inf`) and every observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistogramSeries {
+    pub name: String,
+    pub labels: Labels,
+    pub buckets: Vec<f64>,
+    pub observations: Vec<f64>,
+}
+
+impl HistogramSeries {
+    /// Number of observations (`_count`).
+    pub fn count(&self) -> u64 {
+        self.observations.len() as u64
+    }
+
+    /// Sum of observations (`_sum`), added in emission order as the exporter does.
+    pub fn sum(&self) -> f64 {
+        self.observations.iter().sum()
+    }
+
+    /// Cumulative count per bucket upper bound, ending with `+Inf`.
+    pub fn cumulative_buckets(&self) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = self
+            .buckets
+            .iter()
+            .map(|&le| {
+                let n = self.observations.iter().filter(|&&v| v <= le).count();
+                (le, n as u64)
+            })
+            .collect();
+        out.push((f64::INFINITY, self.count()));
+        out
+    }
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file.
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|e| match e {
+            ManifestError::Parse { source, .. } => ManifestError::Parse {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses a manifest and checks its schema version.
+    pub fn from_json(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest =
+            serde_json::from_str(text).map_err(|source| ManifestError::Parse {
+                path: "<memory>".into(),
+                source,
+            })?;
+        if manifest.schema_version != MANIFEST_SCHEMA_VERSION {
+            return Err(ManifestError::SchemaVersion {
+                found: manifest.schema_version,
+                supported: MANIFEST_SCHEMA_VERSION,
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// Writes the manifest atomically (temporary file, then rename), so a reader never
+    /// sees half of it.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("manifest {path} is not valid")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("manifest schema_version {found} is not supported (this build reads {supported})")]
+    SchemaVersion { found: u32, supported: u32 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn histogram(observations: &[f64]) -> HistogramSeries {
+        HistogramSeries {
+            name: "h".into(),
+            labels: Labels::new(),
+            buckets: vec![0.01, 0.1, 1.0],
+            observations: observations.to_vec(),
+        }
+    }
+
+    #[test]
+    fn cumulative_buckets_count_upper_bounds_inclusively() {
+        let h = histogram(&[0.005, 0.01, 0.05, 0.5, 3.0]);
+        assert_eq!(
+            h.cumulative_buckets(),
+            vec![(0.01, 2), (0.1, 3), (1.0, 4), (f64::INFINITY, 5)]
+        );
+        assert_eq!(h.count(), 5);
+        assert!((h.sum() - 3.565).abs() < 1e-12);
+    }
+
+    #[test]
+    fn round_trips_and_rejects_other_schema_versions() {
+        let m = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            scenario: "s".into(),
+            run_id: "r".into(),
+            service: "svc".into(),
+            environment: "test".into(),
+            started_at_unix_ms: 1,
+            finished_at_unix_ms: 2,
+            metrics: MetricsManifest {
+                counters: vec![CounterSeries {
+                    name: "c".into(),
+                    labels: Labels::from([("a".into(), "b".into())]),
+                    value: 3,
+                }],
+                histograms: vec![histogram(&[0.2])],
+            },
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(Manifest::from_json(&text).unwrap(), m);
+
+        let newer = text.replace("\"schema_version\":1", "\"schema_version\":2");
+        assert!(matches!(
+            Manifest::from_json(&newer),
+            Err(ManifestError::SchemaVersion { found: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let text = r#"{"schema_version":1,"scenario":"s","run_id":"r","service":"x",
+            "environment":"e","started_at_unix_ms":0,"finished_at_unix_ms":0,"extra":1}"#;
+        let err = Manifest::from_json(text).unwrap_err();
+        assert!(format!("{:?}", err).contains("unknown field"), "{err:?}");
+    }
+}
