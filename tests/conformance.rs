@@ -1,1 +1,160 @@
+//! The live conformance suite: one real run (stack in containers, scenarios, every
+//! check), then one test case per catalog check and per component, so `cargo test`
+//! names each.
+//!
+//! A check passes here only if the backend answered with the expected data. A check
+//! or component skipped because its image is missing passes as a test (it prints
+//! SKIPPED with the reason) unless a component it needs is required:
+//! `LGTM_CHECK_REQUIRE=prometheus,mimir` or `LGTM_CHECK_REQUIRE_ALL=1`.
+//! Images come from the environment as for the CLI (`LGTM_CHECK_IMAGE_<COMPONENT>`).
 
+use std::sync::OnceLock;
+
+use lgtm_check::core::component::Component;
+use lgtm_check::core::plan::{Env, RawRun, RunPlan};
+use lgtm_check::core::report::{CheckStatus, ComponentStatus, Report};
+use lgtm_check::report::terminal;
+use lgtm_check::runner;
+use rstest::rstest;
+
+static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
+
+/// Runs the whole job once for all cases; containers are gone before any case asserts.
+fn report() -> &'static Report {
+    REPORT
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let env = Env::from_process();
+                let raw = RawRun {
+                    require_all: env
+                        .get("LGTM_CHECK_REQUIRE_ALL")
+                        .is_some_and(|v| v != "0" && v != "false"),
+                    check_timeout_secs: 60,
+                    ..RawRun::default()
+                };
+                let plan = RunPlan::build(raw, &env, format!("t{:x}", std::process::id()))
+                    .map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+                let report = rt
+                    .block_on(runner::run(&plan, &|e| {
+                        let _ = terminal::progress(&e, &mut std::io::stderr());
+                    }))
+                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+                let mut out = Vec::new();
+                let _ = terminal::render(&report, &mut out);
+                eprintln!("{}", String::from_utf8_lossy(&out));
+                Ok(report)
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the run panicked".into()))
+        })
+        .as_ref()
+        .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"))
+}
+
+#[rstest]
+#[case::requests_total_exact("metrics.requests_total.exact")]
+#[case::request_duration_count("metrics.request_duration.count")]
+#[case::request_duration_sum("metrics.request_duration.sum")]
+#[case::request_duration_buckets("metrics.request_duration.buckets")]
+#[case::guide_request_rate("promql.guide.request_rate")]
+#[case::guide_p95_latency("promql.guide.p95_latency")]
+#[case::guide_error_ratio("promql.guide.error_ratio")]
+#[case::guide_sum_by_path("promql.guide.sum_by_path")]
+fn check_passed_or_was_honestly_skipped(#[case] id: &str) {
+    let report = report();
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("the report has no check {id}"));
+    match c.status {
+        CheckStatus::Pass => {}
+        CheckStatus::Fail => panic!("{id} FAILED: {}\n  query: {}", c.reason, c.query),
+        CheckStatus::Skip => {
+            let required: Vec<_> = c
+                .needs
+                .iter()
+                .filter(|n| report.required.contains(n))
+                .collect();
+            assert!(
+                required.is_empty(),
+                "{id} was SKIPPED but needs required {required:?}: {}",
+                c.reason
+            );
+            eprintln!("SKIPPED {id}: {}", c.reason);
+        }
+    }
+}
+
+#[rstest]
+#[case::loki(Component::Loki)]
+#[case::tempo(Component::Tempo)]
+#[case::mimir(Component::Mimir)]
+#[case::prometheus(Component::Prometheus)]
+#[case::grafana(Component::Grafana)]
+fn component_ran_or_was_honestly_skipped(#[case] component: Component) {
+    let report = report();
+    let c = report
+        .components
+        .iter()
+        .find(|c| c.name == component)
+        .unwrap_or_else(|| panic!("the report has no component {component}"));
+    let reason = c.reason.clone().unwrap_or_default();
+    match c.status {
+        ComponentStatus::Ready => assert!(c.ready_ms.is_some(), "{component} ready without a time"),
+        ComponentStatus::Failed => panic!("{component} FAILED to start: {reason}"),
+        ComponentStatus::Skipped => {
+            assert!(
+                reason.contains("is not available"),
+                "{component} skipped for another reason: {reason}"
+            );
+            assert!(
+                !report.required.contains(&component),
+                "{component} is required but was SKIPPED: {reason}"
+            );
+            eprintln!("SKIPPED {component}: {reason}");
+        }
+    }
+    if let Some(stand_in) = &c.stand_in {
+        assert!(
+            !report.required.contains(&component),
+            "{component} is required but a stand-in ({stand_in}) ran"
+        );
+        eprintln!("{component}: stand-in {stand_in}");
+    }
+}
+
+/// The run as a whole: nothing required was missing, and no container is left.
+#[test]
+fn run_is_complete_and_cleaned_up() {
+    let report = report();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let left = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.lgtm-check.run-id={}", report.run_id),
+        ])
+        .output()
+        .expect("docker ps");
+    assert!(
+        left.stdout.is_empty(),
+        "containers left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// Every check the catalog makes has a case above (so none goes unnamed).
+#[test]
+fn every_catalog_check_has_a_case() {
+    let cases = include_str!("conformance.rs");
+    for c in &report().checks {
+        assert!(
+            cases.contains(&format!("(\"{}\")", c.id)),
+            "no #[case] for check {}",
+            c.id
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! The `lgtm-check` command line. Flags are validated into a `RunPlan` before anything
 //! starts; errors that stop lgtm-check from doing its job are reported here, once.
 //!
-//! Exit codes: 0 every check passed; 1 a check or component failed (or, with
-//! `--require-all`, something was skipped or stood in for); 2 lgtm-check could not
+//! Exit codes: 0 every check passed; 1 a check or component failed (or a required
+//! component, `--require`/`--require-all`, was skipped or stood in for); 2 lgtm-check could not
 //! run (bad flags, Docker unreachable, a scenario that would not start); 130
 //! interrupted (containers removed).
 
@@ -54,6 +54,10 @@ struct RunArgs {
     /// Fail the run if any component or check is skipped, or Mimir is stood in for.
     #[arg(long, env = "LGTM_CHECK_REQUIRE_ALL")]
     require_all: bool,
+    /// Fail the run if this component is skipped or stood in for, or a check that
+    /// needs it is skipped. Repeatable; also LGTM_CHECK_REQUIRE=a,b.
+    #[arg(long, value_name = "COMPONENT")]
+    require: Vec<String>,
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -107,6 +111,7 @@ async fn run(args: RunArgs) -> ExitCode {
     let plan = match plan(RawRun {
         images: args.images.images,
         require_all: args.require_all,
+        require: args.require,
         json: args.json,
         scenario_dir: args.scenario_dir,
         check_timeout_secs: args.check_timeout,

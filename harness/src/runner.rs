@@ -300,7 +300,7 @@ pub async fn run(
 
     Ok(Report::new(
         plan.run_id.clone(),
-        plan.require_all,
+        plan.required.clone(),
         component_reports.into_values().collect(),
         check_reports,
     ))
@@ -352,6 +352,7 @@ async fn run_check(
         title: check.title.clone(),
         signal: check.signal,
         component: check.component,
+        needs: check.needs.clone(),
         status: CheckStatus::Skip,
         reason: String::new(),
         query: check.query.text().to_owned(),

@@ -82,7 +82,8 @@ pub struct ScenarioRun {
     child: Child,
     pub manifest: Manifest,
     pub manifest_path: PathBuf,
-    /// When the manifest was announced: everything in it had been emitted.
+    /// When the scenario said it had emitted everything (before it waited for scrapes
+    /// and wrote the manifest): time-to-visible counts from here.
     pub emitted_at: Instant,
 }
 
@@ -118,11 +119,16 @@ impl ScenarioRun {
         }
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut emitted_at = None;
         let announced = tokio::time::timeout(SCENARIO_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                    && v["event"] == "manifest"
-                {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if v["event"] == "emitted" {
+                    emitted_at = Some(Instant::now());
+                }
+                if v["event"] == "manifest" {
                     return true;
                 }
             }
@@ -162,7 +168,7 @@ impl ScenarioRun {
                 });
             }
         }
-        let emitted_at = Instant::now();
+        let emitted_at = emitted_at.unwrap_or_else(Instant::now);
         // Keep draining stdout so the scenario never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let manifest = Manifest::read(manifest_path).map_err(|source| ScenarioError::Manifest {

@@ -293,6 +293,8 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     }
 
     drive(api_addr, &workload, opts.concurrency.max(1)).await?;
+    // Everything is emitted: from here the harness measures time-to-visible.
+    announce(serde_json::json!({ "event": "emitted" }));
 
     if opts.await_scrapes {
         let after = scrapes.completed.load(Ordering::SeqCst);

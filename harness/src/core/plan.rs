@@ -5,7 +5,7 @@
 //! then `--image name=image` flags. The environment is read in one place, [`Env`], so
 //! tests can supply their own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub struct RawRun {
     /// `component=image` overrides, in flag order.
     pub images: Vec<String>,
     pub require_all: bool,
+    /// Components that must run (not be skipped or stood in for).
+    pub require: Vec<String>,
     pub json: Option<PathBuf>,
     pub scenario_dir: Option<PathBuf>,
     pub check_timeout_secs: u64,
@@ -66,8 +68,9 @@ pub enum ImageSource {
 pub struct RunPlan {
     pub run_id: String,
     pub images: BTreeMap<Component, (ImageRef, ImageSource)>,
-    /// Any skipped component (or a stand-in for Mimir) fails the run.
-    pub require_all: bool,
+    /// Components that must really run: if one is skipped or stood in for, or a
+    /// check that needs one is skipped, the run fails. `--require-all` names all.
+    pub required: BTreeSet<Component>,
     pub json: Option<PathBuf>,
     pub scenario_dir: Option<PathBuf>,
     /// How long one check may wait for its data to become visible.
@@ -91,6 +94,8 @@ pub enum PlanError {
     DuplicateOverride { component: Component },
     #[error("run id `{0}` may only contain ASCII letters, digits and `-`")]
     RunId(String),
+    #[error("--require: {0}")]
+    Require(String),
     #[error("--check-timeout must be at least 1 second")]
     CheckTimeout,
 }
@@ -141,6 +146,19 @@ impl RunPlan {
             images.insert(component, (image, ImageSource::Flag));
         }
 
+        let required: BTreeSet<Component> = if raw.require_all {
+            Component::ALL.into_iter().collect()
+        } else {
+            raw.require
+                .iter()
+                .map(String::as_str)
+                .chain(env.get("LGTM_CHECK_REQUIRE"))
+                .flat_map(|s| s.split(','))
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.parse().map_err(PlanError::Require))
+                .collect::<Result<_, _>>()?
+        };
+
         let run_id = raw
             .run_id
             .or_else(|| env.get("LGTM_CHECK_RUN_ID").map(str::to_owned))
@@ -158,7 +176,7 @@ impl RunPlan {
         Ok(RunPlan {
             run_id,
             images,
-            require_all: raw.require_all,
+            required,
             json: raw.json,
             scenario_dir: raw
                 .scenario_dir
@@ -263,6 +281,28 @@ mod tests {
             "grafana/mimir:2.14.0"
         );
         assert_eq!(plan.run_id, "r1");
+        assert!(plan.required.is_empty());
+    }
+
+    #[test]
+    fn required_components_come_from_flags_env_or_require_all() {
+        let env = Env::from_pairs([("LGTM_CHECK_REQUIRE", "prometheus, mimir")]);
+        let mut r = raw(&[]);
+        r.require = vec!["loki".into()];
+        let plan = RunPlan::build(r.clone(), &env, "r".into()).unwrap();
+        assert_eq!(
+            plan.required,
+            BTreeSet::from([Component::Loki, Component::Prometheus, Component::Mimir])
+        );
+        r.require_all = true;
+        let plan = RunPlan::build(r.clone(), &Env::default(), "r".into()).unwrap();
+        assert_eq!(plan.required.len(), 5);
+        r.require_all = false;
+        r.require = vec!["tempoo".into()];
+        assert!(matches!(
+            RunPlan::build(r, &Env::default(), "r".into()),
+            Err(PlanError::Require(_))
+        ));
     }
 
     #[test]

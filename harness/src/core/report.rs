@@ -4,6 +4,8 @@
 //! Main types: [`Report`], [`ComponentReport`], [`CheckReport`]; the JSON form has
 //! [`REPORT_SCHEMA_VERSION`].
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use super::check::Signal;
@@ -16,8 +18,8 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 pub mod exit {
     /// Every check passed (and, with `--require-all`, nothing was skipped).
     pub const OK: i32 = 0;
-    /// A check failed, a component failed, or (with `--require-all`) something was
-    /// skipped or stood in for.
+    /// A check failed, a component failed, or a required component (`--require`,
+    /// `--require-all`) was skipped or stood in for.
     pub const CHECKS_FAILED: i32 = 1;
     /// lgtm-check could not do its job: bad flags, Docker unreachable, a scenario that
     /// would not run.
@@ -62,6 +64,8 @@ pub struct CheckReport {
     pub title: String,
     pub signal: Signal,
     pub component: Component,
+    /// Every component the check's data passes through.
+    pub needs: Vec<Component>,
     pub status: CheckStatus,
     pub reason: String,
     pub query: String,
@@ -82,7 +86,8 @@ pub struct Summary {
 pub struct Report {
     pub schema_version: u32,
     pub run_id: String,
-    pub require_all: bool,
+    /// Components that had to really run (`--require`, `--require-all`).
+    pub required: BTreeSet<Component>,
     pub components: Vec<ComponentReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
@@ -93,7 +98,7 @@ pub struct Report {
 impl Report {
     pub fn new(
         run_id: String,
-        require_all: bool,
+        required: BTreeSet<Component>,
         components: Vec<ComponentReport>,
         checks: Vec<CheckReport>,
     ) -> Self {
@@ -108,28 +113,33 @@ impl Report {
             if c.status == ComponentStatus::Failed {
                 problems.push(format!("{} failed to start", c.name));
             }
-            if require_all {
+            if required.contains(&c.name) {
                 if c.status == ComponentStatus::Skipped {
-                    problems.push(format!("{} was skipped (--require-all)", c.name));
+                    problems.push(format!("{} was skipped but is required", c.name));
                 }
                 if let Some(s) = &c.stand_in {
                     problems.push(format!(
-                        "{} was filled by a stand-in ({s}) (--require-all)",
+                        "{} was filled by a stand-in ({s}) but is required",
                         c.name
                     ));
                 }
             }
         }
-        if require_all && summary.skipped > 0 {
+        let skipped_required = checks
+            .iter()
+            .filter(|c| {
+                c.status == CheckStatus::Skip && c.needs.iter().any(|n| required.contains(n))
+            })
+            .count();
+        if skipped_required > 0 {
             problems.push(format!(
-                "{} checks were skipped (--require-all)",
-                summary.skipped
+                "{skipped_required} checks that need a required component were skipped"
             ));
         }
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             run_id,
-            require_all,
+            required,
             components,
             checks,
             summary,
@@ -172,6 +182,7 @@ mod tests {
             title: "t".into(),
             signal: Signal::Metrics,
             component: Component::Mimir,
+            needs: vec![Component::Prometheus, Component::Mimir],
             status,
             reason: String::new(),
             query: "q".into(),
@@ -181,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn skips_pass_unless_require_all() {
+    fn skips_pass_unless_required() {
         let components = || {
             vec![
                 component(Component::Loki, ComponentStatus::Skipped, None),
@@ -189,7 +200,7 @@ mod tests {
             ]
         };
         let checks = || vec![check(CheckStatus::Pass), check(CheckStatus::Skip)];
-        let lenient = Report::new("r".into(), false, components(), checks());
+        let lenient = Report::new("r".into(), BTreeSet::new(), components(), checks());
         assert_eq!(lenient.exit_code(), exit::OK);
         assert_eq!(
             lenient.summary,
@@ -200,18 +211,45 @@ mod tests {
             }
         );
 
-        let strict = Report::new("r".into(), true, components(), checks());
+        let all: BTreeSet<_> = Component::ALL.into_iter().collect();
+        let strict = Report::new("r".into(), all, components(), checks());
         assert_eq!(strict.exit_code(), exit::CHECKS_FAILED);
         assert_eq!(strict.problems.len(), 3, "{:?}", strict.problems);
+
+        // Requiring only Loki: the metrics check's skip does not matter, Loki's does.
+        let loki = Report::new(
+            "r".into(),
+            BTreeSet::from([Component::Loki]),
+            components(),
+            checks(),
+        );
+        assert_eq!(
+            loki.problems,
+            vec!["loki was skipped but is required".to_string()]
+        );
+        // Requiring Prometheus: the skipped metrics check needs it.
+        let prom = Report::new(
+            "r".into(),
+            BTreeSet::from([Component::Prometheus]),
+            components(),
+            checks(),
+        );
+        assert_eq!(prom.problems.len(), 1, "{:?}", prom.problems);
+        assert_eq!(prom.exit_code(), exit::CHECKS_FAILED);
     }
 
     #[test]
     fn a_failed_check_or_component_fails_the_run() {
-        let r = Report::new("r".into(), false, vec![], vec![check(CheckStatus::Fail)]);
+        let r = Report::new(
+            "r".into(),
+            BTreeSet::new(),
+            vec![],
+            vec![check(CheckStatus::Fail)],
+        );
         assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
         let r = Report::new(
             "r".into(),
-            false,
+            BTreeSet::new(),
             vec![component(Component::Loki, ComponentStatus::Failed, None)],
             vec![],
         );

@@ -20,7 +20,7 @@ mod tests {
     fn has_the_documented_fields() {
         let report = Report::new(
             "r1".into(),
-            false,
+            Default::default(),
             vec![ComponentReport {
                 name: Component::Loki,
                 image: "grafana/loki:3.2.0".into(),
@@ -34,6 +34,7 @@ mod tests {
                 title: "t".into(),
                 signal: Signal::Metrics,
                 component: Component::Mimir,
+                needs: vec![Component::Mimir],
                 status: CheckStatus::Pass,
                 reason: "ok".into(),
                 query: "q".into(),

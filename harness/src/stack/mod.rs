@@ -135,7 +135,12 @@ fn spec(layout: &Layout, component: Component, image: ImageRef) -> ComponentSpec
                 ..base
             },
             MimirFlavour::Cortex => ComponentSpec {
-                cmd: vec!["-config.file=/etc/cortex/config.yaml".into()],
+                cmd: vec![
+                    "-config.file=/etc/cortex/config.yaml".into(),
+                    "-target=all".into(),
+                    // Only a flag in Cortex, not a config field.
+                    "-api.build-info-enabled=true".into(),
+                ],
                 files: vec![("/etc/cortex/config.yaml".into(), configs::CORTEX.into())],
                 http_port: 9009,
                 api_prefix: "/prometheus".into(),
@@ -246,23 +251,40 @@ pub enum StartError {
 pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Picks the line of a log that says why a process stopped: the last line that
-/// mentions an error, else the last line.
+/// mentions an error (with the indented lines that continue it), else the last line.
 pub fn reason_line(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let is_error = |l: &&str| {
+        let l = l.to_ascii_lowercase();
+        l.contains("error") || l.contains("fatal") || l.contains("panic")
+    };
+    // An indented line continues the line above it, so judge only unindented lines.
+    let starts: Vec<usize> = (0..lines.len())
+        .filter(|&i| i == 0 || !lines[i].starts_with(char::is_whitespace))
         .collect();
-    lines
+    let Some(&start) = starts
         .iter()
         .rev()
-        .find(|l| {
-            let l = l.to_ascii_lowercase();
-            l.contains("error") || l.contains("fatal") || l.contains("panic")
+        .find(|&&i| {
+            let end = starts
+                .iter()
+                .find(|&&j| j > i)
+                .copied()
+                .unwrap_or(lines.len());
+            lines[i..end].iter().any(is_error)
         })
-        .or(lines.last())
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "(no log output)".into())
+        .or(starts.last())
+    else {
+        return "(no log output)".into();
+    };
+    let continued = lines[start + 1..]
+        .iter()
+        .take_while(|l| l.starts_with(char::is_whitespace));
+    std::iter::once(lines[start])
+        .chain(continued.copied())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Starts one component on the network and waits until its ready endpoint answers 200.
@@ -417,7 +439,7 @@ mod tests {
         let log = "level=info msg=starting\nfailed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors:\n  line 40: field enforce_metric_name not found in type validation.plain\nlevel=info msg=bye\n";
         assert_eq!(
             reason_line(log),
-            "failed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors:"
+            "failed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors: line 40: field enforce_metric_name not found in type validation.plain"
         );
         assert_eq!(reason_line("a\nb\n"), "b");
         assert_eq!(reason_line(""), "(no log output)");
