@@ -388,6 +388,9 @@ fn build_manifest(opts: &Options, started_at: u64, tally: &Tally) -> Manifest {
         environment: opts.environment.clone(),
         started_at_unix_ms: started_at,
         finished_at_unix_ms: unix_ms(),
+        services: Vec::new(),
+        logs: Default::default(),
+        traces: Default::default(),
         metrics: MetricsManifest {
             counters,
             histograms,

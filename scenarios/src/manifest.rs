@@ -32,6 +32,27 @@
 //! `labels` are every label the scenario attached to the series (including the global
 //! `service` and `run_id`), not the ones a scraper adds (`job`, `instance`).
 //! `observations` are the exact values passed to the histogram, in seconds.
+//!
+//! Logs and traces (sections `logs` and `traces`, empty when a scenario emits none):
+//! ```json
+//! "logs": {"streams": [
+//!   {"labels": {"service": "rust-app", "environment": "production", "run_id": "r1", "level": "INFO"},
+//!    "lines": [{"level": "INFO", "message": "request handled",
+//!               "fields": {"endpoint": "/api/users", "latency_ms": "31",
+//!                          "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}}]}
+//! ]},
+//! "traces": {"sampler_ratio": 1.0, "roots_started": 45,
+//!   "unsampled_trace_ids": [],
+//!   "traces": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "spans": [
+//!     {"span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "GET /api/users",
+//!      "service": "rust-app", "kind": "server", "status": "unset",
+//!      "attributes": {"http.request.method": "GET", "http.response.status_code": 200},
+//!      "start_unix_nanos": 1732540000000000000, "duration_nanos": 31000000}]}]}
+//! ```
+//! A log stream is one Loki stream (its labels exactly as pushed); its lines are in
+//! emission order. Trace and span ids are lowercase hex (32 and 16 digits). `traces`
+//! lists every span the exporter exported; `unsampled_trace_ids` the root traces the
+//! sampler dropped.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,8 +80,120 @@ pub struct Manifest {
     pub environment: String,
     pub started_at_unix_ms: u64,
     pub finished_at_unix_ms: u64,
+    /// Every `service.name` / `service` label the run emitted as (several for
+    /// multi-service scenarios); empty means just `service`.
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub logs: LogsManifest,
+    #[serde(default)]
+    pub traces: TracesManifest,
     #[serde(default)]
     pub metrics: MetricsManifest,
+}
+
+/// Log lines pushed to Loki, by stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsManifest {
+    #[serde(default)]
+    pub streams: Vec<LogStream>,
+}
+
+/// One Loki stream: its labels exactly as pushed and its lines in emission order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogStream {
+    pub labels: Labels,
+    pub lines: Vec<LogLine>,
+}
+
+/// One log line: level, message and its fields (values as strings), among them
+/// `trace_id` and `span_id` when the line was written inside a span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Spans exported over OTLP, by trace, and what the sampler dropped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesManifest {
+    /// The TraceIdRatioBased ratio of the root sampler.
+    #[serde(default = "one")]
+    pub sampler_ratio: f64,
+    /// How many root spans (traces) the scenario started, sampled or not.
+    #[serde(default)]
+    pub roots_started: u64,
+    #[serde(default)]
+    pub traces: Vec<TraceRecord>,
+    #[serde(default)]
+    pub unsampled_trace_ids: Vec<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// One exported trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceRecord {
+    pub trace_id: String,
+    pub spans: Vec<SpanRecord>,
+}
+
+/// One exported span, with the attributes checks look at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanRecord {
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    /// The resource's `service.name`.
+    pub service: String,
+    /// `server`, `client`, `internal`, `producer` or `consumer`.
+    pub kind: String,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    pub start_unix_nanos: u64,
+    pub duration_nanos: u64,
+}
+
+impl Manifest {
+    /// Every service the run emitted as.
+    pub fn all_services(&self) -> Vec<String> {
+        if self.services.is_empty() {
+            vec![self.service.clone()]
+        } else {
+            self.services.clone()
+        }
+    }
+
+    /// Every trace id that log lines reference, sorted and without repeats.
+    pub fn logged_trace_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .logs
+            .streams
+            .iter()
+            .flat_map(|s| &s.lines)
+            .filter_map(|l| l.fields.get("trace_id").cloned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Number of log lines in all streams.
+    pub fn log_line_count(&self) -> usize {
+        self.logs.streams.iter().map(|s| s.lines.len()).sum()
+    }
 }
 
 /// Metric series the scenario exposed for scraping, with their final values.
@@ -213,6 +346,39 @@ mod tests {
             environment: "test".into(),
             started_at_unix_ms: 1,
             finished_at_unix_ms: 2,
+            services: vec![],
+            logs: LogsManifest {
+                streams: vec![LogStream {
+                    labels: Labels::from([("service".into(), "svc".into())]),
+                    lines: vec![LogLine {
+                        level: "INFO".into(),
+                        message: "m".into(),
+                        fields: BTreeMap::from([("trace_id".into(), "ab".into())]),
+                    }],
+                }],
+            },
+            traces: TracesManifest {
+                sampler_ratio: 1.0,
+                roots_started: 1,
+                traces: vec![TraceRecord {
+                    trace_id: "ab".into(),
+                    spans: vec![SpanRecord {
+                        span_id: "01".into(),
+                        parent_span_id: None,
+                        name: "GET /x".into(),
+                        service: "svc".into(),
+                        kind: "server".into(),
+                        status: "unset".into(),
+                        attributes: BTreeMap::from([(
+                            "http.response.status_code".into(),
+                            serde_json::json!(200),
+                        )]),
+                        start_unix_nanos: 5,
+                        duration_nanos: 7,
+                    }],
+                }],
+                unsampled_trace_ids: vec![],
+            },
             metrics: MetricsManifest {
                 counters: vec![CounterSeries {
                     name: "c".into(),
@@ -224,6 +390,9 @@ mod tests {
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(Manifest::from_json(&text).unwrap(), m);
+        assert_eq!(m.logged_trace_ids(), vec!["ab".to_string()]);
+        assert_eq!(m.all_services(), vec!["svc".to_string()]);
+        assert_eq!(m.log_line_count(), 1);
 
         let newer = text.replace("\"schema_version\":1", "\"schema_version\":2");
         assert!(matches!(

@@ -279,6 +279,9 @@ mod tests {
             environment: "test".into(),
             started_at_unix_ms: 0,
             finished_at_unix_ms: 0,
+            services: vec![],
+            logs: Default::default(),
+            traces: Default::default(),
             metrics: MetricsManifest {
                 counters: vec![
                     counter("GET", "/api/users", "200", 37),
