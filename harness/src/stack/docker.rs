@@ -76,10 +76,19 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// Whether a process runs on this host: it has a `/proc` entry that is not a zombie
+/// (a killed process whose parent has not reaped it yet is gone for our purposes).
 fn process_alive(pid: &str) -> bool {
-    pid.parse::<u32>()
-        .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-        .unwrap_or(false)
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
 }
 
 impl Docker {
@@ -282,6 +291,18 @@ impl Docker {
             out.push_str(&chunk.to_string());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_bogus_pid_is_not() {
+        assert!(process_alive(&std::process::id().to_string()));
+        assert!(!process_alive("4294967295"));
+        assert!(!process_alive("not-a-pid"));
     }
 }
 
