@@ -1,8 +1,9 @@
 //! HTTP clients of the backends' query APIs: thin adapters that turn answers into the
 //! core's plain data, with typed errors that name the component, URL and query.
 //!
-//! Main types: [`prometheus::PromClient`], [`ClientError`].
+//! Main types: [`prometheus::PromClient`], [`grafana::GrafanaClient`], [`ClientError`].
 
+pub mod grafana;
 pub mod prometheus;
 
 use crate::core::component::Component;

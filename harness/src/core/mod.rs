@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod check;
 pub mod component;
+pub mod dashboard;
 pub mod event;
 pub mod expect;
 pub mod plan;
