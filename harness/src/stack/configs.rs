@@ -14,6 +14,12 @@ pub const CORTEX: &str = include_str!("../../../fixtures/cortex/cortex.yaml");
 pub const PROMETHEUS_RECEIVER: &str =
     include_str!("../../../fixtures/prometheus/remote-write-receiver.yml");
 const PROMETHEUS_SCRAPER: &str = include_str!("../../../fixtures/prometheus/prometheus.yml");
+/// Grafana's dashboards provider (loads /var/lib/grafana/dashboards).
+pub const GRAFANA_DASHBOARDS_PROVIDER: &str =
+    include_str!("../../../fixtures/grafana/provisioning/dashboards/dashboards.yaml");
+/// The guide's dashboard in the current schema.
+pub const GRAFANA_DASHBOARD: &str =
+    include_str!("../../../fixtures/grafana/dashboards/lgtm-rust.json");
 const GRAFANA_DATASOURCES: &str =
     include_str!("../../../fixtures/grafana/provisioning/datasources/datasources.yaml");
 

@@ -186,19 +186,29 @@ fn spec(layout: &Layout, component: Component, image: ImageRef) -> ComponentSpec
             ..base
         },
         Component::Grafana => ComponentSpec {
-            files: vec![(
-                "/etc/grafana/provisioning/datasources/datasources.yaml".into(),
-                configs::grafana_datasources(
-                    &format!("http://{}:3100", layout.container_name(Component::Loki)),
-                    &format!("http://{}:3200", layout.container_name(Component::Tempo)),
-                    &format!(
-                        "http://{}:{}{}",
-                        layout.container_name(Component::Mimir),
-                        layout.mimir.port(),
-                        layout.mimir.query_prefix()
+            files: vec![
+                (
+                    "/etc/grafana/provisioning/datasources/datasources.yaml".into(),
+                    configs::grafana_datasources(
+                        &format!("http://{}:3100", layout.container_name(Component::Loki)),
+                        &format!("http://{}:3200", layout.container_name(Component::Tempo)),
+                        &format!(
+                            "http://{}:{}{}",
+                            layout.container_name(Component::Mimir),
+                            layout.mimir.port(),
+                            layout.mimir.query_prefix()
+                        ),
                     ),
                 ),
-            )],
+                (
+                    "/etc/grafana/provisioning/dashboards/dashboards.yaml".into(),
+                    configs::GRAFANA_DASHBOARDS_PROVIDER.into(),
+                ),
+                (
+                    "/var/lib/grafana/dashboards/lgtm-rust.json".into(),
+                    configs::GRAFANA_DASHBOARD.into(),
+                ),
+            ],
             env: vec![
                 ("GF_AUTH_ANONYMOUS_ENABLED".into(), "true".into()),
                 ("GF_AUTH_ANONYMOUS_ORG_ROLE".into(), "Admin".into()),
