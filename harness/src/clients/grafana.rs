@@ -16,33 +16,7 @@ use super::ClientError;
 use crate::core::component::Component;
 use crate::core::dashboard::TargetQuery;
 
-/// How the client authenticates.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum Auth {
-    /// Anonymous access (`GF_AUTH_ANONYMOUS_ENABLED`), as the harness runs Grafana.
-    #[default]
-    None,
-    Basic {
-        user: String,
-        password: String,
-    },
-    /// A service-account token or API key, sent as `Authorization: Bearer …`.
-    Bearer(String),
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Auth::None => f.write_str("None"),
-            Auth::Basic { user, .. } => f
-                .debug_struct("Basic")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
-            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-        }
-    }
-}
+pub use super::Auth;
 
 /// A Grafana API client.
 #[derive(Clone)]

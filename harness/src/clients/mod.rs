@@ -4,9 +4,129 @@
 //! Main types: [`prometheus::PromClient`], [`grafana::GrafanaClient`], [`ClientError`].
 
 pub mod grafana;
+pub mod loki;
 pub mod prometheus;
+pub mod tempo;
+
+use std::fmt;
 
 use crate::core::component::Component;
+
+/// How a client authenticates.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials (the harness' own containers).
+    #[default]
+    None,
+    Basic {
+        user: String,
+        password: String,
+    },
+    /// A token sent as `Authorization: Bearer …`.
+    Bearer(String),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Basic { user, .. } => f
+                .debug_struct("Basic")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+impl Auth {
+    /// Adds the credentials to a request.
+    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => request,
+            Auth::Basic { user, password } => request.basic_auth(user, Some(password)),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+}
+
+/// Where a backend is and how to talk to it: base URL (with any prefix), tenant
+/// (`X-Scope-OrgID`) and credentials.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub component: Component,
+    pub base: String,
+    pub tenant: Option<String>,
+    pub auth: Auth,
+}
+
+impl Endpoint {
+    pub fn new(component: Component, base: impl Into<String>) -> Self {
+        Endpoint {
+            component,
+            base: base.into().trim_end_matches('/').to_owned(),
+            tenant: None,
+            auth: Auth::None,
+        }
+    }
+
+    /// GETs `path` with `params` and returns the status and body; only a transport
+    /// failure is an error here.
+    pub async fn get(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, String), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.auth.apply(http.get(&url).query(params));
+        if let Some(t) = &self.tenant {
+            request = request.header("X-Scope-OrgID", t);
+        }
+        let unreachable = |source| ClientError::Unreachable {
+            component: self.component,
+            url: url.clone(),
+            source,
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(unreachable)?;
+        Ok((status, body))
+    }
+
+    /// The error for a non-success answer: 400 is the backend rejecting the query
+    /// (its body is the message), anything else an HTTP error.
+    pub fn error(&self, path: &str, query: &str, status: u16, body: &str) -> ClientError {
+        let message = body.trim().chars().take(1000).collect::<String>();
+        let url = format!("{}{path}", self.base);
+        if status == 400 {
+            ClientError::InvalidQuery {
+                component: self.component,
+                url,
+                query: query.into(),
+                message,
+            }
+        } else {
+            ClientError::Status {
+                component: self.component,
+                url,
+                query: query.into(),
+                status,
+                message,
+            }
+        }
+    }
+
+    pub fn decode_error(&self, path: &str, query: &str, detail: String) -> ClientError {
+        ClientError::Decode {
+            component: self.component,
+            url: format!("{}{path}", self.base),
+            query: query.into(),
+            detail,
+        }
+    }
+}
 
 /// Why a query got no usable answer.
 #[derive(Debug, thiserror::Error)]

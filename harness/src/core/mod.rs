@@ -10,6 +10,7 @@ pub mod component;
 pub mod dashboard;
 pub mod event;
 pub mod expect;
+pub mod observed;
 pub mod plan;
 pub mod quantile;
 pub mod report;

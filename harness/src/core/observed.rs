@@ -1,0 +1,72 @@
+//! What a backend answered, as plain data: metric samples, log entries, traces found
+//! by a search, and the spans of traces fetched by id. Clients produce these; the
+//! evaluation in [`super::expect`] judges them.
+
+use std::collections::BTreeMap;
+
+use super::expect::{Labels, Sample};
+
+/// One log line as stored: its stream's labels, timestamp and raw text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub labels: Labels,
+    pub timestamp_ns: u128,
+    pub line: String,
+}
+
+/// One trace a TraceQL search returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundTrace {
+    pub trace_id: String,
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
+/// One span of a trace fetched by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub service: String,
+    /// `server`, `client`, `internal`, `producer`, `consumer` or `unspecified`.
+    pub kind: String,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// An answer, whatever the query language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    Series(Vec<Sample>),
+    Logs(Vec<LogEntry>),
+    Traces(Vec<FoundTrace>),
+    /// Traces fetched by id: `None` where the backend does not know the id.
+    TracesById(Vec<(String, Option<Vec<ObservedSpan>>)>),
+    /// Log lines fetched per trace id.
+    LogsByTraceId(Vec<(String, Vec<LogEntry>)>),
+}
+
+impl Observed {
+    /// A short description for "last seen" messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Observed::Series(s) => format!("{} series", s.len()),
+            Observed::Logs(l) => format!("{} log lines", l.len()),
+            Observed::Traces(t) => format!("{} traces", t.len()),
+            Observed::TracesById(t) => format!(
+                "{} of {} traces found",
+                t.iter().filter(|(_, s)| s.is_some()).count(),
+                t.len()
+            ),
+            Observed::LogsByTraceId(t) => format!(
+                "{} log lines for {} trace ids",
+                t.iter().map(|(_, l)| l.len()).sum::<usize>(),
+                t.len()
+            ),
+        }
+    }
+}
