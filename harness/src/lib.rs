@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod core;
+pub mod execute;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -5,21 +5,18 @@
 //! Main items: [`run`], [`RunError`], [`Cleanup`].
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::clients::ClientError;
-use crate::clients::prometheus::PromClient;
+use crate::clients::Endpoint;
 use crate::core::catalog;
-use crate::core::check::{Check, EvalAt, Query};
 use crate::core::component::{Component, ImageRef};
 use crate::core::event::Event;
-use crate::core::expect::{Verdict, evaluate};
 use crate::core::plan::{MimirFlavour, RunPlan};
-use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
+use crate::core::report::{ComponentReport, ComponentStatus, Report};
+use crate::execute::{Backends, run_check};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::{Docker, DockerError, ImageAvailability};
 use crate::stack::{self, Layout, Running};
-use crate::wait::{Attempt, WaitFailure, poll_until};
 
 /// lgtm-check could not do its job (as opposed to a check that failed).
 #[derive(Debug, thiserror::Error)]
@@ -273,16 +270,21 @@ pub async fn run(
     });
 
     // 5. The checks.
+    let backends = Backends::from_endpoints(
+        &http,
+        running
+            .iter()
+            .map(|(c, r)| Endpoint::new(*c, r.api_url.clone())),
+    );
     let checks = catalog::metrics_checks(&scenario.manifest);
     let mut check_reports = Vec::new();
     for check in &checks {
         let report = run_check(
             check,
-            &running,
+            &backends,
             &component_reports,
             scenario.emitted_at,
             plan.check_timeout,
-            &http,
         )
         .await;
         on_event(Event::CheckFinished(&report));
@@ -304,108 +306,6 @@ pub async fn run(
         component_reports.into_values().collect(),
         check_reports,
     ))
-}
-
-fn client_for(
-    check: &Check,
-    running: &BTreeMap<Component, Running>,
-    http: &reqwest::Client,
-) -> Option<PromClient> {
-    running
-        .get(&check.component)
-        .map(|r| PromClient::new(http.clone(), check.component, r.api_url.clone()))
-}
-
-/// Evaluation time for a query: now, or the newest sample of a selector.
-async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, Attempt> {
-    match at {
-        EvalAt::Now => Ok(None),
-        EvalAt::LastSampleOf(selector) => {
-            let probe = format!("max(timestamp({selector}))");
-            let samples = client.query(&probe, None).await.map_err(attempt_error)?;
-            match samples.first() {
-                Some(s) if s.value.is_finite() => Ok(Some(format!("{:.3}", s.value))),
-                _ => Err(Attempt::NotYet(format!("no sample of {selector} yet"))),
-            }
-        }
-    }
-}
-
-fn attempt_error(e: ClientError) -> Attempt {
-    if e.is_transient() {
-        Attempt::NotYet(e.to_string())
-    } else {
-        Attempt::Fatal(e.to_string())
-    }
-}
-
-async fn run_check(
-    check: &Check,
-    running: &BTreeMap<Component, Running>,
-    components: &BTreeMap<Component, ComponentReport>,
-    emitted_at: Instant,
-    timeout: Duration,
-    http: &reqwest::Client,
-) -> CheckReport {
-    let mut report = CheckReport {
-        id: check.id.clone(),
-        title: check.title.clone(),
-        signal: check.signal,
-        component: check.component,
-        needs: check.needs.clone(),
-        status: CheckStatus::Skip,
-        reason: String::new(),
-        query: check.query.text().to_owned(),
-        guide_query: check.guide_original.clone(),
-        time_to_visible_ms: None,
-    };
-    if let Some(missing) = check.needs.iter().find(|c| !running.contains_key(c)) {
-        let why = components
-            .get(missing)
-            .and_then(|r| r.reason.clone())
-            .unwrap_or_else(|| "not started".into());
-        report.reason = format!("needs {missing}, which is not running: {why}");
-        return report;
-    }
-    let Some(client) = client_for(check, running, http) else {
-        report.reason = format!("needs {}, which is not running", check.component);
-        return report;
-    };
-    let outcome = poll_until(timeout, || async {
-        match &check.query {
-            Query::PromQl { expr, at } => {
-                let time = eval_time(&client, at).await?;
-                let samples = client
-                    .query(expr, time.as_deref())
-                    .await
-                    .map_err(attempt_error)?;
-                match evaluate(&check.expect, &samples) {
-                    Verdict::Pass { detail } => Ok(detail),
-                    mismatch => Err(Attempt::NotYet(mismatch.summary())),
-                }
-            }
-        }
-    })
-    .await;
-    match outcome {
-        Ok((detail, _)) => {
-            report.status = CheckStatus::Pass;
-            report.reason = detail;
-            report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
-        }
-        Err(WaitFailure::Fatal(message)) => {
-            report.status = CheckStatus::Fail;
-            report.reason = message;
-        }
-        Err(WaitFailure::TimedOut { waited, last_seen }) => {
-            report.status = CheckStatus::Fail;
-            report.reason = format!(
-                "not as expected after {:.1}s: {last_seen}",
-                waited.as_secs_f64()
-            );
-        }
-    }
-    report
 }
 
 /// The images a plan would run, for display.

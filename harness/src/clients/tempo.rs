@@ -94,7 +94,7 @@ fn attributes(v: Option<&Value>) -> BTreeMap<String, Value> {
 }
 
 fn kind_name(v: Option<&Value>) -> String {
-    let k = match v {
+    match v {
         Some(Value::String(s)) => s.trim_start_matches("SPAN_KIND_").to_ascii_lowercase(),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(1) => "internal".into(),
@@ -105,8 +105,7 @@ fn kind_name(v: Option<&Value>) -> String {
             _ => "unspecified".into(),
         },
         _ => "unspecified".into(),
-    };
-    k
+    }
 }
 
 fn status_name(v: Option<&Value>) -> String {

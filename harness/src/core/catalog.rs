@@ -10,7 +10,7 @@ use lgtm_scenarios::manifest::{HistogramSeries, Labels, Manifest};
 
 use super::check::{Check, EvalAt, Query, Signal};
 use super::component::Component;
-use super::expect::{Expectation, Expected, ExpectedSeries};
+use super::expect::{Expectation, Expected, ExpectedSeries, SeriesExpectation};
 use super::quantile::{bucket_of, histogram_quantile, true_quantile};
 
 /// The range of the guide's `rate(...[5m])` queries, in seconds.
@@ -44,10 +44,10 @@ fn metrics_check(
         needs: vec![Component::Prometheus, Component::Mimir],
         query: Query::PromQl { expr, at },
         guide_original: guide.map(str::to_owned),
-        expect: Expectation {
+        expect: Expectation::Series(SeriesExpectation {
             series,
             no_other_series: true,
-        },
+        }),
     }
 }
 
@@ -298,6 +298,13 @@ mod tests {
         }
     }
 
+    fn series(c: &Check) -> &SeriesExpectation {
+        match &c.expect {
+            Expectation::Series(s) => s,
+            other => panic!("{}: not a series expectation: {other:?}", c.id),
+        }
+    }
+
     fn check<'a>(checks: &'a [Check], id: &str) -> &'a Check {
         checks.iter().find(|c| c.id == id).expect(id)
     }
@@ -308,7 +315,7 @@ mod tests {
         assert_eq!(checks.len(), 8);
         for c in &checks {
             assert!(c.query.text().contains("run_id=\"r9\""), "{}", c.id);
-            assert!(c.expect.no_other_series);
+            assert!(series(c).no_other_series);
         }
     }
 
@@ -317,15 +324,14 @@ mod tests {
         let checks = metrics_checks(&manifest());
         let ratio = check(&checks, "promql.guide.error_ratio");
         assert_eq!(
-            ratio.expect.series[0].expected,
+            series(ratio).series[0].expected,
             Expected::Relative {
                 value: 3.0 / 45.0,
                 tolerance: FLOAT_TOLERANCE
             }
         );
         let by_path = check(&checks, "promql.guide.sum_by_path");
-        let users = by_path
-            .expect
+        let users = series(by_path)
             .series
             .iter()
             .find(|s| s.labels["path"] == "/api/users")
@@ -357,7 +363,7 @@ mod tests {
         let checks = metrics_checks(&manifest());
         let p95 = check(&checks, "promql.guide.p95_latency");
         // true P95 of 5 observations is the largest, 0.07, in bucket (0.05, 0.1]
-        let Expected::Between { lo, hi, .. } = &p95.expect.series[0].expected else {
+        let Expected::Between { lo, hi, .. } = &series(p95).series[0].expected else {
             panic!("expected bounds")
         };
         assert_eq!((*lo, *hi), (0.05, 0.1));
@@ -367,8 +373,7 @@ mod tests {
     fn bucket_expectations_are_cumulative_and_end_with_inf() {
         let checks = metrics_checks(&manifest());
         let buckets = check(&checks, "metrics.request_duration.buckets");
-        let counts: Vec<(String, f64)> = buckets
-            .expect
+        let counts: Vec<(String, f64)> = series(buckets)
             .series
             .iter()
             .map(|s| {

@@ -27,17 +27,69 @@ pub enum EvalAt {
     LastSampleOf(String),
 }
 
+/// The time range a log or trace query covers, in Unix milliseconds. The end is
+/// extended to the moment of the query, so late arrivals are seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_unix_ms: u64,
+    pub end_unix_ms: u64,
+}
+
 /// A query in a backend's own language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
-    PromQl { expr: String, at: EvalAt },
+    PromQl {
+        expr: String,
+        at: EvalAt,
+    },
+    /// A LogQL log query over the window: the lines.
+    LogQlLines {
+        expr: String,
+        window: Window,
+    },
+    /// A LogQL metric query, evaluated now.
+    LogQlMetric {
+        expr: String,
+    },
+    /// A TraceQL search over the window: the traces found.
+    TraceQlSearch {
+        query: String,
+        window: Window,
+    },
+    /// A TraceQL metrics query over the window: each series' total.
+    TraceQlMetrics {
+        query: String,
+        window: Window,
+    },
+    /// Each trace fetched by id (`/api/traces/<id>`).
+    TracesById {
+        ids: Vec<String>,
+    },
+    /// For each trace id, the lines `{selector} | json | trace_id="<id>"`.
+    LogQlByTraceId {
+        selector: String,
+        ids: Vec<String>,
+        window: Window,
+    },
 }
 
 impl Query {
     /// The query text, as shown in reports.
-    pub fn text(&self) -> &str {
+    pub fn text(&self) -> String {
         match self {
-            Query::PromQl { expr, .. } => expr,
+            Query::PromQl { expr, .. }
+            | Query::LogQlLines { expr, .. }
+            | Query::LogQlMetric { expr } => expr.clone(),
+            Query::TraceQlSearch { query, .. } | Query::TraceQlMetrics { query, .. } => {
+                query.clone()
+            }
+            Query::TracesById { ids } => {
+                format!("GET /api/traces/<id> for {} trace ids", ids.len())
+            }
+            Query::LogQlByTraceId { selector, ids, .. } => format!(
+                "{selector} | json | trace_id=\"<id>\" for {} trace ids",
+                ids.len()
+            ),
         }
     }
 }

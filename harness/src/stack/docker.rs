@@ -294,6 +294,14 @@ impl Docker {
     }
 }
 
+/// The useful part of a pull error (bollard wraps the engine's JSON message).
+fn pull_error_text(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,13 +311,5 @@ mod tests {
         assert!(process_alive(&std::process::id().to_string()));
         assert!(!process_alive("4294967295"));
         assert!(!process_alive("not-a-pid"));
-    }
-}
-
-/// The useful part of a pull error (bollard wraps the engine's JSON message).
-fn pull_error_text(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
     }
 }

@@ -1,0 +1,264 @@
+//! Running one check: the wait–evaluate–report loop, written once for every kind of
+//! query. [`Backends`] holds a client per reachable component (containers of this
+//! run, or any deployment's URLs); [`run_check`] asks, judges with the pure
+//! [`crate::core::expect::evaluate`], and asks again until the answer is right, the
+//! query is found invalid, or the check's deadline passes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::clients::loki::LokiClient;
+use crate::clients::prometheus::PromClient;
+use crate::clients::tempo::TempoClient;
+use crate::clients::{ClientError, Endpoint};
+use crate::core::check::{Check, EvalAt, Query, Window};
+use crate::core::component::Component;
+use crate::core::expect::{Expectation, Verdict, evaluate};
+use crate::core::observed::Observed;
+use crate::core::report::{CheckReport, CheckStatus, ComponentReport};
+use crate::wait::{Attempt, WaitFailure, poll_until};
+
+/// Clients of the components that are up.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    pub prometheus_api: BTreeMap<Component, PromClient>,
+    pub loki: Option<LokiClient>,
+    pub tempo: Option<TempoClient>,
+}
+
+impl Backends {
+    /// Clients for the given endpoints (Prometheus-API ones for Mimir and Prometheus).
+    pub fn from_endpoints(
+        http: &reqwest::Client,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+    ) -> Self {
+        let mut b = Backends::default();
+        for e in endpoints {
+            match e.component {
+                Component::Loki => b.loki = Some(LokiClient::new(http.clone(), e)),
+                Component::Tempo => b.tempo = Some(TempoClient::new(http.clone(), e)),
+                Component::Mimir | Component::Prometheus => {
+                    b.prometheus_api.insert(
+                        e.component,
+                        PromClient::new(http.clone(), e.component, e.base),
+                    );
+                }
+                Component::Grafana => {}
+            }
+        }
+        b
+    }
+
+    pub fn has(&self, c: Component) -> bool {
+        match c {
+            Component::Loki => self.loki.is_some(),
+            Component::Tempo => self.tempo.is_some(),
+            Component::Mimir | Component::Prometheus => self.prometheus_api.contains_key(&c),
+            Component::Grafana => false,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// The window's bounds, its end extended to now.
+fn bounds(w: &Window) -> (u64, u64) {
+    (w.start_unix_ms, w.end_unix_ms.max(now_ms() + 1000))
+}
+
+fn attempt_error(e: ClientError) -> Attempt {
+    if e.is_transient() {
+        Attempt::NotYet(e.to_string())
+    } else {
+        Attempt::Fatal(e.to_string())
+    }
+}
+
+/// An attempt failed for lack of a client.
+fn missing(c: Component) -> Attempt {
+    Attempt::Fatal(format!("no client for {c}"))
+}
+
+/// Evaluation time for a PromQL query: now, or the newest sample of a selector.
+async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, Attempt> {
+    match at {
+        EvalAt::Now => Ok(None),
+        EvalAt::LastSampleOf(selector) => {
+            let probe = format!("max(timestamp({selector}))");
+            let samples = client.query(&probe, None).await.map_err(attempt_error)?;
+            match samples.first() {
+                Some(s) if s.value.is_finite() => Ok(Some(format!("{:.3}", s.value))),
+                _ => Err(Attempt::NotYet(format!("no sample of {selector} yet"))),
+            }
+        }
+    }
+}
+
+/// Maximum log lines one query returns.
+const LINE_LIMIT: usize = 5000;
+
+/// Runs a query against its backend.
+pub async fn execute(
+    query: &Query,
+    component: Component,
+    b: &Backends,
+) -> Result<Observed, Attempt> {
+    match query {
+        Query::PromQl { expr, at } => {
+            let client = b
+                .prometheus_api
+                .get(&component)
+                .ok_or_else(|| missing(component))?;
+            let time = eval_time(client, at).await?;
+            let samples = client
+                .query(expr, time.as_deref())
+                .await
+                .map_err(attempt_error)?;
+            Ok(Observed::Series(samples))
+        }
+        Query::LogQlLines { expr, window } => {
+            let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
+            let (start, end) = bounds(window);
+            loki.query_range(
+                expr,
+                start as u128 * 1_000_000,
+                end as u128 * 1_000_000,
+                LINE_LIMIT,
+            )
+            .await
+            .map_err(attempt_error)
+        }
+        Query::LogQlMetric { expr } => {
+            let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
+            loki.query(expr, None).await.map_err(attempt_error)
+        }
+        Query::TraceQlSearch { query, window } => {
+            let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
+            let (start, end) = bounds(window);
+            tempo
+                .search(query, start / 1000, end / 1000 + 1, 10_000)
+                .await
+                .map(Observed::Traces)
+                .map_err(attempt_error)
+        }
+        Query::TraceQlMetrics { query, window } => {
+            let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
+            let (start, end) = bounds(window);
+            tempo
+                .metrics_query_range(query, start / 1000, end / 1000 + 1)
+                .await
+                .map(Observed::Series)
+                .map_err(attempt_error)
+        }
+        Query::TracesById { ids } => {
+            let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
+            let fetched = futures::future::join_all(ids.iter().map(|id| tempo.trace(id))).await;
+            let mut out = Vec::with_capacity(ids.len());
+            for (id, r) in ids.iter().zip(fetched) {
+                out.push((id.clone(), r.map_err(attempt_error)?));
+            }
+            Ok(Observed::TracesById(out))
+        }
+        Query::LogQlByTraceId {
+            selector,
+            ids,
+            window,
+        } => {
+            let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
+            let (start, end) = bounds(window);
+            let exprs: Vec<String> = ids
+                .iter()
+                .map(|id| format!("{selector} | json | trace_id=\"{id}\""))
+                .collect();
+            let fetched = futures::future::join_all(exprs.iter().map(|e| {
+                loki.query_range(
+                    e,
+                    start as u128 * 1_000_000,
+                    end as u128 * 1_000_000,
+                    LINE_LIMIT,
+                )
+            }))
+            .await;
+            let mut out = Vec::with_capacity(ids.len());
+            for (id, r) in ids.iter().zip(fetched) {
+                match r.map_err(attempt_error)? {
+                    Observed::Logs(entries) => out.push((id.clone(), entries)),
+                    other => {
+                        return Err(Attempt::Fatal(format!(
+                            "expected log lines, got {}",
+                            other.describe()
+                        )));
+                    }
+                }
+            }
+            Ok(Observed::LogsByTraceId(out))
+        }
+    }
+}
+
+/// Runs one check to its end and reports it. A check whose components are not all
+/// up is skipped with the reason of the first one that is not.
+pub async fn run_check(
+    check: &Check,
+    backends: &Backends,
+    components: &BTreeMap<Component, ComponentReport>,
+    emitted_at: Instant,
+    timeout: Duration,
+) -> CheckReport {
+    let mut report = CheckReport {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        signal: check.signal,
+        component: check.component,
+        needs: check.needs.clone(),
+        status: CheckStatus::Skip,
+        reason: String::new(),
+        query: check.query.text(),
+        guide_query: check.guide_original.clone(),
+        time_to_visible_ms: None,
+    };
+    if let Some(missing) = check.needs.iter().find(|c| !backends.has(**c)) {
+        let why = components
+            .get(missing)
+            .and_then(|r| r.reason.clone())
+            .unwrap_or_else(|| "not started".into());
+        report.reason = format!("needs {missing}, which is not running: {why}");
+        return report;
+    }
+    let outcome = poll_until(timeout, || async {
+        let observed = execute(&check.query, check.component, backends).await?;
+        match evaluate(&check.expect, &observed) {
+            Verdict::Pass { detail } => Ok(detail),
+            mismatch => Err(Attempt::NotYet(mismatch.summary())),
+        }
+    })
+    .await;
+    match outcome {
+        Ok((detail, _)) => {
+            report.status = CheckStatus::Pass;
+            report.reason = detail;
+            report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
+        }
+        Err(WaitFailure::Fatal(message)) if check.expect == Expectation::Rejected => {
+            report.status = CheckStatus::Pass;
+            report.reason = format!("rejected, as the guide's query is wrong: {message}");
+        }
+        Err(WaitFailure::Fatal(message)) => {
+            report.status = CheckStatus::Fail;
+            report.reason = message;
+        }
+        Err(WaitFailure::TimedOut { waited, last_seen }) => {
+            report.status = CheckStatus::Fail;
+            report.reason = format!(
+                "not as expected after {:.1}s: {last_seen}",
+                waited.as_secs_f64()
+            );
+        }
+    }
+    report
+}
