@@ -5,6 +5,7 @@
 //! and the reporters are adapters around these types.
 
 pub mod catalog;
+pub mod catalog_telemetry;
 pub mod check;
 pub mod component;
 pub mod dashboard;

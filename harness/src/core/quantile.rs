@@ -88,3 +88,34 @@ mod tests {
         assert_eq!(histogram_quantile(0.5, &[(f64::INFINITY, 0)]), None);
     }
 }
+
+/// The φ-quantile as Prometheus' and Loki's `quantile_over_time` compute it: linear
+/// interpolation at rank φ·(n−1) of the sorted values.
+pub fn interpolated_quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = q * (sorted.len() - 1) as f64;
+    let lower = rank.floor() as usize;
+    let upper = (lower + 1).min(sorted.len() - 1);
+    let weight = rank - rank.floor();
+    Some(sorted[lower] * (1.0 - weight) + sorted[upper] * weight)
+}
+
+#[cfg(test)]
+mod interpolated_tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_between_ranks() {
+        // rank 0.95 * 4 = 3.8: 40 + 0.8 * (50 - 40)
+        let v = [10.0, 50.0, 20.0, 40.0, 30.0];
+        assert!((interpolated_quantile(&v, 0.95).unwrap() - 48.0).abs() < 1e-12);
+        assert_eq!(interpolated_quantile(&v, 0.0), Some(10.0));
+        assert_eq!(interpolated_quantile(&v, 1.0), Some(50.0));
+        assert_eq!(interpolated_quantile(&[7.0], 0.5), Some(7.0));
+        assert_eq!(interpolated_quantile(&[], 0.5), None);
+    }
+}
