@@ -15,3 +15,4 @@ pub mod observed;
 pub mod plan;
 pub mod quantile;
 pub mod report;
+pub mod scenarios;
