@@ -8,4 +8,10 @@
 pub mod manifest;
 
 #[cfg(feature = "telemetry")]
+pub mod cli;
+#[cfg(feature = "telemetry")]
 pub mod http_service;
+#[cfg(feature = "telemetry")]
+pub mod metrics_endpoint;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
