@@ -69,6 +69,29 @@ impl CommonArgs {
         }
     }
 
+    /// These flags as arguments for a child process, without `--manifest` and
+    /// `--service` (the child gets its own).
+    pub fn child_args(&self) -> Vec<String> {
+        let mut args = vec!["--run-id".to_string(), self.run_id.clone()];
+        let mut opt = |flag: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                args.push(flag.into());
+                args.push(v.clone());
+            }
+        };
+        opt("--environment", &self.environment);
+        opt("--loki-url", &self.loki_url);
+        opt("--loki-tenant", &self.loki_tenant);
+        opt("--loki-user", &self.loki_user);
+        opt("--otlp-endpoint", &self.otlp_endpoint);
+        opt("--otlp-protocol", &self.otlp_protocol);
+        opt(
+            "--sampler-ratio",
+            &self.sampler_ratio.map(|r| r.to_string()),
+        );
+        args
+    }
+
     /// The flags resolved against the process environment.
     pub fn telemetry_config(&self) -> anyhow::Result<TelemetryConfig> {
         Ok(TelemetryConfig::resolve(

@@ -8,6 +8,8 @@
 pub mod manifest;
 
 #[cfg(feature = "telemetry")]
+pub mod checkout_chain;
+#[cfg(feature = "telemetry")]
 pub mod cli;
 #[cfg(feature = "telemetry")]
 pub mod http_service;

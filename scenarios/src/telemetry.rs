@@ -15,7 +15,8 @@
 //!   `Authorization` header (tracing-loki's `http_header`); beside it a recording layer
 //!   under the same filter;
 //! - tracing-opentelemetry with an SDK tracer provider: resource `service.name`,
-//!   `service.version`, `deployment.environment` (+ `OTEL_RESOURCE_ATTRIBUTES`), the
+//!   `service.version`, `deployment.environment`, `run_id` (so TraceQL can scope a
+//!   query to a run: `{ resource.run_id = "…" }`), `OTEL_RESOURCE_ATTRIBUTES`; the
 //!   configured sampler (wrapped to record root decisions), a batch processor over the
 //!   OTLP exporter (gRPC or HTTP/protobuf) wrapped to record what it exported.
 //!
@@ -105,6 +106,46 @@ pub enum TelemetryError {
 pub struct Recorded {
     pub logs: LogsManifest,
     pub traces: TracesManifest,
+}
+
+impl Recorded {
+    /// Both processes' records as one run's (for multi-process scenarios): streams
+    /// side by side, spans regrouped by trace, root counts added. The sampler ratio
+    /// is `self`'s.
+    pub fn merge(self, other: Recorded) -> Recorded {
+        let mut streams = self.logs.streams;
+        for s in other.logs.streams {
+            match streams.iter_mut().find(|x| x.labels == s.labels) {
+                Some(x) => x.lines.extend(s.lines),
+                None => streams.push(s),
+            }
+        }
+        let spans: Vec<(String, crate::manifest::SpanRecord)> = self
+            .traces
+            .traces
+            .into_iter()
+            .chain(other.traces.traces)
+            .flat_map(|t| {
+                let id = t.trace_id;
+                t.spans.into_iter().map(move |s| (id.clone(), s))
+            })
+            .collect();
+        let unsampled: Vec<String> = self
+            .traces
+            .unsampled_trace_ids
+            .into_iter()
+            .chain(other.traces.unsampled_trace_ids)
+            .collect();
+        Recorded {
+            logs: LogsManifest { streams },
+            traces: traces_manifest(
+                self.traces.sampler_ratio,
+                self.traces.roots_started + other.traces.roots_started,
+                &spans,
+                &unsampled,
+            ),
+        }
+    }
 }
 
 /// Keeps the exporters running; [`shutdown`](Self::shutdown) (or drop) flushes them.
@@ -232,6 +273,7 @@ fn resource(config: &TelemetryConfig) -> Resource {
             [
                 KeyValue::new("service.version", config.service_version.clone()),
                 KeyValue::new("deployment.environment", config.environment.clone()),
+                KeyValue::new("run_id", config.run_id.clone()),
             ]
             .into_iter()
             .chain(
