@@ -34,7 +34,7 @@ pub struct Options {
 pub fn plan(spans: u64, spans_per_trace: u64) -> Vec<u64> {
     let per = spans_per_trace.max(1);
     let mut out = vec![per; (spans / per) as usize];
-    if spans % per > 0 {
+    if !spans.is_multiple_of(per) {
         out.push(spans % per);
     }
     out
