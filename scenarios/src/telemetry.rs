@@ -95,6 +95,8 @@ pub enum TelemetryError {
     LokiFlushTimeout(Duration),
     #[error("tracing-loki dropped {0} lines it could not push")]
     LokiDropped(u64),
+    #[error("{0} pushes to Loki failed (see stderr); lines may be lost")]
+    LokiPushFailed(u64),
     #[error("the OTLP exporter failed to export {0} spans")]
     SpansNotExported(u64),
     #[error("shutting down the tracer provider failed: {0}")]
@@ -212,6 +214,9 @@ impl GuardInner {
         let store = store.lock().unwrap_or_else(|e| e.into_inner());
         if store.loki_dropped > 0 {
             return Err(TelemetryError::LokiDropped(store.loki_dropped));
+        }
+        if store.loki_push_failures > 0 {
+            return Err(TelemetryError::LokiPushFailed(store.loki_push_failures));
         }
         if store.failed_spans > 0 {
             return Err(TelemetryError::SpansNotExported(store.failed_spans));

@@ -47,6 +47,10 @@ pub(crate) struct Store {
     pub lines: Vec<(Labels, LogLine)>,
     /// Lines tracing-loki reported it dropped after failing to push them.
     pub loki_dropped: u64,
+    /// Pushes tracing-loki reported failed. It retries them later, but not once it
+    /// is shutting down, and it never reports a success: so any failure means lines
+    /// may be lost.
+    pub loki_push_failures: u64,
 }
 
 pub(crate) type SharedStore = Arc<Mutex<Store>>;
@@ -295,7 +299,7 @@ pub(crate) fn level_label(level: &tracing::Level) -> &'static str {
     }
 }
 
-/// Watches tracing-loki's own error events for lines it gave up on.
+/// Watches tracing-loki's own error events for failed pushes and lines it gave up on.
 pub(crate) struct LokiDropWatch {
     pub store: SharedStore,
 }
@@ -304,12 +308,15 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LokiDropWatch {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: LayerContext<'_, S>) {
         let mut fields = FieldStrings::default();
         event.record(&mut fields);
+        let mut store = lock(&self.store);
         if let Some(n) = fields
             .fields
             .get("num_dropped")
             .and_then(|n| n.parse::<u64>().ok())
         {
-            lock(&self.store).loki_dropped += n;
+            store.loki_dropped += n;
+        } else if fields.fields.contains_key("error_count") {
+            store.loki_push_failures += 1;
         }
     }
 }
