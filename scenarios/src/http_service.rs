@@ -1,12 +1,24 @@
 //! The `http-service` scenario: a real HTTP server instrumented with
-//! metrics-exporter-prometheus, driven by a fixed workload from a client in the same
-//! process, then a [`Manifest`] of exactly what it emitted.
+//! metrics-exporter-prometheus, tracing spans (exported over OTLP) and log lines
+//! (pushed to Loki), driven by a fixed workload from a client in the same process,
+//! then a [`Manifest`] of exactly what it emitted.
 //!
 //! Main items: [`Workload`] (plain data, deterministic), [`Options`], [`run`].
 //!
 //! Metrics (the guide's names and labels, plus the global labels `service` and
 //! `run_id`): counter `http_requests_total{method,path,status}` and histogram
 //! `http_request_duration_seconds{method,path}` with [`LATENCY_BUCKETS`].
+//!
+//! Traces: one trace per request: a server span `METHOD /route` (current semantic
+//! conventions `http.request.method`, `url.path`, `http.route`,
+//! `http.response.status_code`; with `legacy_http_attributes` also the guide's
+//! `http.method`, `http.status_code`; status error on 5xx) and its child, a client span
+//! `SELECT users` / `INSERT orders` … with `db.system=postgresql`,
+//! `db.operation.name`, `db.collection.name`, lasting half the request's delay.
+//!
+//! Logs: one line per request inside its server span, `request handled` (info) or
+//! `error handling request` (error, for 5xx), with fields `endpoint` (the route),
+//! `method`, `status`, `latency_ms`, `trace_id`, `span_id`.
 //!
 //! When a scraper is part of the test (`await_scrapes`), the scenario registers every
 //! series at zero and waits for one scrape before the workload (so rates start from a
@@ -18,33 +30,26 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{MatchedPath, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::manifest::{
-    CounterSeries, HistogramSeries, Labels, MANIFEST_SCHEMA_VERSION, Manifest, MetricsManifest,
-};
-
-/// The counter the guide's PromQL queries use.
-pub const REQUESTS_TOTAL: &str = "http_requests_total";
-/// The latency histogram the guide's PromQL queries use.
-pub const REQUEST_DURATION: &str = "http_request_duration_seconds";
-/// Explicit buckets of the latency histogram, in seconds (Prometheus client defaults).
-pub const LATENCY_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use crate::cli::{self, MetricsArgs, MetricsSession, announce};
+use crate::manifest::{CounterSeries, HistogramSeries, Labels, Manifest, MetricsManifest};
+pub use crate::metrics_endpoint::{LATENCY_BUCKETS, REQUEST_DURATION, REQUESTS_TOTAL};
+use crate::telemetry::{self, TelemetryConfig};
 
 /// One kind of request of the workload, sent `count` times.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +69,9 @@ pub struct Workload {
 }
 
 impl Default for Workload {
-    /// 37 × GET /api/users 200, 5 × POST /api/orders 201, 3 × GET /api/users 500.
+    /// 37 × GET /api/users 200, 5 × POST /api/orders 201, 3 × GET /api/users 500,
+    /// 2 × GET /api/reports 200 slower than 500 ms (a series of its own, so the first
+    /// three series keep the guide's numbers).
     fn default() -> Self {
         Workload {
             kinds: vec![
@@ -89,6 +96,13 @@ impl Default for Workload {
                     count: 3,
                     delays_ms: &[2],
                 },
+                RequestKind {
+                    method: "GET",
+                    path: "/api/reports",
+                    status: 200,
+                    count: 2,
+                    delays_ms: &[600],
+                },
             ],
         }
     }
@@ -109,16 +123,13 @@ impl Workload {
 /// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub run_id: String,
-    pub service: String,
-    pub environment: String,
+    pub telemetry: TelemetryConfig,
     pub manifest: PathBuf,
     pub api_listen: SocketAddr,
-    pub metrics_listen: SocketAddr,
-    pub await_scrapes: bool,
-    pub scrape_timeout: Duration,
-    pub hold: bool,
+    pub metrics: MetricsArgs,
     pub concurrency: usize,
+    /// Also emit the guide's old attribute names `http.method`, `http.status_code`.
+    pub legacy_http_attributes: bool,
 }
 
 /// What the server observed: the exact values handed to the metrics recorder.
@@ -131,6 +142,7 @@ struct Tally {
 #[derive(Clone)]
 struct AppState {
     tally: Arc<Mutex<Tally>>,
+    legacy_http_attributes: bool,
 }
 
 #[derive(Deserialize)]
@@ -141,8 +153,32 @@ struct Behaviour {
     status: Option<u16>,
 }
 
-async fn handler(Query(b): Query<Behaviour>) -> Response {
-    tokio::time::sleep(Duration::from_millis(b.delay_ms)).await;
+/// Waits `delay_ms`, the first half of it in a (simulated) PostgreSQL query.
+async fn handler(method: Method, route: MatchedPath, Query(b): Query<Behaviour>) -> Response {
+    let table = route
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let operation = if method == Method::POST {
+        "INSERT"
+    } else {
+        "SELECT"
+    };
+    let db_ms = b.delay_ms / 2;
+    let db = tracing::info_span!(
+        "db",
+        otel.name = format!("{operation} {table}"),
+        otel.kind = "client",
+        db.system = "postgresql",
+        db.operation.name = operation,
+        db.collection.name = table.as_str(),
+    );
+    tokio::time::sleep(Duration::from_millis(db_ms))
+        .instrument(db)
+        .await;
+    tokio::time::sleep(Duration::from_millis(b.delay_ms - db_ms)).await;
     let status = b
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())
@@ -150,7 +186,8 @@ async fn handler(Query(b): Query<Behaviour>) -> Response {
     (status, "{}").into_response()
 }
 
-/// Records the request in the metrics and in the tally, with the same values.
+/// Traces and logs the request, and records it in the metrics and in the tally, with
+/// the same values.
 async fn instrument(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req
@@ -158,10 +195,57 @@ async fn instrument(State(state): State<AppState>, req: Request, next: Next) -> 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| req.uri().path().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        otel.name = format!("{method} {path}"),
+        otel.kind = "server",
+        http.request.method = method.as_str(),
+        url.path = req.uri().path(),
+        http.route = path.as_str(),
+        http.response.status_code = Empty,
+        http.method = Empty,
+        http.status_code = Empty,
+    );
+    if state.legacy_http_attributes {
+        span.record("http.method", method.as_str());
+    }
+    telemetry::adopt_traceparent(&span, req.headers());
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = next.run(req).instrument(span.clone()).await;
     let seconds = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16().to_string();
+    let status_code = response.status().as_u16();
+    let status = status_code.to_string();
+
+    span.record("http.response.status_code", status_code as i64);
+    if state.legacy_http_attributes {
+        span.record("http.status_code", status_code as i64);
+    }
+    let latency_ms = (seconds * 1000.0).round() as u64;
+    span.in_scope(|| {
+        if status_code >= 500 {
+            span.set_status(opentelemetry::trace::Status::error(format!(
+                "HTTP {status_code}"
+            )));
+            crate::log!(
+                tracing::Level::ERROR,
+                endpoint = path.as_str(),
+                method = method.as_str(),
+                status = status_code,
+                latency_ms,
+                "error handling request"
+            );
+        } else {
+            crate::log!(
+                tracing::Level::INFO,
+                endpoint = path.as_str(),
+                method = method.as_str(),
+                status = status_code,
+                latency_ms,
+                "request handled"
+            );
+        }
+    });
+    drop(span);
 
     let mut tally = state.tally.lock().await;
     metrics::counter!(REQUESTS_TOTAL, "method" => method.clone(), "path" => path.clone(), "status" => status.clone())
@@ -180,16 +264,6 @@ async fn instrument(State(state): State<AppState>, req: Request, next: Next) -> 
     response
 }
 
-fn install_recorder(opts: &Options) -> anyhow::Result<PrometheusHandle> {
-    PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), &LATENCY_BUCKETS)
-        .context("latency buckets")?
-        .add_global_label("service", &opts.service)
-        .add_global_label("run_id", &opts.run_id)
-        .install_recorder()
-        .context("installing the Prometheus recorder")
-}
-
 /// Registers every series of the workload at zero, so the first scrape sees them.
 fn register_zero_series(workload: &Workload) {
     for k in &workload.kinds {
@@ -199,120 +273,49 @@ fn register_zero_series(workload: &Workload) {
     }
 }
 
-struct Scrapes {
-    completed: AtomicU64,
-    changed: Notify,
-}
-
-impl Scrapes {
-    async fn wait_for(&self, n: u64, timeout: Duration) -> anyhow::Result<()> {
-        tokio::time::timeout(timeout, async {
-            loop {
-                let notified = self.changed.notified();
-                if self.completed.load(Ordering::SeqCst) >= n {
-                    return;
-                }
-                notified.await;
-            }
-        })
-        .await
-        .with_context(|| {
-            format!(
-                "no scrape of /metrics within {timeout:?} (wanted {n} completed scrapes, saw {})",
-                self.completed.load(Ordering::SeqCst)
-            )
-        })
-    }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-/// Prints one JSON event line on stdout; the harness reads these.
-fn announce(event: serde_json::Value) {
-    println!("{event}");
-}
-
-/// Runs the scenario: serve, drive the workload, write the manifest, optionally hold.
+/// Runs the scenario: serve, drive the workload, flush, write the manifest, optionally
+/// hold.
 pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> {
-    let handle = install_recorder(&opts)?;
+    let guard = telemetry::init(opts.telemetry.clone())?;
+    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
     register_zero_series(&workload);
-    let started_at = unix_ms();
+    let started_at = cli::unix_ms();
 
     let state = AppState {
         tally: Arc::new(Mutex::new(Tally::default())),
+        legacy_http_attributes: opts.legacy_http_attributes,
     };
     let api = Router::new()
         .route("/api/users", get(handler))
         .route("/api/orders", post(handler))
+        .route("/api/reports", get(handler))
         .route_layer(middleware::from_fn_with_state(state.clone(), instrument))
         .with_state(state.clone());
-
-    let scrapes = Arc::new(Scrapes {
-        completed: AtomicU64::new(0),
-        changed: Notify::new(),
-    });
-    let metrics_app = {
-        let scrapes = scrapes.clone();
-        let handle = handle.clone();
-        Router::new().route(
-            "/metrics",
-            get(move || {
-                let scrapes = scrapes.clone();
-                let handle = handle.clone();
-                async move {
-                    let body = handle.render();
-                    scrapes.completed.fetch_add(1, Ordering::SeqCst);
-                    scrapes.changed.notify_waiters();
-                    body
-                }
-            }),
-        )
-    };
 
     let api_listener = TcpListener::bind(opts.api_listen)
         .await
         .with_context(|| format!("binding the API listener on {}", opts.api_listen))?;
-    let metrics_listener = TcpListener::bind(opts.metrics_listen)
-        .await
-        .with_context(|| format!("binding the metrics listener on {}", opts.metrics_listen))?;
     let api_addr = api_listener.local_addr()?;
-    let metrics_addr = metrics_listener.local_addr()?;
     tokio::spawn(async move { axum::serve(api_listener, api).await });
-    tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
     announce(serde_json::json!({
-        "event": "listening", "api": api_addr.to_string(), "metrics": metrics_addr.to_string()
+        "event": "listening", "api": api_addr.to_string(), "metrics": metrics.endpoint.addr.to_string()
     }));
 
-    if opts.await_scrapes {
-        scrapes.wait_for(1, opts.scrape_timeout).await?;
-    }
-
+    metrics.before_workload().await?;
     drive(api_addr, &workload, opts.concurrency.max(1)).await?;
-    // Everything is emitted: from here the harness measures time-to-visible.
-    announce(serde_json::json!({ "event": "emitted" }));
+    // Everything is emitted and delivered: from here the harness measures
+    // time-to-visible.
+    let recorded = cli::flush_and_announce(guard).await?;
+    metrics.after_emitted().await?;
 
-    if opts.await_scrapes {
-        let after = scrapes.completed.load(Ordering::SeqCst);
-        scrapes.wait_for(after + 2, opts.scrape_timeout).await?;
-    }
-
-    let manifest = build_manifest(&opts, started_at, &*state.tally.lock().await);
-    manifest
-        .write(&opts.manifest)
-        .with_context(|| format!("writing the manifest {}", opts.manifest.display()))?;
-    announce(serde_json::json!({
-        "event": "manifest", "path": opts.manifest.display().to_string(),
-        "scrapes": scrapes.completed.load(Ordering::SeqCst)
-    }));
-
-    if opts.hold {
-        hold_until_stdin_closes().await;
-    }
+    let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
+    manifest.metrics = metrics_manifest(&opts.telemetry, &*state.tally.lock().await);
+    cli::write_manifest(
+        &manifest,
+        &opts.manifest,
+        serde_json::json!({ "scrapes": metrics.endpoint.scrapes.completed() }),
+    )?;
+    metrics.after_manifest().await;
     Ok(manifest)
 }
 
@@ -348,10 +351,10 @@ async fn drive(api: SocketAddr, workload: &Workload, concurrency: usize) -> anyh
     Ok(())
 }
 
-fn build_manifest(opts: &Options, started_at: u64, tally: &Tally) -> Manifest {
+fn metrics_manifest(config: &TelemetryConfig, tally: &Tally) -> MetricsManifest {
     let global = |mut labels: Labels| {
-        labels.insert("service".into(), opts.service.clone());
-        labels.insert("run_id".into(), opts.run_id.clone());
+        labels.insert("service".into(), config.service.clone());
+        labels.insert("run_id".into(), config.run_id.clone());
         labels
     };
     let counters = tally
@@ -380,36 +383,9 @@ fn build_manifest(opts: &Options, started_at: u64, tally: &Tally) -> Manifest {
             observations: observations.clone(),
         })
         .collect();
-    Manifest {
-        schema_version: MANIFEST_SCHEMA_VERSION,
-        scenario: "http-service".into(),
-        run_id: opts.run_id.clone(),
-        service: opts.service.clone(),
-        environment: opts.environment.clone(),
-        started_at_unix_ms: started_at,
-        finished_at_unix_ms: unix_ms(),
-        services: Vec::new(),
-        logs: Default::default(),
-        traces: Default::default(),
-        metrics: MetricsManifest {
-            counters,
-            histograms,
-        },
-    }
-}
-
-async fn hold_until_stdin_closes() {
-    use tokio::io::AsyncReadExt;
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 64];
-    loop {
-        tokio::select! {
-            read = stdin.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            },
-            _ = tokio::signal::ctrl_c() => return,
-        }
+    MetricsManifest {
+        counters,
+        histograms,
     }
 }
 
@@ -421,7 +397,7 @@ mod tests {
     fn default_workload_is_the_documented_one() {
         let w = Workload::default();
         let requests = w.requests();
-        assert_eq!(requests.len(), 45);
+        assert_eq!(requests.len(), 47);
         let count = |m: &str, p: &str, s: u16| {
             requests
                 .iter()
@@ -431,6 +407,8 @@ mod tests {
         assert_eq!(count("GET", "/api/users", 200), 37);
         assert_eq!(count("POST", "/api/orders", 201), 5);
         assert_eq!(count("GET", "/api/users", 500), 3);
+        assert_eq!(count("GET", "/api/reports", 200), 2);
+        assert!(requests[45..].iter().all(|(_, d)| *d > 500));
         // delays cycle deterministically
         assert_eq!(requests[0].1, 15);
         assert_eq!(requests[6].1, 15);

@@ -8,4 +8,18 @@
 pub mod manifest;
 
 #[cfg(feature = "telemetry")]
+pub mod burst;
+#[cfg(feature = "telemetry")]
+pub mod checkout_chain;
+#[cfg(feature = "telemetry")]
+pub mod cli;
+#[cfg(feature = "telemetry")]
 pub mod http_service;
+#[cfg(feature = "telemetry")]
+pub mod metrics_endpoint;
+#[cfg(feature = "telemetry")]
+pub mod sampling;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
+#[cfg(feature = "telemetry")]
+pub mod volume;

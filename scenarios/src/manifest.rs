@@ -36,8 +36,8 @@
 //! Logs and traces (sections `logs` and `traces`, empty when a scenario emits none):
 //! ```json
 //! "logs": {"streams": [
-//!   {"labels": {"service": "rust-app", "environment": "production", "run_id": "r1", "level": "INFO"},
-//!    "lines": [{"level": "INFO", "message": "request handled",
+//!   {"labels": {"service": "rust-app", "environment": "production", "run_id": "r1", "level": "info"},
+//!    "lines": [{"level": "info", "message": "request handled",
 //!               "fields": {"endpoint": "/api/users", "latency_ms": "31",
 //!                          "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}}]}
 //! ]},

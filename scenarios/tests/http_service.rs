@@ -77,7 +77,7 @@ fn metrics_endpoint_matches_the_manifest() {
         };
 
     let total: u64 = manifest.metrics.counters.iter().map(|c| c.value).sum();
-    assert_eq!(total, 45, "the default workload sends 45 requests");
+    assert_eq!(total, 47, "the default workload sends 47 requests");
     for c in &manifest.metrics.counters {
         assert_eq!(
             value_of(&c.name, &c.labels, None),

@@ -1,0 +1,247 @@
+//! What every scenario binary shares: the common flags ([`CommonArgs`],
+//! [`MetricsArgs`]), the JSON event lines on stdout ([`announce`]), and the steps of
+//! the flow around a workload ([`flush_and_announce`], [`MetricsSession`],
+//! [`write_manifest`]).
+//!
+//! The flow of every scenario: init telemetry → (metrics: `listening`, one scrape if
+//! `--await-scrapes`) → workload → flush every exporter → `{"event":"emitted"}` →
+//! (metrics: two more scrapes) → write the manifest → `{"event":"manifest","path":…}`
+//! → (`--hold`: serve `/metrics` until stdin closes).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use crate::manifest::{MANIFEST_SCHEMA_VERSION, Manifest};
+use crate::metrics_endpoint::MetricsEndpoint;
+use crate::telemetry::{Recorded, TelemetryConfig, TelemetryFlags, TelemetryGuard, process_env};
+
+/// Flags every scenario takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Run id attached to every signal (label `run_id`).
+    #[arg(long, env = "LGTM_CHECK_RUN_ID")]
+    pub run_id: String,
+    /// Where to write the manifest (JSON).
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// Service name: label `service`, resource `service.name` [default: OTEL_SERVICE_NAME, else rust-app].
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Label `environment`, resource `deployment.environment` [default: production].
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Loki base URL, e.g. http://127.0.0.1:3100; absent: no logs to Loki.
+    #[arg(long)]
+    pub loki_url: Option<String>,
+    /// Loki tenant (X-Scope-OrgID).
+    #[arg(long)]
+    pub loki_tenant: Option<String>,
+    /// Loki basic-auth user; the password is read from LOKI_PASSWORD.
+    #[arg(long)]
+    pub loki_user: Option<String>,
+    /// OTLP base URL, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318 (http/protobuf)
+    /// [default: OTEL_EXPORTER_OTLP_ENDPOINT; absent: spans are not exported].
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
+    /// `grpc` or `http/protobuf` [default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf].
+    #[arg(long)]
+    pub otlp_protocol: Option<String>,
+    /// Root sampling ratio: sampler ParentBased(TraceIdRatioBased(R)) [default: OTEL_TRACES_SAMPLER(_ARG), else parentbased_always_on].
+    #[arg(long)]
+    pub sampler_ratio: Option<f64>,
+}
+
+impl CommonArgs {
+    pub fn telemetry_flags(&self) -> TelemetryFlags {
+        TelemetryFlags {
+            run_id: self.run_id.clone(),
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            loki_url: self.loki_url.clone(),
+            loki_tenant: self.loki_tenant.clone(),
+            loki_user: self.loki_user.clone(),
+            otlp_endpoint: self.otlp_endpoint.clone(),
+            otlp_protocol: self.otlp_protocol.clone(),
+            sampler_ratio: self.sampler_ratio,
+        }
+    }
+
+    /// These flags as arguments for a child process, without `--manifest` and
+    /// `--service` (the child gets its own).
+    pub fn child_args(&self) -> Vec<String> {
+        let mut args = vec!["--run-id".to_string(), self.run_id.clone()];
+        let mut opt = |flag: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                args.push(flag.into());
+                args.push(v.clone());
+            }
+        };
+        opt("--environment", &self.environment);
+        opt("--loki-url", &self.loki_url);
+        opt("--loki-tenant", &self.loki_tenant);
+        opt("--loki-user", &self.loki_user);
+        opt("--otlp-endpoint", &self.otlp_endpoint);
+        opt("--otlp-protocol", &self.otlp_protocol);
+        opt(
+            "--sampler-ratio",
+            &self.sampler_ratio.map(|r| r.to_string()),
+        );
+        args
+    }
+
+    /// The flags resolved against the process environment.
+    pub fn telemetry_config(&self) -> anyhow::Result<TelemetryConfig> {
+        Ok(TelemetryConfig::resolve(
+            &self.telemetry_flags(),
+            &process_env(),
+        )?)
+    }
+}
+
+/// Flags of scenarios that expose `/metrics`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MetricsArgs {
+    /// Address of the /metrics endpoint for the scraper.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_listen: SocketAddr,
+    /// Wait for a scrape before the workload and two after it before writing the manifest.
+    #[arg(long)]
+    pub await_scrapes: bool,
+    /// How long to wait for each of those scrapes.
+    #[arg(long, default_value_t = 60)]
+    pub scrape_timeout_secs: u64,
+    /// After writing the manifest, keep serving /metrics until standard input closes.
+    #[arg(long)]
+    pub hold: bool,
+}
+
+/// Prints one JSON event line on stdout; the harness reads these.
+pub fn announce(event: serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{event}");
+    let _ = out.flush();
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Flushes every exporter, then announces `emitted`: from here everything is
+/// delivered, and the harness measures time-to-visible.
+pub async fn flush_and_announce(guard: TelemetryGuard) -> anyhow::Result<Recorded> {
+    let recorded = guard.shutdown().await.context("flushing telemetry")?;
+    announce(serde_json::json!({ "event": "emitted" }));
+    Ok(recorded)
+}
+
+/// A manifest with the run's identity and `recorded` logs and traces; the caller
+/// fills in `services` and `metrics` as they apply.
+pub fn manifest(
+    scenario: &str,
+    config: &TelemetryConfig,
+    started_at_unix_ms: u64,
+    recorded: Recorded,
+) -> Manifest {
+    Manifest {
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        scenario: scenario.into(),
+        run_id: config.run_id.clone(),
+        service: config.service.clone(),
+        environment: config.environment.clone(),
+        started_at_unix_ms,
+        finished_at_unix_ms: unix_ms(),
+        services: Vec::new(),
+        logs: recorded.logs,
+        traces: recorded.traces,
+        metrics: Default::default(),
+    }
+}
+
+/// Writes the manifest and announces it (`extra` fields are added to the event).
+pub fn write_manifest(
+    manifest: &Manifest,
+    path: &Path,
+    extra: serde_json::Value,
+) -> anyhow::Result<()> {
+    manifest
+        .write(path)
+        .with_context(|| format!("writing the manifest {}", path.display()))?;
+    let mut event = serde_json::json!({ "event": "manifest", "path": path.display().to_string() });
+    if let (Some(e), serde_json::Value::Object(x)) = (event.as_object_mut(), extra) {
+        e.extend(x);
+    }
+    announce(event);
+    Ok(())
+}
+
+/// The `/metrics` side of a scenario's flow.
+pub struct MetricsSession {
+    pub endpoint: MetricsEndpoint,
+    args: MetricsArgs,
+}
+
+impl MetricsSession {
+    /// Installs the recorder and serves `/metrics` (does not announce).
+    pub async fn start(args: &MetricsArgs, config: &TelemetryConfig) -> anyhow::Result<Self> {
+        let endpoint =
+            MetricsEndpoint::start(args.metrics_listen, &config.service, &config.run_id).await?;
+        Ok(MetricsSession {
+            endpoint,
+            args: args.clone(),
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.args.scrape_timeout_secs)
+    }
+
+    /// With `--await-scrapes`: waits for one scrape (series registered at zero before).
+    pub async fn before_workload(&self) -> anyhow::Result<()> {
+        if self.args.await_scrapes {
+            self.endpoint.scrapes.wait_for(1, self.timeout()).await?;
+        }
+        Ok(())
+    }
+
+    /// With `--await-scrapes`: waits for two more complete scrapes.
+    pub async fn after_emitted(&self) -> anyhow::Result<()> {
+        if self.args.await_scrapes {
+            let after = self.endpoint.scrapes.completed();
+            self.endpoint
+                .scrapes
+                .wait_for(after + 2, self.timeout())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// With `--hold`: serves `/metrics` until stdin closes.
+    pub async fn after_manifest(&self) {
+        if self.args.hold {
+            hold_until_stdin_closes().await;
+        }
+    }
+}
+
+/// Returns when standard input reaches its end (or fails), or on Ctrl-C.
+pub async fn hold_until_stdin_closes() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    loop {
+        tokio::select! {
+            read = stdin.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+            _ = tokio::signal::ctrl_c() => return,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The `sampling` scenario: many root traces under a ratio sampler (the guide's
+//! production setting, `TraceIdRatioBased(0.01)` under `ParentBased`), so a check can
+//! see that exactly the sampled traces arrived and none of the others.
+//!
+//! Each of the `traces` roots is an internal span `job` (attribute `job.index`) with
+//! one child `step`, and one log line `job done` (field `job_index`) inside the root,
+//! so log lines of unsampled traces carry trace ids Tempo will not know. The manifest
+//! lists exactly the exported traces, `roots_started` = `traces`, and
+//! `unsampled_trace_ids` the others.
+//!
+//! Main items: [`Options`], [`run`], [`DEFAULT_RATIO`].
+
+use std::path::PathBuf;
+
+use crate::cli::{self, announce};
+use crate::manifest::Manifest;
+use crate::telemetry::{self, TelemetryConfig};
+
+/// The guide's production sampling ratio.
+pub const DEFAULT_RATIO: f64 = 0.01;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub telemetry: TelemetryConfig,
+    pub manifest: PathBuf,
+    pub traces: u32,
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
+    let guard = telemetry::init(opts.telemetry.clone())?;
+    let started_at = cli::unix_ms();
+    announce(serde_json::json!({ "event": "started", "traces": opts.traces }));
+    for i in 0..opts.traces {
+        let root = tracing::info_span!("job", otel.kind = "internal", job.index = i64::from(i));
+        let _root = root.enter();
+        tracing::info_span!("step", otel.kind = "internal").in_scope(|| {});
+        crate::log!(tracing::Level::INFO, job_index = i, "job done");
+    }
+    let recorded = cli::flush_and_announce(guard).await?;
+    anyhow::ensure!(
+        recorded.traces.roots_started == u64::from(opts.traces),
+        "started {} roots, the sampler saw {}",
+        opts.traces,
+        recorded.traces.roots_started
+    );
+    let manifest = cli::manifest("sampling", &opts.telemetry, started_at, recorded);
+    cli::write_manifest(
+        &manifest,
+        &opts.manifest,
+        serde_json::json!({
+            "sampled": manifest.traces.traces.len(),
+            "unsampled": manifest.traces.unsampled_trace_ids.len()
+        }),
+    )?;
+    Ok(manifest)
+}

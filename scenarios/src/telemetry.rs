@@ -1,0 +1,523 @@
+//! Telemetry for scenarios: one [`init`] wires `tracing` to stderr, Loki
+//! (tracing-loki) and an OTLP span exporter (tracing-opentelemetry), and records what
+//! really left the process so that the manifest lists exactly that.
+//!
+//! Main items: [`init`], [`TelemetryConfig`] (built by [`TelemetryConfig::resolve`]
+//! from flags and the standard `OTEL_*` variables), [`TelemetryGuard`] (flushes on
+//! [`TelemetryGuard::shutdown`] or drop), [`Recorded`] (the manifest's `logs` and
+//! `traces` sections), the [`log!`](crate::log) macro, [`current_ids`].
+//!
+//! Layers:
+//! - fmt, to **stderr** (stdout carries the JSON event lines the harness reads),
+//!   filtered by `RUST_LOG` (default `info`);
+//! - tracing-loki with the guide's labels `service`, `environment`, plus `run_id`, and
+//!   the `level` label tracing-loki adds; tenant as `X-Scope-OrgID`, basic auth as an
+//!   `Authorization` header (tracing-loki's `http_header`); beside it a recording layer
+//!   under the same filter;
+//! - tracing-opentelemetry with an SDK tracer provider: resource `service.name`,
+//!   `service.version`, `deployment.environment`, `run_id` (so TraceQL can scope a
+//!   query to a run: `{ resource.run_id = "…" }`), `OTEL_RESOURCE_ATTRIBUTES`; the
+//!   configured sampler (wrapped to record root decisions), a batch processor over the
+//!   OTLP exporter (gRPC or HTTP/protobuf) wrapped to record what it exported.
+//!
+//! Only events of the target [`LOG_TARGET`] go to Loki, and only spans and events of
+//! this crate go to the tracer: the libraries underneath (hyper, tonic, reqwest,
+//! tracing-loki itself) never reach the backends, so the manifest can be exact.
+//!
+//! **Trace ids on log lines.** Every line sent to Loki carries `trace_id` and `span_id`
+//! (32 and 16 lowercase hex digits) of the current span, as fields of the event. This is
+//! done by the [`log!`](crate::log) macro, which reads the current span's OpenTelemetry
+//! context and adds both fields, and which is also what puts the event under
+//! [`LOG_TARGET`]. A layer cannot do it: tracing-loki serializes the event's own fields
+//! and those its own span extension saw, and neither can be extended from outside.
+//! Lines written outside any span carry neither field.
+
+mod config;
+mod record;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::manifest::{Labels, LogsManifest, TracesManifest};
+
+pub use config::{
+    ConfigError, DEFAULT_ENVIRONMENT, DEFAULT_SERVICE, EnvMap, LokiConfig, OtlpConfig,
+    OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryFlags, process_env,
+};
+pub use record::{logs_manifest, traces_manifest};
+
+/// The target of log events that go to Loki (set by [`log!`](crate::log)).
+pub const LOG_TARGET: &str = "scenario";
+/// How long [`TelemetryGuard::shutdown`] waits for each exporter to deliver.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The batch span processor's queue: large enough for the volume scenario, so that no
+/// span is dropped before export (the SDK default is 2048).
+const SPAN_QUEUE: usize = 1 << 17;
+
+/// Why telemetry could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid telemetry setting")]
+    Config(#[from] ConfigError),
+    #[error("cannot set up the Loki layer for {url}")]
+    Loki {
+        url: String,
+        #[source]
+        source: tracing_loki::Error,
+    },
+    #[error("cannot build the OTLP span exporter for {endpoint}")]
+    Otlp {
+        endpoint: String,
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInitialized(#[source] tracing_subscriber::util::TryInitError),
+    #[error("telemetry must be initialised inside a Tokio runtime")]
+    NoRuntime,
+    #[error("Loki did not take every line within {0:?}")]
+    LokiFlushTimeout(Duration),
+    #[error("tracing-loki dropped {0} lines it could not push")]
+    LokiDropped(u64),
+    #[error("{0} pushes to Loki failed (see stderr); lines may be lost")]
+    LokiPushFailed(u64),
+    #[error("the OTLP exporter failed to export {0} spans")]
+    SpansNotExported(u64),
+    #[error("shutting down the tracer provider failed: {0}")]
+    TracerShutdown(String),
+}
+
+/// What the run really emitted, for the manifest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub logs: LogsManifest,
+    pub traces: TracesManifest,
+}
+
+impl Recorded {
+    /// Both processes' records as one run's (for multi-process scenarios): streams
+    /// side by side, spans regrouped by trace, root counts added. The sampler ratio
+    /// is `self`'s.
+    pub fn merge(self, other: Recorded) -> Recorded {
+        let mut streams = self.logs.streams;
+        for s in other.logs.streams {
+            match streams.iter_mut().find(|x| x.labels == s.labels) {
+                Some(x) => x.lines.extend(s.lines),
+                None => streams.push(s),
+            }
+        }
+        let spans: Vec<(String, crate::manifest::SpanRecord)> = self
+            .traces
+            .traces
+            .into_iter()
+            .chain(other.traces.traces)
+            .flat_map(|t| {
+                let id = t.trace_id;
+                t.spans.into_iter().map(move |s| (id.clone(), s))
+            })
+            .collect();
+        let unsampled: Vec<String> = self
+            .traces
+            .unsampled_trace_ids
+            .into_iter()
+            .chain(other.traces.unsampled_trace_ids)
+            .collect();
+        Recorded {
+            logs: LogsManifest { streams },
+            traces: traces_manifest(
+                self.traces.sampler_ratio,
+                self.traces.roots_started + other.traces.roots_started,
+                &spans,
+                &unsampled,
+            ),
+        }
+    }
+}
+
+/// Keeps the exporters running; [`shutdown`](Self::shutdown) (or drop) flushes them.
+pub struct TelemetryGuard {
+    inner: Option<GuardInner>,
+}
+
+struct GuardInner {
+    provider: SdkTracerProvider,
+    loki: Option<(
+        tracing_loki::BackgroundTaskController,
+        tokio::task::JoinHandle<()>,
+    )>,
+    store: record::SharedStore,
+    sampler_ratio: f64,
+}
+
+impl TelemetryGuard {
+    /// Flushes and stops every exporter (the batch span processor, the Loki background
+    /// task), then returns what was delivered. Nothing emitted before this call is
+    /// lost; do not emit during or after it.
+    pub async fn shutdown(mut self) -> Result<Recorded, TelemetryError> {
+        let inner = self.inner.take().expect("shut down once");
+        inner.shutdown().await
+    }
+
+    /// The root sampling ratio.
+    pub fn sampler_ratio(&self) -> f64 {
+        self.inner.as_ref().map_or(1.0, |i| i.sampler_ratio)
+    }
+}
+
+impl GuardInner {
+    async fn shutdown(self) -> Result<Recorded, TelemetryError> {
+        let GuardInner {
+            provider,
+            loki,
+            store,
+            sampler_ratio,
+        } = self;
+        // The provider's shutdown blocks until its processor thread has exported
+        // everything; keep it off the async workers (tonic needs them).
+        let spans = tokio::task::spawn_blocking(move || provider.shutdown());
+        let logs = async {
+            if let Some((controller, task)) = loki {
+                controller.shutdown().await;
+                tokio::time::timeout(FLUSH_TIMEOUT, task)
+                    .await
+                    .map_err(|_| TelemetryError::LokiFlushTimeout(FLUSH_TIMEOUT))?
+                    .ok();
+            }
+            Ok::<(), TelemetryError>(())
+        };
+        let (spans, logs) = tokio::join!(spans, logs);
+        logs?;
+        match spans {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                // AlreadyShutdown cannot happen here; anything else is a real failure.
+                return Err(TelemetryError::TracerShutdown(e.to_string()));
+            }
+            Err(e) => return Err(TelemetryError::TracerShutdown(e.to_string())),
+        }
+        let store = store.lock().unwrap_or_else(|e| e.into_inner());
+        if store.loki_dropped > 0 {
+            return Err(TelemetryError::LokiDropped(store.loki_dropped));
+        }
+        if store.loki_push_failures > 0 {
+            return Err(TelemetryError::LokiPushFailed(store.loki_push_failures));
+        }
+        if store.failed_spans > 0 {
+            return Err(TelemetryError::SpansNotExported(store.failed_spans));
+        }
+        Ok(Recorded {
+            logs: logs_manifest(&store.lines),
+            traces: traces_manifest(
+                sampler_ratio,
+                store.roots_started,
+                &store.spans,
+                &store.unsampled_trace_ids,
+            ),
+        })
+    }
+}
+
+impl Drop for TelemetryGuard {
+    /// Flushes like [`shutdown`](Self::shutdown). Needs a multi-threaded Tokio runtime
+    /// (it blocks this worker while the exporters finish on the others); on a
+    /// current-thread runtime only the spans are flushed, and a warning says so.
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                let result = tokio::task::block_in_place(|| h.block_on(inner.shutdown()));
+                if let Err(e) = result {
+                    eprintln!("telemetry: flush at exit: {e}");
+                }
+            }
+            _ => {
+                eprintln!(
+                    "telemetry: dropped outside a multi-threaded Tokio runtime; Loki lines may be lost"
+                );
+                let _ = inner.provider.shutdown();
+            }
+        }
+    }
+}
+
+fn sdk_sampler(s: SamplerConfig) -> Sampler {
+    match s {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerConfig::ParentBasedTraceIdRatio(r) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+        }
+    }
+}
+
+/// The resource every span carries.
+fn resource(config: &TelemetryConfig) -> Resource {
+    Resource::builder_empty()
+        .with_service_name(config.service.clone())
+        .with_attributes(
+            [
+                KeyValue::new("service.version", config.service_version.clone()),
+                KeyValue::new("deployment.environment", config.environment.clone()),
+                KeyValue::new("run_id", config.run_id.clone()),
+            ]
+            .into_iter()
+            .chain(
+                config
+                    .resource_attributes
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            ),
+        )
+        .build()
+}
+
+/// The Loki stream labels (tracing-loki adds `level`).
+pub fn loki_labels(config: &TelemetryConfig) -> Labels {
+    Labels::from([
+        ("service".into(), config.service.clone()),
+        ("environment".into(), config.environment.clone()),
+        ("run_id".into(), config.run_id.clone()),
+    ])
+}
+
+fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let built = match otlp.protocol {
+        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(otlp.endpoint.clone())
+            .with_timeout(Duration::from_secs(10))
+            .build(),
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(otlp.endpoint.clone())
+            .with_timeout(Duration::from_secs(10))
+            .build(),
+    };
+    built.map_err(|source| TelemetryError::Otlp {
+        endpoint: otlp.endpoint.clone(),
+        source,
+    })
+}
+
+/// Installs the global subscriber and starts the exporters. Call inside a
+/// multi-threaded Tokio runtime, once per process.
+pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::NoRuntime)?;
+    let store: record::SharedStore = Arc::new(Mutex::new(record::Store::default()));
+
+    // Traces.
+    let sampler = record::RecordingSampler {
+        inner: sdk_sampler(config.sampler),
+        store: store.clone(),
+    };
+    let mut provider = SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_resource(resource(&config));
+    if let Some(otlp) = &config.otlp {
+        // Built inside the runtime: tonic's channel runs its connection there.
+        let exporter = {
+            let _enter = runtime.enter();
+            span_exporter(otlp)?
+        };
+        let recording = record::RecordingExporter {
+            inner: exporter,
+            store: store.clone(),
+            service: config.service.clone(),
+        };
+        let processor = BatchSpanProcessor::builder(recording)
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_max_queue_size(SPAN_QUEUE)
+                    .with_max_export_batch_size(512)
+                    .build(),
+            )
+            .build();
+        provider = provider.with_span_processor(processor);
+    }
+    let provider = provider.build();
+    let tracer = provider.tracer("lgtm-scenarios");
+    let ours = Targets::new()
+        .with_target("lgtm_scenarios", LevelFilter::TRACE)
+        .with_target(LOG_TARGET, LevelFilter::TRACE);
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false)
+        .with_filter(ours);
+
+    // Logs.
+    let mut loki_parts = None;
+    let (loki_layer, recorder_layer) = match &config.loki {
+        Some(loki) => {
+            let labels = loki_labels(&config);
+            let mut builder = tracing_loki::builder();
+            for (k, v) in &labels {
+                builder = builder.label(k, v).map_err(|source| TelemetryError::Loki {
+                    url: loki.url.clone(),
+                    source,
+                })?;
+            }
+            if let Some(tenant) = &loki.tenant {
+                builder = builder
+                    .http_header("X-Scope-OrgID", tenant)
+                    .map_err(|source| TelemetryError::Loki {
+                        url: loki.url.clone(),
+                        source,
+                    })?;
+            }
+            if let Some((user, password)) = &loki.basic_auth {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                builder = builder
+                    .http_header("Authorization", format!("Basic {token}"))
+                    .map_err(|source| TelemetryError::Loki {
+                        url: loki.url.clone(),
+                        source,
+                    })?;
+            }
+            let url = url::Url::parse(&loki.url).map_err(|_| ConfigError {
+                source_name: "--loki-url".into(),
+                value: loki.url.clone(),
+                reason: "not a URL".into(),
+            })?;
+            let (layer, controller, task) =
+                builder
+                    .build_controller_url(url)
+                    .map_err(|source| TelemetryError::Loki {
+                        url: loki.url.clone(),
+                        source,
+                    })?;
+            let flow = Arc::new(record::LokiFlow::default());
+            let recorder = record::LogRecorder {
+                store: store.clone(),
+                labels,
+                flow: flow.clone(),
+            };
+            loki_parts = Some((controller, task, flow));
+            let only_logs = || Targets::new().with_target(LOG_TARGET, LevelFilter::TRACE);
+            (
+                Some(layer.with_filter(only_logs())),
+                Some(recorder.with_filter(only_logs())),
+            )
+        }
+        None => (None, None),
+    };
+    let drop_watch = record::LokiDropWatch {
+        store: store.clone(),
+    }
+    .with_filter(Targets::new().with_target("tracing_loki", LevelFilter::ERROR));
+
+    let fmt_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.stderr_filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        );
+
+    // The recorder comes before the Loki layer: layers see an event in this order.
+    tracing_subscriber::registry()
+        .with(fmt_layer)
+        .with(otel_layer)
+        .with(recorder_layer)
+        .with(loki_layer)
+        .with(drop_watch)
+        .try_init()
+        .map_err(TelemetryError::AlreadyInitialized)?;
+
+    let loki = loki_parts.map(|(controller, task, flow)| {
+        (controller, runtime.spawn(record::Draining::new(task, flow)))
+    });
+    Ok(TelemetryGuard {
+        inner: Some(GuardInner {
+            provider,
+            loki,
+            store,
+            sampler_ratio: config.sampler.root_ratio(),
+        }),
+    })
+}
+
+/// Trace and span id of the current span, as 32 and 16 lowercase hex digits; `None`
+/// outside a span.
+pub fn current_ids() -> Option<(String, String)> {
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid()
+        .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
+}
+
+/// Emits a log line to stderr and, when configured, Loki, with `trace_id` and
+/// `span_id` of the current span. Same syntax as `tracing::event!` after the level:
+/// `log!(Level::INFO, endpoint = "/x", latency_ms = 3u64, "request handled")`.
+#[macro_export]
+macro_rules! log {
+    ($level:expr, $($rest:tt)+) => {{
+        let ids = $crate::telemetry::current_ids();
+        ::tracing::event!(
+            target: "scenario",
+            $level,
+            trace_id = ids.as_ref().map(|i| i.0.as_str()),
+            span_id = ids.as_ref().map(|i| i.1.as_str()),
+            $($rest)+
+        )
+    }};
+}
+
+/// W3C `traceparent` of `span`, injected into `headers`.
+pub fn inject_traceparent(span: &tracing::Span, headers: &mut axum::http::HeaderMap) {
+    struct H<'a>(&'a mut axum::http::HeaderMap);
+    impl Injector for H<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(k), Ok(v)) = (
+                axum::http::HeaderName::from_bytes(key.as_bytes()),
+                axum::http::HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(k, v);
+            }
+        }
+    }
+    TraceContextPropagator::new().inject_context(&span.context(), &mut H(headers));
+}
+
+/// Makes `span` a child of the W3C `traceparent` in `headers`, if there is one.
+pub fn adopt_traceparent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    struct H<'a>(&'a axum::http::HeaderMap);
+    impl Extractor for H<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    let parent = TraceContextPropagator::new().extract(&H(headers));
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}

@@ -1,0 +1,559 @@
+//! Telemetry configuration: flags and the standard OpenTelemetry environment
+//! variables resolved into one [`TelemetryConfig`] by one pure function,
+//! [`TelemetryConfig::resolve`] (tests pass their own environment map).
+//!
+//! Precedence: flags, then the environment, then defaults.
+//!
+//! | setting | flag | environment | default |
+//! |---|---|---|---|
+//! | service name | `--service` | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `rust-app` |
+//! | environment | `--environment` | `deployment.environment` in `OTEL_RESOURCE_ATTRIBUTES` | `production` |
+//! | OTLP endpoint | `--otlp-endpoint` | `OTEL_EXPORTER_OTLP_ENDPOINT` | none: no OTLP export |
+//! | OTLP protocol | `--otlp-protocol` | `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` (the spec's default) |
+//! | sampler | `--sampler-ratio R` (= `parentbased_traceidratio` with R) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+//! | extra resource attributes | | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k2=v2`, values percent-decoded) | none |
+//!
+//! Endpoints are base URLs, as `OTEL_EXPORTER_OTLP_ENDPOINT` is: for HTTP the path
+//! `/v1/traces` is appended (unless already there); for gRPC the URL is used as is.
+
+use std::collections::BTreeMap;
+
+/// The environment, as a map (the process environment or a test's own).
+pub type EnvMap = BTreeMap<String, String>;
+
+/// Reads the process environment into an [`EnvMap`] (the only place that does).
+pub fn process_env() -> EnvMap {
+    std::env::vars().collect()
+}
+
+/// Where Loki is and how to authenticate.
+#[derive(Clone, PartialEq)]
+pub struct LokiConfig {
+    /// Base URL, e.g. `http://127.0.0.1:3100` (the push path is appended).
+    pub url: String,
+    /// Sent as `X-Scope-OrgID`.
+    pub tenant: Option<String>,
+    /// HTTP basic auth (user, password).
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for LokiConfig {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LokiConfig")
+            .field("url", &self.url)
+            .field("tenant", &self.tenant)
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(u, _)| (u, "<redacted>")),
+            )
+            .finish()
+    }
+}
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// gRPC, usually port 4317.
+    Grpc,
+    /// HTTP with protobuf bodies, usually port 4318.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// Parses the `OTEL_EXPORTER_OTLP_PROTOCOL` spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "grpc" => Some(OtlpProtocol::Grpc),
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// Where spans go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// The URL the exporter is given: for HTTP the full `…/v1/traces` URL.
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+}
+
+/// The trace sampler (the `OTEL_TRACES_SAMPLER` values).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerConfig {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedTraceIdRatio(f64),
+}
+
+impl SamplerConfig {
+    /// The probability with which a root span is sampled.
+    pub fn root_ratio(self) -> f64 {
+        match self {
+            SamplerConfig::AlwaysOn | SamplerConfig::ParentBasedAlwaysOn => 1.0,
+            SamplerConfig::AlwaysOff => 0.0,
+            SamplerConfig::TraceIdRatio(r) | SamplerConfig::ParentBasedTraceIdRatio(r) => r,
+        }
+    }
+}
+
+/// Everything [`super::init`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    pub run_id: String,
+    /// `service.name` and the Loki label `service`.
+    pub service: String,
+    /// `service.version`.
+    pub service_version: String,
+    /// `deployment.environment` and the Loki label `environment`.
+    pub environment: String,
+    /// Further resource attributes from `OTEL_RESOURCE_ATTRIBUTES` (without the ones
+    /// above).
+    pub resource_attributes: BTreeMap<String, String>,
+    /// `None`: no Loki layer.
+    pub loki: Option<LokiConfig>,
+    /// `None`: spans get ids (so log lines carry them) but are not exported.
+    pub otlp: Option<OtlpConfig>,
+    pub sampler: SamplerConfig,
+    /// Directive for the stderr fmt layer (`RUST_LOG`), default `info`.
+    pub stderr_filter: String,
+}
+
+/// The flags that bear on telemetry, as given (`None`: not given).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TelemetryFlags {
+    pub run_id: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub loki_url: Option<String>,
+    pub loki_tenant: Option<String>,
+    pub loki_user: Option<String>,
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: Option<String>,
+    pub sampler_ratio: Option<f64>,
+}
+
+/// A setting that could not be understood.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{source_name} = {value:?}: {reason}")]
+pub struct ConfigError {
+    /// The flag or variable.
+    pub source_name: String,
+    pub value: String,
+    pub reason: String,
+}
+
+fn invalid(source_name: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError {
+        source_name: source_name.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Default service name: the guide's.
+pub const DEFAULT_SERVICE: &str = "rust-app";
+/// Default environment: the guide's.
+pub const DEFAULT_ENVIRONMENT: &str = "production";
+
+impl TelemetryConfig {
+    /// Resolves flags and environment into a configuration. Pure: reads nothing but
+    /// its arguments. The Loki password comes from `LOKI_PASSWORD` in `env`.
+    pub fn resolve(flags: &TelemetryFlags, env: &EnvMap) -> Result<Self, ConfigError> {
+        let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let mut resource_attributes = match get("OTEL_RESOURCE_ATTRIBUTES") {
+            Some(v) => parse_resource_attributes(v)?,
+            None => BTreeMap::new(),
+        };
+        let attr_service = resource_attributes.remove("service.name");
+        let attr_environment = resource_attributes.remove("deployment.environment");
+        let attr_version = resource_attributes.remove("service.version");
+
+        let service = flags
+            .service
+            .clone()
+            .or_else(|| get("OTEL_SERVICE_NAME").map(str::to_owned))
+            .or(attr_service)
+            .unwrap_or_else(|| DEFAULT_SERVICE.into());
+        let environment = flags
+            .environment
+            .clone()
+            .or(attr_environment)
+            .unwrap_or_else(|| DEFAULT_ENVIRONMENT.into());
+        let service_version = attr_version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
+
+        let protocol = match &flags.otlp_protocol {
+            Some(p) => OtlpProtocol::parse(p).ok_or_else(|| {
+                invalid("--otlp-protocol", p, "expected `grpc` or `http/protobuf`")
+            })?,
+            None => match get("OTEL_EXPORTER_OTLP_PROTOCOL") {
+                Some(p) => OtlpProtocol::parse(p).ok_or_else(|| {
+                    invalid(
+                        "OTEL_EXPORTER_OTLP_PROTOCOL",
+                        p,
+                        "expected `grpc` or `http/protobuf` (`http/json` is not supported)",
+                    )
+                })?,
+                None => OtlpProtocol::HttpProtobuf,
+            },
+        };
+        let endpoint = flags
+            .otlp_endpoint
+            .as_deref()
+            .map(|e| ("--otlp-endpoint", e))
+            .or_else(|| {
+                get("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| ("OTEL_EXPORTER_OTLP_ENDPOINT", e))
+            });
+        let otlp = match endpoint {
+            Some((name, e)) => {
+                if !(e.starts_with("http://") || e.starts_with("https://")) {
+                    return Err(invalid(name, e, "expected an http:// or https:// URL"));
+                }
+                Some(OtlpConfig {
+                    endpoint: signal_endpoint(e, protocol),
+                    protocol,
+                })
+            }
+            None => None,
+        };
+
+        let sampler = match flags.sampler_ratio {
+            Some(r) => SamplerConfig::ParentBasedTraceIdRatio(check_ratio("--sampler-ratio", r)?),
+            None => sampler_from_env(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?,
+        };
+
+        let loki = match &flags.loki_url {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        "--loki-url",
+                        url,
+                        "expected an http:// or https:// URL",
+                    ));
+                }
+                let basic_auth = match &flags.loki_user {
+                    Some(user) => {
+                        let password = env.get("LOKI_PASSWORD").cloned().ok_or_else(|| {
+                            invalid(
+                                "--loki-user",
+                                user,
+                                "needs the password in the environment variable LOKI_PASSWORD",
+                            )
+                        })?;
+                        Some((user.clone(), password))
+                    }
+                    None => None,
+                };
+                Some(LokiConfig {
+                    url: url.clone(),
+                    tenant: flags.loki_tenant.clone(),
+                    basic_auth,
+                })
+            }
+            None => None,
+        };
+
+        Ok(TelemetryConfig {
+            run_id: flags.run_id.clone(),
+            service,
+            service_version,
+            environment,
+            resource_attributes,
+            loki,
+            otlp,
+            sampler,
+            stderr_filter: get("RUST_LOG").unwrap_or("info").to_owned(),
+        })
+    }
+}
+
+/// The exporter's URL for traces: HTTP gets `/v1/traces` appended to the base.
+fn signal_endpoint(base: &str, protocol: OtlpProtocol) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_owned(),
+        OtlpProtocol::HttpProtobuf => {
+            let base = base.trim_end_matches('/');
+            if base.ends_with("/v1/traces") {
+                base.to_owned()
+            } else {
+                format!("{base}/v1/traces")
+            }
+        }
+    }
+}
+
+fn check_ratio(name: &str, r: f64) -> Result<f64, ConfigError> {
+    if (0.0..=1.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err(invalid(
+            name,
+            &r.to_string(),
+            "expected a ratio between 0 and 1",
+        ))
+    }
+}
+
+fn sampler_from_env(
+    sampler: Option<&str>,
+    arg: Option<&str>,
+) -> Result<SamplerConfig, ConfigError> {
+    let ratio = || -> Result<f64, ConfigError> {
+        match arg {
+            None => Ok(1.0),
+            Some(a) => {
+                let r: f64 = a.parse().map_err(|_| {
+                    invalid(
+                        "OTEL_TRACES_SAMPLER_ARG",
+                        a,
+                        "expected a number between 0 and 1",
+                    )
+                })?;
+                check_ratio("OTEL_TRACES_SAMPLER_ARG", r)
+            }
+        }
+    };
+    Ok(match sampler {
+        None | Some("parentbased_always_on") => SamplerConfig::ParentBasedAlwaysOn,
+        Some("always_on") => SamplerConfig::AlwaysOn,
+        Some("always_off") => SamplerConfig::AlwaysOff,
+        Some("traceidratio") => SamplerConfig::TraceIdRatio(ratio()?),
+        Some("parentbased_traceidratio") => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+        Some(other) => {
+            return Err(invalid(
+                "OTEL_TRACES_SAMPLER",
+                other,
+                "expected always_on, always_off, traceidratio, parentbased_always_on or parentbased_traceidratio",
+            ));
+        }
+    })
+}
+
+/// Parses `k=v,k2=v2` (W3C Baggage-like, values percent-encoded).
+fn parse_resource_attributes(s: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            invalid(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                s,
+                "expected key=value pairs separated by commas",
+            )
+        })?;
+        let v = percent_decode(v.trim())
+            .ok_or_else(|| invalid("OTEL_RESOURCE_ATTRIBUTES", s, "bad percent-encoding"))?;
+        out.insert(k.trim().to_owned(), v);
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn flags() -> TelemetryFlags {
+        TelemetryFlags {
+            run_id: "r1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_without_flags_or_env() {
+        let c = TelemetryConfig::resolve(&flags(), &EnvMap::new()).unwrap();
+        assert_eq!(c.service, "rust-app");
+        assert_eq!(c.environment, "production");
+        assert_eq!(c.otlp, None);
+        assert_eq!(c.loki, None);
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.sampler.root_ratio(), 1.0);
+        assert_eq!(c.stderr_filter, "info");
+    }
+
+    #[test]
+    fn standard_env_vars_are_honoured() {
+        let e = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://tempo:4318/"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=staging,team=a%2Cb, service.version=9",
+            ),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ]);
+        let c = TelemetryConfig::resolve(&flags(), &e).unwrap();
+        assert_eq!(c.service, "from-env");
+        assert_eq!(c.environment, "staging");
+        assert_eq!(c.service_version, "9");
+        assert_eq!(
+            c.resource_attributes,
+            BTreeMap::from([("team".to_string(), "a,b".to_string())])
+        );
+        assert_eq!(
+            c.otlp,
+            Some(OtlpConfig {
+                endpoint: "http://tempo:4318/v1/traces".into(),
+                protocol: OtlpProtocol::HttpProtobuf
+            })
+        );
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
+    }
+
+    #[test]
+    fn flags_override_env() {
+        let e = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://tempo:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=attr,deployment.environment=x",
+            ),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ]);
+        let f = TelemetryFlags {
+            service: Some("flag".into()),
+            environment: Some("dev".into()),
+            otlp_endpoint: Some("http://127.0.0.1:4317".into()),
+            otlp_protocol: Some("grpc".into()),
+            sampler_ratio: Some(0.01),
+            ..flags()
+        };
+        let c = TelemetryConfig::resolve(&f, &e).unwrap();
+        assert_eq!(c.service, "flag");
+        assert_eq!(c.environment, "dev");
+        assert_eq!(
+            c.otlp,
+            Some(OtlpConfig {
+                endpoint: "http://127.0.0.1:4317".into(),
+                protocol: OtlpProtocol::Grpc
+            })
+        );
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.01));
+    }
+
+    #[test]
+    fn service_name_falls_back_to_resource_attributes() {
+        let e = env(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr")]);
+        assert_eq!(
+            TelemetryConfig::resolve(&flags(), &e).unwrap().service,
+            "attr"
+        );
+    }
+
+    #[test]
+    fn every_sampler_name_parses() {
+        for (name, want) in [
+            ("always_on", SamplerConfig::AlwaysOn),
+            ("always_off", SamplerConfig::AlwaysOff),
+            ("traceidratio", SamplerConfig::TraceIdRatio(0.5)),
+            ("parentbased_always_on", SamplerConfig::ParentBasedAlwaysOn),
+            (
+                "parentbased_traceidratio",
+                SamplerConfig::ParentBasedTraceIdRatio(0.5),
+            ),
+        ] {
+            let e = env(&[
+                ("OTEL_TRACES_SAMPLER", name),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+            ]);
+            assert_eq!(
+                TelemetryConfig::resolve(&flags(), &e).unwrap().sampler,
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let cases = [
+            (
+                env(&[("OTEL_TRACES_SAMPLER", "sometimes")]),
+                "OTEL_TRACES_SAMPLER",
+            ),
+            (
+                env(&[
+                    ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                    ("OTEL_TRACES_SAMPLER_ARG", "2"),
+                ]),
+                "OTEL_TRACES_SAMPLER_ARG",
+            ),
+            (
+                env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ),
+            (
+                env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "tempo:4317")]),
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                env(&[("OTEL_RESOURCE_ATTRIBUTES", "novalue")]),
+                "OTEL_RESOURCE_ATTRIBUTES",
+            ),
+        ];
+        for (e, source) in cases {
+            let err = TelemetryConfig::resolve(&flags(), &e).unwrap_err();
+            assert_eq!(err.source_name, source, "{err}");
+        }
+        let f = TelemetryFlags {
+            sampler_ratio: Some(1.5),
+            ..flags()
+        };
+        let err = TelemetryConfig::resolve(&f, &EnvMap::new()).unwrap_err();
+        assert_eq!(err.source_name, "--sampler-ratio");
+    }
+
+    #[test]
+    fn loki_password_comes_from_env_and_is_never_printed() {
+        let f = TelemetryFlags {
+            loki_url: Some("http://loki:3100".into()),
+            loki_tenant: Some("t1".into()),
+            loki_user: Some("u".into()),
+            ..flags()
+        };
+        let err = TelemetryConfig::resolve(&f, &EnvMap::new()).unwrap_err();
+        assert!(err.reason.contains("LOKI_PASSWORD"), "{err}");
+        let c = TelemetryConfig::resolve(&f, &env(&[("LOKI_PASSWORD", "s3cret")])).unwrap();
+        let loki = c.loki.clone().unwrap();
+        assert_eq!(loki.basic_auth, Some(("u".into(), "s3cret".into())));
+        assert_eq!(loki.tenant.as_deref(), Some("t1"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+}
