@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::stream::{self, StreamExt};
+
 use crate::clients::loki::LokiClient;
 use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
@@ -99,6 +101,10 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, A
     }
 }
 
+/// Queries in flight at once when a check asks per trace id (Tempo answers 429
+/// "job queue full" to 47 at once).
+const FAN_OUT: usize = 4;
+
 /// Maximum log lines one query returns.
 const LINE_LIMIT: usize = 5000;
 
@@ -157,7 +163,10 @@ pub async fn execute(
         }
         Query::TracesById { ids } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
-            let fetched = futures::future::join_all(ids.iter().map(|id| tempo.trace(id))).await;
+            let fetched: Vec<_> = stream::iter(ids.iter().map(|id| tempo.trace(id)))
+                .buffered(FAN_OUT)
+                .collect()
+                .await;
             let mut out = Vec::with_capacity(ids.len());
             for (id, r) in ids.iter().zip(fetched) {
                 out.push((id.clone(), r.map_err(attempt_error)?));

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::clients::Endpoint;
-use crate::core::catalog;
 use crate::core::component::{Component, ImageRef};
 use crate::core::event::Event;
 use crate::core::plan::{MimirFlavour, RunPlan};
 use crate::core::report::{ComponentReport, ComponentStatus, Report};
+use crate::core::scenarios::{SCENARIOS, checks_for};
 use crate::execute::{Backends, run_check};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::{Docker, DockerError, ImageAvailability};
@@ -240,34 +240,70 @@ pub async fn run(
         component_reports.insert(*c, report);
     }
 
-    // 4. The scenario.
+    // 4. The scenarios, all at once: http-service serves /metrics until the checks
+    //    are done; the others exit once they have written their manifests.
     let metrics_path_up =
         running.contains_key(&Component::Prometheus) && running.contains_key(&Component::Mimir);
-    let binary = find_binary("http-service", plan.scenario_dir.as_deref())?;
-    let mut args = vec![
-        "--run-id".to_string(),
-        plan.run_id.clone(),
-        "--metrics-listen".into(),
-        format!("0.0.0.0:{metrics_port}"),
-        "--hold".into(),
-    ];
-    if metrics_path_up {
-        args.push("--await-scrapes".into());
+    let loki_url = running.get(&Component::Loki).map(|r| r.api_url.clone());
+    let otlp = running
+        .get(&Component::Tempo)
+        .and_then(|r| r.host_ports.get(&4317).cloned());
+    let mut launches = Vec::new();
+    for spec in &SCENARIOS {
+        let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
+        let run_id = format!("{}-{}", plan.run_id, spec.prefix);
+        let mut args = vec!["--run-id".to_string(), run_id];
+        args.extend(spec.args.iter().map(|a| a.to_string()));
+        if let Some(url) = &loki_url {
+            args.extend(["--loki-url".into(), url.clone()]);
+        }
+        if let Some(addr) = &otlp {
+            args.extend([
+                "--otlp-endpoint".into(),
+                format!("http://{addr}"),
+                "--otlp-protocol".into(),
+                "grpc".into(),
+            ]);
+        }
+        if spec.scraped {
+            args.extend([
+                "--metrics-listen".into(),
+                format!("0.0.0.0:{metrics_port}"),
+                "--hold".into(),
+            ]);
+            if metrics_path_up {
+                args.push("--await-scrapes".into());
+            }
+        }
+        on_event(Event::ScenarioStarted { name: spec.binary });
+        let manifest = work_dir.join(format!("{}.manifest.json", spec.binary));
+        launches.push(async move {
+            let r = ScenarioRun::start(spec.binary, &binary, &args, &manifest).await;
+            (spec, r)
+        });
     }
-    on_event(Event::ScenarioStarted {
-        name: "http-service",
-    });
-    let scenario = ScenarioRun::start(
-        "http-service",
-        &binary,
-        &args,
-        &work_dir.join("http-service.manifest.json"),
-    )
-    .await?;
-    on_event(Event::ScenarioEmitted {
-        name: &scenario.name,
-        manifest: &scenario.manifest_path.display().to_string(),
-    });
+    let mut scenarios = Vec::new();
+    let mut first_error = None;
+    for (spec, result) in futures::future::join_all(launches).await {
+        match result {
+            Ok(run) => {
+                on_event(Event::ScenarioEmitted {
+                    name: &run.name,
+                    manifest: &run.manifest_path.display().to_string(),
+                });
+                scenarios.push((spec, run));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        for (_, run) in scenarios {
+            run.finish().await;
+        }
+        return Err(e.into());
+    }
 
     // 5. The checks.
     let backends = Backends::from_endpoints(
@@ -276,23 +312,26 @@ pub async fn run(
             .iter()
             .map(|(c, r)| Endpoint::new(*c, r.api_url.clone())),
     );
-    let checks = catalog::metrics_checks(&scenario.manifest);
     let mut check_reports = Vec::new();
-    for check in &checks {
-        let report = run_check(
-            check,
-            &backends,
-            &component_reports,
-            scenario.emitted_at,
-            plan.check_timeout,
-        )
-        .await;
-        on_event(Event::CheckFinished(&report));
-        check_reports.push(report);
+    for (spec, run) in &scenarios {
+        for check in checks_for(spec, &run.manifest) {
+            let report = run_check(
+                &check,
+                &backends,
+                &component_reports,
+                run.emitted_at,
+                plan.check_timeout,
+            )
+            .await;
+            on_event(Event::CheckFinished(&report));
+            check_reports.push(report);
+        }
     }
 
     // 6. Clean-up.
-    scenario.finish().await;
+    for (_, run) in scenarios {
+        run.finish().await;
+    }
     for (_, r) in running {
         let _ = r.container.rm().await;
     }

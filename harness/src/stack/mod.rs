@@ -226,6 +226,8 @@ pub struct Running {
     pub container: ContainerAsync<ComponentImage>,
     /// Base URL from the host, including the API prefix.
     pub api_url: String,
+    /// Host address of each container port (e.g. Tempo's 4317 for OTLP/gRPC).
+    pub host_ports: std::collections::BTreeMap<u16, String>,
     pub ready: Duration,
 }
 
@@ -374,8 +376,15 @@ pub async fn start_component(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ready = started.elapsed();
+    let mut host_ports = std::collections::BTreeMap::new();
+    for p in std::iter::once(spec.http_port).chain(spec.other_ports.iter().copied()) {
+        if let Ok(hp) = container.get_host_port_ipv4(p).await {
+            host_ports.insert(p, format!("{host}:{hp}"));
+        }
+    }
     Ok(Running {
         api_url: format!("{root}{}", spec.api_prefix),
+        host_ports,
         spec,
         container,
         ready,
