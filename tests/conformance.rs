@@ -95,6 +95,10 @@ fn report() -> &'static Report {
 #[case::sampling_traces_exact_ids("sampling.traces.exact_ids")]
 #[case::sampling_traces_span_trees("sampling.traces.span_trees")]
 #[case::sampling_sampling_count_within_bound("sampling.sampling.count_within_bound")]
+#[case::retention_loki("retention.loki")]
+#[case::retention_loki_enforced("retention.loki.enforced")]
+#[case::retention_tempo("retention.tempo")]
+#[case::retention_mimir("retention.mimir")]
 fn check_passed_or_was_honestly_skipped(#[case] id: &str) {
     let report = report();
     let c = report

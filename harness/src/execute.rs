@@ -17,7 +17,9 @@ use crate::core::check::{Check, EvalAt, Query, Window};
 use crate::core::component::Component;
 use crate::core::expect::{Expectation, Verdict, evaluate};
 use crate::core::observed::Observed;
+use crate::core::plan::MimirFlavour;
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport};
+use crate::core::settings::yaml_field;
 use crate::wait::{Attempt, WaitFailure, poll_until};
 
 /// Clients of the components that are up.
@@ -26,6 +28,56 @@ pub struct Backends {
     pub prometheus_api: BTreeMap<Component, PromClient>,
     pub loki: Option<LokiClient>,
     pub tempo: Option<TempoClient>,
+    /// Each component's root (no API prefix), for its configuration and build info.
+    pub roots: BTreeMap<Component, Endpoint>,
+    /// What fills the Mimir role.
+    pub mimir: Option<MimirFlavour>,
+    pub http: Option<reqwest::Client>,
+}
+
+/// Where a component serves its effective configuration (YAML).
+fn config_path(c: Component, mimir: Option<MimirFlavour>) -> Option<&'static str> {
+    match (c, mimir) {
+        (Component::Loki, _) => Some("/config"),
+        (Component::Tempo, _) => Some("/status/config"),
+        (Component::Mimir, Some(MimirFlavour::Mimir | MimirFlavour::Cortex)) => Some("/config"),
+        _ => None,
+    }
+}
+
+/// Where a component says which version it is.
+fn buildinfo_path(c: Component, mimir: Option<MimirFlavour>) -> &'static str {
+    match (c, mimir) {
+        (Component::Loki, _) => "/loki/api/v1/status/buildinfo",
+        (Component::Tempo, _) => "/api/status/buildinfo",
+        (Component::Grafana, _) => "/api/health",
+        (Component::Mimir, Some(MimirFlavour::Mimir | MimirFlavour::Cortex)) => {
+            "/prometheus/api/v1/status/buildinfo"
+        }
+        _ => "/api/v1/status/buildinfo",
+    }
+}
+
+/// The `version` of a build-info answer (`{"version"}` or `{"data":{"version"}}`).
+pub fn version_of(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("version")
+        .or_else(|| v.get("data").and_then(|d| d.get("version")))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+impl Backends {
+    /// The version a component reports about itself, if it says.
+    pub async fn version(&self, c: Component) -> Option<String> {
+        let root = self.roots.get(&c)?;
+        let http = self.http.as_ref()?;
+        let (status, body) = root
+            .get(http, buildinfo_path(c, self.mimir), &[])
+            .await
+            .ok()?;
+        (status == 200).then(|| version_of(&body)).flatten()
+    }
 }
 
 impl Backends {
@@ -161,6 +213,19 @@ pub async fn execute(
                 .map(Observed::Series)
                 .map_err(attempt_error)
         }
+        Query::ConfigField { field } => {
+            let root = b.roots.get(&component).ok_or_else(|| missing(component))?;
+            let http = b.http.as_ref().ok_or_else(|| missing(component))?;
+            let path = config_path(component, b.mimir)
+                .ok_or_else(|| Attempt::Fatal(format!("{component} serves no configuration")))?;
+            let (status, body) = root.get(http, path, &[]).await.map_err(attempt_error)?;
+            if status != 200 {
+                return Err(attempt_error(root.error(path, field, status, &body)));
+            }
+            yaml_field(&body, field)
+                .map(Observed::Text)
+                .map_err(|d| Attempt::Fatal(root.decode_error(path, field, d).to_string()))
+        }
         Query::TracesById { ids } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
             let fetched: Vec<_> = stream::iter(ids.iter().map(|id| tempo.trace(id)))
@@ -231,6 +296,15 @@ pub async fn run_check(
         guide_query: check.guide_original.clone(),
         time_to_visible_ms: None,
     };
+    if matches!(check.query, Query::ConfigField { .. })
+        && config_path(check.component, backends.mimir).is_none()
+    {
+        report.reason = format!(
+            "the {} role is filled by a stand-in (prometheus) that has no such setting",
+            check.component
+        );
+        return report;
+    }
     if let Some(missing) = check.needs.iter().find(|c| !backends.has(**c)) {
         let why = components
             .get(missing)
@@ -251,7 +325,9 @@ pub async fn run_check(
         Ok((detail, _)) => {
             report.status = CheckStatus::Pass;
             report.reason = detail;
-            report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
+            if !matches!(check.query, Query::ConfigField { .. }) {
+                report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
+            }
         }
         Err(WaitFailure::Fatal(message)) if check.expect == Expectation::Rejected => {
             report.status = CheckStatus::Pass;

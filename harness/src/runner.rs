@@ -5,9 +5,11 @@
 //! Main items: [`run`], [`RunError`], [`Cleanup`].
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clients::Endpoint;
+use crate::core::catalog_config::retention_checks;
+use crate::core::check::Check;
 use crate::core::component::{Component, ImageRef};
 use crate::core::event::Event;
 use crate::core::plan::{MimirFlavour, RunPlan};
@@ -132,7 +134,7 @@ pub async fn run(
             MimirFlavour::Prometheus,
             plan.image(Component::Prometheus).clone(),
             Some(format!(
-                "stand-in: prometheus (remote-write receiver), because image {} is not available: {pull_error}",
+                "a Prometheus remote-write receiver fills the role, because image {} is not available: {pull_error}",
                 plan.image(Component::Mimir)
             )),
         )
@@ -186,6 +188,7 @@ pub async fn run(
                 unreachable!()
             };
             let report = ComponentReport {
+                version: None,
                 name: c,
                 image: image.to_string(),
                 status: ComponentStatus::Skipped,
@@ -213,6 +216,7 @@ pub async fn run(
         let report = match result {
             Ok(r) => {
                 let report = ComponentReport {
+                    version: None,
                     name: *c,
                     image: image.to_string(),
                     status: ComponentStatus::Ready,
@@ -228,6 +232,7 @@ pub async fn run(
                 report
             }
             Err(e) => ComponentReport {
+                version: None,
                 name: *c,
                 image: image.to_string(),
                 status: ComponentStatus::Failed,
@@ -306,26 +311,48 @@ pub async fn run(
     }
 
     // 5. The checks.
-    let backends = Backends::from_endpoints(
+    let mut backends = Backends::from_endpoints(
         &http,
         running
             .iter()
             .map(|(c, r)| Endpoint::new(*c, r.api_url.clone())),
     );
-    let mut check_reports = Vec::new();
-    for (spec, run) in &scenarios {
-        for check in checks_for(spec, &run.manifest) {
-            let report = run_check(
-                &check,
-                &backends,
-                &component_reports,
-                run.emitted_at,
-                plan.check_timeout,
-            )
-            .await;
-            on_event(Event::CheckFinished(&report));
-            check_reports.push(report);
+    backends.http = Some(http.clone());
+    backends.mimir = Some(mimir_flavour);
+    backends.roots = running
+        .iter()
+        .map(|(c, r)| {
+            let root = r.api_url.trim_end_matches(r.spec.api_prefix.as_str());
+            (*c, Endpoint::new(*c, root))
+        })
+        .collect();
+    for (c, report) in component_reports.iter_mut() {
+        if report.status == ComponentStatus::Ready {
+            report.version = backends.version(*c).await;
         }
+    }
+    let mut all_checks: Vec<(Instant, Check)> = Vec::new();
+    for (spec, run) in &scenarios {
+        all_checks.extend(
+            checks_for(spec, &run.manifest)
+                .into_iter()
+                .map(|c| (run.emitted_at, c)),
+        );
+    }
+    let started_checks = Instant::now();
+    all_checks.extend(retention_checks().into_iter().map(|c| (started_checks, c)));
+    let mut check_reports = Vec::new();
+    for (emitted_at, check) in &all_checks {
+        let report = run_check(
+            check,
+            &backends,
+            &component_reports,
+            *emitted_at,
+            plan.check_timeout,
+        )
+        .await;
+        on_event(Event::CheckFinished(&report));
+        check_reports.push(report);
     }
 
     // 6. Clean-up.

@@ -65,6 +65,10 @@ pub enum Query {
     TracesById {
         ids: Vec<String>,
     },
+    /// A field of the component's effective configuration (the YAML it serves).
+    ConfigField {
+        field: String,
+    },
     /// For each trace id, the lines `{selector} | json | trace_id="<id>"`.
     LogQlByTraceId {
         selector: String,
@@ -83,6 +87,7 @@ impl Query {
             Query::TraceQlSearch { query, .. } | Query::TraceQlMetrics { query, .. } => {
                 query.clone()
             }
+            Query::ConfigField { field } => format!("effective config: {field}"),
             Query::TracesById { ids } => {
                 format!("GET /api/traces/<id> for {} trace ids", ids.len())
             }

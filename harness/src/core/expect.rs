@@ -371,6 +371,12 @@ pub enum Expectation {
     LinesPerTrace(BTreeMap<String, Vec<ExpectedLine>>),
     /// The backend must refuse the query (a defect of the guide's query).
     Rejected,
+    /// Any data at all (a dashboard target "returns data").
+    NonEmpty,
+    /// A configured duration, in seconds (`written` as the guide wrote it).
+    Duration { secs: f64, written: String },
+    /// A configuration value, as text.
+    Text(String),
     /// The query runs but cannot match what was emitted (a defect of the guide's query).
     MatchesNothing { why: String },
 }
@@ -612,6 +618,49 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
                 Verdict::Mismatch { problems }
             }
         }
+        (Expectation::NonEmpty, o) => {
+            let n = match o {
+                Observed::Series(s) => s.len(),
+                Observed::Logs(l) => l.len(),
+                Observed::Traces(t) => t.len(),
+                Observed::TracesById(t) => t.iter().filter(|(_, s)| s.is_some()).count(),
+                Observed::LogsByTraceId(t) => t.iter().map(|(_, l)| l.len()).sum(),
+                Observed::Text(t) => usize::from(t.is_some()),
+            };
+            if n > 0 {
+                Verdict::Pass {
+                    detail: format!("returned {}", o.describe()),
+                }
+            } else {
+                Verdict::Mismatch {
+                    problems: vec!["returned no data".into()],
+                }
+            }
+        }
+        (Expectation::Duration { secs, written }, Observed::Text(got)) => {
+            match got
+                .as_deref()
+                .map(|g| (g, super::settings::parse_duration(g)))
+            {
+                Some((g, Some(v))) if (v - secs).abs() < 1e-6 => Verdict::Pass {
+                    detail: format!("{g} = the guide's {written}"),
+                },
+                Some((g, _)) => Verdict::Mismatch {
+                    problems: vec![format!("is {g}, the guide sets {written}")],
+                },
+                None => Verdict::Mismatch {
+                    problems: vec![format!("is not set, the guide sets {written}")],
+                },
+            }
+        }
+        (Expectation::Text(want), Observed::Text(got)) => match got {
+            Some(g) if g == want => Verdict::Pass {
+                detail: format!("is {g}"),
+            },
+            other => Verdict::Mismatch {
+                problems: vec![format!("is {other:?}, expected {want}")],
+            },
+        },
         (Expectation::Rejected, o) => Verdict::Mismatch {
             problems: vec![format!(
                 "the backend accepted the query (answered {})",
@@ -623,6 +672,7 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
                 Observed::Series(s) => s.is_empty(),
                 Observed::Logs(l) => l.is_empty(),
                 Observed::Traces(t) => t.is_empty(),
+                Observed::Text(t) => t.is_none(),
                 _ => false,
             };
             if empty {

@@ -5,6 +5,7 @@
 //! and the reporters are adapters around these types.
 
 pub mod catalog;
+pub mod catalog_config;
 pub mod catalog_telemetry;
 pub mod check;
 pub mod component;
@@ -16,3 +17,4 @@ pub mod plan;
 pub mod quantile;
 pub mod report;
 pub mod scenarios;
+pub mod settings;

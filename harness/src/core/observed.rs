@@ -48,6 +48,8 @@ pub enum Observed {
     TracesById(Vec<(String, Option<Vec<ObservedSpan>>)>),
     /// Log lines fetched per trace id.
     LogsByTraceId(Vec<(String, Vec<LogEntry>)>),
+    /// A configuration value (`None`: the field is absent).
+    Text(Option<String>),
 }
 
 impl Observed {
@@ -62,6 +64,7 @@ impl Observed {
                 t.iter().filter(|(_, s)| s.is_some()).count(),
                 t.len()
             ),
+            Observed::Text(t) => format!("{t:?}"),
             Observed::LogsByTraceId(t) => format!(
                 "{} log lines for {} trace ids",
                 t.iter().map(|(_, l)| l.len()).sum::<usize>(),

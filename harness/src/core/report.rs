@@ -44,6 +44,8 @@ pub struct ComponentReport {
     pub status: ComponentStatus,
     /// Time from container start to the first ready answer.
     pub ready_ms: Option<u64>,
+    /// The version the component reports about itself (build info), not the tag.
+    pub version: Option<String>,
     pub reason: Option<String>,
     /// Set when another program filled this role (Mimir's: `cortex`, `prometheus`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +173,7 @@ mod tests {
             image: "img:1".into(),
             status,
             ready_ms: None,
+            version: None,
             reason: None,
             stand_in: stand_in.map(str::to_owned),
         }

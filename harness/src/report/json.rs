@@ -22,6 +22,7 @@ mod tests {
             "r1".into(),
             Default::default(),
             vec![ComponentReport {
+                version: None,
                 name: Component::Loki,
                 image: "grafana/loki:3.2.0".into(),
                 status: ComponentStatus::Skipped,

@@ -72,8 +72,8 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "\nComponents")?;
     writeln!(
         out,
-        "  {:<11} {:<8} {:>8}  {:<34} note",
-        "component", "status", "ready", "image"
+        "  {:<11} {:<8} {:>8}  {:<30} {:<12} note",
+        "component", "status", "ready", "image", "version"
     )?;
     for c in &report.components {
         let status = match c.status {
@@ -98,11 +98,12 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         }
         writeln!(
             out,
-            "  {:<11} {:<8} {:>8}  {:<34} {}",
+            "  {:<11} {:<8} {:>8}  {:<30} {:<12} {}",
             c.name.name(),
             status,
             ready,
             c.image,
+            c.version.as_deref().unwrap_or("-"),
             note
         )?;
     }
