@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt};
 
+use crate::clients::grafana::{DsQuery, GrafanaClient, HealthStatus};
 use crate::clients::loki::LokiClient;
 use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
@@ -33,6 +34,7 @@ pub struct Backends {
     /// What fills the Mimir role.
     pub mimir: Option<MimirFlavour>,
     pub http: Option<reqwest::Client>,
+    pub grafana: Option<GrafanaClient>,
 }
 
 /// Where a component serves its effective configuration (YAML).
@@ -97,7 +99,9 @@ impl Backends {
                         PromClient::new(http.clone(), e.component, e.base),
                     );
                 }
-                Component::Grafana => {}
+                Component::Grafana => {
+                    b.grafana = Some(GrafanaClient::new(http.clone(), &e.base, e.auth.clone()))
+                }
             }
         }
         b
@@ -108,7 +112,7 @@ impl Backends {
             Component::Loki => self.loki.is_some(),
             Component::Tempo => self.tempo.is_some(),
             Component::Mimir | Component::Prometheus => self.prometheus_api.contains_key(&c),
-            Component::Grafana => false,
+            Component::Grafana => self.grafana.is_some(),
         }
     }
 }
@@ -225,6 +229,54 @@ pub async fn execute(
             yaml_field(&body, field)
                 .map(Observed::Text)
                 .map_err(|d| Attempt::Fatal(root.decode_error(path, field, d).to_string()))
+        }
+        Query::GrafanaHealth => {
+            let g = b
+                .grafana
+                .as_ref()
+                .ok_or_else(|| missing(Component::Grafana))?;
+            let h = g.health().await.map_err(attempt_error)?;
+            Ok(Observed::Text(h.version))
+        }
+        Query::GrafanaDatasourceHealth { uid } => {
+            let g = b
+                .grafana
+                .as_ref()
+                .ok_or_else(|| missing(Component::Grafana))?;
+            let h = g.datasource_health(uid).await.map_err(attempt_error)?;
+            let status = match h.status {
+                HealthStatus::Ok => "OK".to_string(),
+                HealthStatus::Error => format!("ERROR: {}", h.message),
+                HealthStatus::Other(s) => format!("{s}: {}", h.message),
+            };
+            Ok(Observed::Text(Some(status)))
+        }
+        Query::GrafanaDsQuery {
+            datasource_uid,
+            query,
+            window,
+        } => {
+            let g = b
+                .grafana
+                .as_ref()
+                .ok_or_else(|| missing(Component::Grafana))?;
+            let (start, end) = bounds(window);
+            let q = DsQuery::new("A", datasource_uid, query.clone());
+            let answers = g
+                .ds_query(&[q], &start.to_string(), &end.to_string())
+                .await
+                .map_err(attempt_error)?;
+            match answers.get("A") {
+                Some(r) if r.error.is_some() => Err(Attempt::Fatal(format!(
+                    "Grafana's {datasource_uid} datasource answered: {}",
+                    r.error.clone().unwrap_or_default()
+                ))),
+                Some(r) if r.rows > 0 || r.values > 0 => Ok(Observed::Text(Some(format!(
+                    "{} rows in {} frames",
+                    r.rows, r.frames
+                )))),
+                _ => Ok(Observed::Text(None)),
+            }
         }
         Query::TracesById { ids } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;

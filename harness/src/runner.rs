@@ -332,9 +332,10 @@ pub async fn run(
         }
     }
     let mut all_checks: Vec<(Instant, Check)> = Vec::new();
+    let ctx = stack::configs::catalog_context().expect("the embedded provisioning is valid");
     for (spec, run) in &scenarios {
         all_checks.extend(
-            checks_for(spec, &run.manifest)
+            checks_for(spec, &run.manifest, &ctx)
                 .into_iter()
                 .map(|c| (run.emitted_at, c)),
         );

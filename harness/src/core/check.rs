@@ -69,6 +69,18 @@ pub enum Query {
     ConfigField {
         field: String,
     },
+    /// Grafana's `/api/health`: its version.
+    GrafanaHealth,
+    /// A datasource's own health check through Grafana: its status.
+    GrafanaDatasourceHealth {
+        uid: String,
+    },
+    /// One dashboard target through Grafana's `/api/ds/query` over the window.
+    GrafanaDsQuery {
+        datasource_uid: String,
+        query: crate::core::dashboard::TargetQuery,
+        window: Window,
+    },
     /// For each trace id, the lines `{selector} | json | trace_id="<id>"`.
     LogQlByTraceId {
         selector: String,
@@ -88,6 +100,17 @@ impl Query {
                 query.clone()
             }
             Query::ConfigField { field } => format!("effective config: {field}"),
+            Query::GrafanaHealth => "GET /api/health".into(),
+            Query::GrafanaDatasourceHealth { uid } => {
+                format!("GET /api/datasources/uid/{uid}/health")
+            }
+            Query::GrafanaDsQuery {
+                datasource_uid,
+                query,
+                ..
+            } => {
+                format!("POST /api/ds/query ({datasource_uid}): {}", query.text())
+            }
             Query::TracesById { ids } => {
                 format!("GET /api/traces/<id> for {} trace ids", ids.len())
             }

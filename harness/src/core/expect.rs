@@ -377,6 +377,8 @@ pub enum Expectation {
     Duration { secs: f64, written: String },
     /// A configuration value, as text.
     Text(String),
+    /// Grafana's derived-field regex finds, in every line, the line's own trace id.
+    DerivedField { regex: String },
     /// The query runs but cannot match what was emitted (a defect of the guide's query).
     MatchesNothing { why: String },
 }
@@ -661,6 +663,9 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
                 problems: vec![format!("is {other:?}, expected {want}")],
             },
         },
+        (Expectation::DerivedField { regex }, Observed::Logs(lines)) => {
+            evaluate_derived_field(regex, lines)
+        }
         (Expectation::Rejected, o) => Verdict::Mismatch {
             problems: vec![format!(
                 "the backend accepted the query (answered {})",
@@ -691,6 +696,53 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
                 o.describe()
             )],
         },
+    }
+}
+
+/// Every line's `trace_id` JSON field is what the derived-field regex captures.
+pub fn evaluate_derived_field(regex: &str, lines: &[LogEntry]) -> Verdict {
+    let re = match regex::Regex::new(regex) {
+        Ok(re) => re,
+        Err(e) => {
+            return Verdict::Mismatch {
+                problems: vec![format!("the derived-field regex {regex:?} is invalid: {e}")],
+            };
+        }
+    };
+    if lines.is_empty() {
+        return Verdict::Mismatch {
+            problems: vec!["no line with a trace id yet".into()],
+        };
+    }
+    let mut problems = Vec::new();
+    for l in lines {
+        let want = serde_json::from_str::<serde_json::Value>(&l.line)
+            .ok()
+            .and_then(|v| {
+                v.get("trace_id")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned)
+            });
+        let got = re
+            .captures(&l.line)
+            .and_then(|c| c.get(1).or_else(|| c.get(0)))
+            .map(|m| m.as_str().to_owned());
+        if want.is_none() || got != want {
+            problems.push(format!(
+                "captured {got:?} from a line whose trace_id is {want:?}: {}",
+                l.line.chars().take(160).collect::<String>()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::Pass {
+            detail: format!("the regex finds the trace id in all {} lines", lines.len()),
+        }
+    } else {
+        let n = problems.len();
+        problems.truncate(3);
+        problems.push(format!("{n} lines in all"));
+        Verdict::Mismatch { problems }
     }
 }
 
@@ -847,6 +899,19 @@ mod log_and_trace_tests {
             evaluate_traces(&want, &absent).summary(),
             "trace t not found"
         );
+    }
+
+    #[test]
+    fn derived_field_regex_must_capture_each_lines_trace_id() {
+        let lines = [entry(
+            "info",
+            r#"{"message":"m","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}"#,
+        )];
+        assert!(evaluate_derived_field(r#""trace_id":"(\w+)""#, &lines).is_pass());
+        // a regex written for `trace_id=…` text finds nothing in JSON lines
+        assert!(!evaluate_derived_field(r"trace_id=(\w+)", &lines).is_pass());
+        assert!(!evaluate_derived_field(r#""trace_id":"(\w+)""#, &[]).is_pass());
+        assert!(!evaluate_derived_field("(", &lines).is_pass());
     }
 
     #[test]

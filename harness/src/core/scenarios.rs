@@ -6,11 +6,13 @@
 use lgtm_scenarios::manifest::Manifest;
 
 use super::catalog::metrics_checks;
+use super::catalog_grafana::{dashboard_checks, derived_field_check, grafana_checks};
 use super::catalog_telemetry::{
     correlation_checks, guide_log_checks, guide_trace_checks, logs_checks, sampling_checks,
     traces_checks,
 };
 use super::check::Check;
+use super::dashboard::{Dashboard, KnownDatasource};
 
 /// One scenario binary and how the harness runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +56,18 @@ pub const SCENARIOS: [ScenarioSpec; 4] = [
     },
 ];
 
+/// What the catalog needs besides manifests: the dashboard and Grafana provisioning
+/// the stack runs with.
+#[derive(Debug, Clone)]
+pub struct CatalogContext {
+    pub dashboard: Dashboard,
+    pub datasources: Vec<KnownDatasource>,
+    /// The Loki datasource's derived-field regex for trace ids.
+    pub derived_field_regex: String,
+}
+
 /// The checks a scenario's manifest yields.
-pub fn checks_for(spec: &ScenarioSpec, m: &Manifest) -> Vec<Check> {
+pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Vec<Check> {
     let p = spec.prefix;
     let mut checks = Vec::new();
     if spec.scraped {
@@ -70,6 +82,9 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest) -> Vec<Check> {
             checks.extend(correlation_checks(p, m));
             checks.extend(guide_log_checks(m));
             checks.extend(guide_trace_checks(m));
+            checks.extend(dashboard_checks(m, &ctx.dashboard, &ctx.datasources));
+            checks.push(derived_field_check(m, &ctx.derived_field_regex));
+            checks.extend(grafana_checks(m, &ctx.dashboard, &ctx.datasources));
         }
         "sampling" => checks.extend(sampling_checks(p, m)),
         _ => checks.extend(correlation_checks(p, m)),

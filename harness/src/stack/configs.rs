@@ -31,6 +31,36 @@ pub fn prometheus_scraper(target: &str, push_url: &str) -> String {
         .replace("${MIMIR_PUSH_URL}", push_url)
 }
 
+/// The regex of the Loki datasource's derived field (log line → trace link).
+pub fn derived_field_regex() -> Option<String> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(GRAFANA_DATASOURCES).ok()?;
+    v.get("datasources")?
+        .as_sequence()?
+        .iter()
+        .find(|d| d.get("type").and_then(|t| t.as_str()) == Some("loki"))?
+        .get("jsonData")?
+        .get("derivedFields")?
+        .as_sequence()?
+        .first()?
+        .get("matcherRegex")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The catalog's view of the provisioning: the dashboard, the datasources and the
+/// derived-field regex.
+pub fn catalog_context() -> Result<CatalogContext, String> {
+    let datasources = KnownDatasource::provisioned();
+    let dashboard =
+        dashboard::parse(GRAFANA_DASHBOARD, &datasources).map_err(|e| format!("{e:?}"))?;
+    Ok(CatalogContext {
+        dashboard,
+        datasources,
+        derived_field_regex: derived_field_regex()
+            .ok_or("no derived field in the Loki datasource")?,
+    })
+}
+
 /// Grafana's datasources, pointing at the run's containers.
 pub fn grafana_datasources(loki: &str, tempo: &str, mimir: &str) -> String {
     GRAFANA_DATASOURCES
@@ -39,9 +69,24 @@ pub fn grafana_datasources(loki: &str, tempo: &str, mimir: &str) -> String {
         .replace("http://mimir:9009/prometheus", mimir)
 }
 
+use crate::core::dashboard::{self, KnownDatasource};
+use crate::core::scenarios::CatalogContext;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_provisioning_yields_a_catalog_context() {
+        let ctx = catalog_context().unwrap();
+        assert_eq!(ctx.derived_field_regex, r#""trace_id":"(\w+)""#);
+        assert!(
+            ctx.dashboard.defects.is_empty(),
+            "{:?}",
+            ctx.dashboard.defects
+        );
+        assert!(ctx.dashboard.targets.len() >= 5);
+    }
 
     #[test]
     fn loki_config_drops_the_field_loki_3_refuses() {
