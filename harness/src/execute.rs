@@ -126,7 +126,11 @@ fn now_ms() -> u64 {
 
 /// The window's bounds, its end extended to now.
 fn bounds(w: &Window) -> (u64, u64) {
-    (w.start_unix_ms, w.end_unix_ms.max(now_ms() + 1000))
+    if w.follow {
+        (w.start_unix_ms, w.end_unix_ms.max(now_ms() + 1000))
+    } else {
+        (w.start_unix_ms, w.end_unix_ms)
+    }
 }
 
 fn attempt_error(e: ClientError) -> Attempt {

@@ -70,6 +70,10 @@ struct RunArgs {
     /// Use this run id instead of a fresh one (letters, digits and `-`).
     #[arg(long)]
     run_id: Option<String>,
+    /// `fixed`: the guide's configs with its defects fixed; `guide`: the guide's
+    /// configs exactly as written, to see where they break.
+    #[arg(long, value_name = "fixed|guide", default_value = "fixed")]
+    configs: String,
 }
 
 fn fresh_run_id() -> String {
@@ -116,6 +120,7 @@ async fn run(args: RunArgs) -> ExitCode {
         scenario_dir: args.scenario_dir,
         check_timeout_secs: args.check_timeout,
         run_id: args.run_id,
+        configs: Some(args.configs),
     }) {
         Ok(p) => p,
         Err(code) => return code,

@@ -161,6 +161,7 @@ pub async fn run(
         network: format!("lgtm-check-{}", plan.run_id),
         scrape_target: format!("host.docker.internal:{metrics_port}"),
         mimir: mimir_flavour,
+        configs: plan.configs,
     };
     docker.create_network(&layout.network, &plan.run_id).await?;
 
@@ -370,6 +371,7 @@ pub async fn run(
     Ok(Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
+        plan.configs,
         component_reports.into_values().collect(),
         check_reports,
     ))

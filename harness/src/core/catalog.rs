@@ -243,8 +243,26 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             })
             .collect(),
     ));
+    checks.push(Check {
+        id: "promql.guide.cpu.original".into(),
+        title: "guide PromQL 5 as written: node_cpu_seconds_total comes from node-exporter, which the guide never deploys".into(),
+        signal: Signal::Metrics,
+        component: Component::Mimir,
+        needs: vec![Component::Prometheus, Component::Mimir],
+        query: Query::PromQl {
+            expr: GUIDE_PROMQL_CPU.into(),
+            at: EvalAt::Now,
+        },
+        guide_original: Some(GUIDE_PROMQL_CPU.into()),
+        expect: Expectation::MatchesNothing {
+            why: "no node-exporter is scraped".into(),
+        },
+    });
     checks
 }
+
+const GUIDE_PROMQL_CPU: &str =
+    "100 - (avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])) * 100)";
 
 #[cfg(test)]
 mod tests {
@@ -312,8 +330,11 @@ mod tests {
     #[test]
     fn every_query_is_scoped_to_the_run() {
         let checks = metrics_checks(&manifest());
-        assert_eq!(checks.len(), 8);
-        for c in &checks {
+        assert_eq!(checks.len(), 9);
+        for c in checks
+            .iter()
+            .filter(|c| c.guide_original.as_deref() != Some(GUIDE_PROMQL_CPU))
+        {
             assert!(c.query.text().contains("run_id=\"r9\""), "{}", c.id);
             assert!(series(c).no_other_series);
         }

@@ -28,6 +28,7 @@ pub fn window(m: &Manifest) -> Window {
     Window {
         start_unix_ms: m.started_at_unix_ms.saturating_sub(WINDOW_MARGIN_MS),
         end_unix_ms: m.finished_at_unix_ms + WINDOW_MARGIN_MS,
+        follow: true,
     }
 }
 
@@ -391,6 +392,38 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
         Some(GUIDE_LOGQL_P95),
         Expectation::Rejected,
     ));
+    checks.push(check(
+        "logql.guide.errors_by_endpoint.original".into(),
+        "guide LogQL 5 as written: `endpoint` is a field of the JSON line, not a label, so nothing is grouped by it",
+        Signal::Logs,
+        Component::Loki,
+        Query::LogQlMetric {
+            expr: format!("sum by (endpoint) (rate({sel} |= \"error\" [5m]))"),
+        },
+        Some("sum by (endpoint) (rate({service=\"rust-app\"} |= \"error\" [5m]))"),
+        Expectation::NoSeriesWithLabel {
+            label: "endpoint".into(),
+            why: "without `| json` no series has an endpoint label".into(),
+        },
+    ));
+    checks.push(check(
+        "logql.guide.query_logs.original".into(),
+        "the guide's query_logs() asks Loki for 2024-01-01 only (hard-coded start/end)",
+        Signal::Logs,
+        Component::Loki,
+        Query::LogQlLines {
+            expr: format!("{sel} |= \"error\""),
+            window: Window {
+                start_unix_ms: 1_704_067_200_000,
+                end_unix_ms: 1_704_153_600_000,
+                follow: false,
+            },
+        },
+        Some("GET /loki/api/v1/query_range?query={service=\"rust-app\"} |= \"error\"&start=1704067200000000000&end=1704153600000000000"),
+        Expectation::MatchesNothing {
+            why: "its start/end are fixed to 2024-01-01".into(),
+        },
+    ));
     let (q, e) = lines(
         format!("{sel} | json | trace_id != \"\""),
         lines_where(m, |s, l| {
@@ -504,6 +537,20 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
             search(GUIDE_TRACEQL_COMPLEX.into()),
             Some(GUIDE_TRACEQL_COMPLEX),
             Expectation::Rejected,
+        ),
+        check(
+            "traceql.guide.traces_to_logs.original".into(),
+            "guide Traces → Logs as written: trace_id is not a span attribute, so the query finds nothing",
+            Signal::Traces,
+            Component::Tempo,
+            search(format!(
+                "{{ span.trace_id = \"{}\" }}",
+                m.traces.traces.first().map(|t| t.trace_id.as_str()).unwrap_or("abc123")
+            )),
+            Some("{ span.trace_id = \"abc123\" }"),
+            Expectation::MatchesNothing {
+                why: "a trace is found by its id (/api/traces/<id>), its logs in Loki by `| json | trace_id=…`".into(),
+            },
         ),
         check(
             "traceql.guide.rate".into(),

@@ -27,12 +27,13 @@ pub enum EvalAt {
     LastSampleOf(String),
 }
 
-/// The time range a log or trace query covers, in Unix milliseconds. The end is
-/// extended to the moment of the query, so late arrivals are seen.
+/// The time range a log or trace query covers, in Unix milliseconds. With
+/// `follow`, the end is extended to the moment of the query, so late arrivals are seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub start_unix_ms: u64,
     pub end_unix_ms: u64,
+    pub follow: bool,
 }
 
 /// A query in a backend's own language.

@@ -373,6 +373,9 @@ pub enum Expectation {
     Rejected,
     /// Any data at all (a dashboard target "returns data").
     NonEmpty,
+    /// No returned series carries `label` (a guide query grouping by a label that
+    /// does not exist).
+    NoSeriesWithLabel { label: String, why: String },
     /// A configured duration, in seconds (`written` as the guide wrote it).
     Duration { secs: f64, written: String },
     /// A configuration value, as text.
@@ -637,6 +640,22 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
                 Verdict::Mismatch {
                     problems: vec!["returned no data".into()],
                 }
+            }
+        }
+        (Expectation::NoSeriesWithLabel { label, why }, Observed::Series(series)) => {
+            match series.iter().find(|s| s.labels.contains_key(label)) {
+                None if !series.is_empty() => Verdict::Pass {
+                    detail: format!("{} series, none with `{label}`: {why}", series.len()),
+                },
+                None => Verdict::Mismatch {
+                    problems: vec!["no series yet".into()],
+                },
+                Some(s) => Verdict::Mismatch {
+                    problems: vec![format!(
+                        "series {} carries `{label}`",
+                        fmt_labels(&s.labels)
+                    )],
+                },
             }
         }
         (Expectation::Duration { secs, written }, Observed::Text(got)) => {

@@ -52,6 +52,20 @@ pub struct RawRun {
     pub scenario_dir: Option<PathBuf>,
     pub check_timeout_secs: u64,
     pub run_id: Option<String>,
+    /// `fixed` (default) or `guide`.
+    pub configs: Option<String>,
+}
+
+/// Which component configurations a run uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigSet {
+    /// `fixtures/`: the guide's configs with its defects fixed.
+    #[default]
+    Fixed,
+    /// `fixtures/guide/`: the guide's configs exactly as written (only the addresses
+    /// of this run's containers and scenario put in), to see where they break.
+    Guide,
 }
 
 /// Where a component's image choice came from.
@@ -75,6 +89,7 @@ pub struct RunPlan {
     pub scenario_dir: Option<PathBuf>,
     /// How long one check may wait for its data to become visible.
     pub check_timeout: Duration,
+    pub configs: ConfigSet,
 }
 
 /// Flags or environment that cannot make a plan.
@@ -96,6 +111,8 @@ pub enum PlanError {
     RunId(String),
     #[error("--require: {0}")]
     Require(String),
+    #[error("--configs `{0}`: expected `fixed` or `guide`")]
+    Configs(String),
     #[error("--check-timeout must be at least 1 second")]
     CheckTimeout,
 }
@@ -182,6 +199,11 @@ impl RunPlan {
                 .scenario_dir
                 .or_else(|| env.get("LGTM_CHECK_SCENARIO_DIR").map(PathBuf::from)),
             check_timeout: Duration::from_secs(raw.check_timeout_secs),
+            configs: match raw.configs.as_deref() {
+                None | Some("fixed") => ConfigSet::Fixed,
+                Some("guide") => ConfigSet::Guide,
+                Some(other) => return Err(PlanError::Configs(other.into())),
+            },
         })
     }
 

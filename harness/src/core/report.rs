@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::check::Signal;
 use super::component::Component;
+use super::plan::ConfigSet;
 
 /// Version of the JSON report format.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -84,23 +85,81 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+/// A place where the guide is wrong, with the evidence a backend gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuideDefect {
+    /// The check (or `component.<name>`) that showed it.
+    pub id: String,
+    pub what: String,
+    /// The guide's text, where there is one.
+    pub guide: Option<String>,
+    /// What the backend said or did.
+    pub evidence: String,
+}
+
+/// The guide's defects a run showed: guide queries a backend rejected or that cannot
+/// match (checked in every run), and, when the guide's configs ran
+/// (`--configs guide`), components that refused them and checks that failed.
+pub fn guide_defects(
+    configs: ConfigSet,
+    components: &[ComponentReport],
+    checks: &[CheckReport],
+) -> Vec<GuideDefect> {
+    let mut out = Vec::new();
+    if configs == ConfigSet::Guide {
+        for c in components
+            .iter()
+            .filter(|c| c.status == ComponentStatus::Failed)
+        {
+            out.push(GuideDefect {
+                id: format!("component.{}", c.name),
+                what: format!("{} does not start with the guide's configuration", c.name),
+                guide: None,
+                evidence: c.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    for c in checks {
+        let shown_by_check = c.status == CheckStatus::Pass
+            && (c
+                .reason
+                .starts_with("rejected, as the guide's query is wrong")
+                || c.reason.starts_with("matches nothing")
+                || c.id.ends_with(".original"));
+        let failed_with_guide = configs == ConfigSet::Guide && c.status == CheckStatus::Fail;
+        if shown_by_check || failed_with_guide {
+            out.push(GuideDefect {
+                id: c.id.clone(),
+                what: c.title.clone(),
+                guide: c.guide_query.clone(),
+                evidence: c.reason.clone(),
+            });
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub schema_version: u32,
     pub run_id: String,
     /// Components that had to really run (`--require`, `--require-all`).
     pub required: BTreeSet<Component>,
+    /// Whose configs ran: `fixed` or `guide`.
+    pub configs: ConfigSet,
     pub components: Vec<ComponentReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
     /// Why the run as a whole failed, beyond failed checks.
     pub problems: Vec<String>,
+    pub guide_defects: Vec<GuideDefect>,
 }
 
 impl Report {
     pub fn new(
         run_id: String,
         required: BTreeSet<Component>,
+        configs: ConfigSet,
         components: Vec<ComponentReport>,
         checks: Vec<CheckReport>,
     ) -> Self {
@@ -140,8 +199,10 @@ impl Report {
         }
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
+            guide_defects: guide_defects(configs, &components, &checks),
             run_id,
             required,
+            configs,
             components,
             checks,
             summary,
@@ -203,7 +264,13 @@ mod tests {
             ]
         };
         let checks = || vec![check(CheckStatus::Pass), check(CheckStatus::Skip)];
-        let lenient = Report::new("r".into(), BTreeSet::new(), components(), checks());
+        let lenient = Report::new(
+            "r".into(),
+            BTreeSet::new(),
+            ConfigSet::Fixed,
+            components(),
+            checks(),
+        );
         assert_eq!(lenient.exit_code(), exit::OK);
         assert_eq!(
             lenient.summary,
@@ -215,7 +282,7 @@ mod tests {
         );
 
         let all: BTreeSet<_> = Component::ALL.into_iter().collect();
-        let strict = Report::new("r".into(), all, components(), checks());
+        let strict = Report::new("r".into(), all, ConfigSet::Fixed, components(), checks());
         assert_eq!(strict.exit_code(), exit::CHECKS_FAILED);
         assert_eq!(strict.problems.len(), 3, "{:?}", strict.problems);
 
@@ -223,6 +290,7 @@ mod tests {
         let loki = Report::new(
             "r".into(),
             BTreeSet::from([Component::Loki]),
+            ConfigSet::Fixed,
             components(),
             checks(),
         );
@@ -234,6 +302,7 @@ mod tests {
         let prom = Report::new(
             "r".into(),
             BTreeSet::from([Component::Prometheus]),
+            ConfigSet::Fixed,
             components(),
             checks(),
         );
@@ -242,10 +311,39 @@ mod tests {
     }
 
     #[test]
+    fn guide_defects_come_from_rejected_originals_and_guide_mode_failures() {
+        let mut rejected = check(CheckStatus::Pass);
+        rejected.id = "logql.guide.p95_latency.original".into();
+        rejected.reason = "rejected, as the guide's query is wrong: parse error".into();
+        let mut failed = check(CheckStatus::Fail);
+        failed.id = "retention.loki.enforced".into();
+        let comps = vec![component(Component::Loki, ComponentStatus::Failed, None)];
+        let fixed = guide_defects(
+            ConfigSet::Fixed,
+            &comps,
+            &[rejected.clone(), failed.clone()],
+        );
+        assert_eq!(
+            fixed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["logql.guide.p95_latency.original"]
+        );
+        let guide = guide_defects(ConfigSet::Guide, &comps, &[rejected, failed]);
+        assert_eq!(
+            guide.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            [
+                "component.loki",
+                "logql.guide.p95_latency.original",
+                "retention.loki.enforced"
+            ]
+        );
+    }
+
+    #[test]
     fn a_failed_check_or_component_fails_the_run() {
         let r = Report::new(
             "r".into(),
             BTreeSet::new(),
+            ConfigSet::Fixed,
             vec![],
             vec![check(CheckStatus::Fail)],
         );
@@ -253,6 +351,7 @@ mod tests {
         let r = Report::new(
             "r".into(),
             BTreeSet::new(),
+            ConfigSet::Fixed,
             vec![component(Component::Loki, ComponentStatus::Failed, None)],
             vec![],
         );

@@ -21,6 +21,7 @@ mod tests {
         let report = Report::new(
             "r1".into(),
             Default::default(),
+            Default::default(),
             vec![ComponentReport {
                 version: None,
                 name: Component::Loki,

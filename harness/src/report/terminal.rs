@@ -132,6 +132,20 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "         guide: {g}")?;
         }
     }
+    if !report.guide_defects.is_empty() {
+        writeln!(
+            out,
+            "\nGuide defects ({} found)",
+            report.guide_defects.len()
+        )?;
+        for d in &report.guide_defects {
+            writeln!(out, "  - {} [{}]", d.what, d.id)?;
+            if let Some(g) = &d.guide {
+                writeln!(out, "      guide:    {g}")?;
+            }
+            writeln!(out, "      evidence: {}", d.evidence)?;
+        }
+    }
     if !report.problems.is_empty() {
         writeln!(out, "\nProblems")?;
         for p in &report.problems {

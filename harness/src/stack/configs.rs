@@ -23,6 +23,25 @@ pub const GRAFANA_DASHBOARD: &str =
 const GRAFANA_DATASOURCES: &str =
     include_str!("../../../fixtures/grafana/provisioning/datasources/datasources.yaml");
 
+/// The guide's configs exactly as written (`fixtures/guide/`).
+pub mod guide {
+    pub const LOKI: &str = include_str!("../../../fixtures/guide/loki-config.yaml");
+    pub const TEMPO: &str = include_str!("../../../fixtures/guide/tempo-config.yaml");
+    pub const MIMIR: &str = include_str!("../../../fixtures/guide/mimir-config.yaml");
+    pub const PROMETHEUS: &str = include_str!("../../../fixtures/guide/prometheus.yml");
+    pub const GRAFANA_DATASOURCES: &str =
+        include_str!("../../../fixtures/guide/grafana-datasources.yaml");
+    pub const DASHBOARD: &str = include_str!("../../../fixtures/guide/dashboard.json");
+
+    /// The guide's scraper config with only the two addresses that cannot exist here
+    /// (`rust-app:9090`, `mimir:9009/api/v1/push`) replaced by this run's.
+    pub fn prometheus(target: &str, push_url: &str) -> String {
+        PROMETHEUS
+            .replace("rust-app:9090", target)
+            .replace("http://mimir:9009/api/v1/push", push_url)
+    }
+}
+
 /// The scraper's config: scrape `target` (`host:port`) every second and remote-write
 /// to `push_url`.
 pub fn prometheus_scraper(target: &str, push_url: &str) -> String {
@@ -63,8 +82,12 @@ pub fn catalog_context() -> Result<CatalogContext, String> {
 
 /// Grafana's datasources, pointing at the run's containers.
 pub fn grafana_datasources(loki: &str, tempo: &str, mimir: &str) -> String {
-    GRAFANA_DATASOURCES
-        .replace("http://loki:3100", loki)
+    datasources_with(GRAFANA_DATASOURCES, loki, tempo, mimir)
+}
+
+/// Any datasources file with the guide's three URLs replaced.
+pub fn datasources_with(text: &str, loki: &str, tempo: &str, mimir: &str) -> String {
+    text.replace("http://loki:3100", loki)
         .replace("http://tempo:3200", tempo)
         .replace("http://mimir:9009/prometheus", mimir)
 }

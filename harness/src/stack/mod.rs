@@ -15,7 +15,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, Image, ImageExt, TestcontainersError};
 
 use crate::core::component::{Component, ImageRef};
-use crate::core::plan::MimirFlavour;
+use crate::core::plan::{ConfigSet, MimirFlavour};
 use docker::{Docker, run_labels};
 
 /// The image of one component, as testcontainers sees it. Readiness is polled by
@@ -80,6 +80,7 @@ pub struct Layout {
     /// `host:port` where the Prometheus role scrapes the scenario.
     pub scrape_target: String,
     pub mimir: MimirFlavour,
+    pub configs: ConfigSet,
 }
 
 impl Layout {
@@ -97,6 +98,84 @@ pub fn specs(layout: &Layout, images: &[(Component, ImageRef)]) -> Vec<Component
 }
 
 fn spec(layout: &Layout, component: Component, image: ImageRef) -> ComponentSpec {
+    let fixed = fixed_spec(layout, component, image);
+    match layout.configs {
+        ConfigSet::Fixed => fixed,
+        ConfigSet::Guide => with_guide_files(layout, fixed),
+    }
+}
+
+/// The same component with the guide's own configuration files. Cortex and the
+/// Prometheus stand-in keep theirs: the guide has none for them.
+fn with_guide_files(layout: &Layout, mut spec: ComponentSpec) -> ComponentSpec {
+    let url = |c: Component, port: u16, path: &str| {
+        format!("http://{}:{port}{path}", layout.container_name(c))
+    };
+    let replace = |spec: &mut ComponentSpec, path: &str, text: String| {
+        if let Some(f) = spec.files.iter_mut().find(|(p, _)| p == path) {
+            f.1 = text;
+        }
+    };
+    match spec.component {
+        Component::Loki => replace(
+            &mut spec,
+            "/etc/loki/config.yaml",
+            configs::guide::LOKI.into(),
+        ),
+        Component::Tempo => replace(
+            &mut spec,
+            "/etc/tempo/config.yaml",
+            configs::guide::TEMPO.into(),
+        ),
+        Component::Mimir if layout.mimir == MimirFlavour::Mimir => replace(
+            &mut spec,
+            "/etc/mimir/config.yaml",
+            configs::guide::MIMIR.into(),
+        ),
+        Component::Mimir => {}
+        Component::Prometheus => replace(
+            &mut spec,
+            "/etc/prometheus/prometheus.yml",
+            configs::guide::prometheus(
+                &layout.scrape_target,
+                &url(
+                    Component::Mimir,
+                    layout.mimir.port(),
+                    layout.mimir.push_path(),
+                ),
+            ),
+        ),
+        Component::Grafana => {
+            replace(
+                &mut spec,
+                "/etc/grafana/provisioning/datasources/datasources.yaml",
+                configs::datasources_with(
+                    configs::guide::GRAFANA_DATASOURCES,
+                    &url(Component::Loki, 3100, ""),
+                    &url(Component::Tempo, 3200, ""),
+                    &url(
+                        Component::Mimir,
+                        layout.mimir.port(),
+                        layout.mimir.query_prefix(),
+                    ),
+                ),
+            );
+            replace(
+                &mut spec,
+                "/var/lib/grafana/dashboards/lgtm-rust.json",
+                configs::guide::DASHBOARD.into(),
+            );
+            // The guide's compose: GF_FEATURE_TOGGLES_ENABLE=traceToMetrics,traceToLogs.
+            spec.env.push((
+                "GF_FEATURE_TOGGLES_ENABLE".into(),
+                "traceToMetrics,traceToLogs".into(),
+            ));
+        }
+    }
+    spec
+}
+
+fn fixed_spec(layout: &Layout, component: Component, image: ImageRef) -> ComponentSpec {
     let name = layout.container_name(component);
     let base = ComponentSpec {
         component,
@@ -401,6 +480,7 @@ mod tests {
             network: "lgtm-check-r1".into(),
             scrape_target: "host.docker.internal:9999".into(),
             mimir,
+            configs: ConfigSet::Fixed,
         }
     }
 
@@ -451,6 +531,35 @@ mod tests {
             (mimir.api_prefix.as_str(), mimir.stand_in.clone()),
             ("/prometheus", None)
         );
+    }
+
+    #[test]
+    fn guide_mode_runs_the_guides_files_with_only_addresses_put_in() {
+        let all: Vec<_> = Component::ALL
+            .iter()
+            .map(|c| (*c, c.default_image()))
+            .collect();
+        let mut l = layout(MimirFlavour::Mimir);
+        l.configs = ConfigSet::Guide;
+        let specs = specs(&l, &all);
+        let file = |c: Component| {
+            specs.iter().find(|s| s.component == c).unwrap().files[0]
+                .1
+                .clone()
+        };
+        assert!(file(Component::Loki).contains("enforce_metric_name: false"));
+        assert_eq!(file(Component::Tempo), configs::guide::TEMPO);
+        assert_eq!(file(Component::Mimir), configs::guide::MIMIR);
+        let prom = file(Component::Prometheus);
+        assert!(
+            prom.contains("scrape_interval: 15s") && prom.contains("host.docker.internal:9999"),
+            "{prom}"
+        );
+        assert!(
+            prom.contains("http://lgtm-check-r1-mimir:9009/api/v1/push"),
+            "{prom}"
+        );
+        assert!(!prom.contains("rust-app:9090"));
     }
 
     #[test]
