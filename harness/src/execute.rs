@@ -94,10 +94,8 @@ impl Backends {
                 Component::Loki => b.loki = Some(LokiClient::new(http.clone(), e)),
                 Component::Tempo => b.tempo = Some(TempoClient::new(http.clone(), e)),
                 Component::Mimir | Component::Prometheus => {
-                    b.prometheus_api.insert(
-                        e.component,
-                        PromClient::new(http.clone(), e.component, e.base),
-                    );
+                    b.prometheus_api
+                        .insert(e.component, PromClient::with_endpoint(http.clone(), e));
                 }
                 Component::Grafana => {
                     b.grafana = Some(GrafanaClient::new(http.clone(), &e.base, e.auth.clone()))

@@ -95,6 +95,30 @@ impl Endpoint {
         Ok((status, body))
     }
 
+    /// POSTs `params` as a form to `path` and returns the status and body; only a
+    /// transport failure is an error here.
+    pub async fn post_form(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, String), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.auth.apply(http.post(&url).form(params));
+        if let Some(t) = &self.tenant {
+            request = request.header("X-Scope-OrgID", t);
+        }
+        let unreachable = |source| ClientError::Unreachable {
+            component: self.component,
+            url: url.clone(),
+            source,
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(unreachable)?;
+        Ok((status, body))
+    }
+
     /// The error for a non-success answer: 400 is the backend rejecting the query
     /// (its body is the message), anything else an HTTP error.
     pub fn error(&self, path: &str, query: &str, status: u16, body: &str) -> ClientError {

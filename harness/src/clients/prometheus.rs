@@ -1,29 +1,42 @@
-//! Client of the Prometheus HTTP query API, as served by Prometheus, Mimir (under
-//! `/prometheus`) and Cortex.
+//! Client of the Prometheus HTTP API, as served by Prometheus, Mimir (under
+//! `/prometheus`) and Cortex (also under `/prometheus`): instant and range queries,
+//! series, labels, label values, exemplars, build info, readiness and the running
+//! configuration.
 //!
-//! Main type: [`PromClient`]; answers are decoded by [`decode_query_response`], a pure
-//! function tested against answers recorded from real servers.
+//! Main type: [`PromClient`]; answers are read by pure `decode_*` functions tested
+//! against answers recorded from Prometheus 2.42 and Cortex 1.21.1
+//! (`harness/tests/data/prometheus/`, `harness/tests/data/cortex/`).
+
+use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use super::ClientError;
+use super::loki::BuildInfo;
+use super::{ClientError, Endpoint};
 use crate::core::component::Component;
 use crate::core::expect::{Labels, Sample};
+
+/// Prefix under which Mimir and Cortex serve the Prometheus API; their readiness
+/// endpoint is `/ready` at the server's root instead of Prometheus' `/-/ready`.
+const MIMIR_API_PREFIX: &str = "/prometheus";
 
 /// A Prometheus-API client for one component.
 #[derive(Debug, Clone)]
 pub struct PromClient {
     http: reqwest::Client,
-    component: Component,
-    /// Base URL including any prefix, without a trailing slash.
-    base: String,
+    endpoint: Endpoint,
 }
 
+/// Every series of a range query with its `(unix seconds, value)` points, oldest first.
+pub type Matrix = Vec<(Labels, Vec<(f64, f64)>)>;
+
+/// The envelope of every answer: `data` on success, `errorType` and `error` otherwise.
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<T> {
     status: String,
-    #[serde(default)]
-    data: Option<Data>,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
     #[serde(default, rename = "errorType")]
     error_type: Option<String>,
     #[serde(default)]
@@ -43,6 +56,14 @@ struct VectorItem {
     value: (f64, String),
 }
 
+#[derive(Deserialize)]
+struct MatrixItem {
+    metric: Labels,
+    /// Absent for a series of native histograms only.
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
 /// What an instant query answered, or the backend's own error message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryAnswer {
@@ -54,6 +75,38 @@ pub enum QueryAnswer {
     },
 }
 
+/// The backend's own account of a failure: the error envelope's `errorType`
+/// (`bad_data`, `execution`, `timeout`, `internal`, …) and `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub error_type: String,
+    pub message: String,
+}
+
+/// One series' exemplars (`/api/v1/query_exemplars`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SeriesExemplars {
+    #[serde(rename = "seriesLabels")]
+    pub series_labels: Labels,
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// An exemplar: its own labels (`trace_id`, `span_id`, …), value and time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Exemplar {
+    pub labels: Labels,
+    #[serde(deserialize_with = "de_value")]
+    pub value: f64,
+    /// Unix seconds.
+    pub timestamp: f64,
+}
+
+fn de_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_value(&s).map_err(serde::de::Error::custom)
+}
+
+/// A sample value as the API writes it: a string, with `+Inf`, `-Inf` and `NaN`.
 fn parse_value(s: &str) -> Result<f64, String> {
     match s {
         "+Inf" | "Inf" => Ok(f64::INFINITY),
@@ -63,16 +116,37 @@ fn parse_value(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The backend's error, if `body` is an error envelope.
+pub fn decode_api_error(body: &str) -> Option<ApiError> {
+    let env: Envelope<serde_json::Value> = serde_json::from_str(body).ok()?;
+    (env.status == "error").then(|| ApiError {
+        error_type: env.error_type.unwrap_or_default(),
+        message: env.error.unwrap_or_else(|| body.trim().to_owned()),
+    })
+}
+
+/// The `data` of a successful answer.
+fn decode_data<T: DeserializeOwned>(body: &str) -> Result<T, String> {
+    let env: Envelope<T> = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    if env.status != "success" {
+        return Err(format!(
+            "status `{}`: {}",
+            env.status,
+            env.error.unwrap_or_default()
+        ));
+    }
+    env.data.ok_or_else(|| "success without data".to_owned())
+}
+
 /// Decodes the body of `/api/v1/query` (vector or scalar results, or an error).
 pub fn decode_query_response(body: &str) -> Result<QueryAnswer, String> {
-    let env: Envelope = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    if env.status != "success" {
+    if let Some(e) = decode_api_error(body) {
         return Ok(QueryAnswer::Error {
-            error_type: env.error_type.unwrap_or_default(),
-            message: env.error.unwrap_or_else(|| body.to_string()),
+            error_type: e.error_type,
+            message: e.message,
         });
     }
-    let data = env.data.ok_or("success without data")?;
+    let data: Data = decode_data(body)?;
     match data.result_type.as_str() {
         "vector" => {
             let items: Vec<VectorItem> =
@@ -100,78 +174,510 @@ pub fn decode_query_response(body: &str) -> Result<QueryAnswer, String> {
     }
 }
 
+/// Decodes the body of `/api/v1/query_range`: a matrix.
+pub fn decode_matrix(body: &str) -> Result<Matrix, String> {
+    let data: Data = decode_data(body)?;
+    if data.result_type != "matrix" {
+        return Err(format!(
+            "result type `{}` where a matrix was expected",
+            data.result_type
+        ));
+    }
+    let items: Vec<MatrixItem> = serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+    items
+        .into_iter()
+        .map(|i| {
+            let points = i
+                .values
+                .iter()
+                .map(|(t, v)| Ok((*t, parse_value(v)?)))
+                .collect::<Result<_, String>>()?;
+            Ok((i.metric, points))
+        })
+        .collect()
+}
+
+/// Decodes `/api/v1/series`: the label sets of the matching series.
+pub fn decode_series(body: &str) -> Result<Vec<Labels>, String> {
+    decode_data(body)
+}
+
+/// Decodes `/api/v1/labels` and `/api/v1/label/<name>/values`.
+pub fn decode_strings(body: &str) -> Result<Vec<String>, String> {
+    decode_data(body)
+}
+
+/// Decodes `/api/v1/query_exemplars` (empty when no series has exemplars).
+pub fn decode_exemplars(body: &str) -> Result<Vec<SeriesExemplars>, String> {
+    decode_data(body)
+}
+
+/// Decodes `/api/v1/status/buildinfo` (unlike Loki's, wrapped in the envelope).
+pub fn decode_buildinfo(body: &str) -> Result<BuildInfo, String> {
+    decode_data(body)
+}
+
+/// Decodes `/api/v1/status/config`: the running configuration as YAML text.
+pub fn decode_config(body: &str) -> Result<String, String> {
+    #[derive(Deserialize)]
+    struct Config {
+        yaml: String,
+    }
+    decode_data::<Config>(body).map(|c| c.yaml)
+}
+
+/// Seconds as the API takes them (millisecond precision).
+fn seconds(s: f64) -> String {
+    format!("{s:.3}")
+}
+
 impl PromClient {
+    /// A client without tenant or credentials (the harness' own containers).
     pub fn new(http: reqwest::Client, component: Component, base: impl Into<String>) -> Self {
-        PromClient {
-            http,
-            component,
-            base: base.into().trim_end_matches('/').to_owned(),
+        Self::with_endpoint(http, Endpoint::new(component, base))
+    }
+
+    /// A client for `endpoint`: its base URL (with any `/prometheus` prefix), tenant
+    /// (`X-Scope-OrgID`) and credentials.
+    pub fn with_endpoint(http: reqwest::Client, endpoint: Endpoint) -> Self {
+        PromClient { http, endpoint }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Base URL including any prefix, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.endpoint.base
+    }
+
+    /// The typed error for an answer that is not a success: the backend's own
+    /// message when it sent an error envelope; `bad_data` or HTTP 400 means the
+    /// query (or a parameter) was rejected, anything else (`execution` on 422,
+    /// `timeout` on 503, …) is an HTTP error.
+    fn failure(&self, path: &str, query: &str, status: u16, body: &str) -> Option<ClientError> {
+        match decode_api_error(body) {
+            Some(e) if status == 400 || e.error_type == "bad_data" => {
+                Some(ClientError::InvalidQuery {
+                    component: self.endpoint.component,
+                    url: format!("{}{path}", self.endpoint.base),
+                    query: query.into(),
+                    message: e.message,
+                })
+            }
+            Some(e) => Some(ClientError::Status {
+                component: self.endpoint.component,
+                url: format!("{}{path}", self.endpoint.base),
+                query: query.into(),
+                status,
+                message: e.message,
+            }),
+            None if status != 200 => Some(self.endpoint.error(path, query, status, body)),
+            None => None,
         }
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    fn finish<T>(
+        &self,
+        path: &str,
+        query: &str,
+        (status, body): (u16, String),
+        decode: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ClientError> {
+        if let Some(e) = self.failure(path, query, status, &body) {
+            return Err(e);
+        }
+        decode(&body).map_err(|d| self.endpoint.decode_error(path, query, d))
     }
 
-    /// Runs an instant query, at `time` (RFC 3339 or Unix seconds) or now.
+    async fn get<T>(
+        &self,
+        path: &str,
+        query: &str,
+        params: &[(&str, &str)],
+        decode: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ClientError> {
+        let answer = self.endpoint.get(&self.http, path, params).await?;
+        self.finish(path, query, answer, decode)
+    }
+
+    /// Runs an instant query, at `time` (RFC 3339 or Unix seconds) or now. Sent as
+    /// a form, so that long expressions do not meet URL length limits.
     pub async fn query(&self, expr: &str, time: Option<&str>) -> Result<Vec<Sample>, ClientError> {
-        let url = format!("{}/api/v1/query", self.base);
+        const PATH: &str = "/api/v1/query";
         let mut form = vec![("query", expr)];
         if let Some(t) = time {
             form.push(("time", t));
         }
-        let response = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
+        let answer = self.endpoint.post_form(&self.http, PATH, &form).await?;
+        self.finish(PATH, expr, answer, |body| {
+            match decode_query_response(body)? {
+                QueryAnswer::Samples(s) => Ok(s),
+                QueryAnswer::Error { message, .. } => Err(message),
+            }
+        })
+    }
+
+    /// Runs a range query from `start` to `end` (Unix seconds) every `step`, sent as
+    /// a form like [`Self::query`].
+    pub async fn query_range(
+        &self,
+        expr: &str,
+        start: f64,
+        end: f64,
+        step: Duration,
+    ) -> Result<Matrix, ClientError> {
+        const PATH: &str = "/api/v1/query_range";
+        let (start, end, step) = (seconds(start), seconds(end), seconds(step.as_secs_f64()));
+        let form = [
+            ("query", expr),
+            ("start", &start),
+            ("end", &end),
+            ("step", &step),
+        ];
+        let answer = self.endpoint.post_form(&self.http, PATH, &form).await?;
+        self.finish(PATH, expr, answer, decode_matrix)
+    }
+
+    /// The label sets of the series that match any of `matchers` (`match[]`).
+    pub async fn series(&self, matchers: &[&str]) -> Result<Vec<Labels>, ClientError> {
+        let params: Vec<_> = matchers.iter().map(|m| ("match[]", *m)).collect();
+        self.get(
+            "/api/v1/series",
+            &matchers.join(", "),
+            &params,
+            decode_series,
+        )
+        .await
+    }
+
+    /// Every label name.
+    pub async fn labels(&self) -> Result<Vec<String>, ClientError> {
+        self.get("/api/v1/labels", "", &[], decode_strings).await
+    }
+
+    /// Every value of the label `name`.
+    pub async fn label_values(&self, name: &str) -> Result<Vec<String>, ClientError> {
+        let path = format!("/api/v1/label/{name}/values");
+        self.get(&path, name, &[], decode_strings).await
+    }
+
+    /// The exemplars of the series selected by `expr` from `start` to `end` (Unix
+    /// seconds). Prometheus keeps exemplars only with `--enable-feature=exemplar-storage`,
+    /// Cortex and Mimir only with `max_exemplars` above 0; otherwise this is empty.
+    pub async fn exemplars(
+        &self,
+        expr: &str,
+        start: f64,
+        end: f64,
+    ) -> Result<Vec<SeriesExemplars>, ClientError> {
+        let (start, end) = (seconds(start), seconds(end));
+        let params = [("query", expr), ("start", &start), ("end", &end)];
+        self.get("/api/v1/query_exemplars", expr, &params, decode_exemplars)
             .await
-            .map_err(|source| ClientError::Unreachable {
-                component: self.component,
-                url: url.clone(),
-                source,
-            })?;
-        let status = response.status().as_u16();
-        let body = response
-            .text()
+    }
+
+    /// Version, revision and branch of the server. Cortex answers only when run with
+    /// `-api.build-info-enabled=true`.
+    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
+        self.get("/api/v1/status/buildinfo", "", &[], decode_buildinfo)
             .await
-            .map_err(|source| ClientError::Unreachable {
-                component: self.component,
-                url: url.clone(),
-                source,
-            })?;
-        match decode_query_response(&body) {
-            Ok(QueryAnswer::Samples(s)) if status == 200 => Ok(s),
-            Ok(QueryAnswer::Error {
-                error_type,
-                message,
-            }) if status == 400 || error_type == "bad_data" => Err(ClientError::InvalidQuery {
-                component: self.component,
-                url,
-                query: expr.into(),
-                message,
-            }),
-            Ok(QueryAnswer::Error { message, .. }) => Err(ClientError::Status {
-                component: self.component,
-                url,
-                query: expr.into(),
-                status,
-                message,
-            }),
-            Ok(QueryAnswer::Samples(_)) | Err(_) if status != 200 => Err(ClientError::Status {
-                component: self.component,
-                url,
-                query: expr.into(),
-                status,
-                message: body.chars().take(500).collect(),
-            }),
-            Ok(QueryAnswer::Samples(s)) => Ok(s),
-            Err(detail) => Err(ClientError::Decode {
-                component: self.component,
-                url,
-                query: expr.into(),
-                detail,
-            }),
+    }
+
+    /// The running configuration, as YAML text (`/api/v1/status/config`). Cortex has
+    /// no such endpoint under `/prometheus` and answers 404 ([`ClientError::Status`]).
+    pub async fn config(&self) -> Result<String, ClientError> {
+        self.get("/api/v1/status/config", "", &[], decode_config)
+            .await
+    }
+
+    /// Whether the server is ready: Prometheus' `/-/ready` under the base URL, or,
+    /// when the base ends in `/prometheus` (Mimir, Cortex), `/ready` at the root.
+    pub async fn ready(&self) -> Result<bool, ClientError> {
+        let (endpoint, path) = match self.endpoint.base.strip_suffix(MIMIR_API_PREFIX) {
+            Some(root) => (
+                Endpoint {
+                    base: root.to_owned(),
+                    ..self.endpoint.clone()
+                },
+                "/ready",
+            ),
+            None => (self.endpoint.clone(), "/-/ready"),
+        };
+        let (status, _) = endpoint.get(&self.http, path, &[]).await?;
+        Ok(status == 200)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    }
+
+    fn prom(name: &str) -> String {
+        data(&format!("prometheus/{name}"))
+    }
+
+    /// A recorded `.txt` answer: the body and the status on its last line.
+    fn recorded_error(name: &str) -> (String, u16) {
+        let text = data(name);
+        let (body, status) = text.trim_end().rsplit_once('\n').unwrap();
+        (body.to_owned(), status.parse().unwrap())
+    }
+
+    fn client(component: Component, base: &str) -> PromClient {
+        PromClient::new(reqwest::Client::new(), component, base)
+    }
+
+    fn samples(body: &str) -> Vec<Sample> {
+        match decode_query_response(body).unwrap() {
+            QueryAnswer::Samples(s) => s,
+            e => panic!("expected samples, got {e:?}"),
         }
+    }
+
+    #[test]
+    fn decodes_a_vector() {
+        let s = samples(&prom("query_vector.json"));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].labels["__name__"], "up");
+        assert_eq!(s[0].labels["job"], "rust-app");
+        assert_eq!(s[1].labels["job"], "prometheus");
+        assert!(s.iter().all(|s| s.value == 1.0));
+    }
+
+    #[test]
+    fn decodes_a_scalar_as_one_unlabelled_sample() {
+        let s = samples(&prom("query_scalar.json"));
+        assert_eq!(
+            s,
+            vec![Sample {
+                labels: Labels::new(),
+                value: 2.0
+            }]
+        );
+    }
+
+    #[test]
+    fn decodes_infinities_and_nan() {
+        let s = samples(&prom("query_special_values.json"));
+        let by = |v: &str| s.iter().find(|s| s.labels["v"] == v).unwrap().value;
+        assert_eq!(by("inf"), f64::INFINITY);
+        assert_eq!(by("-inf"), f64::NEG_INFINITY);
+        assert!(by("nan").is_nan());
+    }
+
+    #[test]
+    fn decodes_a_matrix_with_its_points() {
+        let m = decode_matrix(&prom("query_range_matrix.json")).unwrap();
+        assert_eq!(m.len(), 2);
+        let (labels, points) = &m[1];
+        assert_eq!(labels["job"], "prometheus");
+        assert_eq!(
+            points,
+            &vec![
+                (1795614578.0, 1.0),
+                (1795614583.0, 1.0),
+                (1795614588.0, 1.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_matrix_decoder_refuses_a_vector() {
+        let e = decode_matrix(&prom("query_vector.json")).unwrap_err();
+        assert!(e.contains("`vector`"), "{e}");
+    }
+
+    #[test]
+    fn decodes_series_labels_and_label_values() {
+        let series = decode_series(&prom("series.json")).unwrap();
+        assert_eq!(series.len(), 2);
+        assert!(series.iter().all(|l| l["__name__"] == "up"));
+        let labels = decode_strings(&prom("labels.json")).unwrap();
+        assert!(labels.contains(&"job".to_owned()));
+        assert!(labels.contains(&"__name__".to_owned()));
+        assert_eq!(
+            decode_strings(&prom("label_values.json")).unwrap(),
+            vec!["prometheus", "rust-app"]
+        );
+    }
+
+    #[test]
+    fn decodes_exemplars_with_their_trace_ids() {
+        let e = decode_exemplars(&prom("exemplars.json")).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            e[0].series_labels["__name__"],
+            "http_request_duration_seconds_bucket"
+        );
+        assert_eq!(e[0].series_labels["le"], "0.1");
+        assert_eq!(e[0].exemplars.len(), 2);
+        let first = &e[0].exemplars[0];
+        assert_eq!(first.labels["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(first.value, 0.042);
+        assert_eq!(first.timestamp, 1795614586.041);
+        assert!(
+            decode_exemplars(&prom("exemplars_empty.json"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn decodes_buildinfo_inside_the_envelope() {
+        assert_eq!(
+            decode_buildinfo(&prom("buildinfo.json")).unwrap(),
+            BuildInfo {
+                version: "2.42.0+ds".into(),
+                revision: "2.42.0+ds-5+deb12u1".into(),
+                branch: "debian/sid".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn decodes_the_configuration_as_yaml_text() {
+        let yaml = decode_config(&prom("status_config.json")).unwrap();
+        assert!(yaml.starts_with("global:\n  scrape_interval: 1s\n"));
+        assert!(yaml.contains("- job_name: rust-app\n"));
+    }
+
+    #[test]
+    fn success_decoders_refuse_an_error_envelope() {
+        let (body, _) = recorded_error("prometheus/error_parse.txt");
+        assert!(decode_series(&body).unwrap_err().contains("status `error`"));
+        assert!(decode_api_error(&prom("series.json")).is_none());
+        assert!(decode_api_error("not json").is_none());
+    }
+
+    #[test]
+    fn a_parse_error_is_an_invalid_query_with_prometheus_own_message() {
+        let (body, status) = recorded_error("prometheus/error_parse.txt");
+        assert_eq!(status, 400);
+        assert_eq!(
+            decode_query_response(&body).unwrap(),
+            QueryAnswer::Error {
+                error_type: "bad_data".into(),
+                message:
+                    "invalid parameter \"query\": 1:11: parse error: unclosed left parenthesis"
+                        .into()
+            }
+        );
+        let c = client(Component::Prometheus, "http://p:9090/");
+        let err = c
+            .failure("/api/v1/query", "rate(x[5m]", status, &body)
+            .unwrap();
+        assert!(!err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "prometheus at http://p:9090/api/v1/query rejected `rate(x[5m]`: invalid parameter \"query\": 1:11: parse error: unclosed left parenthesis"
+        );
+    }
+
+    #[test]
+    fn a_bad_parameter_is_an_invalid_query() {
+        let (body, status) = recorded_error("prometheus/error_range_end_before_start.txt");
+        let err = client(Component::Prometheus, "http://p:9090")
+            .failure("/api/v1/query_range", "up", status, &body)
+            .unwrap();
+        assert!(
+            matches!(&err, ClientError::InvalidQuery { message, .. }
+                if message == "invalid parameter \"end\": end timestamp must not be before start time"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_execution_error_is_a_status_error() {
+        let (body, status) = recorded_error("prometheus/error_execution.txt");
+        assert_eq!(status, 422);
+        let err = client(Component::Prometheus, "http://p:9090")
+            .failure("/api/v1/query", "up * on() up", status, &body)
+            .unwrap();
+        match &err {
+            ClientError::Status {
+                status, message, ..
+            } => {
+                assert_eq!(*status, 422);
+                assert!(message.starts_with("found duplicate series for the match group {}"));
+                assert!(message.ends_with("matching labels must be unique on one side"));
+            }
+            other => panic!("expected a status error, got {other:?}"),
+        }
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_envelope_falls_back_to_the_status() {
+        let c = client(Component::Mimir, "http://m:9009/prometheus");
+        let err = c
+            .failure("/api/v1/query", "up", 502, "Bad Gateway\n")
+            .unwrap();
+        assert!(err.is_transient());
+        assert!(matches!(err, ClientError::Status { status: 502, .. }));
+        assert!(
+            c.failure("/api/v1/query", "up", 200, &prom("query_vector.json"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn cortex_answers_like_prometheus() {
+        let s = samples(&data("cortex/query_vector.json"));
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().all(|s| s.labels["__name__"] == "up"));
+        let b = decode_buildinfo(&data("cortex/buildinfo.json")).unwrap();
+        assert_eq!(b.version, "1.21.1");
+        let e = decode_exemplars(&data("cortex/exemplars.json")).unwrap();
+        assert!(!e.is_empty());
+        assert!(
+            e.iter()
+                .flat_map(|s| &s.exemplars)
+                .all(|x| x.labels["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
+        );
+        let c = client(Component::Mimir, "http://c:9009/prometheus");
+        let (body, status) = recorded_error("cortex/error_parse.txt");
+        let err = c
+            .failure("/api/v1/query", "rate(x[5m]", status, &body)
+            .unwrap();
+        assert!(
+            matches!(&err, ClientError::InvalidQuery { message, .. } if message.contains("unclosed left parenthesis")),
+            "{err:?}"
+        );
+        let (body, status) = recorded_error("cortex/error_execution.txt");
+        let err = c
+            .failure("/api/v1/query", "up * on() up", status, &body)
+            .unwrap();
+        assert!(
+            matches!(&err, ClientError::Status { status: 422, message, .. } if message.contains("many-to-many matching not allowed")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn cortex_has_no_status_config() {
+        let (body, status) = recorded_error("cortex/status_config_not_found.txt");
+        let err = client(Component::Mimir, "http://c:9009/prometheus")
+            .failure("/api/v1/status/config", "", status, &body)
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "mimir at http://c:9009/prometheus/api/v1/status/config answered HTTP 404 to ``: 404 page not found"
+        );
+    }
+
+    #[test]
+    fn keeps_the_endpoint_s_tenant_and_base() {
+        let mut e = Endpoint::new(Component::Mimir, "http://m:9009/prometheus/");
+        e.tenant = Some("team-a".into());
+        let c = PromClient::with_endpoint(reqwest::Client::new(), e);
+        assert_eq!(c.base(), "http://m:9009/prometheus");
+        assert_eq!(c.endpoint().tenant.as_deref(), Some("team-a"));
     }
 }
