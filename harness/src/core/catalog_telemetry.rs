@@ -570,10 +570,8 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
                     .into_iter()
                     .map(|s| ExpectedSeries {
                         labels: Labels::from([("resource.service.name".to_string(), s)]),
-                        expected: Expected::Between {
-                            lo: f64::MIN_POSITIVE,
-                            hi: f64::INFINITY,
-                            note: "a positive rate; Tempo answers no series at all when the metrics-generator's local-blocks processor is not enabled".into(),
+                        expected: Expected::Positive {
+                            note: "Tempo answers no series at all when the metrics-generator's local-blocks processor is not enabled".into(),
                         },
                     })
                     .collect(),

@@ -24,6 +24,8 @@ pub enum Expected {
     Relative { value: f64, tolerance: f64 },
     /// Within `[lo, hi]` inclusive; `note` says where the bounds come from.
     Between { lo: f64, hi: f64, note: String },
+    /// Greater than zero; `note` says why.
+    Positive { note: String },
 }
 
 impl Expected {
@@ -37,6 +39,7 @@ impl Expected {
                 (v - value).abs() <= tolerance * value.abs().max(f64::MIN_POSITIVE)
             }
             Expected::Between { lo, hi, .. } => lo <= v && v <= hi,
+            Expected::Positive { .. } => v > 0.0,
         }
     }
 
@@ -45,6 +48,7 @@ impl Expected {
             Expected::Exact(e) => format!("{e}"),
             Expected::Relative { value, tolerance } => format!("{value} (±{tolerance} relative)"),
             Expected::Between { lo, hi, note } => format!("within [{lo}, {hi}] ({note})"),
+            Expected::Positive { note } => format!("> 0 ({note})"),
         }
     }
 }
