@@ -67,6 +67,7 @@ fn report() -> &'static Report {
 #[case::http_traces_span_trees("http.traces.span_trees")]
 #[case::http_correlation_logs_to_traces("http.correlation.logs_to_traces")]
 #[case::http_correlation_traces_to_logs("http.correlation.traces_to_logs")]
+#[case::http_correlation_metrics_to_traces("http.correlation.metrics_to_traces")]
 #[case::logql_guide_basic_filter("logql.guide.basic_filter")]
 #[case::logql_guide_regex("logql.guide.regex")]
 #[case::logql_guide_json_level("logql.guide.json_level")]

@@ -232,6 +232,7 @@ pub async fn execute(
                 .map(Observed::Text)
                 .map_err(|d| Attempt::Fatal(root.decode_error(path, field, d).to_string()))
         }
+        Query::NotPossible { reason } => Err(Attempt::Fatal(reason.clone())),
         Query::GrafanaHealth => {
             let g = b
                 .grafana
@@ -350,6 +351,10 @@ pub async fn run_check(
         guide_query: check.guide_original.clone(),
         time_to_visible_ms: None,
     };
+    if let Query::NotPossible { reason } = &check.query {
+        report.reason = reason.clone();
+        return report;
+    }
     if matches!(check.query, Query::ConfigField { .. })
         && config_path(check.component, backends.mimir).is_none()
     {

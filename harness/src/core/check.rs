@@ -70,6 +70,10 @@ pub enum Query {
     ConfigField {
         field: String,
     },
+    /// Nothing can be asked: the check is reported skipped with this reason.
+    NotPossible {
+        reason: String,
+    },
     /// Grafana's `/api/health`: its version.
     GrafanaHealth,
     /// A datasource's own health check through Grafana: its status.
@@ -101,6 +105,7 @@ impl Query {
                 query.clone()
             }
             Query::ConfigField { field } => format!("effective config: {field}"),
+            Query::NotPossible { .. } => "-".into(),
             Query::GrafanaHealth => "GET /api/health".into(),
             Query::GrafanaDatasourceHealth { uid } => {
                 format!("GET /api/datasources/uid/{uid}/health")

@@ -8,8 +8,8 @@ use lgtm_scenarios::manifest::Manifest;
 use super::catalog::metrics_checks;
 use super::catalog_grafana::{dashboard_checks, derived_field_check, grafana_checks};
 use super::catalog_telemetry::{
-    correlation_checks, guide_log_checks, guide_trace_checks, logs_checks, sampling_checks,
-    traces_checks,
+    correlation_checks, exemplar_check, guide_log_checks, guide_trace_checks, logs_checks,
+    sampling_checks, traces_checks,
 };
 use super::check::Check;
 use super::dashboard::{Dashboard, KnownDatasource};
@@ -80,6 +80,7 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Ve
     match spec.prefix {
         "http" => {
             checks.extend(correlation_checks(p, m));
+            checks.push(exemplar_check(p));
             checks.extend(guide_log_checks(m));
             checks.extend(guide_trace_checks(m));
             checks.extend(dashboard_checks(m, &ctx.dashboard, &ctx.datasources));
