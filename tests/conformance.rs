@@ -222,3 +222,71 @@ fn every_catalog_check_has_a_case() {
         );
     }
 }
+
+/// A second run whose http-service manifest lies the way a regressed
+/// instrumentation would (`LGTM_CHECK_FAULTS`): the named checks must fail, with a
+/// message that says what is wrong, where their backend runs.
+static BROKEN: OnceLock<Result<Report, String>> = OnceLock::new();
+
+fn broken_report() -> &'static Report {
+    BROKEN
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let env = Env::from_process();
+                let raw = RawRun {
+                    check_timeout_secs: 8,
+                    faults: vec![
+                        "drop-span".into(),
+                        "mislabel-log".into(),
+                        "extra-count".into(),
+                    ],
+                    ..RawRun::default()
+                };
+                let plan = RunPlan::build(raw, &env, format!("b{:x}", std::process::id()))
+                    .map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+                rt.block_on(runner::run(&plan, &|_| {}))
+                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the run panicked".into()))
+        })
+        .as_ref()
+        .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"))
+}
+
+#[rstest]
+#[case::extra_count("metrics.requests_total.exact", "got 37, expected 38")]
+#[case::dropped_span("http.traces.span_trees", "(SELECT phantom) missing")]
+#[case::dropped_span_seen_from_logs("http.correlation.logs_to_traces", "(SELECT phantom) missing")]
+#[case::mislabelled_log("http.logs.exact", "expected lines missing")]
+#[case::mislabelled_log_by_level("logql.guide.json_level", "expected lines missing")]
+fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
+    let report = broken_report();
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("the report has no check {id}"));
+    match c.status {
+        CheckStatus::Fail => assert!(
+            c.reason.contains(message),
+            "{id} failed, but its message does not say `{message}`: {}",
+            c.reason
+        ),
+        CheckStatus::Pass => panic!("{id} passed although the scenario broke it: {}", c.reason),
+        CheckStatus::Skip => {
+            let required: Vec<_> = c
+                .needs
+                .iter()
+                .filter(|n| report.required.contains(n))
+                .collect();
+            assert!(
+                required.is_empty(),
+                "{id} was SKIPPED but needs required {required:?}: {}",
+                c.reason
+            );
+            eprintln!("SKIPPED {id}: {}", c.reason);
+        }
+    }
+}

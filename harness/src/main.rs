@@ -121,6 +121,7 @@ async fn run(args: RunArgs) -> ExitCode {
         check_timeout_secs: args.check_timeout,
         run_id: args.run_id,
         configs: Some(args.configs),
+        faults: Vec::new(),
     }) {
         Ok(p) => p,
         Err(code) => return code,

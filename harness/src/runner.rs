@@ -271,6 +271,11 @@ pub async fn run(
                 "grpc".into(),
             ]);
         }
+        if spec.binary == "http-service" {
+            for f in &plan.faults {
+                args.extend(["--fault".to_string(), f.clone()]);
+            }
+        }
         if spec.scraped {
             args.extend([
                 "--metrics-listen".into(),

@@ -54,6 +54,8 @@ pub struct RawRun {
     pub run_id: Option<String>,
     /// `fixed` (default) or `guide`.
     pub configs: Option<String>,
+    /// Deliberate faults for http-service's manifest (testing lgtm-check itself).
+    pub faults: Vec<String>,
 }
 
 /// Which component configurations a run uses.
@@ -90,6 +92,9 @@ pub struct RunPlan {
     /// How long one check may wait for its data to become visible.
     pub check_timeout: Duration,
     pub configs: ConfigSet,
+    /// Faults http-service builds into its manifest (`--fault`), so that named checks
+    /// must fail: from `LGTM_CHECK_FAULTS=a,b`, for testing lgtm-check itself.
+    pub faults: Vec<String>,
 }
 
 /// Flags or environment that cannot make a plan.
@@ -199,6 +204,16 @@ impl RunPlan {
                 .scenario_dir
                 .or_else(|| env.get("LGTM_CHECK_SCENARIO_DIR").map(PathBuf::from)),
             check_timeout: Duration::from_secs(raw.check_timeout_secs),
+            faults: raw
+                .faults
+                .iter()
+                .map(String::as_str)
+                .chain(env.get("LGTM_CHECK_FAULTS"))
+                .flat_map(|s| s.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             configs: match raw.configs.as_deref() {
                 None | Some("fixed") => ConfigSet::Fixed,
                 Some("guide") => ConfigSet::Guide,
