@@ -12,7 +12,7 @@ use crate::core::catalog_config::retention_checks;
 use crate::core::check::Check;
 use crate::core::component::{Component, ImageRef};
 use crate::core::event::Event;
-use crate::core::plan::{MimirFlavour, RunPlan};
+use crate::core::plan::{ConfigSet, MimirFlavour, RunPlan};
 use crate::core::report::{ComponentReport, ComponentStatus, Report};
 use crate::core::scenarios::{SCENARIOS, checks_for};
 use crate::execute::{Backends, run_check};
@@ -198,20 +198,34 @@ pub async fn run(
                     "image {image} is not available locally and could not be pulled: {pull_error}"
                 )),
                 stand_in: None,
+                refused_guide_config: None,
             };
             on_event(Event::ComponentFinished(&report));
             component_reports.insert(c, report);
         }
     }
     let specs = stack::specs(&layout, &to_start);
-    let started = futures::future::join_all(specs.into_iter().map(|spec| {
+    let start = |spec: stack::ComponentSpec| {
         let docker = docker.clone();
         let http = http.clone();
         let network = layout.network.clone();
         let run_id = plan.run_id.clone();
         async move { stack::start_component(&docker, spec, &network, &run_id, &http).await }
-    }))
-    .await;
+    };
+    let mut started = futures::future::join_all(specs.into_iter().map(start)).await;
+    // With the guide's configs, a component that refuses its config is started again
+    // with the fixed one, so the guide's queries can still be run against it; the
+    // refusal is kept as a guide defect.
+    let mut refused: BTreeMap<Component, String> = BTreeMap::new();
+    if plan.configs == ConfigSet::Guide {
+        for (result, (c, image)) in started.iter_mut().zip(&to_start) {
+            if let Err(e @ stack::StartError::Exited { .. }) = result {
+                refused.insert(*c, e.to_string());
+                let spec = stack::specs(&layout.fixed(), &[(*c, image.clone())]).remove(0);
+                *result = start(spec).await;
+            }
+        }
+    }
     let mut running: BTreeMap<Component, Running> = BTreeMap::new();
     for (result, (c, image)) in started.into_iter().zip(&to_start) {
         let report = match result {
@@ -228,6 +242,7 @@ pub async fn run(
                         None
                     },
                     stand_in: r.spec.stand_in.clone(),
+                    refused_guide_config: refused.get(c).cloned(),
                 };
                 running.insert(*c, r);
                 report
@@ -240,6 +255,7 @@ pub async fn run(
                 ready_ms: None,
                 reason: Some(e.to_string()),
                 stand_in: None,
+                refused_guide_config: refused.get(c).cloned(),
             },
         };
         on_event(Event::ComponentFinished(&report));

@@ -51,6 +51,10 @@ pub struct ComponentReport {
     /// Set when another program filled this role (Mimir's: `cortex`, `prometheus`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stand_in: Option<String>,
+    /// With `--configs guide`: why the guide's config was refused (the component
+    /// then ran with the fixed one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_guide_config: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -237,6 +241,7 @@ mod tests {
             version: None,
             reason: None,
             stand_in: stand_in.map(str::to_owned),
+            refused_guide_config: None,
         }
     }
 

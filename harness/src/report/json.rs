@@ -30,6 +30,7 @@ mod tests {
                 ready_ms: None,
                 reason: Some("image missing".into()),
                 stand_in: None,
+                refused_guide_config: None,
             }],
             vec![CheckReport {
                 id: "metrics.requests_total.exact".into(),

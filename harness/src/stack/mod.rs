@@ -89,6 +89,16 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The same layout with the fixed configs.
+    pub fn fixed(&self) -> Layout {
+        Layout {
+            configs: ConfigSet::Fixed,
+            ..self.clone()
+        }
+    }
+}
+
 /// The specs of the components to start, given the images to use.
 pub fn specs(layout: &Layout, images: &[(Component, ImageRef)]) -> Vec<ComponentSpec> {
     images
@@ -436,6 +446,8 @@ pub async fn start_component(
         if !container.is_running().await.unwrap_or(false) {
             let code = container.exit_code().await.ok().flatten();
             let log = docker.tail_logs(container.id(), 30).await;
+            // Free the name at once, so the component can be started again.
+            let _ = container.rm().await;
             return Err(StartError::Exited {
                 component: spec.component,
                 image: spec.image.to_string(),
