@@ -89,6 +89,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let recorded = cli::flush_and_announce(guard).await?;
     metrics.after_emitted().await?;
     let mut manifest = cli::manifest("error-burst", &opts.telemetry, started_at, recorded);
+    manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
     manifest.metrics.counters = counts
         .into_iter()
         .map(|(status, value)| CounterSeries {

@@ -20,6 +20,9 @@
 //! `error handling request` (error, for 5xx), with fields `endpoint` (the route),
 //! `method`, `status`, `latency_ms`, `trace_id`, `span_id`.
 //!
+//! With `faults`, the manifest lies on purpose ([`crate::faults`]); the `manifest`
+//! event lists them (`"faults": [...]`, empty without).
+//!
 //! When a scraper is part of the test (`await_scrapes`), the scenario registers every
 //! series at zero and waits for one scrape before the workload (so rates start from a
 //! scraped zero, which makes `rate()`/`increase()` exact) and for two complete scrapes
@@ -47,7 +50,9 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::cli::{self, MetricsArgs, MetricsSession, announce};
+use crate::faults::{self, Fault};
 use crate::manifest::{CounterSeries, HistogramSeries, Labels, Manifest, MetricsManifest};
+use crate::metrics_endpoint::process_metric_names;
 pub use crate::metrics_endpoint::{LATENCY_BUCKETS, REQUEST_DURATION, REQUESTS_TOTAL};
 use crate::telemetry::{self, TelemetryConfig};
 
@@ -130,6 +135,8 @@ pub struct Options {
     pub concurrency: usize,
     /// Also emit the guide's old attribute names `http.method`, `http.status_code`.
     pub legacy_http_attributes: bool,
+    /// Lies the manifest tells on purpose (see [`crate::faults`]).
+    pub faults: Vec<Fault>,
 }
 
 /// What the server observed: the exact values handed to the metrics recorder.
@@ -276,6 +283,13 @@ fn register_zero_series(workload: &Workload) {
 /// Runs the scenario: serve, drive the workload, flush, write the manifest, optionally
 /// hold.
 pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> {
+    // Fail before the workload rather than after it when a fault cannot apply.
+    if opts.faults.contains(&Fault::DropSpan) && opts.telemetry.otlp.is_none() {
+        anyhow::bail!("fault drop-span needs exported spans: set an OTLP endpoint");
+    }
+    if opts.faults.contains(&Fault::MislabelLog) && opts.telemetry.loki.is_none() {
+        anyhow::bail!("fault mislabel-log needs log lines pushed to Loki: set a Loki URL");
+    }
     let guard = telemetry::init(opts.telemetry.clone())?;
     let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
     register_zero_series(&workload);
@@ -310,10 +324,14 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
 
     let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
     manifest.metrics = metrics_manifest(&opts.telemetry, &*state.tally.lock().await);
+    faults::apply_faults(&mut manifest, &opts.faults)?;
     cli::write_manifest(
         &manifest,
         &opts.manifest,
-        serde_json::json!({ "scrapes": metrics.endpoint.scrapes.completed() }),
+        serde_json::json!({
+            "scrapes": metrics.endpoint.scrapes.completed(),
+            "faults": faults::names(&opts.faults),
+        }),
     )?;
     metrics.after_manifest().await;
     Ok(manifest)
@@ -386,6 +404,7 @@ fn metrics_manifest(config: &TelemetryConfig, tally: &Tally) -> MetricsManifest 
     MetricsManifest {
         counters,
         histograms,
+        process_metrics: process_metric_names(),
     }
 }
 

@@ -2,9 +2,11 @@
 //! [`manifest::Manifest`] of what they emitted.
 //!
 //! The [`manifest`] module is plain data shared with the harness (it has no I/O and is
-//! available without the `telemetry` feature). The scenario binaries under `src/bin/`
+//! available without the `telemetry` feature), and so is [`faults`], which falsifies a
+//! manifest on purpose to test the harness. The scenario binaries under `src/bin/`
 //! need the `telemetry` feature (on by default).
 
+pub mod faults;
 pub mod manifest;
 
 #[cfg(feature = "telemetry")]

@@ -25,7 +25,8 @@
 //!        "labels": {"method": "GET", "path": "/api/users", "service": "rust-app", "run_id": "r1a2b3c4"},
 //!        "buckets": [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
 //!        "observations": [0.0301, 0.0302]}
-//!     ]
+//!     ],
+//!     "process_metrics": ["process_cpu_seconds_total", "process_resident_memory_bytes"]
 //!   }
 //! }
 //! ```
@@ -204,6 +205,11 @@ pub struct MetricsManifest {
     pub counters: Vec<CounterSeries>,
     #[serde(default)]
     pub histograms: Vec<HistogramSeries>,
+    /// Names of the standard process metrics exposed beside them
+    /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …), with the same
+    /// global labels; their values are the OS's and not recorded.
+    #[serde(default)]
+    pub process_metrics: Vec<String>,
 }
 
 /// One counter series and its final value (it started at 0 in the same run).
@@ -386,6 +392,7 @@ mod tests {
                     value: 3,
                 }],
                 histograms: vec![histogram(&[0.2])],
+                process_metrics: vec!["process_cpu_seconds_total".into()],
             },
         };
         let text = serde_json::to_string(&m).unwrap();

@@ -2,7 +2,16 @@
 //! labels `service` and `run_id` and explicit buckets for the latency histogram,
 //! served over HTTP, counting completed scrapes so a scenario can wait for them.
 //!
-//! Main items: [`MetricsEndpoint`], [`LATENCY_BUCKETS`].
+//! Every render also carries the standard process metrics
+//! (<https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics>),
+//! `process_cpu_seconds_total` (counter) and gauges such as
+//! `process_resident_memory_bytes`, with the same global labels, read from the OS
+//! (`/proc/self` on Linux, by metrics-process) right before the render. They are written
+//! as text beside the recorder's output because the `metrics` crate's counters are
+//! integers and CPU seconds are not.
+//!
+//! Main items: [`MetricsEndpoint`], [`LATENCY_BUCKETS`], [`process_samples`],
+//! [`render_process_metrics`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +33,119 @@ pub const REQUEST_DURATION: &str = "http_request_duration_seconds";
 pub const LATENCY_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// The counter of CPU time among the process metrics.
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+/// The resident memory gauge among the process metrics.
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+
+/// One standard process metric and its current value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSample {
+    pub name: &'static str,
+    /// `counter` or `gauge`.
+    pub kind: &'static str,
+    pub help: &'static str,
+    pub value: f64,
+}
+
+/// The process metrics a snapshot holds (those the OS reported), in a fixed order.
+pub fn process_samples(m: &metrics_process::collector::Metrics) -> Vec<ProcessSample> {
+    let int = |v: Option<u64>| v.map(|v| v as f64);
+    [
+        (
+            PROCESS_CPU_SECONDS,
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            m.cpu_seconds_total,
+        ),
+        (
+            PROCESS_RESIDENT_MEMORY,
+            "gauge",
+            "Resident memory size in bytes.",
+            int(m.resident_memory_bytes),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            int(m.virtual_memory_bytes),
+        ),
+        (
+            "process_virtual_memory_max_bytes",
+            "gauge",
+            "Maximum amount of virtual memory available in bytes (0: unlimited).",
+            int(m.virtual_memory_max_bytes),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            int(m.open_fds),
+        ),
+        (
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors (0: unlimited).",
+            int(m.max_fds),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            int(m.start_time_seconds),
+        ),
+        (
+            "process_threads",
+            "gauge",
+            "Number of OS threads in the process.",
+            int(m.threads),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, kind, help, value)| {
+        value.map(|value| ProcessSample {
+            name,
+            kind,
+            help,
+            value,
+        })
+    })
+    .collect()
+}
+
+/// The names of the process metrics this process exposes now.
+pub fn process_metric_names() -> Vec<String> {
+    process_samples(&metrics_process::collector::collect())
+        .into_iter()
+        .map(|s| s.name.to_owned())
+        .collect()
+}
+
+/// The samples in the Prometheus text format, each with `labels`.
+pub fn render_process_metrics(samples: &[ProcessSample], labels: &[(&str, &str)]) -> String {
+    let escape = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    let labels = labels.join(",");
+    let mut out = String::new();
+    for s in samples {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{{labels}}} {value}\n\n",
+            name = s.name,
+            help = s.help,
+            kind = s.kind,
+            value = s.value,
+        ));
+    }
+    out
+}
 
 /// Completed scrapes of `/metrics`.
 pub struct Scrapes {
@@ -82,13 +204,25 @@ impl MetricsEndpoint {
         let app = {
             let scrapes = scrapes.clone();
             let handle = handle.clone();
+            let labels = [
+                ("service", service.to_owned()),
+                ("run_id", run_id.to_owned()),
+            ];
             Router::new().route(
                 "/metrics",
                 get(move || {
                     let scrapes = scrapes.clone();
                     let handle = handle.clone();
+                    let labels = labels.clone();
                     async move {
-                        let body = handle.render();
+                        let mut body = handle.render();
+                        if !body.is_empty() && !body.ends_with('\n') {
+                            body.push('\n');
+                        }
+                        let process = process_samples(&metrics_process::collector::collect());
+                        let labels: Vec<(&str, &str)> =
+                            labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                        body.push_str(&render_process_metrics(&process, &labels));
                         scrapes.completed.fetch_add(1, Ordering::SeqCst);
                         scrapes.changed.notify_waiters();
                         body
@@ -106,5 +240,49 @@ impl MetricsEndpoint {
             addr,
             scrapes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_process::collector::{Metrics, collect};
+
+    #[test]
+    fn process_metrics_render_as_one_family_each_with_the_global_labels() {
+        let snapshot = Metrics {
+            cpu_seconds_total: Some(0.37),
+            resident_memory_bytes: Some(12_345_678),
+            ..Metrics::default()
+        };
+        let samples = process_samples(&snapshot);
+        assert_eq!(
+            samples.iter().map(|s| s.name).collect::<Vec<_>>(),
+            vec![PROCESS_CPU_SECONDS, PROCESS_RESIDENT_MEMORY]
+        );
+        let text = render_process_metrics(&samples, &[("service", "a\"b"), ("run_id", "r1")]);
+        assert!(text.contains("# TYPE process_cpu_seconds_total counter\n"));
+        assert!(
+            text.contains("process_cpu_seconds_total{service=\"a\\\"b\",run_id=\"r1\"} 0.37\n")
+        );
+        assert!(text.contains("# TYPE process_resident_memory_bytes gauge\n"));
+        assert!(text.contains(
+            "process_resident_memory_bytes{service=\"a\\\"b\",run_id=\"r1\"} 12345678\n"
+        ));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_reports_cpu_time_and_resident_memory() {
+        let names = process_metric_names();
+        assert!(
+            names.contains(&PROCESS_CPU_SECONDS.to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&PROCESS_RESIDENT_MEMORY.to_string()),
+            "{names:?}"
+        );
+        assert!(collect().resident_memory_bytes.unwrap_or(0) > 0);
     }
 }

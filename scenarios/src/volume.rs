@@ -87,6 +87,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let recorded = cli::flush_and_announce(guard).await?;
     metrics.after_emitted().await?;
     let mut manifest = cli::manifest("volume", &opts.telemetry, started_at, recorded);
+    manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
     manifest.metrics.counters = (0..opts.series)
         .map(|k| CounterSeries {
             name: EVENTS_TOTAL.into(),

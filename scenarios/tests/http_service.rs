@@ -1,5 +1,6 @@
 //! The http-service binary end to end, without any backend: what its /metrics
-//! endpoint exposes after the workload equals what its manifest says it emitted.
+//! endpoint exposes after the workload equals what its manifest says it emitted (and,
+//! with `--fault extra-count`, deliberately does not).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -32,25 +33,40 @@ fn parse_exposition(text: &str) -> Vec<Exposed> {
         .collect()
 }
 
-#[test]
-fn metrics_endpoint_matches_the_manifest() {
-    let dir = std::env::temp_dir().join(format!("lgtm-scenario-test-{}", std::process::id()));
+/// What one run of the binary left: its manifest, its /metrics body after the
+/// workload, and its `manifest` event.
+struct Run {
+    manifest: Manifest,
+    body: String,
+    event: serde_json::Value,
+}
+
+/// Runs http-service with `--hold` and these extra arguments and environment, reads
+/// /metrics once the manifest is written, then lets it exit.
+fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir =
+        std::env::temp_dir().join(format!("lgtm-scenario-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let manifest_path = dir.join("m.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_http-service"))
-        .args(["--run-id", "t-exposition", "--hold", "--manifest"])
+        .args(["--run-id", name, "--hold", "--manifest"])
         .arg(&manifest_path)
+        .args(args)
+        .env_remove("LGTM_CHECK_FAULTS")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("http-service starts");
     let mut metrics_addr = None;
+    let mut event = serde_json::Value::Null;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
         if v["event"] == "listening" {
             metrics_addr = Some(v["metrics"].as_str().unwrap().to_string());
         }
         if v["event"] == "manifest" {
+            event = v;
             break;
         }
     }
@@ -58,8 +74,23 @@ fn metrics_endpoint_matches_the_manifest() {
     let body = http_get(&addr, "/metrics");
     drop(child.stdin.take());
     let _ = child.wait();
+    let manifest = Manifest::read(&manifest_path).expect("the manifest was written");
+    let _ = std::fs::remove_dir_all(&dir);
+    Run {
+        manifest,
+        body,
+        event,
+    }
+}
 
-    let manifest = Manifest::read(&manifest_path).unwrap();
+#[test]
+fn metrics_endpoint_matches_the_manifest() {
+    let Run {
+        manifest,
+        body,
+        event,
+    } = run("t-exposition", &[], &[]);
+    assert_eq!(event["faults"], serde_json::json!([]));
     let exposed = parse_exposition(&body);
     let value_of =
         |name: &str, labels: &std::collections::BTreeMap<String, String>, le: Option<&str>| {
@@ -104,7 +135,78 @@ fn metrics_endpoint_matches_the_manifest() {
             assert_eq!(got, vec![n as f64], "bucket le={le} of {:?}", h.labels);
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+
+    // The standard process metrics, with the run's global labels.
+    let run_labels = std::collections::BTreeMap::from([
+        ("service".to_string(), manifest.service.clone()),
+        ("run_id".to_string(), "t-exposition".to_string()),
+    ]);
+    for name in ["process_cpu_seconds_total", "process_resident_memory_bytes"] {
+        assert!(
+            manifest.metrics.process_metrics.iter().any(|n| n == name),
+            "{name} in {:?}",
+            manifest.metrics.process_metrics
+        );
+    }
+    for name in &manifest.metrics.process_metrics {
+        let values = value_of(name, &run_labels, None);
+        assert_eq!(values.len(), 1, "{name} exposed once with the run's labels");
+    }
+    assert!(body.contains("# TYPE process_cpu_seconds_total counter\n"));
+    let cpu = value_of("process_cpu_seconds_total", &run_labels, None);
+    assert!(cpu[0] > 0.0, "process_cpu_seconds_total = {cpu:?}");
+    let rss = value_of("process_resident_memory_bytes", &run_labels, None);
+    assert!(rss[0] > 0.0, "process_resident_memory_bytes = {rss:?}");
+}
+
+/// `extra-count` (here from the environment, with a duplicate and an empty name) makes
+/// the manifest claim one request more than /metrics exposes, in the first series only.
+#[test]
+fn extra_count_fault_makes_the_manifest_lie_by_one() {
+    let Run {
+        manifest,
+        body,
+        event,
+    } = run(
+        "t-fault",
+        &["--fault", "extra-count"],
+        &[("LGTM_CHECK_FAULTS", "extra-count,")],
+    );
+    assert_eq!(event["faults"], serde_json::json!(["extra-count"]));
+    let exposed = parse_exposition(&body);
+    let exposed_value = |labels: &std::collections::BTreeMap<String, String>| {
+        exposed
+            .iter()
+            .find(|(n, l, _)| {
+                n == "http_requests_total"
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.contains(&(k.clone(), v.clone())))
+            })
+            .map(|(_, _, v)| *v)
+            .expect("series exposed")
+    };
+    let diffs: Vec<f64> = manifest
+        .metrics
+        .counters
+        .iter()
+        .map(|c| c.value as f64 - exposed_value(&c.labels))
+        .collect();
+    assert_eq!(diffs[0], 1.0, "{:?}", manifest.metrics.counters[0]);
+    assert!(diffs[1..].iter().all(|d| *d == 0.0), "{diffs:?}");
+}
+
+#[test]
+fn unknown_fault_names_are_usage_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_http-service"))
+        .args(["--run-id", "t", "--manifest", "/nonexistent/m.json"])
+        .env("LGTM_CHECK_FAULTS", "extra-count,drop-spans")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown fault \"drop-spans\""), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing ran");
 }
 
 fn http_get(addr: &str, path: &str) -> String {

@@ -312,6 +312,7 @@ mod tests {
                     buckets: vec![0.01, 0.05, 0.1],
                     observations: vec![0.002, 0.03, 0.03, 0.04, 0.07],
                 }],
+                process_metrics: vec![],
             },
         }
     }

@@ -3,13 +3,15 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use lgtm_scenarios::cli::{CommonArgs, MetricsArgs};
+use lgtm_scenarios::faults::{Fault, UnknownFault};
 use lgtm_scenarios::http_service::{Options, Workload, run};
 
 /// Emit known HTTP metrics, traces and logs, and write their manifest.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(name = "http-service", version, about)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
@@ -25,11 +27,40 @@ struct Args {
     /// `http.status_code`).
     #[arg(long)]
     legacy_http_attributes: bool,
+    /// Make the manifest lie on purpose, so the harness's checks must fail: drop-span,
+    /// mislabel-log, extra-count. Repeatable, or comma-separated.
+    // Strings, parsed in `main`, so that an empty LGTM_CHECK_FAULTS means no fault.
+    #[arg(
+        long = "fault",
+        value_name = "NAME",
+        env = "LGTM_CHECK_FAULTS",
+        value_delimiter = ','
+    )]
+    faults: Vec<String>,
+}
+
+/// The named faults, skipping empty names; an unknown one is a usage error.
+fn faults(names: &[String]) -> Vec<Fault> {
+    names
+        .iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| {
+            n.parse().unwrap_or_else(|e: UnknownFault| {
+                Args::command()
+                    .error(
+                        ErrorKind::InvalidValue,
+                        format!("--fault / LGTM_CHECK_FAULTS: {e}"),
+                    )
+                    .exit()
+            })
+        })
+        .collect()
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
+    let faults = faults(&a.faults);
     let opts = Options {
         telemetry: a.common.telemetry_config()?,
         manifest: a.common.manifest,
@@ -37,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         metrics: a.metrics,
         concurrency: a.concurrency,
         legacy_http_attributes: a.legacy_http_attributes,
+        faults,
     };
     run(opts, Workload::default()).await?;
     Ok(())

@@ -1,0 +1,441 @@
+//! Deliberate faults for testing the harness: each makes a manifest lie the way a
+//! regressed instrumentation would, so that named checks of the harness must fail.
+//! Nothing that was emitted changes, only what the manifest says was.
+//!
+//! Main items: [`Fault`], [`apply_faults`].
+//!
+//! - `drop-span`: the first trace lists one more client span `SELECT phantom` (a new
+//!   span id, child of the root) that was never exported, as if the app had dropped it.
+//! - `mislabel-log`: the first `info` line is listed under the `level=error` stream, as
+//!   if it had been pushed with the wrong level.
+//! - `extra-count`: the first `http_requests_total` series is listed one higher.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::str::FromStr;
+
+use crate::manifest::{Manifest, SpanRecord};
+
+/// One deliberate lie of the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    DropSpan,
+    MislabelLog,
+    ExtraCount,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 3] = [Fault::DropSpan, Fault::MislabelLog, Fault::ExtraCount];
+
+    /// The name used by `--fault` and `LGTM_CHECK_FAULTS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DropSpan => "drop-span",
+            Fault::MislabelLog => "mislabel-log",
+            Fault::ExtraCount => "extra-count",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault {0:?} (known: drop-span, mislabel-log, extra-count)")]
+pub struct UnknownFault(pub String);
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == s.trim())
+            .ok_or_else(|| UnknownFault(s.to_owned()))
+    }
+}
+
+/// A fault that has nothing to falsify in this manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fault {fault}: {why}")]
+pub struct FaultError {
+    pub fault: Fault,
+    pub why: &'static str,
+}
+
+/// The name of the span `drop-span` invents.
+pub const PHANTOM_SPAN_NAME: &str = "SELECT phantom";
+/// The counter `extra-count` falsifies.
+pub const FAULTED_COUNTER: &str = "http_requests_total";
+
+/// Falsifies the manifest with each distinct fault once, in order. Fails, leaving the
+/// faults before it applied, when one has nothing to falsify (no exported trace, no
+/// `info` line, no `http_requests_total` series).
+pub fn apply_faults(m: &mut Manifest, faults: &[Fault]) -> Result<(), FaultError> {
+    for (i, &fault) in faults.iter().enumerate() {
+        if faults[..i].contains(&fault) {
+            continue;
+        }
+        let applied = match fault {
+            Fault::DropSpan => drop_span(m),
+            Fault::MislabelLog => mislabel_log(m),
+            Fault::ExtraCount => extra_count(m),
+        };
+        applied.map_err(|why| FaultError { fault, why })?;
+    }
+    Ok(())
+}
+
+/// Each name once, in first-seen order.
+pub fn names(faults: &[Fault]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in faults {
+        if !out.contains(&f.name()) {
+            out.push(f.name());
+        }
+    }
+    out
+}
+
+fn drop_span(m: &mut Manifest) -> Result<(), &'static str> {
+    let trace = m
+        .traces
+        .traces
+        .first_mut()
+        .ok_or("no exported trace in the manifest (is an OTLP endpoint set?)")?;
+    let root = trace
+        .spans
+        .iter()
+        .find(|s| s.parent_span_id.is_none())
+        .or_else(|| {
+            // A trace continued from elsewhere: its root here is the span whose parent
+            // is not in the trace.
+            trace.spans.iter().find(|s| {
+                !trace
+                    .spans
+                    .iter()
+                    .any(|p| Some(&p.span_id) == s.parent_span_id.as_ref())
+            })
+        })
+        .ok_or("the first trace has no spans")?
+        .clone();
+    let span_id = loop {
+        let id = format!("{:016x}", random_u64());
+        if id != "0000000000000000" && trace.spans.iter().all(|s| s.span_id != id) {
+            break id;
+        }
+    };
+    trace.spans.push(SpanRecord {
+        span_id,
+        parent_span_id: Some(root.span_id.clone()),
+        name: PHANTOM_SPAN_NAME.into(),
+        service: root.service.clone(),
+        kind: "client".into(),
+        status: "unset".into(),
+        attributes: Default::default(),
+        // Inside the root and instantaneous, so no duration-based expectation changes.
+        start_unix_nanos: root.start_unix_nanos,
+        duration_nanos: 0,
+    });
+    // The recorder's order.
+    trace
+        .spans
+        .sort_by(|a, b| (a.start_unix_nanos, &a.span_id).cmp(&(b.start_unix_nanos, &b.span_id)));
+    Ok(())
+}
+
+fn mislabel_log(m: &mut Manifest) -> Result<(), &'static str> {
+    let streams = &mut m.logs.streams;
+    let (from, at) = streams
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.labels.get("level").map(String::as_str) == Some("info"))
+        .find_map(|(i, s)| {
+            s.lines
+                .iter()
+                .position(|l| l.level == "info")
+                .map(|j| (i, j))
+        })
+        .ok_or("no info line in a level=info stream in the manifest (is a Loki URL set?)")?;
+    let mut line = streams[from].lines.remove(at);
+    line.level = "error".into();
+    let mut labels = streams[from].labels.clone();
+    labels.insert("level".into(), "error".into());
+    match streams.iter_mut().find(|s| s.labels == labels) {
+        Some(s) => s.lines.push(line),
+        None => streams.push(crate::manifest::LogStream {
+            labels,
+            lines: vec![line],
+        }),
+    }
+    if streams[from].lines.is_empty() {
+        streams.remove(from);
+    }
+    Ok(())
+}
+
+fn extra_count(m: &mut Manifest) -> Result<(), &'static str> {
+    let series = m
+        .metrics
+        .counters
+        .iter_mut()
+        .find(|c| c.name == FAULTED_COUNTER)
+        .ok_or("no http_requests_total series in the manifest")?;
+    series.value += 1;
+    Ok(())
+}
+
+/// 64 random bits from the standard library's randomly keyed hasher.
+fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::{
+        CounterSeries, Labels, LogLine, LogStream, LogsManifest, MANIFEST_SCHEMA_VERSION,
+        MetricsManifest, TraceRecord, TracesManifest,
+    };
+
+    fn span(id: &str, parent: Option<&str>, name: &str, start: u64) -> SpanRecord {
+        SpanRecord {
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            name: name.into(),
+            service: "svc".into(),
+            kind: "server".into(),
+            status: "unset".into(),
+            attributes: BTreeMap::new(),
+            start_unix_nanos: start,
+            duration_nanos: 10,
+        }
+    }
+
+    fn labels(level: &str) -> Labels {
+        Labels::from([
+            ("service".into(), "svc".into()),
+            ("run_id".into(), "r".into()),
+            ("level".into(), level.into()),
+        ])
+    }
+
+    fn line(level: &str, message: &str, trace: &str) -> LogLine {
+        LogLine {
+            level: level.into(),
+            message: message.into(),
+            fields: BTreeMap::from([("trace_id".into(), trace.into())]),
+        }
+    }
+
+    fn counter(status: &str, value: u64) -> CounterSeries {
+        CounterSeries {
+            name: FAULTED_COUNTER.into(),
+            labels: Labels::from([("status".into(), status.into())]),
+            value,
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            scenario: "http-service".into(),
+            run_id: "r".into(),
+            service: "svc".into(),
+            environment: "test".into(),
+            started_at_unix_ms: 1,
+            finished_at_unix_ms: 2,
+            services: vec![],
+            logs: LogsManifest {
+                streams: vec![
+                    LogStream {
+                        labels: labels("info"),
+                        lines: vec![line("info", "a", "t1"), line("info", "b", "t2")],
+                    },
+                    LogStream {
+                        labels: labels("error"),
+                        lines: vec![line("error", "c", "t3")],
+                    },
+                ],
+            },
+            traces: TracesManifest {
+                sampler_ratio: 1.0,
+                roots_started: 2,
+                traces: vec![
+                    TraceRecord {
+                        trace_id: "t1".into(),
+                        spans: vec![
+                            span("aaaaaaaaaaaaaaaa", None, "GET /x", 100),
+                            span(
+                                "bbbbbbbbbbbbbbbb",
+                                Some("aaaaaaaaaaaaaaaa"),
+                                "SELECT x",
+                                110,
+                            ),
+                        ],
+                    },
+                    TraceRecord {
+                        trace_id: "t2".into(),
+                        spans: vec![span("cccccccccccccccc", None, "GET /x", 200)],
+                    },
+                ],
+                unsampled_trace_ids: vec![],
+            },
+            metrics: MetricsManifest {
+                counters: vec![
+                    CounterSeries {
+                        name: "other_total".into(),
+                        labels: Labels::new(),
+                        value: 9,
+                    },
+                    counter("200", 37),
+                    counter("500", 3),
+                ],
+                histograms: vec![],
+                process_metrics: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn names_parse_and_unknown_ones_are_errors() {
+        for f in Fault::ALL {
+            assert_eq!(f.name().parse::<Fault>(), Ok(f));
+        }
+        let err = "drop-spans".parse::<Fault>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown fault \"drop-spans\" (known: drop-span, mislabel-log, extra-count)"
+        );
+    }
+
+    #[test]
+    fn drop_span_lists_a_phantom_child_of_the_first_root_and_nothing_else() {
+        let before = manifest();
+        let mut m = before.clone();
+        apply_faults(&mut m, &[Fault::DropSpan]).unwrap();
+
+        let spans = &m.traces.traces[0].spans;
+        assert_eq!(spans.len(), 3);
+        let phantom = spans.iter().find(|s| s.name == PHANTOM_SPAN_NAME).unwrap();
+        assert_eq!(phantom.span_id.len(), 16);
+        assert!(
+            phantom
+                .span_id
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(
+            before.traces.traces[0]
+                .spans
+                .iter()
+                .all(|s| s.span_id != phantom.span_id)
+        );
+        assert_eq!(phantom.parent_span_id.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+        assert_eq!(
+            (
+                phantom.service.as_str(),
+                phantom.kind.as_str(),
+                phantom.status.as_str()
+            ),
+            ("svc", "client", "unset")
+        );
+        // everything else is as it was
+        let mut without = m.clone();
+        without.traces.traces[0]
+            .spans
+            .retain(|s| s.name != PHANTOM_SPAN_NAME);
+        assert_eq!(without, before);
+    }
+
+    #[test]
+    fn mislabel_log_moves_the_first_info_line_to_the_error_stream() {
+        let before = manifest();
+        let mut m = before.clone();
+        apply_faults(&mut m, &[Fault::MislabelLog]).unwrap();
+        assert_eq!(m.log_line_count(), before.log_line_count());
+        let info = &m.logs.streams[0];
+        assert_eq!(info.lines, vec![line("info", "b", "t2")]);
+        let error = &m.logs.streams[1];
+        assert_eq!(error.labels, labels("error"));
+        assert_eq!(
+            error.lines,
+            vec![line("error", "c", "t3"), line("error", "a", "t1")]
+        );
+        // only logs changed
+        assert_eq!((m.traces, m.metrics), (before.traces, before.metrics));
+    }
+
+    #[test]
+    fn mislabel_log_creates_the_error_stream_and_drops_an_emptied_one() {
+        let mut m = manifest();
+        m.logs.streams = vec![LogStream {
+            labels: labels("info"),
+            lines: vec![line("info", "a", "t1")],
+        }];
+        apply_faults(&mut m, &[Fault::MislabelLog]).unwrap();
+        assert_eq!(
+            m.logs.streams,
+            vec![LogStream {
+                labels: labels("error"),
+                lines: vec![line("error", "a", "t1")],
+            }]
+        );
+    }
+
+    #[test]
+    fn extra_count_adds_one_to_the_first_requests_series_only() {
+        let before = manifest();
+        let mut m = before.clone();
+        apply_faults(&mut m, &[Fault::ExtraCount]).unwrap();
+        let values: Vec<u64> = m.metrics.counters.iter().map(|c| c.value).collect();
+        assert_eq!(values, vec![9, 38, 3]);
+        assert_eq!((m.logs, m.traces), (before.logs, before.traces));
+    }
+
+    #[test]
+    fn each_fault_applies_once_and_all_combine() {
+        let mut m = manifest();
+        let all = [
+            Fault::ExtraCount,
+            Fault::DropSpan,
+            Fault::ExtraCount,
+            Fault::MislabelLog,
+        ];
+        apply_faults(&mut m, &all).unwrap();
+        assert_eq!(m.metrics.counters[1].value, 38);
+        assert_eq!(m.traces.traces[0].spans.len(), 3);
+        assert_eq!(m.logs.streams[1].lines.len(), 2);
+        assert_eq!(
+            names(&all),
+            vec!["extra-count", "drop-span", "mislabel-log"]
+        );
+        assert!(apply_faults(&mut m, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_fault_with_nothing_to_falsify_is_an_error() {
+        let mut m = manifest();
+        m.traces.traces.clear();
+        m.logs.streams.retain(|s| s.labels["level"] != "info");
+        m.metrics.counters.retain(|c| c.name != FAULTED_COUNTER);
+        for f in Fault::ALL {
+            let err = apply_faults(&mut m.clone(), &[f]).unwrap_err();
+            assert_eq!(err.fault, f);
+            assert!(
+                err.to_string().starts_with(&format!("fault {f}: ")),
+                "{err}"
+            );
+        }
+    }
+}
