@@ -61,6 +61,7 @@ fn report() -> &'static Report {
 #[case::promql_guide_p95_latency("promql.guide.p95_latency")]
 #[case::promql_guide_error_ratio("promql.guide.error_ratio")]
 #[case::promql_guide_sum_by_path("promql.guide.sum_by_path")]
+#[case::promql_process_cpu("promql.process_cpu")]
 #[case::promql_guide_cpu_original("promql.guide.cpu.original")]
 #[case::http_logs_exact("http.logs.exact")]
 #[case::http_traces_exact_ids("http.traces.exact_ids")]
@@ -261,6 +262,7 @@ fn broken_report() -> &'static Report {
 #[case::dropped_span_seen_from_logs("http.correlation.logs_to_traces", "(SELECT phantom) missing")]
 #[case::mislabelled_log("http.logs.exact", "expected lines missing")]
 #[case::mislabelled_log_by_level("logql.guide.json_level", "expected lines missing")]
+#[case::extra_count_in_rates("promql.guide.sum_by_path", "\"}: got ")]
 fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
     let report = broken_report();
     let c = report

@@ -243,6 +243,19 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             })
             .collect(),
     ));
+    checks.push(metrics_check(
+        "promql.process_cpu",
+        "instead of the guide's node CPU query: the scenario's own CPU time arrived",
+        format!("process_cpu_seconds_total{{run_id=\"{run}\"}}"),
+        EvalAt::Now,
+        Some(GUIDE_PROMQL_CPU),
+        vec![ExpectedSeries {
+            labels: Labels::from([("run_id".to_string(), run.clone())]),
+            expected: Expected::Positive {
+                note: "CPU seconds the process had used when scraped".into(),
+            },
+        }],
+    ));
     checks.push(Check {
         id: "promql.guide.cpu.original".into(),
         title: "guide PromQL 5 as written: node_cpu_seconds_total comes from node-exporter, which the guide never deploys".into(),
@@ -331,7 +344,7 @@ mod tests {
     #[test]
     fn every_query_is_scoped_to_the_run() {
         let checks = metrics_checks(&manifest());
-        assert_eq!(checks.len(), 9);
+        assert_eq!(checks.len(), 10);
         for c in checks
             .iter()
             .filter(|c| c.guide_original.as_deref() != Some(GUIDE_PROMQL_CPU))
