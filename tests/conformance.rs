@@ -19,34 +19,44 @@ use rstest::rstest;
 
 static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
 
-/// Runs the whole job once for all cases; containers are gone before any case asserts.
+/// Runs the whole job once with `raw` on a runtime of its own; containers are gone
+/// before any case asserts.
+fn run_once(raw: RawRun, run_id: String, progress: bool) -> Result<Report, String> {
+    std::thread::spawn(move || {
+        let env = Env::from_process();
+        let plan = RunPlan::build(raw, &env, run_id).map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        let report = rt
+            .block_on(runner::run(&plan, &|e| {
+                if progress {
+                    let _ = terminal::progress(&e, &mut std::io::stderr());
+                }
+            }))
+            .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+        if progress {
+            let mut out = Vec::new();
+            let _ = terminal::render(&report, &mut out);
+            eprintln!("{}", String::from_utf8_lossy(&out));
+        }
+        Ok(report)
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the run panicked".into()))
+}
+
+/// The run of every check, for all cases.
 fn report() -> &'static Report {
     REPORT
         .get_or_init(|| {
-            std::thread::spawn(|| {
-                let env = Env::from_process();
-                let raw = RawRun {
-                    require_all: env
-                        .get("LGTM_CHECK_REQUIRE_ALL")
-                        .is_some_and(|v| v != "0" && v != "false"),
-                    check_timeout_secs: 60,
-                    ..RawRun::default()
-                };
-                let plan = RunPlan::build(raw, &env, format!("t{:x}", std::process::id()))
-                    .map_err(|e| e.to_string())?;
-                let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-                let report = rt
-                    .block_on(runner::run(&plan, &|e| {
-                        let _ = terminal::progress(&e, &mut std::io::stderr());
-                    }))
-                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
-                let mut out = Vec::new();
-                let _ = terminal::render(&report, &mut out);
-                eprintln!("{}", String::from_utf8_lossy(&out));
-                Ok(report)
-            })
-            .join()
-            .unwrap_or_else(|_| Err("the run panicked".into()))
+            let env = Env::from_process();
+            let raw = RawRun {
+                require_all: env
+                    .get("LGTM_CHECK_REQUIRE_ALL")
+                    .is_some_and(|v| v != "0" && v != "false"),
+                check_timeout_secs: 60,
+                ..RawRun::default()
+            };
+            run_once(raw, format!("t{:x}", std::process::id()), true)
         })
         .as_ref()
         .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"))
@@ -232,25 +242,16 @@ static BROKEN: OnceLock<Result<Report, String>> = OnceLock::new();
 fn broken_report() -> &'static Report {
     BROKEN
         .get_or_init(|| {
-            std::thread::spawn(|| {
-                let env = Env::from_process();
-                let raw = RawRun {
-                    check_timeout_secs: 8,
-                    faults: vec![
-                        "drop-span".into(),
-                        "mislabel-log".into(),
-                        "extra-count".into(),
-                    ],
-                    ..RawRun::default()
-                };
-                let plan = RunPlan::build(raw, &env, format!("b{:x}", std::process::id()))
-                    .map_err(|e| e.to_string())?;
-                let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-                rt.block_on(runner::run(&plan, &|_| {}))
-                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))
-            })
-            .join()
-            .unwrap_or_else(|_| Err("the run panicked".into()))
+            let raw = RawRun {
+                check_timeout_secs: 8,
+                faults: vec![
+                    "drop-span".into(),
+                    "mislabel-log".into(),
+                    "extra-count".into(),
+                ],
+                ..RawRun::default()
+            };
+            run_once(raw, format!("b{:x}", std::process::id()), false)
         })
         .as_ref()
         .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"))

@@ -151,11 +151,9 @@ impl LokiClient {
         params: &[(&str, &str)],
         decode: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ClientError> {
-        let (status, body) = self.endpoint.get(&self.http, path, params).await?;
-        if status != 200 {
-            return Err(self.endpoint.error(path, query, status, &body));
-        }
-        decode(&body).map_err(|d| self.endpoint.decode_error(path, query, d))
+        self.endpoint
+            .get_decoded(&self.http, path, query, params, decode)
+            .await
     }
 
     /// An instant query (metric queries), at `time_ns` or now.

@@ -80,7 +80,28 @@ impl Endpoint {
         params: &[(&str, &str)],
     ) -> Result<(u16, String), ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.auth.apply(http.get(&url).query(params));
+        self.send(http.get(&url).query(params), url).await
+    }
+
+    /// POSTs `params` as a form to `path` and returns the status and body; only a
+    /// transport failure is an error here.
+    pub async fn post_form(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, String), ClientError> {
+        let url = format!("{}{path}", self.base);
+        self.send(http.post(&url).form(params), url).await
+    }
+
+    /// Adds the tenant and credentials, sends, and reads the answer.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: String,
+    ) -> Result<(u16, String), ClientError> {
+        let mut request = self.auth.apply(request);
         if let Some(t) = &self.tenant {
             request = request.header("X-Scope-OrgID", t);
         }
@@ -95,28 +116,21 @@ impl Endpoint {
         Ok((status, body))
     }
 
-    /// POSTs `params` as a form to `path` and returns the status and body; only a
-    /// transport failure is an error here.
-    pub async fn post_form(
+    /// GETs `path` and decodes a 200 answer; any other status is an error that
+    /// carries the backend's message.
+    pub async fn get_decoded<T>(
         &self,
         http: &reqwest::Client,
         path: &str,
+        query: &str,
         params: &[(&str, &str)],
-    ) -> Result<(u16, String), ClientError> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.auth.apply(http.post(&url).form(params));
-        if let Some(t) = &self.tenant {
-            request = request.header("X-Scope-OrgID", t);
+        decode: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ClientError> {
+        let (status, body) = self.get(http, path, params).await?;
+        if status != 200 {
+            return Err(self.error(path, query, status, &body));
         }
-        let unreachable = |source| ClientError::Unreachable {
-            component: self.component,
-            url: url.clone(),
-            source,
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(unreachable)?;
-        Ok((status, body))
+        decode(&body).map_err(|d| self.decode_error(path, query, d))
     }
 
     /// The error for a non-success answer: 400 is the backend rejecting the query
