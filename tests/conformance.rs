@@ -293,3 +293,53 @@ fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &s
         }
     }
 }
+
+/// A run with the guide's own configs (`--configs guide`): its defect list names
+/// what breaks, with each backend's own evidence, for every backend that runs.
+#[test]
+fn guide_mode_lists_the_guides_defects() {
+    let raw = RawRun {
+        check_timeout_secs: 45,
+        configs: Some("guide".into()),
+        ..RawRun::default()
+    };
+    let report = run_once(raw, format!("g{:x}", std::process::id()), false)
+        .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"));
+    let defect = |id: &str| report.guide_defects.iter().find(|d| d.id == id);
+    let ran = |c: Component| {
+        report
+            .components
+            .iter()
+            .any(|r| r.name == c && r.status == ComponentStatus::Ready)
+    };
+    let ids: Vec<&str> = report.guide_defects.iter().map(|d| d.id.as_str()).collect();
+    if ran(Component::Prometheus) && ran(Component::Mimir) {
+        assert!(defect("promql.guide.cpu.original").is_some(), "{ids:?}");
+    }
+    if ran(Component::Loki) {
+        let refused = defect("component.loki").unwrap_or_else(|| panic!("{ids:?}"));
+        assert!(
+            refused
+                .evidence
+                .contains("field enforce_metric_name not found"),
+            "{}",
+            refused.evidence
+        );
+        let p95 = defect("logql.guide.p95_latency.original").unwrap_or_else(|| panic!("{ids:?}"));
+        assert!(p95.evidence.contains("parse error"), "{}", p95.evidence);
+    }
+    if ran(Component::Tempo) {
+        for id in [
+            "traceql.guide.service_errors.original",
+            "traceql.guide.rate.original",
+            // the guide's Tempo config has no local-blocks processor
+            "traceql.guide.rate",
+        ] {
+            assert!(defect(id).is_some(), "{id} not in {ids:?}");
+        }
+    }
+    assert!(
+        !report.guide_defects.is_empty() || !(ran(Component::Prometheus) || ran(Component::Loki)),
+        "no defect found although backends ran"
+    );
+}
