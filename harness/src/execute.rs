@@ -304,7 +304,7 @@ pub async fn execute(
                 .iter()
                 .map(|id| format!("{selector} | json | trace_id=\"{id}\""))
                 .collect();
-            let fetched = futures::future::join_all(exprs.iter().map(|e| {
+            let fetched: Vec<_> = stream::iter(exprs.iter().map(|e| {
                 loki.query_range(
                     e,
                     start as u128 * 1_000_000,
@@ -312,6 +312,8 @@ pub async fn execute(
                     LINE_LIMIT,
                 )
             }))
+            .buffered(FAN_OUT)
+            .collect()
             .await;
             let mut out = Vec::with_capacity(ids.len());
             for (id, r) in ids.iter().zip(fetched) {

@@ -111,15 +111,17 @@ pub fn guide_defects(
 ) -> Vec<GuideDefect> {
     let mut out = Vec::new();
     if configs == ConfigSet::Guide {
-        for c in components
-            .iter()
-            .filter(|c| c.status == ComponentStatus::Failed)
-        {
+        for c in components {
+            let evidence = match (&c.refused_guide_config, c.status) {
+                (Some(why), _) => why.clone(),
+                (None, ComponentStatus::Failed) => c.reason.clone().unwrap_or_default(),
+                _ => continue,
+            };
             out.push(GuideDefect {
                 id: format!("component.{}", c.name),
                 what: format!("{} does not start with the guide's configuration", c.name),
                 guide: None,
-                evidence: c.reason.clone().unwrap_or_default(),
+                evidence,
             });
         }
     }
@@ -322,7 +324,12 @@ mod tests {
         rejected.reason = "rejected, as the guide's query is wrong: parse error".into();
         let mut failed = check(CheckStatus::Fail);
         failed.id = "retention.loki.enforced".into();
-        let comps = vec![component(Component::Loki, ComponentStatus::Failed, None)];
+        let mut refused = component(Component::Tempo, ComponentStatus::Ready, None);
+        refused.refused_guide_config = Some("tempo exited: bad field".into());
+        let comps = vec![
+            component(Component::Loki, ComponentStatus::Failed, None),
+            refused,
+        ];
         let fixed = guide_defects(
             ConfigSet::Fixed,
             &comps,
@@ -337,6 +344,7 @@ mod tests {
             guide.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
             [
                 "component.loki",
+                "component.tempo",
                 "logql.guide.p95_latency.original",
                 "retention.loki.enforced"
             ]
