@@ -288,8 +288,17 @@ pub async fn run(
             ]);
         }
         if spec.binary == "http-service" {
+            // A fault needs the signal it corrupts: a dropped span needs spans to be
+            // exported, a mislabelled line needs lines to be pushed.
             for f in &plan.faults {
-                args.extend(["--fault".to_string(), f.clone()]);
+                let possible = match f.as_str() {
+                    "drop-span" => otlp.is_some(),
+                    "mislabel-log" => loki_url.is_some(),
+                    _ => true,
+                };
+                if possible {
+                    args.extend(["--fault".to_string(), f.clone()]);
+                }
             }
         }
         if spec.scraped {

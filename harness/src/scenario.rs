@@ -135,16 +135,7 @@ impl ScenarioRun {
             false
         })
         .await;
-        let tail = |s: String| {
-            s.lines()
-                .rev()
-                .take(10)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join(" | ")
-        };
+        let tail = |s: String| stderr_summary(&s);
         match announced {
             Ok(true) => {}
             Ok(false) => {
@@ -194,5 +185,41 @@ impl ScenarioRun {
         {
             let _ = self.child.kill().await;
         }
+    }
+}
+
+/// What a scenario's stderr says about why it stopped: from its `Error:` line (the
+/// anyhow report of a failed main), else its last lines, without backtraces.
+pub fn stderr_summary(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let from = lines
+        .iter()
+        .rposition(|l| l.starts_with("Error:") || l.contains("panicked at"))
+        .unwrap_or(lines.len().saturating_sub(5));
+    lines[from..]
+        .iter()
+        .take_while(|l| {
+            !l.trim_start().starts_with("Stack backtrace")
+                && !l.trim_start().starts_with("stack backtrace")
+        })
+        .take(6)
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_keeps_the_error_and_drops_the_backtrace() {
+        let stderr = "2026 INFO starting\nError: fault drop-span has nothing to change\n\nCaused by:\n    no OTLP endpoint\n\nStack backtrace:\n   0: anyhow::error\n   1: main\n";
+        assert_eq!(
+            stderr_summary(stderr),
+            "Error: fault drop-span has nothing to change | Caused by: | no OTLP endpoint"
+        );
+        assert_eq!(stderr_summary("a\nb\n"), "a | b");
+        assert_eq!(stderr_summary(""), "");
     }
 }
