@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use lgtm_check::core::component::Component;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
-use lgtm_check::core::report::{CheckStatus, ComponentStatus, Report};
+use lgtm_check::core::report::{CheckReport, CheckStatus, ComponentStatus, Report};
 use lgtm_check::report::terminal;
 use lgtm_check::runner;
 use rstest::rstest;
@@ -42,6 +42,31 @@ fn run_once(raw: RawRun, run_id: String, progress: bool) -> Result<Report, Strin
     })
     .join()
     .unwrap_or_else(|_| Err("the run panicked".into()))
+}
+
+/// A check of a report, by id.
+fn check_in<'a>(report: &'a Report, id: &str) -> &'a CheckReport {
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("the report has no check {id}"))
+}
+
+/// A skip is honest when no component the check needs is required.
+fn skipped_honestly(report: &Report, c: &CheckReport) {
+    let required: Vec<_> = c
+        .needs
+        .iter()
+        .filter(|n| report.required.contains(n))
+        .collect();
+    assert!(
+        required.is_empty(),
+        "{} was SKIPPED but needs required {required:?}: {}",
+        c.id,
+        c.reason
+    );
+    eprintln!("SKIPPED {}: {}", c.id, c.reason);
 }
 
 /// The run of every check, for all cases.
@@ -138,27 +163,11 @@ fn report() -> &'static Report {
 #[case::retention_mimir("retention.mimir")]
 fn check_passed_or_was_honestly_skipped(#[case] id: &str) {
     let report = report();
-    let c = report
-        .checks
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("the report has no check {id}"));
+    let c = check_in(report, id);
     match c.status {
         CheckStatus::Pass => {}
         CheckStatus::Fail => panic!("{id} FAILED: {}\n  query: {}", c.reason, c.query),
-        CheckStatus::Skip => {
-            let required: Vec<_> = c
-                .needs
-                .iter()
-                .filter(|n| report.required.contains(n))
-                .collect();
-            assert!(
-                required.is_empty(),
-                "{id} was SKIPPED but needs required {required:?}: {}",
-                c.reason
-            );
-            eprintln!("SKIPPED {id}: {}", c.reason);
-        }
+        CheckStatus::Skip => skipped_honestly(report, c),
     }
 }
 
@@ -266,11 +275,7 @@ fn broken_report() -> &'static Report {
 #[case::extra_count_in_rates("promql.guide.sum_by_path", "\"}: got ")]
 fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
     let report = broken_report();
-    let c = report
-        .checks
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("the report has no check {id}"));
+    let c = check_in(report, id);
     match c.status {
         CheckStatus::Fail => assert!(
             c.reason.contains(message),
@@ -278,19 +283,7 @@ fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &s
             c.reason
         ),
         CheckStatus::Pass => panic!("{id} passed although the scenario broke it: {}", c.reason),
-        CheckStatus::Skip => {
-            let required: Vec<_> = c
-                .needs
-                .iter()
-                .filter(|n| report.required.contains(n))
-                .collect();
-            assert!(
-                required.is_empty(),
-                "{id} was SKIPPED but needs required {required:?}: {}",
-                c.reason
-            );
-            eprintln!("SKIPPED {id}: {}", c.reason);
-        }
+        CheckStatus::Skip => skipped_honestly(report, c),
     }
 }
 
