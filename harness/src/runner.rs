@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::clients::Endpoint;
 use crate::core::catalog_config::retention_checks;
 use crate::core::check::Check;
-use crate::core::component::{Component, ImageRef};
+use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::{ConfigSet, MimirFlavour, RunPlan};
 use crate::core::report::{ComponentReport, ComponentStatus, Report};
@@ -405,12 +405,4 @@ pub async fn run(
         component_reports.into_values().collect(),
         check_reports,
     ))
-}
-
-/// The images a plan would run, for display.
-pub fn planned_images(plan: &RunPlan) -> Vec<(Component, ImageRef)> {
-    Component::ALL
-        .iter()
-        .map(|c| (*c, plan.image(*c).clone()))
-        .collect()
 }
