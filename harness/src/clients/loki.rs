@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use super::prometheus::{matrix_points, vector_samples};
 use super::{ClientError, Endpoint};
 use crate::core::expect::{Labels, Sample};
 use crate::core::observed::{LogEntry, Observed};
@@ -36,18 +37,6 @@ struct StreamItem {
     values: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
-struct VectorItem {
-    metric: Labels,
-    value: (f64, String),
-}
-
-#[derive(Deserialize)]
-struct MatrixItem {
-    metric: Labels,
-    values: Vec<(f64, String)>,
-}
-
 /// Decodes a `query` / `query_range` answer: streams become log entries, vectors
 /// samples, matrices their last sample per series.
 pub fn decode_query(body: &str) -> Result<Observed, String> {
@@ -55,10 +44,6 @@ pub fn decode_query(body: &str) -> Result<Observed, String> {
     if env.status != "success" {
         return Err(format!("status {}", env.status));
     }
-    let value = |s: &str| {
-        s.parse::<f64>()
-            .map_err(|_| format!("`{s}` is not a number"))
-    };
     match env.data.result_type.as_str() {
         "streams" => {
             let items: Vec<StreamItem> =
@@ -76,50 +61,22 @@ pub fn decode_query(body: &str) -> Result<Observed, String> {
             entries.sort_by_key(|e| e.timestamp_ns);
             Ok(Observed::Logs(entries))
         }
-        "vector" => {
-            let items: Vec<VectorItem> =
-                serde_json::from_value(env.data.result).map_err(|e| e.to_string())?;
-            items
+        // Loki answers metric queries in Prometheus' format.
+        "vector" => vector_samples(env.data.result).map(Observed::Series),
+        "matrix" => Ok(Observed::Series(
+            matrix_points(env.data.result)?
                 .into_iter()
-                .map(|i| {
-                    Ok(Sample {
-                        labels: i.metric,
-                        value: value(&i.value.1)?,
-                    })
+                .filter_map(|(labels, points)| {
+                    points.last().map(|&(_, value)| Sample { labels, value })
                 })
-                .collect::<Result<_, String>>()
-                .map(Observed::Series)
-        }
-        "matrix" => {
-            let items: Vec<MatrixItem> =
-                serde_json::from_value(env.data.result).map_err(|e| e.to_string())?;
-            items
-                .into_iter()
-                .filter_map(|i| i.values.last().cloned().map(|v| (i.metric, v)))
-                .map(|(labels, (_, v))| {
-                    Ok(Sample {
-                        labels,
-                        value: value(&v)?,
-                    })
-                })
-                .collect::<Result<_, String>>()
-                .map(Observed::Series)
-        }
+                .collect(),
+        )),
         other => Err(format!("result type `{other}` is not supported")),
     }
 }
 
-/// Decodes `labels` / `label/<name>/values` answers.
-pub fn decode_strings(body: &str) -> Result<Vec<String>, String> {
-    let env: Envelope<Vec<String>> = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    Ok(env.data)
-}
-
-/// Decodes a `series` answer.
-pub fn decode_series(body: &str) -> Result<Vec<Labels>, String> {
-    let env: Envelope<Vec<Labels>> = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    Ok(env.data)
-}
+/// Loki's labels, label values and series answers have Prometheus' envelope.
+pub use super::prometheus::{decode_series, decode_strings};
 
 /// What a component says about its own build (`/…/status/buildinfo`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -148,20 +148,7 @@ pub fn decode_query_response(body: &str) -> Result<QueryAnswer, String> {
     }
     let data: Data = decode_data(body)?;
     match data.result_type.as_str() {
-        "vector" => {
-            let items: Vec<VectorItem> =
-                serde_json::from_value(data.result).map_err(|e| e.to_string())?;
-            items
-                .into_iter()
-                .map(|i| {
-                    Ok(Sample {
-                        labels: i.metric,
-                        value: parse_value(&i.value.1)?,
-                    })
-                })
-                .collect::<Result<_, String>>()
-                .map(QueryAnswer::Samples)
-        }
+        "vector" => vector_samples(data.result).map(QueryAnswer::Samples),
         "scalar" => {
             let (_, v): (f64, String) =
                 serde_json::from_value(data.result).map_err(|e| e.to_string())?;
@@ -183,7 +170,26 @@ pub fn decode_matrix(body: &str) -> Result<Matrix, String> {
             data.result_type
         ));
     }
-    let items: Vec<MatrixItem> = serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+    matrix_points(data.result)
+}
+
+/// The samples of a `vector` result (Prometheus' and Loki's format).
+pub fn vector_samples(result: serde_json::Value) -> Result<Vec<Sample>, String> {
+    let items: Vec<VectorItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
+    items
+        .into_iter()
+        .map(|i| {
+            Ok(Sample {
+                labels: i.metric,
+                value: parse_value(&i.value.1)?,
+            })
+        })
+        .collect()
+}
+
+/// The series of a `matrix` result (Prometheus' and Loki's format).
+pub fn matrix_points(result: serde_json::Value) -> Result<Matrix, String> {
+    let items: Vec<MatrixItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
     items
         .into_iter()
         .map(|i| {
