@@ -104,12 +104,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
             value,
         })
         .collect();
-    cli::write_manifest(
-        &manifest,
-        &opts.manifest,
-        serde_json::json!({ "scrapes": metrics.endpoint.scrapes.completed() }),
-    )?;
-    metrics.after_manifest().await;
+    metrics
+        .finish(&manifest, &opts.manifest, serde_json::json!({}))
+        .await?;
     Ok(manifest)
 }
 

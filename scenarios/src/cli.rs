@@ -222,11 +222,23 @@ impl MetricsSession {
         Ok(())
     }
 
-    /// With `--hold`: serves `/metrics` until stdin closes.
-    pub async fn after_manifest(&self) {
+    /// Writes and announces the manifest (with the number of scrapes and `extra`
+    /// fields), then, with `--hold`, serves `/metrics` until stdin closes.
+    pub async fn finish(
+        &self,
+        manifest: &Manifest,
+        path: &Path,
+        extra: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let mut fields = serde_json::json!({ "scrapes": self.endpoint.scrapes.completed() });
+        if let (Some(f), serde_json::Value::Object(x)) = (fields.as_object_mut(), extra) {
+            f.extend(x);
+        }
+        write_manifest(manifest, path, fields)?;
         if self.args.hold {
             hold_until_stdin_closes().await;
         }
+        Ok(())
     }
 }
 

@@ -325,15 +325,13 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
     manifest.metrics = metrics_manifest(&opts.telemetry, &*state.tally.lock().await);
     faults::apply_faults(&mut manifest, &opts.faults)?;
-    cli::write_manifest(
-        &manifest,
-        &opts.manifest,
-        serde_json::json!({
-            "scrapes": metrics.endpoint.scrapes.completed(),
-            "faults": faults::names(&opts.faults),
-        }),
-    )?;
-    metrics.after_manifest().await;
+    metrics
+        .finish(
+            &manifest,
+            &opts.manifest,
+            serde_json::json!({ "faults": faults::names(&opts.faults) }),
+        )
+        .await?;
     Ok(manifest)
 }
 
