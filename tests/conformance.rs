@@ -4,27 +4,56 @@
 //!
 //! A check passes here only if the backend answered with the expected data. A check
 //! or component skipped because its image is missing passes as a test (it prints
-//! SKIPPED with the reason) unless a component it needs is required:
-//! `LGTM_CHECK_REQUIRE=prometheus,mimir` or `LGTM_CHECK_REQUIRE_ALL=1`.
-//! Images come from the environment as for the CLI (`LGTM_CHECK_IMAGE_<COMPONENT>`).
+//! SKIPPED with the reason) unless a component it needs is required. A run in which
+//! no check passed fails the suite (`the_run_verified_something`).
+//!
+//! The suite reads only these variables of the caller's environment, on purpose:
+//! - `LGTM_CHECK_IMAGE_<COMPONENT>`: images, as for the CLI;
+//! - `LGTM_CHECK_REQUIRE=a,b` and `LGTM_CHECK_REQUIRE_ALL=1`: components that must
+//!   really run, as for the CLI;
+//! - `LGTM_CHECK_ALLOW_NOTHING_VERIFIED=1`: accept a run that verified nothing (e.g.
+//!   on a machine without any image), instead of failing.
+//!
+//! Every other `LGTM_CHECK_*` variable (`LGTM_CHECK_FAULTS`, `LGTM_CHECK_RUN_ID`,
+//! `LGTM_CHECK_SCENARIO_DIR`, …) is ignored: each run sets its own run id and faults.
+//! The scenarios get no `OTEL_*` or `LGTM_CHECK_*` variable from the caller either
+//! (the harness passes them their settings as flags).
 
 use std::sync::OnceLock;
 
 use lgtm_check::core::component::Component;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
-use lgtm_check::core::report::{CheckReport, CheckStatus, ComponentStatus, Report};
+use lgtm_check::core::report::{CheckReport, CheckStatus, ComponentStatus, Report, exit};
 use lgtm_check::report::terminal;
 use lgtm_check::runner;
 use rstest::rstest;
 
 static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
 
+/// The variable that lets a run that verified nothing pass the suite.
+const ALLOW_NOTHING_VERIFIED: &str = "LGTM_CHECK_ALLOW_NOTHING_VERIFIED";
+
+/// The caller's environment, reduced to the variables this suite honours (see the
+/// module doc).
+fn suite_env() -> Env {
+    Env::from_process().only(|k| {
+        k.starts_with("LGTM_CHECK_IMAGE_")
+            || k == "LGTM_CHECK_REQUIRE"
+            || k == "LGTM_CHECK_REQUIRE_ALL"
+            || k == ALLOW_NOTHING_VERIFIED
+    })
+}
+
+/// Whether `value` of a boolean variable says yes.
+fn yes(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
 /// Runs the whole job once with `raw` on a runtime of its own; containers are gone
 /// before any case asserts.
 fn run_once(raw: RawRun, run_id: String, progress: bool) -> Result<Report, String> {
     std::thread::spawn(move || {
-        let env = Env::from_process();
-        let plan = RunPlan::build(raw, &env, run_id).map_err(|e| e.to_string())?;
+        let plan = RunPlan::build(raw, &suite_env(), run_id).map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
         let report = rt
             .block_on(runner::run(&plan, &|e| {
@@ -73,11 +102,8 @@ fn skipped_honestly(report: &Report, c: &CheckReport) {
 fn report() -> &'static Report {
     REPORT
         .get_or_init(|| {
-            let env = Env::from_process();
             let raw = RawRun {
-                require_all: env
-                    .get("LGTM_CHECK_REQUIRE_ALL")
-                    .is_some_and(|v| v != "0" && v != "false"),
+                require_all: yes(suite_env().get("LGTM_CHECK_REQUIRE_ALL")),
                 check_timeout_secs: 60,
                 ..RawRun::default()
             };
@@ -85,6 +111,69 @@ fn report() -> &'static Report {
         })
         .as_ref()
         .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"))
+}
+
+/// A run that verified nothing is not a success, unless the caller accepts it
+/// explicitly (`LGTM_CHECK_ALLOW_NOTHING_VERIFIED=1`).
+#[test]
+fn the_run_verified_something() {
+    let report = report();
+    let Some(why) = &report.nothing_verified else {
+        assert!(report.summary.passed > 0);
+        return;
+    };
+    assert_eq!(report.exit_code(), exit::NOTHING_VERIFIED);
+    if yes(suite_env().get(ALLOW_NOTHING_VERIFIED)) {
+        eprintln!("{why} (accepted: {ALLOW_NOTHING_VERIFIED} is set)");
+        return;
+    }
+    panic!("{why}; set {ALLOW_NOTHING_VERIFIED}=1 to accept a run that verifies nothing");
+}
+
+/// With no image available at all, the run verifies nothing, exits with its own
+/// code, and groups the skips by the missing image.
+#[test]
+fn a_run_without_any_image_verifies_nothing() {
+    // `.invalid` never resolves (RFC 2606), so no registry can answer.
+    const NONE: &str = "lgtm-check.invalid/none:0";
+    let raw = RawRun {
+        images: Component::ALL
+            .into_iter()
+            .map(|c| format!("{c}={NONE}"))
+            .collect(),
+        check_timeout_secs: 5,
+        ..RawRun::default()
+    };
+    let report = run_once(raw, format!("n{:x}", std::process::id()), false)
+        .unwrap_or_else(|e| panic!("lgtm-check could not run: {e}"));
+    assert_eq!(report.summary.passed, 0);
+    assert_eq!(report.summary.failed, 0);
+    assert_eq!(report.exit_code(), exit::NOTHING_VERIFIED);
+    let why = report.nothing_verified.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with(&format!(
+            "nothing was verified: every component needed by every check was skipped: image {NONE} is not available"
+        )),
+        "{why}"
+    );
+    // One cause for every check that needs a component (all share the image), plus
+    // the checks' own reasons (a check that cannot run at all).
+    let by_image = &report.skips[0];
+    assert_eq!(by_image.cause, format!("image {NONE} is not available"));
+    assert_eq!(by_image.components.len(), Component::ALL.len());
+    assert!(
+        report.skips.iter().skip(1).all(|g| g.components.is_empty()),
+        "{:?}",
+        report.skips
+    );
+    for c in &report.checks {
+        assert!(
+            !c.reason.contains('\n') && !c.reason.contains("could not be pulled"),
+            "{}: the pull error belongs to the cause, not to each check: {}",
+            c.id,
+            c.reason
+        );
+    }
 }
 
 #[rstest]

@@ -352,6 +352,7 @@ pub async fn run_check(
         query: check.query.text(),
         guide_query: check.guide_original.clone(),
         time_to_visible_ms: None,
+        skipped_because: Vec::new(),
     };
     if let Query::NotPossible { reason } = &check.query {
         report.reason = reason.clone();
@@ -366,12 +367,20 @@ pub async fn run_check(
         );
         return report;
     }
-    if let Some(missing) = check.needs.iter().find(|c| !backends.has(**c)) {
+    let down: Vec<Component> = check
+        .needs
+        .iter()
+        .copied()
+        .filter(|c| !backends.has(*c))
+        .collect();
+    if let Some(first) = down.first() {
+        // In a few words: the image's pull error is shown once per cause, not here.
         let why = components
-            .get(missing)
-            .and_then(|r| r.reason.clone())
-            .unwrap_or_else(|| "not started".into());
-        report.reason = format!("needs {missing}, which is not running: {why}");
+            .get(first)
+            .and_then(ComponentReport::down_because)
+            .unwrap_or_else(|| "it was not started".into());
+        report.reason = format!("needs {first}, which is not running ({why})");
+        report.skipped_because = down;
         return report;
     }
     let outcome = poll_until(timeout, || async {

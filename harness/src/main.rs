@@ -1,10 +1,12 @@
 //! The `lgtm-check` command line. Flags are validated into a `RunPlan` before anything
 //! starts; errors that stop lgtm-check from doing its job are reported here, once.
 //!
-//! Exit codes: 0 every check passed; 1 a check or component failed (or a required
-//! component, `--require`/`--require-all`, was skipped or stood in for); 2 lgtm-check could not
-//! run (bad flags, Docker unreachable, a scenario that would not start); 130
-//! interrupted (containers removed).
+//! Exit codes (`lgtm_check::core::report::exit`): 0 at least one check passed and
+//! none failed; 1 a check or component failed (or a required component,
+//! `--require`/`--require-all`, was skipped or stood in for); 2 lgtm-check could not
+//! run (bad flags, Docker unreachable, a scenario that would not start); 3 nothing
+//! was verified: no check passed and none failed (e.g. every image was missing; the
+//! report's last lines say why); 130 interrupted (containers removed).
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -194,8 +194,9 @@ pub async fn run(
                 image: image.to_string(),
                 status: ComponentStatus::Skipped,
                 ready_ms: None,
-                reason: Some(format!(
-                    "image {image} is not available locally and could not be pulled: {pull_error}"
+                reason: Some(ComponentReport::image_missing_reason(
+                    &image.to_string(),
+                    pull_error,
                 )),
                 stand_in: None,
                 refused_guide_config: None,

@@ -95,7 +95,17 @@ impl ScenarioRun {
         args: &[String],
         manifest_path: &Path,
     ) -> Result<Self, ScenarioError> {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        // The scenario's settings are its flags, not the caller's environment: the
+        // standard OTEL_* variables, LGTM_CHECK_* and LOKI_PASSWORD would change what
+        // it emits (or where) behind the harness' back.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("OTEL_") || k.starts_with("LGTM_CHECK_") || k == "LOKI_PASSWORD" {
+                command.env_remove(&key);
+            }
+        }
+        let mut child = command
             .args(args)
             .arg("--manifest")
             .arg(manifest_path)

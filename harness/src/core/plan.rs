@@ -32,6 +32,12 @@ impl Env {
             .collect())
     }
 
+    /// Only the variables whose names `keep` accepts (for callers that honour a
+    /// documented subset).
+    pub fn only(self, keep: impl Fn(&str) -> bool) -> Self {
+        Env(self.0.into_iter().filter(|(k, _)| keep(k)).collect())
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .get(key)
@@ -367,6 +373,20 @@ mod tests {
         );
         let err = RunPlan::build(raw(&[]), &env, "bad id!".into()).unwrap_err();
         assert!(matches!(err, PlanError::RunId(_)));
+    }
+
+    #[test]
+    fn only_keeps_the_named_variables() {
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_LOKI", "x/loki:1"),
+            ("LGTM_CHECK_FAULTS", "drop-span"),
+            ("LGTM_CHECK_RUN_ID", "zzz"),
+        ])
+        .only(|k| k.starts_with("LGTM_CHECK_IMAGE_"));
+        let plan = RunPlan::build(raw(&[]), &env, "fresh".into()).unwrap();
+        assert_eq!(plan.image(Component::Loki).to_string(), "x/loki:1");
+        assert_eq!(plan.run_id, "fresh");
+        assert!(plan.faults.is_empty());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The report model: what happened to each component and each check, as plain data.
 //! Reporters (terminal, JSON) render it; the exit code is derived from it.
 //!
-//! Main types: [`Report`], [`ComponentReport`], [`CheckReport`]; the JSON form has
-//! [`REPORT_SCHEMA_VERSION`].
+//! Main types: [`Report`], [`ComponentReport`], [`CheckReport`], [`SkipGroup`] (the
+//! skipped checks grouped by what made them skip); the JSON form has
+//! [`REPORT_SCHEMA_VERSION`]. A run in which no check passed is not a success:
+//! [`Report::nothing_verified`] says why, and [`exit::NOTHING_VERIFIED`] is its exit
+//! code.
 
 use std::collections::BTreeSet;
 
@@ -17,7 +20,8 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// Exit codes of the `lgtm-check` binary.
 pub mod exit {
-    /// Every check passed (and, with `--require-all`, nothing was skipped).
+    /// At least one check passed and none failed (skips are allowed unless a required
+    /// component is affected).
     pub const OK: i32 = 0;
     /// A check failed, a component failed, or a required component (`--require`,
     /// `--require-all`) was skipped or stood in for.
@@ -25,6 +29,9 @@ pub mod exit {
     /// lgtm-check could not do its job: bad flags, Docker unreachable, a scenario that
     /// would not run.
     pub const HARNESS_ERROR: i32 = 2;
+    /// No check passed and none failed: nothing was verified (typically every image
+    /// was missing). Not a success.
+    pub const NOTHING_VERIFIED: i32 = 3;
     /// Interrupted (Ctrl-C); containers were removed.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -57,6 +64,56 @@ pub struct ComponentReport {
     pub refused_guide_config: Option<String>,
 }
 
+/// Where a component's skip reason names the image pull's own error.
+const PULL_ERROR_AFTER: &str = "could not be pulled: ";
+
+/// The longest short error shown once per skip cause.
+const SHORT_ERROR_CHARS: usize = 160;
+
+/// The first non-empty line of `text`, cut to [`SHORT_ERROR_CHARS`].
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if line.chars().count() > SHORT_ERROR_CHARS {
+        let cut: String = line.chars().take(SHORT_ERROR_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+impl ComponentReport {
+    /// The reason of a component skipped because its image is missing (the runner's
+    /// wording; [`ComponentReport::short_error`] finds the pull error in it again).
+    pub fn image_missing_reason(image: &str, pull_error: &str) -> String {
+        format!("image {image} is not available locally and {PULL_ERROR_AFTER}{pull_error}")
+    }
+
+    /// Why the component is not running, in a few words (`image … is not
+    /// available`, `loki failed to start`); `None` when it is ready.
+    pub fn down_because(&self) -> Option<String> {
+        match self.status {
+            ComponentStatus::Ready => None,
+            ComponentStatus::Skipped => Some(format!("image {} is not available", self.image)),
+            ComponentStatus::Failed => Some(format!("{} failed to start", self.name)),
+        }
+    }
+
+    /// The error behind [`ComponentReport::down_because`] in one short line: the
+    /// image pull's error, or the first line of why it failed.
+    pub fn short_error(&self) -> Option<String> {
+        let reason = self.reason.as_deref()?;
+        let error = match reason.split_once(PULL_ERROR_AFTER) {
+            Some((_, pull)) => pull,
+            None => reason,
+        };
+        Some(first_line(error)).filter(|e| !e.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
@@ -80,6 +137,110 @@ pub struct CheckReport {
     pub guide_query: Option<String>,
     /// From the moment the scenario had emitted to the first matching answer.
     pub time_to_visible_ms: Option<u64>,
+    /// The components this check needs that were not running, when that is why it
+    /// was skipped (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_because: Vec<Component>,
+}
+
+/// Skipped checks that share one cause: a missing image, a component that failed to
+/// start, or a reason of the checks' own. A check that needs two missing components
+/// counts under both.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkipGroup {
+    /// The cause in a few words, once: `image grafana/loki:3.2.0 is not available`.
+    pub cause: String,
+    /// The error behind it in one short line (e.g. the image pull's), once.
+    pub detail: Option<String>,
+    /// The components it took down (empty for a cause of the checks' own).
+    pub components: Vec<Component>,
+    /// The checks skipped because of it.
+    pub checks: Vec<String>,
+}
+
+/// Groups the skipped checks by cause, in order of first appearance.
+pub fn skip_groups(components: &[ComponentReport], checks: &[CheckReport]) -> Vec<SkipGroup> {
+    let mut groups: Vec<SkipGroup> = Vec::new();
+    let mut add =
+        |cause: String, detail: Option<String>, component: Option<Component>, id: &str| {
+            let i = match groups.iter().position(|g| g.cause == cause) {
+                Some(i) => i,
+                None => {
+                    groups.push(SkipGroup {
+                        cause,
+                        detail,
+                        components: Vec::new(),
+                        checks: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let g = &mut groups[i];
+            if let Some(c) = component
+                && !g.components.contains(&c)
+            {
+                g.components.push(c);
+            }
+            if !g.checks.iter().any(|x| x == id) {
+                g.checks.push(id.to_owned());
+            }
+        };
+    for check in checks.iter().filter(|c| c.status == CheckStatus::Skip) {
+        if check.skipped_because.is_empty() {
+            add(first_line(&check.reason), None, None, &check.id);
+        }
+        for c in &check.skipped_because {
+            let report = components.iter().find(|r| r.name == *c);
+            let cause = report
+                .and_then(ComponentReport::down_because)
+                .unwrap_or_else(|| format!("{c} was not started"));
+            add(
+                cause,
+                report.and_then(ComponentReport::short_error),
+                Some(*c),
+                &check.id,
+            );
+        }
+    }
+    groups
+}
+
+/// Why a run verified nothing, in one line; `None` when a check passed.
+/// `all_needs_down`: no component any check needs was running.
+fn nothing_verified(summary: Summary, skips: &[SkipGroup], all_needs_down: bool) -> Option<String> {
+    if summary.passed > 0 {
+        return None;
+    }
+    let causes = || {
+        skips
+            .iter()
+            .map(|g| {
+                let names: Vec<&str> = g.components.iter().map(|c| c.name()).collect();
+                if names.is_empty() {
+                    g.cause.clone()
+                } else {
+                    format!("{} ({})", g.cause, names.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let why = if summary.failed > 0 {
+        format!(
+            "no check passed ({} failed, {} skipped)",
+            summary.failed, summary.skipped
+        )
+    } else if summary.skipped == 0 {
+        "the run made no checks".to_owned()
+    } else if all_needs_down {
+        format!(
+            "every component needed by every check was skipped: {}",
+            causes()
+        )
+    } else {
+        format!("every check was skipped: {}", causes())
+    };
+    Some(format!("nothing was verified: {why}"))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -156,6 +317,11 @@ pub struct Report {
     pub components: Vec<ComponentReport>,
     pub checks: Vec<CheckReport>,
     pub summary: Summary,
+    /// The skipped checks, grouped by cause.
+    pub skips: Vec<SkipGroup>,
+    /// Set when no check passed: why nothing was verified, in one line. Such a run
+    /// is not a success ([`exit::NOTHING_VERIFIED`]).
+    pub nothing_verified: Option<String>,
     /// Why the run as a whole failed, beyond failed checks.
     pub problems: Vec<String>,
     pub guide_defects: Vec<GuideDefect>,
@@ -203,9 +369,19 @@ impl Report {
                 "{skipped_required} checks that need a required component were skipped"
             ));
         }
+        let skips = skip_groups(&components, &checks);
+        let down = |n: &Component| {
+            components
+                .iter()
+                .find(|c| c.name == *n)
+                .is_none_or(|c| c.status != ComponentStatus::Ready)
+        };
+        let all_needs_down = checks.iter().all(|c| c.needs.iter().all(down));
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             guide_defects: guide_defects(configs, &components, &checks),
+            nothing_verified: nothing_verified(summary, &skips, all_needs_down),
+            skips,
             run_id,
             required,
             configs,
@@ -216,10 +392,13 @@ impl Report {
         }
     }
 
-    /// The process exit code this report implies.
+    /// The process exit code this report implies: a failure first, then a run that
+    /// verified nothing; success only when a check passed.
     pub fn exit_code(&self) -> i32 {
         if self.summary.failed > 0 || !self.problems.is_empty() {
             exit::CHECKS_FAILED
+        } else if self.nothing_verified.is_some() {
+            exit::NOTHING_VERIFIED
         } else {
             exit::OK
         }
@@ -259,6 +438,7 @@ mod tests {
             query: "q".into(),
             guide_query: None,
             time_to_visible_ms: None,
+            skipped_because: Vec::new(),
         }
     }
 
@@ -369,5 +549,207 @@ mod tests {
             vec![],
         );
         assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
+    }
+
+    /// A component skipped because its image is missing, as the runner reports it.
+    fn missing(name: Component, image: &str) -> ComponentReport {
+        ComponentReport {
+            image: image.into(),
+            reason: Some(ComponentReport::image_missing_reason(
+                image,
+                "Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host\n\
+                 (a second line of the daemon's error)",
+            )),
+            ..component(name, ComponentStatus::Skipped, None)
+        }
+    }
+
+    fn skipped(id: &str, because: &[Component]) -> CheckReport {
+        CheckReport {
+            id: id.into(),
+            skipped_because: because.to_vec(),
+            reason: "needs …, which is not running".into(),
+            ..check(CheckStatus::Skip)
+        }
+    }
+
+    fn report(components: Vec<ComponentReport>, checks: Vec<CheckReport>) -> Report {
+        Report::new(
+            "r".into(),
+            BTreeSet::new(),
+            ConfigSet::Fixed,
+            components,
+            checks,
+        )
+    }
+
+    #[test]
+    fn a_run_of_skips_only_verified_nothing() {
+        let r = report(
+            vec![
+                missing(Component::Loki, "grafana/loki:3.2.0"),
+                missing(Component::Tempo, "grafana/tempo:2.6.0"),
+            ],
+            vec![
+                skipped("http.logs.exact", &[Component::Loki]),
+                skipped("http.traces.exact_ids", &[Component::Tempo]),
+            ],
+        );
+        assert_eq!(r.exit_code(), exit::NOTHING_VERIFIED);
+        assert_eq!(
+            r.nothing_verified.as_deref(),
+            Some(
+                "nothing was verified: every component needed by every check was skipped: \
+                 image grafana/loki:3.2.0 is not available (loki); \
+                 image grafana/tempo:2.6.0 is not available (tempo)"
+            )
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn a_run_without_checks_verified_nothing() {
+        let r = report(
+            vec![component(Component::Loki, ComponentStatus::Ready, None)],
+            vec![],
+        );
+        assert_eq!(r.exit_code(), exit::NOTHING_VERIFIED);
+        assert_eq!(
+            r.nothing_verified.as_deref(),
+            Some("nothing was verified: the run made no checks")
+        );
+        let r = report(vec![], vec![]);
+        assert_eq!(r.exit_code(), exit::NOTHING_VERIFIED);
+    }
+
+    #[test]
+    fn skips_are_grouped_by_cause_with_the_pull_error_once() {
+        let mut not_possible = check(CheckStatus::Skip);
+        not_possible.id = "http.correlation.metrics_to_traces".into();
+        not_possible.reason = "no exemplars are emitted\n(second line)".into();
+        let r = report(
+            vec![
+                missing(Component::Prometheus, "nope/none:1"),
+                missing(Component::Mimir, "nope/none:1"),
+                missing(Component::Loki, "grafana/loki:3.2.0"),
+            ],
+            vec![
+                skipped(
+                    "metrics.requests_total.exact",
+                    &[Component::Prometheus, Component::Mimir],
+                ),
+                skipped(
+                    "promql.guide.request_rate",
+                    &[Component::Prometheus, Component::Mimir],
+                ),
+                skipped("http.logs.exact", &[Component::Loki]),
+                skipped("logql.guide.regex", &[Component::Loki]),
+                skipped(
+                    "dashboard.panel3.A",
+                    &[Component::Loki, Component::Prometheus],
+                ),
+                not_possible,
+            ],
+        );
+        let pull = "Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host";
+        assert_eq!(
+            r.skips,
+            vec![
+                SkipGroup {
+                    cause: "image nope/none:1 is not available".into(),
+                    detail: Some(pull.into()),
+                    components: vec![Component::Prometheus, Component::Mimir],
+                    checks: vec![
+                        "metrics.requests_total.exact".into(),
+                        "promql.guide.request_rate".into(),
+                        "dashboard.panel3.A".into(),
+                    ],
+                },
+                SkipGroup {
+                    cause: "image grafana/loki:3.2.0 is not available".into(),
+                    detail: Some(pull.into()),
+                    components: vec![Component::Loki],
+                    checks: vec![
+                        "http.logs.exact".into(),
+                        "logql.guide.regex".into(),
+                        "dashboard.panel3.A".into(),
+                    ],
+                },
+                SkipGroup {
+                    cause: "no exemplars are emitted".into(),
+                    detail: None,
+                    components: vec![],
+                    checks: vec!["http.correlation.metrics_to_traces".into()],
+                },
+            ]
+        );
+        assert_eq!(r.summary.skipped, 6);
+        assert_eq!(
+            r.nothing_verified.as_deref(),
+            Some(
+                "nothing was verified: every component needed by every check was skipped: \
+                 image nope/none:1 is not available (prometheus, mimir); \
+                 image grafana/loki:3.2.0 is not available (loki); no exemplars are emitted"
+            )
+        );
+        // With the components up, a check skipped for a reason of its own is still
+        // not a verification, and the line says the checks were skipped.
+        let mut own = check(CheckStatus::Skip);
+        own.reason = "the mimir role is filled by a stand-in".into();
+        let r = report(
+            vec![
+                component(Component::Prometheus, ComponentStatus::Ready, None),
+                component(Component::Mimir, ComponentStatus::Ready, Some("prometheus")),
+            ],
+            vec![own],
+        );
+        assert_eq!(
+            r.nothing_verified.as_deref(),
+            Some(
+                "nothing was verified: every check was skipped: \
+                 the mimir role is filled by a stand-in"
+            )
+        );
+        assert_eq!(r.exit_code(), exit::NOTHING_VERIFIED);
+        assert_eq!(r.exit_code(), exit::NOTHING_VERIFIED);
+    }
+
+    #[test]
+    fn one_pass_among_skips_is_success_and_a_failure_is_not() {
+        let r = report(
+            vec![missing(Component::Loki, "grafana/loki:3.2.0")],
+            vec![
+                check(CheckStatus::Pass),
+                skipped("http.logs.exact", &[Component::Loki]),
+            ],
+        );
+        assert_eq!(r.exit_code(), exit::OK);
+        assert_eq!(r.nothing_verified, None);
+        assert_eq!(r.skips.len(), 1);
+
+        let r = report(
+            vec![],
+            vec![check(CheckStatus::Pass), check(CheckStatus::Fail)],
+        );
+        assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
+        // Nothing passed and one failed: a failure, not "nothing verified".
+        let r = report(
+            vec![],
+            vec![check(CheckStatus::Fail), check(CheckStatus::Skip)],
+        );
+        assert_eq!(r.exit_code(), exit::CHECKS_FAILED);
+        assert!(r.nothing_verified.is_some());
+    }
+
+    #[test]
+    fn a_component_that_failed_to_start_is_a_cause_in_one_line() {
+        let mut failed = component(Component::Tempo, ComponentStatus::Failed, None);
+        failed.reason = Some("tempo exited: line 3: field x not found\nmore log".into());
+        let groups = skip_groups(&[failed], &[skipped("t", &[Component::Tempo])]);
+        assert_eq!(groups[0].cause, "tempo failed to start");
+        assert_eq!(
+            groups[0].detail.as_deref(),
+            Some("tempo exited: line 3: field x not found")
+        );
     }
 }

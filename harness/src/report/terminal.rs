@@ -36,9 +36,12 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
             ),
             ComponentStatus::Skipped => writeln!(
                 out,
-                "  SKIPPED  {:<10} {}",
+                "  SKIPPED  {:<10} {}{}",
                 c.name,
-                c.reason.as_deref().unwrap_or_default()
+                c.down_because().unwrap_or_default(),
+                c.short_error()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ),
             ComponentStatus::Failed => writeln!(
                 out,
@@ -56,6 +59,15 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
             writeln!(out, "lgtm-check: removed {removed} containers and networks")
         }
     }
+}
+
+/// A reason's lines joined into one, so the table stays a table.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn status_word(s: CheckStatus) -> &'static str {
@@ -90,11 +102,16 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             .as_ref()
             .map(|s| format!("stand-in: {s}"))
             .unwrap_or_default();
-        if let Some(r) = &c.reason {
+        // A skipped component's pull error is shown once, under "Skipped checks".
+        let reason = match c.status {
+            ComponentStatus::Skipped => c.down_because(),
+            _ => c.reason.as_deref().map(one_line),
+        };
+        if let Some(r) = reason {
             if !note.is_empty() {
                 note.push_str("; ");
             }
-            note.push_str(r);
+            note.push_str(&r);
         }
         writeln!(
             out,
@@ -146,11 +163,34 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "      evidence: {}", d.evidence)?;
         }
     }
+    if !report.skips.is_empty() {
+        writeln!(out, "\nSkipped checks, by cause")?;
+        for g in &report.skips {
+            let names: Vec<&str> = g.components.iter().map(|c| c.name()).collect();
+            if names.is_empty() {
+                writeln!(out, "  - {}", g.cause)?;
+            } else {
+                writeln!(out, "  - {} (needed by {})", g.cause, names.join(", "))?;
+            }
+            if let Some(d) = &g.detail {
+                writeln!(out, "      {d}")?;
+            }
+            let n = g.checks.len();
+            writeln!(
+                out,
+                "      {n} {} skipped because of it",
+                if n == 1 { "check" } else { "checks" }
+            )?;
+        }
+    }
     if !report.problems.is_empty() {
         writeln!(out, "\nProblems")?;
         for p in &report.problems {
             writeln!(out, "  - {p}")?;
         }
+    }
+    if let Some(why) = &report.nothing_verified {
+        writeln!(out, "\n{why}")?;
     }
     let s = report.summary;
     writeln!(
@@ -158,4 +198,78 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         "\nchecks: {} passed, {} failed, {} skipped",
         s.passed, s.failed, s.skipped
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::check::Signal;
+    use crate::core::component::Component;
+    use crate::core::report::{CheckReport, ComponentReport};
+
+    fn skipped_everything() -> Report {
+        let pull = "Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host\nline two";
+        let components = Component::ALL
+            .into_iter()
+            .map(|name| ComponentReport {
+                name,
+                image: "nope/none:1".into(),
+                status: ComponentStatus::Skipped,
+                ready_ms: None,
+                version: None,
+                reason: Some(ComponentReport::image_missing_reason("nope/none:1", pull)),
+                stand_in: None,
+                refused_guide_config: None,
+            })
+            .collect();
+        let checks = (0..30)
+            .map(|i| CheckReport {
+                id: format!("http.check{i}"),
+                title: "t".into(),
+                signal: Signal::Logs,
+                component: Component::Loki,
+                needs: vec![Component::Loki],
+                status: CheckStatus::Skip,
+                reason: "needs loki, which is not running (image nope/none:1 is not available)"
+                    .into(),
+                query: "q".into(),
+                guide_query: None,
+                time_to_visible_ms: None,
+                skipped_because: vec![Component::Loki],
+            })
+            .collect();
+        Report::new(
+            "r1".into(),
+            Default::default(),
+            Default::default(),
+            components,
+            checks,
+        )
+    }
+
+    #[test]
+    fn skips_are_shown_once_per_cause_and_the_closing_line_stays_last() {
+        let mut out = Vec::new();
+        render(&skipped_everything(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // The pull error appears once, in the cause's group, not per check or component.
+        assert_eq!(text.matches("no such host").count(), 1, "{text}");
+        assert!(!text.contains("line two"), "{text}");
+        assert!(
+            text.contains(
+                "Skipped checks, by cause\n  - image nope/none:1 is not available (needed by loki)\n      Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host\n      30 checks skipped because of it\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\nnothing was verified: every component needed by every check was skipped: image nope/none:1 is not available (loki)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\nchecks: 0 passed, 0 failed, 30 skipped\n"),
+            "{text}"
+        );
+    }
 }
