@@ -33,6 +33,20 @@ fn parse_exposition(text: &str) -> Vec<Exposed> {
         .collect()
 }
 
+/// The http-service binary, without the caller's `OTEL_*`, `LGTM_CHECK_*` and
+/// `LOKI_PASSWORD` (each test sets what it needs), so that no caller's setting
+/// changes what it emits or where.
+fn http_service() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_http-service"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("OTEL_") || k.starts_with("LGTM_CHECK_") || k == "LOKI_PASSWORD" {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
 /// What one run of the binary left: its manifest, its /metrics body after the
 /// workload, and its `manifest` event.
 struct Run {
@@ -48,11 +62,10 @@ fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         std::env::temp_dir().join(format!("lgtm-scenario-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let manifest_path = dir.join("m.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_http-service"))
+    let mut child = http_service()
         .args(["--run-id", name, "--hold", "--manifest"])
         .arg(&manifest_path)
         .args(args)
-        .env_remove("LGTM_CHECK_FAULTS")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -198,7 +211,7 @@ fn extra_count_fault_makes_the_manifest_lie_by_one() {
 
 #[test]
 fn unknown_fault_names_are_usage_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_http-service"))
+    let out = http_service()
         .args(["--run-id", "t", "--manifest", "/nonexistent/m.json"])
         .env("LGTM_CHECK_FAULTS", "extra-count,drop-spans")
         .output()
