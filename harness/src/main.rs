@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lgtm_check::clients::redact_url;
 use lgtm_check::core::event::Event;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
 use lgtm_check::core::report::exit;
@@ -102,7 +103,7 @@ fn print_progress(event: Event<'_>) {
     let _ = terminal::progress(&event, &mut std::io::stderr().lock());
 }
 
-/// Prints an error with its chain of causes.
+/// Prints an error with its chain of causes, credentials in URLs redacted.
 fn report_error(e: &(dyn std::error::Error + 'static)) {
     let mut msg = format!("lgtm-check: {e}");
     let mut source = e.source();
@@ -110,7 +111,7 @@ fn report_error(e: &(dyn std::error::Error + 'static)) {
         msg.push_str(&format!("\n  caused by: {s}"));
         source = s.source();
     }
-    eprintln!("{msg}");
+    eprintln!("{}", redact_url(&msg));
 }
 
 async fn run(args: RunArgs) -> ExitCode {

@@ -3,11 +3,13 @@
 //!
 //! The [`manifest`] module is plain data shared with the harness (it has no I/O and is
 //! available without the `telemetry` feature), and so is [`faults`], which falsifies a
-//! manifest on purpose to test the harness. The scenario binaries under `src/bin/`
+//! manifest on purpose to test the harness, and [`redact`], which hides credentials
+//! in anything that prints a URL. The scenario binaries under `src/bin/`
 //! need the `telemetry` feature (on by default).
 
 pub mod faults;
 pub mod manifest;
+pub mod redact;
 
 #[cfg(feature = "telemetry")]
 pub mod burst;

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ClientError;
+use super::{ClientError, redact_url, split_credentials};
 use crate::core::component::Component;
 use crate::core::dashboard::TargetQuery;
 
@@ -30,7 +30,7 @@ pub struct GrafanaClient {
 impl fmt::Debug for GrafanaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrafanaClient")
-            .field("base", &self.base)
+            .field("base", &redact_url(&self.base))
             .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
@@ -297,20 +297,6 @@ pub fn decode_search(body: &str) -> Result<Vec<SearchHit>, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
-/// Splits `user:password@` off a base URL so that credentials never show in errors.
-fn split_credentials(base: &str) -> (String, Option<Auth>) {
-    let Ok(mut url) = reqwest::Url::parse(base) else {
-        return (base.trim_end_matches('/').to_owned(), None);
-    };
-    let auth = (!url.username().is_empty()).then(|| Auth::Basic {
-        user: url.username().to_owned(),
-        password: url.password().unwrap_or_default().to_owned(),
-    });
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    (url.as_str().trim_end_matches('/').to_owned(), auth)
-}
-
 impl GrafanaClient {
     /// A client for Grafana at `base` (e.g. `http://127.0.0.1:3000`). Credentials in
     /// the URL are moved into basic auth unless `auth` says otherwise.
@@ -341,11 +327,7 @@ impl GrafanaClient {
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<(u16, String), ClientError> {
-        let unreachable = |source| ClientError::Unreachable {
-            component: Component::Grafana,
-            url: url.to_owned(),
-            source,
-        };
+        let unreachable = |source| ClientError::unreachable(Component::Grafana, url, source);
         let response = self
             .authorize(req.header(reqwest::header::ACCEPT, "application/json"))
             .send()

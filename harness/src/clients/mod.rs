@@ -1,7 +1,13 @@
 //! HTTP clients of the backends' query APIs: thin adapters that turn answers into the
 //! core's plain data, with typed errors that name the component, URL and query.
 //!
-//! Main types: [`prometheus::PromClient`], [`grafana::GrafanaClient`], [`ClientError`].
+//! Main types: [`prometheus::PromClient`], [`grafana::GrafanaClient`], [`Endpoint`],
+//! [`Auth`], [`ClientError`].
+//!
+//! Secrets never print: credentials in a base URL (`user:password@`) are moved into
+//! [`Auth`] when an [`Endpoint`] is made, and every `Debug` and `Display` of
+//! [`Auth`], [`Endpoint`] and [`ClientError`] passes URLs and messages through
+//! [`redact_url`].
 
 pub mod grafana;
 pub mod loki;
@@ -11,6 +17,8 @@ pub mod tempo;
 use std::fmt;
 
 use crate::core::component::Component;
+
+pub use lgtm_scenarios::redact::redact_url;
 
 /// How a client authenticates.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -51,9 +59,19 @@ impl Auth {
     }
 }
 
+/// Splits `user:password@` off a base URL into basic auth, so that credentials are
+/// sent as a header and never show in the URL; also drops a trailing `/`.
+pub fn split_credentials(base: &str) -> (String, Option<Auth>) {
+    let (clean, userinfo) = lgtm_scenarios::redact::split_userinfo(base.trim());
+    (
+        clean.trim_end_matches('/').to_owned(),
+        userinfo.map(|(user, password)| Auth::Basic { user, password }),
+    )
+}
+
 /// Where a backend is and how to talk to it: base URL (with any prefix), tenant
-/// (`X-Scope-OrgID`) and credentials.
-#[derive(Clone, Debug)]
+/// (`X-Scope-OrgID`) and credentials. `Debug` and `Display` never show a secret.
+#[derive(Clone)]
 pub struct Endpoint {
     pub component: Component,
     pub base: String,
@@ -61,13 +79,34 @@ pub struct Endpoint {
     pub auth: Auth,
 }
 
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("component", &self.component)
+            .field("base", &redact_url(&self.base))
+            .field("tenant", &self.tenant)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `component at base`, the base redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {}", self.component, redact_url(&self.base))
+    }
+}
+
 impl Endpoint {
+    /// An endpoint at `base`; credentials in it (`http://user:password@host`) become
+    /// its basic auth, and leave the URL.
     pub fn new(component: Component, base: impl Into<String>) -> Self {
+        let (base, auth) = split_credentials(&base.into());
         Endpoint {
             component,
-            base: base.into().trim_end_matches('/').to_owned(),
+            base,
             tenant: None,
-            auth: Auth::None,
+            auth: auth.unwrap_or_default(),
         }
     }
 
@@ -105,11 +144,7 @@ impl Endpoint {
         if let Some(t) = &self.tenant {
             request = request.header("X-Scope-OrgID", t);
         }
-        let unreachable = |source| ClientError::Unreachable {
-            component: self.component,
-            url: url.clone(),
-            source,
-        };
+        let unreachable = |source| ClientError::unreachable(self.component, &url, source);
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(unreachable)?;
@@ -166,17 +201,18 @@ impl Endpoint {
     }
 }
 
-/// Why a query got no usable answer.
-#[derive(Debug, thiserror::Error)]
+/// Why a query got no usable answer. Its `Display` and `Debug` show URLs and the
+/// backend's words through [`redact_url`].
+#[derive(thiserror::Error)]
 pub enum ClientError {
-    #[error("{component} at {url} is unreachable")]
+    #[error("{component} at {} is unreachable", redact_url(.url))]
     Unreachable {
         component: Component,
         url: String,
         #[source]
         source: reqwest::Error,
     },
-    #[error("{component} at {url} answered HTTP {status} to `{query}`: {message}")]
+    #[error("{component} at {} answered HTTP {status} to `{query}`: {}", redact_url(.url), redact_url(.message))]
     Status {
         component: Component,
         url: String,
@@ -184,14 +220,14 @@ pub enum ClientError {
         status: u16,
         message: String,
     },
-    #[error("{component} at {url} rejected `{query}`: {message}")]
+    #[error("{component} at {} rejected `{query}`: {}", redact_url(.url), redact_url(.message))]
     InvalidQuery {
         component: Component,
         url: String,
         query: String,
         message: String,
     },
-    #[error("{component} at {url} sent an answer to `{query}` that cannot be read: {detail}")]
+    #[error("{component} at {} sent an answer to `{query}` that cannot be read: {}", redact_url(.url), redact_url(.detail))]
     Decode {
         component: Component,
         url: String,
@@ -200,7 +236,53 @@ pub enum ClientError {
     },
 }
 
+impl fmt::Debug for ClientError {
+    /// The variant and its fields, URLs and messages redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (variant, component, url) = match self {
+            ClientError::Unreachable { component, url, .. } => ("Unreachable", component, url),
+            ClientError::Status { component, url, .. } => ("Status", component, url),
+            ClientError::InvalidQuery { component, url, .. } => ("InvalidQuery", component, url),
+            ClientError::Decode { component, url, .. } => ("Decode", component, url),
+        };
+        let mut d = f.debug_struct(variant);
+        d.field("component", component)
+            .field("url", &redact_url(url));
+        match self {
+            ClientError::Unreachable { source, .. } => {
+                d.field("source", &redact_url(&source.to_string()))
+            }
+            ClientError::Status {
+                query,
+                status,
+                message,
+                ..
+            } => d
+                .field("query", query)
+                .field("status", status)
+                .field("message", &redact_url(message)),
+            ClientError::InvalidQuery { query, message, .. } => d
+                .field("query", query)
+                .field("message", &redact_url(message)),
+            ClientError::Decode { query, detail, .. } => {
+                d.field("query", query).field("detail", &redact_url(detail))
+            }
+        };
+        d.finish()
+    }
+}
+
 impl ClientError {
+    /// `component` at `url` did not answer. The URL is kept redacted, and the
+    /// transport error without its own copy of the URL.
+    pub fn unreachable(component: Component, url: &str, source: reqwest::Error) -> Self {
+        ClientError::Unreachable {
+            component,
+            url: redact_url(url),
+            source: source.without_url(),
+        }
+    }
+
     /// Worth asking again: the backend may be starting, overloaded or restarting.
     /// An invalid query or an unreadable answer will not improve.
     pub fn is_transient(&self) -> bool {
@@ -209,5 +291,126 @@ impl ClientError {
             ClientError::Status { status, .. } => *status == 429 || *status >= 500,
             ClientError::InvalidQuery { .. } | ClientError::Decode { .. } => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::check::Signal;
+    use crate::core::plan::ConfigSet;
+    use crate::core::report::{CheckReport, CheckStatus, Report};
+
+    /// Secrets planted in every credential input; no byte of them may print.
+    const CANARIES: [&str; 4] = [
+        "CanaryUrlUser7q",
+        "CanaryUrlPass8w",
+        "CanaryBearer9e",
+        "CanaryQueryTok0r",
+    ];
+
+    fn assert_clean(what: &str, text: &str) {
+        for c in CANARIES {
+            assert!(!text.contains(c), "{what} shows the secret {c}: {text}");
+        }
+    }
+
+    fn base() -> String {
+        // 127.0.0.1:9 (discard) refuses connections here.
+        format!("http://{}:{}@127.0.0.1:9/loki", CANARIES[0], CANARIES[1])
+    }
+
+    #[test]
+    fn an_endpoint_moves_url_credentials_into_auth_and_never_shows_them() {
+        let e = Endpoint::new(Component::Loki, base());
+        assert_eq!(e.base, "http://127.0.0.1:9/loki");
+        assert_eq!(
+            e.auth,
+            Auth::Basic {
+                user: CANARIES[0].into(),
+                password: CANARIES[1].into()
+            }
+        );
+        // The user name shows in Debug (it is not a secret); the password never.
+        let shown = format!("{e:?}");
+        assert!(!shown.contains(CANARIES[1]), "{shown}");
+        assert_eq!(e.to_string(), "loki at http://127.0.0.1:9/loki");
+
+        // Fields set by hand bypass `new`: printing still redacts.
+        let by_hand = Endpoint {
+            base: base(),
+            auth: Auth::Bearer(CANARIES[2].into()),
+            ..e
+        };
+        assert_clean("Endpoint Debug", &format!("{by_hand:?}"));
+        assert_clean("Endpoint Display", &by_hand.to_string());
+        assert_clean("Auth Debug", &format!("{:?}", by_hand.auth));
+    }
+
+    #[tokio::test]
+    async fn client_errors_and_reports_built_from_them_never_show_secrets() {
+        let http = reqwest::Client::new();
+        let by_hand = Endpoint {
+            component: Component::Loki,
+            base: format!("{}?token={}", base(), CANARIES[3]),
+            tenant: None,
+            auth: Auth::Bearer(CANARIES[2].into()),
+        };
+        let unreachable = Endpoint::new(Component::Loki, base())
+            .get(&http, "/api/v1/query", &[("query", "up")])
+            .await
+            .unwrap_err();
+        assert!(matches!(unreachable, ClientError::Unreachable { .. }));
+        let unreachable_by_hand = by_hand.get(&http, "/x", &[]).await.unwrap_err();
+        let echoed = format!("request to {} failed", base());
+        let errors = [
+            unreachable,
+            unreachable_by_hand,
+            by_hand.error("/q", "up", 401, &echoed),
+            by_hand.error("/q", "up", 400, &echoed),
+            by_hand.decode_error("/q", "up", echoed.clone()),
+        ];
+        let mut reasons = Vec::new();
+        for e in &errors {
+            let mut shown = format!("{e} | {e:?}");
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                shown.push_str(&format!(" | {s} | {s:?}"));
+                source = s.source();
+            }
+            assert_clean("ClientError", &shown);
+            assert!(shown.contains("127.0.0.1:9"), "still names where: {shown}");
+            reasons.push(e.to_string());
+        }
+        let checks = reasons
+            .into_iter()
+            .enumerate()
+            .map(|(i, reason)| CheckReport {
+                id: format!("c{i}"),
+                title: "t".into(),
+                signal: Signal::Logs,
+                component: Component::Loki,
+                needs: vec![Component::Loki],
+                status: CheckStatus::Fail,
+                reason,
+                query: "up".into(),
+                guide_query: None,
+                time_to_visible_ms: None,
+                skipped_because: vec![],
+            })
+            .collect();
+        let report = Report::new(
+            "r".into(),
+            Default::default(),
+            ConfigSet::Fixed,
+            vec![],
+            checks,
+        );
+        let mut json = Vec::new();
+        crate::report::json::render(&report, &mut json).unwrap();
+        assert_clean("JSON report", &String::from_utf8(json).unwrap());
+        let mut text = Vec::new();
+        crate::report::terminal::render(&report, &mut text).unwrap();
+        assert_clean("terminal report", &String::from_utf8(text).unwrap());
     }
 }

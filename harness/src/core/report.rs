@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use lgtm_scenarios::redact::redact_url;
 use serde::Serialize;
 
 use super::check::Signal;
@@ -110,7 +111,7 @@ impl ComponentReport {
             Some((_, pull)) => pull,
             None => reason,
         };
-        Some(first_line(error)).filter(|e| !e.is_empty())
+        Some(redact_url(&first_line(error))).filter(|e| !e.is_empty())
     }
 }
 
@@ -335,6 +336,23 @@ impl Report {
         components: Vec<ComponentReport>,
         checks: Vec<CheckReport>,
     ) -> Self {
+        // Whatever a reason quotes (a backend's answer, an error), no credential of a
+        // URL in it reaches the report.
+        let checks: Vec<CheckReport> = checks
+            .into_iter()
+            .map(|mut c| {
+                c.reason = redact_url(&c.reason);
+                c
+            })
+            .collect();
+        let components: Vec<ComponentReport> = components
+            .into_iter()
+            .map(|mut c| {
+                c.reason = c.reason.as_deref().map(redact_url);
+                c.refused_guide_config = c.refused_guide_config.as_deref().map(redact_url);
+                c
+            })
+            .collect();
         let count = |s| checks.iter().filter(|c| c.status == s).count();
         let summary = Summary {
             passed: count(CheckStatus::Pass),
@@ -750,6 +768,21 @@ mod tests {
         assert_eq!(
             groups[0].detail.as_deref(),
             Some("tempo exited: line 3: field x not found")
+        );
+    }
+
+    #[test]
+    fn reasons_never_carry_url_credentials() {
+        let mut c = check(CheckStatus::Fail);
+        c.reason = "loki at http://u:CanaryPw1@l:3100/x?token=CanaryTok2 answered 401".into();
+        let mut failed = component(Component::Loki, ComponentStatus::Failed, None);
+        failed.reason = Some("http://u:CanaryPw3@l:3100 refused".into());
+        let r = report(vec![failed], vec![c]);
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("Canary"), "{shown}");
+        assert_eq!(
+            r.checks[0].reason,
+            "loki at http://***@l:3100/x?token=*** answered 401"
         );
     }
 }

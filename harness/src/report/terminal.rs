@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use crate::clients::redact_url;
 use crate::core::event::Event;
 use crate::core::report::{CheckStatus, ComponentStatus, Report};
 
@@ -13,7 +14,11 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
             run_id,
             docker_host,
         } => {
-            writeln!(out, "lgtm-check: run {run_id} on Docker at {docker_host}")
+            writeln!(
+                out,
+                "lgtm-check: run {run_id} on Docker at {}",
+                redact_url(docker_host)
+            )
         }
         Event::StaleRunsRemoved { run_ids } => writeln!(
             out,
@@ -47,7 +52,7 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
                 out,
                 "  FAILED   {:<10} {}",
                 c.name,
-                c.reason.as_deref().unwrap_or_default()
+                redact_url(c.reason.as_deref().unwrap_or_default())
             ),
         },
         Event::ScenarioStarted { name } => writeln!(out, "  scenario {name} running"),

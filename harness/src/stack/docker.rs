@@ -26,14 +26,15 @@ pub const LABEL_HOST: &str = "org.lgtm-check.host";
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error(
-        "Docker is not reachable at {host}: is the engine running, and may this user use it? (set DOCKER_HOST to use another engine)"
+        "Docker is not reachable at {}: is the engine running, and may this user use it? (set DOCKER_HOST to use another engine)",
+        crate::clients::redact_url(.host)
     )]
     Unreachable {
         host: String,
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("Docker at {host} refused to {action}")]
+    #[error("Docker at {} refused to {action}", crate::clients::redact_url(.host))]
     Refused {
         host: String,
         action: String,
