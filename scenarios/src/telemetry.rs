@@ -75,13 +75,13 @@ const SPAN_QUEUE: usize = 1 << 17;
 pub enum TelemetryError {
     #[error("invalid telemetry setting")]
     Config(#[from] ConfigError),
-    #[error("cannot set up the Loki layer for {url}")]
+    #[error("cannot set up the Loki layer for {}", crate::redact::redact_url(.url))]
     Loki {
         url: String,
         #[source]
         source: tracing_loki::Error,
     },
-    #[error("cannot build the OTLP span exporter for {endpoint}")]
+    #[error("cannot build the OTLP span exporter for {}", crate::redact::redact_url(.endpoint))]
     Otlp {
         endpoint: String,
         #[source]
@@ -300,19 +300,43 @@ pub fn loki_labels(config: &TelemetryConfig) -> Labels {
     ])
 }
 
+/// `Basic …` for an `Authorization` header.
+fn basic_authorization(user: &str, password: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
 fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{WithHttpConfig, WithTonicConfig};
+    let authorization = otlp
+        .basic_auth
+        .as_ref()
+        .map(|(user, password)| basic_authorization(user, password));
     let built = match otlp.protocol {
-        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(otlp.endpoint.clone())
-            .with_timeout(Duration::from_secs(10))
-            .build(),
-        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(otlp.endpoint.clone())
-            .with_timeout(Duration::from_secs(10))
-            .build(),
+        OtlpProtocol::Grpc => {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(Duration::from_secs(10));
+            if let Some(value) = authorization.as_deref().and_then(|a| a.parse().ok()) {
+                let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
+                metadata.insert("authorization", value);
+                builder = builder.with_metadata(metadata);
+            }
+            builder.build()
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(Duration::from_secs(10));
+            if let Some(value) = authorization {
+                builder = builder
+                    .with_headers([("Authorization".to_string(), value)].into_iter().collect());
+            }
+            builder.build()
+        }
     };
     built.map_err(|source| TelemetryError::Otlp {
         endpoint: otlp.endpoint.clone(),
@@ -390,10 +414,8 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                     })?;
             }
             if let Some((user, password)) = &loki.basic_auth {
-                let token =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 builder = builder
-                    .http_header("Authorization", format!("Basic {token}"))
+                    .http_header("Authorization", basic_authorization(user, password))
                     .map_err(|source| TelemetryError::Loki {
                         url: loki.url.clone(),
                         source,

@@ -15,8 +15,16 @@
 //!
 //! Endpoints are base URLs, as `OTEL_EXPORTER_OTLP_ENDPOINT` is: for HTTP the path
 //! `/v1/traces` is appended (unless already there); for gRPC the URL is used as is.
+//!
+//! Secrets never print: credentials in a URL (`http://user:password@host`) are taken
+//! out of it into basic auth (sent as an `Authorization` header), the password of
+//! `--loki-user` comes from `LOKI_PASSWORD`, `OTEL_EXPORTER_OTLP_HEADERS` is left to
+//! the exporter and never read here; `Debug` output and every [`ConfigError`] show
+//! URLs through [`redact_url`].
 
 use std::collections::BTreeMap;
+
+use crate::redact::{redact_url, split_userinfo};
 
 /// The environment, as a map (the process environment or a test's own).
 pub type EnvMap = BTreeMap<String, String>;
@@ -41,7 +49,7 @@ impl std::fmt::Debug for LokiConfig {
     /// Never prints the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LokiConfig")
-            .field("url", &self.url)
+            .field("url", &redact_url(&self.url))
             .field("tenant", &self.tenant)
             .field(
                 "basic_auth",
@@ -79,11 +87,28 @@ impl OtlpProtocol {
 }
 
 /// Where spans go.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct OtlpConfig {
-    /// The URL the exporter is given: for HTTP the full `…/v1/traces` URL.
+    /// The URL the exporter is given (without credentials): for HTTP the full
+    /// `…/v1/traces` URL.
     pub endpoint: String,
     pub protocol: OtlpProtocol,
+    /// HTTP basic auth (user, password), from credentials in the endpoint URL.
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for OtlpConfig {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(u, _)| (u, "<redacted>")),
+            )
+            .finish()
+    }
 }
 
 /// The trace sampler (the `OTEL_TRACES_SAMPLER` values).
@@ -153,12 +178,38 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// The error for `value` of `source_name`; the value is kept redacted (it may be a
+/// URL with credentials).
 fn invalid(source_name: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError {
         source_name: source_name.into(),
-        value: value.into(),
+        value: redact_url(value),
         reason: reason.into(),
     }
+}
+
+/// Checks that `url` (from `source_name`) is an http(s) URL and takes any
+/// credentials out of it: the URL without them, and the user and password.
+fn http_url(
+    source_name: &str,
+    url: &str,
+) -> Result<(String, Option<(String, String)>), ConfigError> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid(
+            source_name,
+            url,
+            "expected an http:// or https:// URL",
+        ));
+    }
+    let (clean, userinfo) = split_userinfo(url);
+    let host = clean
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .unwrap_or_default();
+    if host.is_empty() {
+        return Err(invalid(source_name, url, "the URL names no host"));
+    }
+    Ok((clean, userinfo))
 }
 
 /// Default service name: the guide's.
@@ -217,12 +268,11 @@ impl TelemetryConfig {
             });
         let otlp = match endpoint {
             Some((name, e)) => {
-                if !(e.starts_with("http://") || e.starts_with("https://")) {
-                    return Err(invalid(name, e, "expected an http:// or https:// URL"));
-                }
+                let (e, basic_auth) = http_url(name, e)?;
                 Some(OtlpConfig {
-                    endpoint: signal_endpoint(e, protocol),
+                    endpoint: signal_endpoint(&e, protocol),
                     protocol,
+                    basic_auth,
                 })
             }
             None => None,
@@ -235,14 +285,16 @@ impl TelemetryConfig {
 
         let loki = match &flags.loki_url {
             Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(
-                        "--loki-url",
-                        url,
-                        "expected an http:// or https:// URL",
-                    ));
-                }
+                let (clean, from_url) = http_url("--loki-url", url)?;
                 let basic_auth = match &flags.loki_user {
+                    Some(_) if from_url.is_some() => {
+                        return Err(invalid(
+                            "--loki-url",
+                            url,
+                            "carries credentials, and --loki-user is given too: use one",
+                        ));
+                    }
+                    None => from_url,
                     Some(user) => {
                         let password = env.get("LOKI_PASSWORD").cloned().ok_or_else(|| {
                             invalid(
@@ -253,10 +305,9 @@ impl TelemetryConfig {
                         })?;
                         Some((user.clone(), password))
                     }
-                    None => None,
                 };
                 Some(LokiConfig {
-                    url: url.clone(),
+                    url: clean,
                     tenant: flags.loki_tenant.clone(),
                     basic_auth,
                 })
@@ -429,7 +480,8 @@ mod tests {
             c.otlp,
             Some(OtlpConfig {
                 endpoint: "http://tempo:4318/v1/traces".into(),
-                protocol: OtlpProtocol::HttpProtobuf
+                protocol: OtlpProtocol::HttpProtobuf,
+                basic_auth: None,
             })
         );
         assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
@@ -462,7 +514,8 @@ mod tests {
             c.otlp,
             Some(OtlpConfig {
                 endpoint: "http://127.0.0.1:4317".into(),
-                protocol: OtlpProtocol::Grpc
+                protocol: OtlpProtocol::Grpc,
+                basic_auth: None,
             })
         );
         assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.01));
@@ -555,5 +608,61 @@ mod tests {
         assert_eq!(loki.basic_auth, Some(("u".into(), "s3cret".into())));
         assert_eq!(loki.tenant.as_deref(), Some("t1"));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn url_credentials_become_basic_auth_and_never_print() {
+        let f = TelemetryFlags {
+            loki_url: Some("http://lu:CanaryLokiPw@loki:3100/".into()),
+            otlp_endpoint: Some("https://ou:CanaryOtlpPw@tempo:4318".into()),
+            ..flags()
+        };
+        let c = TelemetryConfig::resolve(&f, &EnvMap::new()).unwrap();
+        let loki = c.loki.clone().unwrap();
+        assert_eq!(loki.url, "http://loki:3100/");
+        assert_eq!(loki.basic_auth, Some(("lu".into(), "CanaryLokiPw".into())));
+        let otlp = c.otlp.clone().unwrap();
+        assert_eq!(otlp.endpoint, "https://tempo:4318/v1/traces");
+        assert_eq!(otlp.basic_auth, Some(("ou".into(), "CanaryOtlpPw".into())));
+        assert!(!format!("{c:?}").contains("Canary"), "{c:?}");
+
+        // Both ways at once is ambiguous: a named error, without the secret.
+        let both = TelemetryFlags {
+            loki_user: Some("u".into()),
+            ..f.clone()
+        };
+        let err =
+            TelemetryConfig::resolve(&both, &env(&[("LOKI_PASSWORD", "CanaryEnvPw")])).unwrap_err();
+        assert_eq!(err.source_name, "--loki-url");
+        assert!(!format!("{err} {err:?}").contains("Canary"), "{err}");
+    }
+
+    #[test]
+    fn bad_urls_are_named_without_their_credentials() {
+        for (flags, e) in [
+            (
+                TelemetryFlags {
+                    loki_url: Some("htp://u:CanaryA@loki:3100".into()),
+                    ..flags()
+                },
+                EnvMap::new(),
+            ),
+            (
+                TelemetryFlags {
+                    otlp_endpoint: Some("http://u:CanaryB@".into()),
+                    ..flags()
+                },
+                EnvMap::new(),
+            ),
+            (
+                flags(),
+                env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "tempo://u:CanaryC@t:4317")]),
+            ),
+        ] {
+            let err = TelemetryConfig::resolve(&flags, &e).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("Canary"), "{shown}");
+            assert!(shown.contains("***@"), "{shown}");
+        }
     }
 }
