@@ -44,6 +44,24 @@ fn docker_unreachable_is_one_clear_error_with_exit_code_2() {
 }
 
 #[test]
+fn credentials_in_docker_host_never_print() {
+    // Port 9 (discard) refuses connections here.
+    let (code, stdout, stderr) = lgtm_check(
+        &["run"],
+        &[("DOCKER_HOST", "tcp://someone:CanaryDockerPw3@127.0.0.1:9")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("Docker is not reachable at tcp://***@127.0.0.1:9"),
+        "{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("CanaryDockerPw3"), "{text}");
+        assert!(!text.contains("someone"), "{text}");
+    }
+}
+
+#[test]
 fn a_bad_image_override_is_named_with_exit_code_2() {
     let (code, _, stderr) = lgtm_check(&["run", "--image", "lokii=grafana/loki:3.3.2"], &[]);
     assert_eq!(code, 2, "{stderr}");
