@@ -131,8 +131,13 @@ fn bounds(w: &Window) -> (u64, u64) {
     }
 }
 
+/// What a client error means for an attempt: a rejection of the query's language
+/// (typed, so a check expecting one never matches on message text), something worth
+/// asking again, or a failure that will not improve (its message names the status).
 fn attempt_error(e: ClientError) -> Attempt {
-    if e.is_transient() {
+    if e.is_query_rejection() {
+        Attempt::Rejected(e.to_string())
+    } else if e.is_transient() {
         Attempt::NotYet(e.to_string())
     } else {
         Attempt::Fatal(e.to_string())
@@ -376,35 +381,271 @@ pub async fn run_check(
     }
     let outcome = poll_until(timeout, || async {
         let observed = execute(&check.query, check.component, backends).await?;
-        match evaluate(&check.expect, &observed) {
-            Verdict::Pass { detail } => Ok(detail),
-            mismatch => Err(Attempt::NotYet(mismatch.summary())),
-        }
+        let control = match &check.control {
+            Some(c) => Some(execute(&c.query, check.component, backends).await?),
+            None => None,
+        };
+        judge(check, &observed, control.as_ref())
     })
     .await;
-    match outcome {
-        Ok((detail, _)) => {
-            report.status = CheckStatus::Pass;
-            report.reason = detail;
-            if !matches!(check.query, Query::ConfigField { .. }) {
-                report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
-            }
-        }
-        Err(WaitFailure::Fatal(message)) if check.expect == Expectation::Rejected => {
-            report.status = CheckStatus::Pass;
-            report.reason = format!("rejected, as the guide's query is wrong: {message}");
-        }
-        Err(WaitFailure::Fatal(message)) => {
-            report.status = CheckStatus::Fail;
-            report.reason = message;
-        }
-        Err(WaitFailure::TimedOut { waited, last_seen }) => {
-            report.status = CheckStatus::Fail;
-            report.reason = format!(
-                "not as expected after {:.1}s: {last_seen}",
-                waited.as_secs_f64()
-            );
-        }
+    let visible = outcome.is_ok() && !matches!(check.query, Query::ConfigField { .. });
+    (report.status, report.reason) = conclude(&check.expect, outcome.map(|(d, _)| d));
+    if visible {
+        report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
     }
     report
+}
+
+/// Judges one attempt: the answer against the expectation and, for a negative check,
+/// its control's answer (asked in the same poll) against the control's expectation.
+/// A negative answer without the control's data is "not yet": there is nothing to
+/// compare against.
+pub fn judge(
+    check: &Check,
+    observed: &Observed,
+    control: Option<&Observed>,
+) -> Result<String, Attempt> {
+    let control_detail = match (&check.control, control) {
+        (Some(c), Some(seen)) => match evaluate(&c.expect, seen) {
+            Verdict::Pass { detail } => Some(format!(
+                "the control `{}` returned the run's data: {detail}",
+                c.query.text()
+            )),
+            mismatch => {
+                return Err(Attempt::NotYet(format!(
+                    "no data to compare against: the control `{}` on the same backend and range: {}",
+                    c.query.text(),
+                    mismatch.summary()
+                )));
+            }
+        },
+        (Some(c), None) => {
+            return Err(Attempt::Fatal(format!(
+                "the control `{}` was not asked",
+                c.query.text()
+            )));
+        }
+        (None, _) => None,
+    };
+    match evaluate(&check.expect, observed) {
+        Verdict::Pass { detail } => Ok(match control_detail {
+            Some(c) => format!("{detail}; {c}"),
+            None => detail,
+        }),
+        mismatch => Err(Attempt::NotYet(mismatch.summary())),
+    }
+}
+
+/// A check's status and reason from how its wait ended. A check that expects the
+/// guide's query to be rejected passes only on a rejection of the query's language;
+/// any other error (auth, not found, server, timeout, transport, decode) fails it,
+/// and so does a rejection of a query that should have run.
+pub fn conclude(
+    expect: &Expectation,
+    outcome: Result<String, WaitFailure>,
+) -> (CheckStatus, String) {
+    let rejected_expected = *expect == Expectation::Rejected;
+    match outcome {
+        Ok(detail) => (CheckStatus::Pass, detail),
+        Err(WaitFailure::Rejected(message)) if rejected_expected => (
+            CheckStatus::Pass,
+            format!("rejected, as the guide's query is wrong: {message}"),
+        ),
+        Err(WaitFailure::Rejected(message)) => (
+            CheckStatus::Fail,
+            format!("the backend rejected the query: {message}"),
+        ),
+        Err(WaitFailure::Fatal(message)) if rejected_expected => (
+            CheckStatus::Fail,
+            format!("expected the backend to reject the query as invalid, but: {message}"),
+        ),
+        Err(WaitFailure::Fatal(message)) => (CheckStatus::Fail, message),
+        Err(WaitFailure::TimedOut { waited, last_seen }) => (
+            CheckStatus::Fail,
+            format!(
+                "not as expected after {:.1}s: {last_seen}",
+                waited.as_secs_f64()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::check::{Control, Signal};
+    use crate::core::expect::Sample;
+
+    /// A recorded answer (`harness/tests/data/<name>.txt`: body, then the status).
+    fn recorded(name: &str) -> (u16, String) {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/data/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (body, status) = text.trim_end().rsplit_once('\n').unwrap();
+        (status.trim().parse().unwrap(), body.to_owned())
+    }
+
+    fn endpoint(c: Component) -> Endpoint {
+        Endpoint::new(c, "http://backend:1")
+    }
+
+    /// The verdict of a check expecting a rejection, when every attempt ends in `e`.
+    async fn rejected_check_given(e: impl Fn() -> ClientError) -> (CheckStatus, String) {
+        let outcome = poll_until(Duration::from_millis(250), || async {
+            Err::<String, _>(attempt_error(e()))
+        })
+        .await;
+        conclude(&Expectation::Rejected, outcome.map(|(d, _)| d))
+    }
+
+    #[tokio::test]
+    async fn a_rejected_check_passes_only_on_a_rejection_of_the_query_language() {
+        // Recorded 400 parse errors of Loki 3.2.0, Tempo 2.6.0, Prometheus 2.42, Cortex.
+        for (name, c) in [
+            ("loki/error_parse", Component::Loki),
+            ("loki/error_histogram_quantile", Component::Loki),
+            ("tempo/search_parse_error", Component::Tempo),
+            ("prometheus/error_parse", Component::Prometheus),
+            ("cortex/error_parse", Component::Mimir),
+        ] {
+            let (status, body) = recorded(name);
+            let (verdict, reason) =
+                rejected_check_given(|| endpoint(c).error("/q", "q", status, &body)).await;
+            assert_eq!(verdict, CheckStatus::Pass, "{name}: {reason}");
+            assert!(reason.contains("parse error"), "{name}: {reason}");
+        }
+        // Tempo 2.6's metrics endpoint: the parse error comes with HTTP 500 and its
+        // client reads it as an invalid query.
+        let (_, body) = recorded("tempo/metrics_guide_rate_syntax_error");
+        let (verdict, _) = rejected_check_given(|| ClientError::InvalidQuery {
+            component: Component::Tempo,
+            url: "http://backend:1/api/metrics/query_range".into(),
+            query: "rate(…)".into(),
+            message: body.clone(),
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Pass);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_check_fails_on_any_other_error_and_names_it() {
+        // The old run_check passed on every one of these.
+        let cases: Vec<(&str, u16, String)> = vec![
+            ("HTTP 401", 401, "no org id".into()),
+            (
+                "HTTP 403",
+                403,
+                "{\"message\":\"permission denied\"}".into(),
+            ),
+            (
+                "HTTP 404",
+                recorded("cortex/status_config_not_found").0,
+                recorded("cortex/status_config_not_found").1,
+            ),
+            (
+                "HTTP 404",
+                recorded("tempo/trace_not_found").0,
+                recorded("tempo/trace_not_found").1,
+            ),
+            (
+                "HTTP 422",
+                recorded("prometheus/error_execution").0,
+                recorded("prometheus/error_execution").1,
+            ),
+            ("HTTP 500", 500, "internal server error".into()),
+            ("HTTP 503", 503, "too many outstanding requests".into()),
+        ];
+        for (named, status, body) in cases {
+            let (verdict, reason) =
+                rejected_check_given(|| endpoint(Component::Loki).error("/q", "q", status, &body))
+                    .await;
+            assert_eq!(verdict, CheckStatus::Fail, "{named}: {reason}");
+            assert!(reason.contains(named), "{named} not in: {reason}");
+        }
+        // A 400 that rejects a parameter, not the query's language.
+        let (status, body) = recorded("prometheus/error_range_end_before_start");
+        let (verdict, reason) = rejected_check_given(|| {
+            endpoint(Component::Prometheus).error("/q", "q", status, &body)
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Fail, "{reason}");
+        // An answer that cannot be read.
+        let (verdict, reason) = rejected_check_given(|| {
+            endpoint(Component::Tempo).decode_error("/q", "q", "expected value at line 1".into())
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("cannot be read"), "{reason}");
+    }
+
+    #[test]
+    fn a_query_that_should_run_fails_when_rejected() {
+        let (verdict, reason) = conclude(
+            &Expectation::NonEmpty,
+            Err(WaitFailure::Rejected("parse error at line 1".into())),
+        );
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("rejected the query"), "{reason}");
+    }
+
+    fn negative_check() -> Check {
+        Check {
+            id: "promql.guide.cpu.original".into(),
+            title: "t".into(),
+            signal: Signal::Metrics,
+            component: Component::Mimir,
+            needs: vec![Component::Mimir],
+            query: Query::PromQl {
+                expr: "node_cpu_seconds_total".into(),
+                at: EvalAt::Now,
+            },
+            guide_original: None,
+            expect: Expectation::MatchesNothing {
+                why: "no node-exporter".into(),
+            },
+            control: Some(Control {
+                query: Query::PromQl {
+                    expr: "process_cpu_seconds_total{run_id=\"r\"}".into(),
+                    at: EvalAt::Now,
+                },
+                expect: Expectation::NonEmpty,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_negative_check_fails_on_an_empty_backend() {
+        let check = negative_check();
+        let empty = Observed::Series(vec![]);
+        // The old run_check passed here: an empty answer, and nothing else asked.
+        let outcome = poll_until(Duration::from_millis(250), || async {
+            judge(&check, &empty, Some(&empty))
+        })
+        .await;
+        let (verdict, reason) = conclude(&check.expect, outcome.map(|(d, _)| d));
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("no data to compare against"), "{reason}");
+        assert!(reason.contains("process_cpu_seconds_total"), "{reason}");
+    }
+
+    #[test]
+    fn a_negative_check_passes_when_its_control_has_the_runs_data() {
+        let check = negative_check();
+        let cpu = Observed::Series(vec![Sample {
+            labels: [("run_id".to_string(), "r".to_string())].into(),
+            value: 0.25,
+        }]);
+        let detail = judge(&check, &Observed::Series(vec![]), Some(&cpu)).unwrap();
+        assert!(detail.starts_with("matches nothing"), "{detail}");
+        assert!(detail.contains("the control"), "{detail}");
+        // and fails while the defective query matches something
+        assert!(judge(&check, &cpu, Some(&cpu)).is_err());
+        // a control that was not asked cannot pass it
+        assert!(matches!(
+            judge(&check, &Observed::Series(vec![]), None),
+            Err(Attempt::Fatal(_))
+        ));
+    }
 }

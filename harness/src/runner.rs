@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::clients::Endpoint;
+use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
 use crate::core::check::Check;
 use crate::core::component::Component;
@@ -27,6 +28,9 @@ pub enum RunError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// The catalog derived from the manifests would let a check pass without data.
+    #[error("the check catalog is refused")]
+    Catalog(#[from] CatalogError),
     #[error("cannot prepare the run's working directory {path}")]
     WorkDir {
         path: String,
@@ -294,6 +298,7 @@ pub async fn run(
                 let possible = match f.as_str() {
                     "drop-span" => otlp.is_some(),
                     "mislabel-log" => loki_url.is_some(),
+                    "drop-legacy-attributes" => otlp.is_some(),
                     _ => true,
                 };
                 if possible {
@@ -373,6 +378,21 @@ pub async fn run(
     }
     let started_checks = Instant::now();
     all_checks.extend(retention_checks().into_iter().map(|c| (started_checks, c)));
+    // A check that could pass without data is refused before anything is judged.
+    if let Err(e) = validate(all_checks.iter().map(|(_, c)| c), |c| {
+        c.needs.iter().all(|n| backends.has(*n))
+    }) {
+        for (_, run) in scenarios {
+            run.finish().await;
+        }
+        for (_, r) in running {
+            let _ = r.container.rm().await;
+        }
+        let removed = cleanup.now().await;
+        on_event(Event::CleanedUp { removed });
+        let _ = std::fs::remove_dir_all(&work_dir);
+        return Err(e.into());
+    }
     let mut check_reports = Vec::new();
     for (emitted_at, check) in &all_checks {
         let report = run_check(

@@ -33,6 +33,7 @@ fn config_check(
         },
         guide_original: Some(guide.into()),
         expect,
+        control: None,
     }
 }
 

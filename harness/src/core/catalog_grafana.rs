@@ -28,6 +28,7 @@ fn grafana_check(id: String, title: String, query: Query, expect: Expectation) -
         query,
         guide_original: None,
         expect,
+        control: None,
     }
 }
 
@@ -155,6 +156,7 @@ pub fn dashboard_checks(
                 query,
                 guide_original: None,
                 expect: Expectation::NonEmpty,
+                control: None,
             })
         })
         .collect()
@@ -178,5 +180,6 @@ pub fn derived_field_check(m: &Manifest, regex: &str) -> Check {
         expect: Expectation::DerivedField {
             regex: regex.into(),
         },
+        control: None,
     }
 }
