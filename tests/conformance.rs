@@ -136,6 +136,7 @@ fn report() -> &'static Report {
 #[case::grafana_datasource_loki("grafana.datasource.loki")]
 #[case::grafana_datasource_tempo("grafana.datasource.tempo")]
 #[case::grafana_datasource_mimir("grafana.datasource.mimir")]
+#[case::grafana_dashboard_loaded("grafana.dashboard.loaded")]
 #[case::grafana_dashboard_panel1_a("grafana.dashboard.panel1.A")]
 #[case::grafana_dashboard_panel2_a("grafana.dashboard.panel2.A")]
 #[case::grafana_dashboard_panel2_b("grafana.dashboard.panel2.B")]

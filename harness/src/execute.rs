@@ -14,8 +14,10 @@ use crate::clients::loki::LokiClient;
 use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
 use crate::clients::{ClientError, Endpoint};
+use crate::core::catalog_grafana::{LoadedDashboard, targets_summary};
 use crate::core::check::{Check, EvalAt, Query, Window};
 use crate::core::component::Component;
+use crate::core::dashboard::{self, Dashboard, DashboardError, KnownDatasource};
 use crate::core::expect::{Expectation, Verdict, evaluate};
 use crate::core::observed::Observed;
 use crate::core::plan::MimirFlavour;
@@ -259,6 +261,14 @@ pub async fn execute(
             };
             Ok(Observed::Text(Some(status)))
         }
+        Query::GrafanaDashboard { uid, title } => {
+            let g = b
+                .grafana
+                .as_ref()
+                .ok_or_else(|| missing(Component::Grafana))?;
+            let d = read_dashboard(g, uid.as_deref(), title).await?;
+            Ok(Observed::Text(Some(targets_summary(&d))))
+        }
         Query::GrafanaDsQuery {
             datasource_uid,
             query,
@@ -334,6 +344,60 @@ pub async fn execute(
             }
             Ok(Observed::LogsByTraceId(out))
         }
+    }
+}
+
+/// The dashboard Grafana serves: by `uid`, or, for a dashboard without one (the
+/// guide's), the dashboard found by its exact `title` through `/api/search`; parsed
+/// as the provisioned file is, against the provisioned datasources.
+pub async fn read_dashboard(
+    g: &GrafanaClient,
+    uid: Option<&str>,
+    title: &str,
+) -> Result<Dashboard, Attempt> {
+    let uid = match uid {
+        Some(u) => u.to_owned(),
+        None => g
+            .search(title)
+            .await
+            .map_err(attempt_error)?
+            .into_iter()
+            .find(|h| h.kind == "dash-db" && h.title == title)
+            .map(|h| h.uid)
+            .ok_or_else(|| Attempt::NotYet(format!("Grafana has no dashboard titled {title:?}")))?,
+    };
+    let answer = g.dashboard_by_uid(&uid).await.map_err(|e| match e {
+        // Provisioning may still be under way: a 404 is worth asking again.
+        ClientError::Status { status: 404, .. } => Attempt::NotYet(e.to_string()),
+        e => attempt_error(e),
+    })?;
+    dashboard_from_answer(&answer.dashboard)
+        .map_err(|e| Attempt::Fatal(format!("Grafana's dashboard {uid}: {e}")))
+}
+
+/// A dashboard model as Grafana serves it, parsed against the provisioned datasources.
+pub fn dashboard_from_answer(model: &serde_json::Value) -> Result<Dashboard, DashboardError> {
+    dashboard::parse(&model.to_string(), &KnownDatasource::provisioned())
+}
+
+/// Reads back what Grafana loaded of `provisioned`, waiting up to `deadline` for its
+/// provisioning; `NotRead` without Grafana.
+pub async fn loaded_dashboard(
+    b: &Backends,
+    provisioned: &Dashboard,
+    deadline: Duration,
+) -> LoadedDashboard {
+    let Some(g) = &b.grafana else {
+        return LoadedDashboard::NotRead;
+    };
+    match poll_until(deadline, || {
+        read_dashboard(g, provisioned.uid.as_deref(), &provisioned.title)
+    })
+    .await
+    {
+        Ok((d, _)) => LoadedDashboard::Loaded(d),
+        Err(WaitFailure::TimedOut { last_seen, .. }) => LoadedDashboard::Unreadable(last_seen),
+        Err(WaitFailure::Fatal(m) | WaitFailure::Rejected(m)) => LoadedDashboard::Unreadable(m),
     }
 }
 
@@ -647,5 +711,194 @@ mod tests {
             judge(&check, &Observed::Series(vec![]), None),
             Err(Attempt::Fatal(_))
         ));
+    }
+
+    // --- Grafana: what it loaded ---------------------------------------------------
+
+    use crate::clients::Auth;
+    use crate::clients::grafana::decode_dashboard;
+    use crate::core::catalog_grafana::{dashboard_checks, grafana_checks};
+    use crate::core::plan::ConfigSet;
+    use crate::stack::configs::{self, catalog_context};
+    use lgtm_scenarios::manifest::Manifest;
+
+    fn grafana_data(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/grafana/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn manifest() -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "scenario": "http-service", "run_id": "r-http",
+            "service": "rust-app", "environment": "production",
+            "started_at_unix_ms": 1000, "finished_at_unix_ms": 2000
+        }))
+        .unwrap()
+    }
+
+    /// Grafana's answer to `GET /api/dashboards/uid/:uid` (the recorded shape) with
+    /// `model` as the dashboard.
+    fn answer_with(model: serde_json::Value) -> String {
+        let mut a: serde_json::Value =
+            serde_json::from_str(&grafana_data("dashboard-by-uid.json")).unwrap();
+        a["dashboard"] = model;
+        a.to_string()
+    }
+
+    #[test]
+    fn grafana_targets_are_those_grafana_serves_not_the_embedded_copy() {
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        // Grafana serves the dashboard with one target changed (as an edited or
+        // differently provisioned dashboard would be).
+        let mut model: serde_json::Value =
+            serde_json::from_str(configs::GRAFANA_DASHBOARD).unwrap();
+        model["panels"][0]["targets"][0]["expr"] = serde_json::json!("vector(42)");
+        let served = decode_dashboard(&answer_with(model)).unwrap();
+        let loaded = dashboard_from_answer(&served.dashboard).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Loaded(loaded.clone()),
+            &ctx.datasources,
+        );
+        let first = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.panel1.A")
+            .unwrap();
+        assert!(
+            first.query.text().ends_with("vector(42)"),
+            "{}",
+            first.query.text()
+        );
+        // ... and the read-back differs from what was provisioned, which
+        // grafana.dashboard.loaded reports.
+        let loaded_check = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.loaded")
+            .unwrap();
+        let v = evaluate(
+            &loaded_check.expect,
+            &Observed::Text(Some(targets_summary(&loaded))),
+        );
+        assert!(!v.is_pass());
+        assert!(
+            evaluate(
+                &loaded_check.expect,
+                &Observed::Text(Some(targets_summary(&ctx.dashboard)))
+            )
+            .is_pass()
+        );
+    }
+
+    #[test]
+    fn a_served_dashboard_without_panels_yields_no_target_checks() {
+        // Grafana's documented answer: a dashboard with no panels.
+        let served = decode_dashboard(&grafana_data("dashboard-by-uid.json")).unwrap();
+        let loaded = dashboard_from_answer(&served.dashboard).unwrap();
+        assert_eq!(loaded.uid.as_deref(), Some("cIBgcSjkk"));
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Loaded(loaded),
+            &ctx.datasources,
+        );
+        assert!(
+            !checks
+                .iter()
+                .any(|c| c.id.starts_with("grafana.dashboard.panel")),
+            "the embedded copy's targets were checked instead"
+        );
+        // Grafana does not serve it: the targets are skipped, the loaded check runs.
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Unreadable(format!(
+                "HTTP 404: {}",
+                grafana_data("dashboard-not-found.json")
+            )),
+            &ctx.datasources,
+        );
+        let first = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.panel1.A")
+            .unwrap();
+        assert!(
+            matches!(&first.query, Query::NotPossible { reason } if reason.contains("Dashboard not found"))
+        );
+        assert!(checks.iter().any(|c| c.id == "grafana.dashboard.loaded"
+            && matches!(c.query, Query::GrafanaDashboard { .. })));
+    }
+
+    #[test]
+    fn guide_mode_checks_the_guides_dashboard() {
+        let ctx = catalog_context(ConfigSet::Guide, LoadedDashboard::NotRead).unwrap();
+        let direct = dashboard_checks(&manifest(), &ctx.dashboard, &ctx.datasources);
+        let panel1 = direct
+            .iter()
+            .find(|c| c.id == "dashboard.panel1.A")
+            .unwrap();
+        // The guide's query, not the fixed dashboard's `sum by (method) (…$service…)`.
+        assert_eq!(
+            panel1.query.text(),
+            "sum(rate(http_requests_total[5m])) by (method)"
+        );
+        let through = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::NotRead,
+            &ctx.datasources,
+        );
+        let loaded = through
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.loaded")
+            .unwrap();
+        // The guide's dashboard has no uid: Grafana is asked by its title.
+        assert!(
+            matches!(&loaded.query, Query::GrafanaDashboard { uid: None, title } if title.contains("LGTM"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_datasource_check_is_skipped_without_the_backend_it_points_to() {
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::NotRead,
+            &ctx.datasources,
+        );
+        let loki = checks
+            .iter()
+            .find(|c| c.id == "grafana.datasource.loki")
+            .unwrap();
+        assert_eq!(loki.needs, vec![Component::Grafana, Component::Loki]);
+        let mimir = checks
+            .iter()
+            .find(|c| c.id == "grafana.datasource.mimir")
+            .unwrap();
+        assert!(mimir.needs.contains(&Component::Mimir));
+        // Grafana up, Loki not: skipped (the old check ran and failed).
+        let backends = Backends {
+            grafana: Some(GrafanaClient::new(
+                reqwest::Client::new(),
+                "http://grafana.invalid:3000",
+                Auth::None,
+            )),
+            ..Backends::default()
+        };
+        let report = run_check(
+            loki,
+            &backends,
+            &BTreeMap::new(),
+            Instant::now(),
+            Duration::from_millis(10),
+        )
+        .await;
+        assert_eq!(report.status, CheckStatus::Skip, "{}", report.reason);
+        assert!(report.reason.contains("needs loki"), "{}", report.reason);
     }
 }

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use crate::clients::Endpoint;
 use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
+use crate::core::catalog_grafana::LoadedDashboard;
 use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::{ConfigSet, MimirFlavour, RunPlan};
 use crate::core::report::{ComponentReport, ComponentStatus, Report};
 use crate::core::scenarios::{SCENARIOS, checks_for};
-use crate::execute::{Backends, run_check};
+use crate::execute::{Backends, loaded_dashboard, run_check};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::{Docker, DockerError, ImageAvailability};
 use crate::stack::{self, Layout, Running};
@@ -368,7 +369,13 @@ pub async fn run(
         }
     }
     let mut all_checks: Vec<(Instant, Check)> = Vec::new();
-    let ctx = stack::configs::catalog_context().expect("the embedded provisioning is valid");
+    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
+    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
+        .expect("the embedded provisioning is valid")
+        .dashboard;
+    let loaded = loaded_dashboard(&backends, &provisioned, Duration::from_secs(15)).await;
+    let ctx = stack::configs::catalog_context(plan.configs, loaded)
+        .expect("the embedded provisioning is valid");
     for (spec, run) in &scenarios {
         all_checks.extend(
             checks_for(spec, &run.manifest, &ctx)

@@ -80,6 +80,13 @@ pub enum Query {
     GrafanaDatasourceHealth {
         uid: String,
     },
+    /// The dashboard Grafana serves (`/api/dashboards/uid/:uid`, found by title
+    /// through `/api/search` where it has no uid): its targets, one per line
+    /// ([`crate::core::catalog_grafana::targets_summary`]).
+    GrafanaDashboard {
+        uid: Option<String>,
+        title: String,
+    },
     /// One dashboard target through Grafana's `/api/ds/query` over the window.
     GrafanaDsQuery {
         datasource_uid: String,
@@ -107,6 +114,12 @@ impl Query {
             Query::ConfigField { field } => format!("effective config: {field}"),
             Query::NotPossible { .. } => "-".into(),
             Query::GrafanaHealth => "GET /api/health".into(),
+            Query::GrafanaDashboard { uid: Some(uid), .. } => {
+                format!("GET /api/dashboards/uid/{uid}")
+            }
+            Query::GrafanaDashboard { uid: None, title } => {
+                format!("GET /api/search?query={title}, then /api/dashboards/uid/<uid>")
+            }
             Query::GrafanaDatasourceHealth { uid } => {
                 format!("GET /api/datasources/uid/{uid}/health")
             }
