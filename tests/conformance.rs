@@ -161,9 +161,7 @@ fn report() -> &'static Report {
 #[case::config_loki_retention_period("config.loki.retention_period")]
 #[case::config_loki_compactor_retention_enabled("config.loki.compactor_retention_enabled")]
 #[case::config_tempo_block_retention("config.tempo.block_retention")]
-#[case::config_mimir_compactor_blocks_retention_period(
-    "config.mimir.compactor_blocks_retention_period"
-)]
+#[case::config_mimir_retention("config.mimir.compactor_blocks_retention_period")]
 fn check_passed_or_was_honestly_skipped(#[case] id: &str) {
     let report = report();
     let c = check_in(report, id);
