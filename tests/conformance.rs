@@ -224,6 +224,7 @@ fn a_run_without_any_image_verifies_nothing() {
 #[case::grafana_datasource_loki("grafana.datasource.loki")]
 #[case::grafana_datasource_tempo("grafana.datasource.tempo")]
 #[case::grafana_datasource_mimir("grafana.datasource.mimir")]
+#[case::grafana_dashboard_loaded("grafana.dashboard.loaded")]
 #[case::grafana_dashboard_panel1_a("grafana.dashboard.panel1.A")]
 #[case::grafana_dashboard_panel2_a("grafana.dashboard.panel2.A")]
 #[case::grafana_dashboard_panel2_b("grafana.dashboard.panel2.B")]
@@ -245,10 +246,10 @@ fn a_run_without_any_image_verifies_nothing() {
 #[case::sampling_traces_exact_ids("sampling.traces.exact_ids")]
 #[case::sampling_traces_span_trees("sampling.traces.span_trees")]
 #[case::sampling_sampling_count_within_bound("sampling.sampling.count_within_bound")]
-#[case::retention_loki("retention.loki")]
-#[case::retention_loki_enforced("retention.loki.enforced")]
-#[case::retention_tempo("retention.tempo")]
-#[case::retention_mimir("retention.mimir")]
+#[case::config_loki_retention_period("config.loki.retention_period")]
+#[case::config_loki_compactor_retention_enabled("config.loki.compactor_retention_enabled")]
+#[case::config_tempo_block_retention("config.tempo.block_retention")]
+#[case::config_mimir_retention("config.mimir.compactor_blocks_retention_period")]
 fn check_passed_or_was_honestly_skipped(#[case] id: &str) {
     let report = report();
     let c = check_in(report, id);
@@ -345,6 +346,7 @@ fn broken_report() -> &'static Report {
                     "drop-span".into(),
                     "mislabel-log".into(),
                     "extra-count".into(),
+                    "drop-legacy-attributes".into(),
                 ],
                 ..RawRun::default()
             };
@@ -361,6 +363,7 @@ fn broken_report() -> &'static Report {
 #[case::mislabelled_log("http.logs.exact", "expected lines missing")]
 #[case::mislabelled_log_by_level("logql.guide.json_level", "expected lines missing")]
 #[case::extra_count_in_rates("promql.guide.sum_by_path", "\"}: got ")]
+#[case::legacy_attributes_dropped("traceql.guide.complex.legacy", "missing traces")]
 fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
     let report = broken_report();
     let c = check_in(report, id);

@@ -14,8 +14,10 @@ use crate::clients::loki::LokiClient;
 use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
 use crate::clients::{ClientError, Endpoint};
+use crate::core::catalog_grafana::{LoadedDashboard, targets_summary};
 use crate::core::check::{Check, EvalAt, Query, Window};
 use crate::core::component::Component;
+use crate::core::dashboard::{self, Dashboard, DashboardError, KnownDatasource};
 use crate::core::expect::{Expectation, Verdict, evaluate};
 use crate::core::observed::Observed;
 use crate::core::plan::MimirFlavour;
@@ -131,8 +133,13 @@ fn bounds(w: &Window) -> (u64, u64) {
     }
 }
 
+/// What a client error means for an attempt: a rejection of the query's language
+/// (typed, so a check expecting one never matches on message text), something worth
+/// asking again, or a failure that will not improve (its message names the status).
 fn attempt_error(e: ClientError) -> Attempt {
-    if e.is_transient() {
+    if e.is_query_rejection() {
+        Attempt::Rejected(e.to_string())
+    } else if e.is_transient() {
         Attempt::NotYet(e.to_string())
     } else {
         Attempt::Fatal(e.to_string())
@@ -254,6 +261,14 @@ pub async fn execute(
             };
             Ok(Observed::Text(Some(status)))
         }
+        Query::GrafanaDashboard { uid, title } => {
+            let g = b
+                .grafana
+                .as_ref()
+                .ok_or_else(|| missing(Component::Grafana))?;
+            let d = read_dashboard(g, uid.as_deref(), title).await?;
+            Ok(Observed::Text(Some(targets_summary(&d))))
+        }
         Query::GrafanaDsQuery {
             datasource_uid,
             query,
@@ -332,6 +347,60 @@ pub async fn execute(
     }
 }
 
+/// The dashboard Grafana serves: by `uid`, or, for a dashboard without one (the
+/// guide's), the dashboard found by its exact `title` through `/api/search`; parsed
+/// as the provisioned file is, against the provisioned datasources.
+pub async fn read_dashboard(
+    g: &GrafanaClient,
+    uid: Option<&str>,
+    title: &str,
+) -> Result<Dashboard, Attempt> {
+    let uid = match uid {
+        Some(u) => u.to_owned(),
+        None => g
+            .search(title)
+            .await
+            .map_err(attempt_error)?
+            .into_iter()
+            .find(|h| h.kind == "dash-db" && h.title == title)
+            .map(|h| h.uid)
+            .ok_or_else(|| Attempt::NotYet(format!("Grafana has no dashboard titled {title:?}")))?,
+    };
+    let answer = g.dashboard_by_uid(&uid).await.map_err(|e| match e {
+        // Provisioning may still be under way: a 404 is worth asking again.
+        ClientError::Status { status: 404, .. } => Attempt::NotYet(e.to_string()),
+        e => attempt_error(e),
+    })?;
+    dashboard_from_answer(&answer.dashboard)
+        .map_err(|e| Attempt::Fatal(format!("Grafana's dashboard {uid}: {e}")))
+}
+
+/// A dashboard model as Grafana serves it, parsed against the provisioned datasources.
+pub fn dashboard_from_answer(model: &serde_json::Value) -> Result<Dashboard, DashboardError> {
+    dashboard::parse(&model.to_string(), &KnownDatasource::provisioned())
+}
+
+/// Reads back what Grafana loaded of `provisioned`, waiting up to `deadline` for its
+/// provisioning; `NotRead` without Grafana.
+pub async fn loaded_dashboard(
+    b: &Backends,
+    provisioned: &Dashboard,
+    deadline: Duration,
+) -> LoadedDashboard {
+    let Some(g) = &b.grafana else {
+        return LoadedDashboard::NotRead;
+    };
+    match poll_until(deadline, || {
+        read_dashboard(g, provisioned.uid.as_deref(), &provisioned.title)
+    })
+    .await
+    {
+        Ok((d, _)) => LoadedDashboard::Loaded(d),
+        Err(WaitFailure::TimedOut { last_seen, .. }) => LoadedDashboard::Unreadable(last_seen),
+        Err(WaitFailure::Fatal(m) | WaitFailure::Rejected(m)) => LoadedDashboard::Unreadable(m),
+    }
+}
+
 /// Runs one check to its end and reports it. A check whose components are not all
 /// up is skipped with the reason of the first one that is not.
 pub async fn run_check(
@@ -385,35 +454,460 @@ pub async fn run_check(
     }
     let outcome = poll_until(timeout, || async {
         let observed = execute(&check.query, check.component, backends).await?;
-        match evaluate(&check.expect, &observed) {
-            Verdict::Pass { detail } => Ok(detail),
-            mismatch => Err(Attempt::NotYet(mismatch.summary())),
-        }
+        let control = match &check.control {
+            Some(c) => Some(execute(&c.query, check.component, backends).await?),
+            None => None,
+        };
+        judge(check, &observed, control.as_ref())
     })
     .await;
-    match outcome {
-        Ok((detail, _)) => {
-            report.status = CheckStatus::Pass;
-            report.reason = detail;
-            if !matches!(check.query, Query::ConfigField { .. }) {
-                report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
-            }
-        }
-        Err(WaitFailure::Fatal(message)) if check.expect == Expectation::Rejected => {
-            report.status = CheckStatus::Pass;
-            report.reason = format!("rejected, as the guide's query is wrong: {message}");
-        }
-        Err(WaitFailure::Fatal(message)) => {
-            report.status = CheckStatus::Fail;
-            report.reason = message;
-        }
-        Err(WaitFailure::TimedOut { waited, last_seen }) => {
-            report.status = CheckStatus::Fail;
-            report.reason = format!(
-                "not as expected after {:.1}s: {last_seen}",
-                waited.as_secs_f64()
-            );
-        }
+    let visible = outcome.is_ok() && !matches!(check.query, Query::ConfigField { .. });
+    (report.status, report.reason) = conclude(&check.expect, outcome.map(|(d, _)| d));
+    if visible {
+        report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
     }
     report
+}
+
+/// Judges one attempt: the answer against the expectation and, for a negative check,
+/// its control's answer (asked in the same poll) against the control's expectation.
+/// A negative answer without the control's data is "not yet": there is nothing to
+/// compare against.
+pub fn judge(
+    check: &Check,
+    observed: &Observed,
+    control: Option<&Observed>,
+) -> Result<String, Attempt> {
+    let control_detail = match (&check.control, control) {
+        (Some(c), Some(seen)) => match evaluate(&c.expect, seen) {
+            Verdict::Pass { detail } => Some(format!(
+                "the control `{}` returned the run's data: {detail}",
+                c.query.text()
+            )),
+            mismatch => {
+                return Err(Attempt::NotYet(format!(
+                    "no data to compare against: the control `{}` on the same backend and range: {}",
+                    c.query.text(),
+                    mismatch.summary()
+                )));
+            }
+        },
+        (Some(c), None) => {
+            return Err(Attempt::Fatal(format!(
+                "the control `{}` was not asked",
+                c.query.text()
+            )));
+        }
+        (None, _) => None,
+    };
+    match evaluate(&check.expect, observed) {
+        Verdict::Pass { detail } => Ok(match control_detail {
+            Some(c) => format!("{detail}; {c}"),
+            None => detail,
+        }),
+        mismatch => Err(Attempt::NotYet(mismatch.summary())),
+    }
+}
+
+/// A check's status and reason from how its wait ended. A check that expects the
+/// guide's query to be rejected passes only on a rejection of the query's language;
+/// any other error (auth, not found, server, timeout, transport, decode) fails it,
+/// and so does a rejection of a query that should have run.
+pub fn conclude(
+    expect: &Expectation,
+    outcome: Result<String, WaitFailure>,
+) -> (CheckStatus, String) {
+    let rejected_expected = *expect == Expectation::Rejected;
+    match outcome {
+        Ok(detail) => (CheckStatus::Pass, detail),
+        Err(WaitFailure::Rejected(message)) if rejected_expected => (
+            CheckStatus::Pass,
+            format!("rejected, as the guide's query is wrong: {message}"),
+        ),
+        Err(WaitFailure::Rejected(message)) => (
+            CheckStatus::Fail,
+            format!("the backend rejected the query: {message}"),
+        ),
+        Err(WaitFailure::Fatal(message)) if rejected_expected => (
+            CheckStatus::Fail,
+            format!("expected the backend to reject the query as invalid, but: {message}"),
+        ),
+        Err(WaitFailure::Fatal(message)) => (CheckStatus::Fail, message),
+        Err(WaitFailure::TimedOut { waited, last_seen }) => (
+            CheckStatus::Fail,
+            format!(
+                "not as expected after {:.1}s: {last_seen}",
+                waited.as_secs_f64()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::check::{Control, Signal};
+    use crate::core::expect::Sample;
+
+    /// A recorded answer (`harness/tests/data/<name>.txt`: body, then the status).
+    fn recorded(name: &str) -> (u16, String) {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/data/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (body, status) = text.trim_end().rsplit_once('\n').unwrap();
+        (status.trim().parse().unwrap(), body.to_owned())
+    }
+
+    fn endpoint(c: Component) -> Endpoint {
+        Endpoint::new(c, "http://backend:1")
+    }
+
+    /// The verdict of a check expecting a rejection, when every attempt ends in `e`.
+    async fn rejected_check_given(e: impl Fn() -> ClientError) -> (CheckStatus, String) {
+        let outcome = poll_until(Duration::from_millis(250), || async {
+            Err::<String, _>(attempt_error(e()))
+        })
+        .await;
+        conclude(&Expectation::Rejected, outcome.map(|(d, _)| d))
+    }
+
+    #[tokio::test]
+    async fn a_rejected_check_passes_only_on_a_rejection_of_the_query_language() {
+        // Recorded 400 parse errors of Loki 3.2.0, Tempo 2.6.0, Prometheus 2.42, Cortex.
+        for (name, c) in [
+            ("loki/error_parse", Component::Loki),
+            ("loki/error_histogram_quantile", Component::Loki),
+            ("tempo/search_parse_error", Component::Tempo),
+            ("prometheus/error_parse", Component::Prometheus),
+            ("cortex/error_parse", Component::Mimir),
+        ] {
+            let (status, body) = recorded(name);
+            let (verdict, reason) =
+                rejected_check_given(|| endpoint(c).error("/q", "q", status, &body)).await;
+            assert_eq!(verdict, CheckStatus::Pass, "{name}: {reason}");
+            assert!(reason.contains("parse error"), "{name}: {reason}");
+        }
+        // Tempo 2.6's metrics endpoint: the parse error comes with HTTP 500 and its
+        // client reads it as an invalid query.
+        let (_, body) = recorded("tempo/metrics_guide_rate_syntax_error");
+        let (verdict, _) = rejected_check_given(|| ClientError::InvalidQuery {
+            component: Component::Tempo,
+            url: "http://backend:1/api/metrics/query_range".into(),
+            query: "rate(…)".into(),
+            message: body.clone(),
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Pass);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_check_fails_on_any_other_error_and_names_it() {
+        // The old run_check passed on every one of these.
+        let cases: Vec<(&str, u16, String)> = vec![
+            ("HTTP 401", 401, "no org id".into()),
+            (
+                "HTTP 403",
+                403,
+                "{\"message\":\"permission denied\"}".into(),
+            ),
+            (
+                "HTTP 404",
+                recorded("cortex/status_config_not_found").0,
+                recorded("cortex/status_config_not_found").1,
+            ),
+            (
+                "HTTP 404",
+                recorded("tempo/trace_not_found").0,
+                recorded("tempo/trace_not_found").1,
+            ),
+            (
+                "HTTP 422",
+                recorded("prometheus/error_execution").0,
+                recorded("prometheus/error_execution").1,
+            ),
+            ("HTTP 500", 500, "internal server error".into()),
+            ("HTTP 503", 503, "too many outstanding requests".into()),
+        ];
+        for (named, status, body) in cases {
+            let (verdict, reason) =
+                rejected_check_given(|| endpoint(Component::Loki).error("/q", "q", status, &body))
+                    .await;
+            assert_eq!(verdict, CheckStatus::Fail, "{named}: {reason}");
+            assert!(reason.contains(named), "{named} not in: {reason}");
+        }
+        // A 400 that rejects a parameter, not the query's language.
+        let (status, body) = recorded("prometheus/error_range_end_before_start");
+        let (verdict, reason) = rejected_check_given(|| {
+            endpoint(Component::Prometheus).error("/q", "q", status, &body)
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Fail, "{reason}");
+        // An answer that cannot be read.
+        let (verdict, reason) = rejected_check_given(|| {
+            endpoint(Component::Tempo).decode_error("/q", "q", "expected value at line 1".into())
+        })
+        .await;
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("cannot be read"), "{reason}");
+    }
+
+    #[test]
+    fn a_query_that_should_run_fails_when_rejected() {
+        let (verdict, reason) = conclude(
+            &Expectation::NonEmpty,
+            Err(WaitFailure::Rejected("parse error at line 1".into())),
+        );
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("rejected the query"), "{reason}");
+    }
+
+    fn negative_check() -> Check {
+        Check {
+            id: "promql.guide.cpu.original".into(),
+            title: "t".into(),
+            signal: Signal::Metrics,
+            component: Component::Mimir,
+            needs: vec![Component::Mimir],
+            query: Query::PromQl {
+                expr: "node_cpu_seconds_total".into(),
+                at: EvalAt::Now,
+            },
+            guide_original: None,
+            expect: Expectation::MatchesNothing {
+                why: "no node-exporter".into(),
+            },
+            control: Some(Control {
+                query: Query::PromQl {
+                    expr: "process_cpu_seconds_total{run_id=\"r\"}".into(),
+                    at: EvalAt::Now,
+                },
+                expect: Expectation::NonEmpty,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_negative_check_fails_on_an_empty_backend() {
+        let check = negative_check();
+        let empty = Observed::Series(vec![]);
+        // The old run_check passed here: an empty answer, and nothing else asked.
+        let outcome = poll_until(Duration::from_millis(250), || async {
+            judge(&check, &empty, Some(&empty))
+        })
+        .await;
+        let (verdict, reason) = conclude(&check.expect, outcome.map(|(d, _)| d));
+        assert_eq!(verdict, CheckStatus::Fail);
+        assert!(reason.contains("no data to compare against"), "{reason}");
+        assert!(reason.contains("process_cpu_seconds_total"), "{reason}");
+    }
+
+    #[test]
+    fn a_negative_check_passes_when_its_control_has_the_runs_data() {
+        let check = negative_check();
+        let cpu = Observed::Series(vec![Sample {
+            labels: [("run_id".to_string(), "r".to_string())].into(),
+            value: 0.25,
+        }]);
+        let detail = judge(&check, &Observed::Series(vec![]), Some(&cpu)).unwrap();
+        assert!(detail.starts_with("matches nothing"), "{detail}");
+        assert!(detail.contains("the control"), "{detail}");
+        // and fails while the defective query matches something
+        assert!(judge(&check, &cpu, Some(&cpu)).is_err());
+        // a control that was not asked cannot pass it
+        assert!(matches!(
+            judge(&check, &Observed::Series(vec![]), None),
+            Err(Attempt::Fatal(_))
+        ));
+    }
+
+    // --- Grafana: what it loaded ---------------------------------------------------
+
+    use crate::clients::Auth;
+    use crate::clients::grafana::decode_dashboard;
+    use crate::core::catalog_grafana::{dashboard_checks, grafana_checks};
+    use crate::core::plan::ConfigSet;
+    use crate::stack::configs::{self, catalog_context};
+    use lgtm_scenarios::manifest::Manifest;
+
+    fn grafana_data(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/grafana/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn manifest() -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "scenario": "http-service", "run_id": "r-http",
+            "service": "rust-app", "environment": "production",
+            "started_at_unix_ms": 1000, "finished_at_unix_ms": 2000
+        }))
+        .unwrap()
+    }
+
+    /// Grafana's answer to `GET /api/dashboards/uid/:uid` (the recorded shape) with
+    /// `model` as the dashboard.
+    fn answer_with(model: serde_json::Value) -> String {
+        let mut a: serde_json::Value =
+            serde_json::from_str(&grafana_data("dashboard-by-uid.json")).unwrap();
+        a["dashboard"] = model;
+        a.to_string()
+    }
+
+    #[test]
+    fn grafana_targets_are_those_grafana_serves_not_the_embedded_copy() {
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        // Grafana serves the dashboard with one target changed (as an edited or
+        // differently provisioned dashboard would be).
+        let mut model: serde_json::Value =
+            serde_json::from_str(configs::GRAFANA_DASHBOARD).unwrap();
+        model["panels"][0]["targets"][0]["expr"] = serde_json::json!("vector(42)");
+        let served = decode_dashboard(&answer_with(model)).unwrap();
+        let loaded = dashboard_from_answer(&served.dashboard).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Loaded(loaded.clone()),
+            &ctx.datasources,
+        );
+        let first = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.panel1.A")
+            .unwrap();
+        assert!(
+            first.query.text().ends_with("vector(42)"),
+            "{}",
+            first.query.text()
+        );
+        // ... and the read-back differs from what was provisioned, which
+        // grafana.dashboard.loaded reports.
+        let loaded_check = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.loaded")
+            .unwrap();
+        let v = evaluate(
+            &loaded_check.expect,
+            &Observed::Text(Some(targets_summary(&loaded))),
+        );
+        assert!(!v.is_pass());
+        assert!(
+            evaluate(
+                &loaded_check.expect,
+                &Observed::Text(Some(targets_summary(&ctx.dashboard)))
+            )
+            .is_pass()
+        );
+    }
+
+    #[test]
+    fn a_served_dashboard_without_panels_yields_no_target_checks() {
+        // Grafana's documented answer: a dashboard with no panels.
+        let served = decode_dashboard(&grafana_data("dashboard-by-uid.json")).unwrap();
+        let loaded = dashboard_from_answer(&served.dashboard).unwrap();
+        assert_eq!(loaded.uid.as_deref(), Some("cIBgcSjkk"));
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Loaded(loaded),
+            &ctx.datasources,
+        );
+        assert!(
+            !checks
+                .iter()
+                .any(|c| c.id.starts_with("grafana.dashboard.panel")),
+            "the embedded copy's targets were checked instead"
+        );
+        // Grafana does not serve it: the targets are skipped, the loaded check runs.
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::Unreadable(format!(
+                "HTTP 404: {}",
+                grafana_data("dashboard-not-found.json")
+            )),
+            &ctx.datasources,
+        );
+        let first = checks
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.panel1.A")
+            .unwrap();
+        assert!(
+            matches!(&first.query, Query::NotPossible { reason } if reason.contains("Dashboard not found"))
+        );
+        assert!(checks.iter().any(|c| c.id == "grafana.dashboard.loaded"
+            && matches!(c.query, Query::GrafanaDashboard { .. })));
+    }
+
+    #[test]
+    fn guide_mode_checks_the_guides_dashboard() {
+        let ctx = catalog_context(ConfigSet::Guide, LoadedDashboard::NotRead).unwrap();
+        let direct = dashboard_checks(&manifest(), &ctx.dashboard, &ctx.datasources);
+        let panel1 = direct
+            .iter()
+            .find(|c| c.id == "dashboard.panel1.A")
+            .unwrap();
+        // The guide's query, not the fixed dashboard's `sum by (method) (…$service…)`.
+        assert_eq!(
+            panel1.query.text(),
+            "sum(rate(http_requests_total[5m])) by (method)"
+        );
+        let through = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::NotRead,
+            &ctx.datasources,
+        );
+        let loaded = through
+            .iter()
+            .find(|c| c.id == "grafana.dashboard.loaded")
+            .unwrap();
+        // The guide's dashboard has no uid: Grafana is asked by its title.
+        assert!(
+            matches!(&loaded.query, Query::GrafanaDashboard { uid: None, title } if title.contains("LGTM"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_datasource_check_is_skipped_without_the_backend_it_points_to() {
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        let checks = grafana_checks(
+            &manifest(),
+            &ctx.dashboard,
+            &LoadedDashboard::NotRead,
+            &ctx.datasources,
+        );
+        let loki = checks
+            .iter()
+            .find(|c| c.id == "grafana.datasource.loki")
+            .unwrap();
+        assert_eq!(loki.needs, vec![Component::Grafana, Component::Loki]);
+        let mimir = checks
+            .iter()
+            .find(|c| c.id == "grafana.datasource.mimir")
+            .unwrap();
+        assert!(mimir.needs.contains(&Component::Mimir));
+        // Grafana up, Loki not: skipped (the old check ran and failed).
+        let backends = Backends {
+            grafana: Some(GrafanaClient::new(
+                reqwest::Client::new(),
+                "http://grafana.invalid:3000",
+                Auth::None,
+            )),
+            ..Backends::default()
+        };
+        let report = run_check(
+            loki,
+            &backends,
+            &BTreeMap::new(),
+            Instant::now(),
+            Duration::from_millis(10),
+        )
+        .await;
+        assert_eq!(report.status, CheckStatus::Skip, "{}", report.reason);
+        assert!(report.reason.contains("needs loki"), "{}", report.reason);
+    }
 }

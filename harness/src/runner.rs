@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::clients::Endpoint;
+use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
+use crate::core::catalog_grafana::LoadedDashboard;
 use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::{ConfigSet, MimirFlavour, RunPlan};
 use crate::core::report::{ComponentReport, ComponentStatus, Report};
 use crate::core::scenarios::{SCENARIOS, checks_for};
-use crate::execute::{Backends, run_check};
+use crate::execute::{Backends, loaded_dashboard, run_check};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::{Docker, DockerError, ImageAvailability};
 use crate::stack::{self, Layout, Running};
@@ -27,6 +29,9 @@ pub enum RunError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// The catalog derived from the manifests would let a check pass without data.
+    #[error("the check catalog is refused")]
+    Catalog(#[from] CatalogError),
     #[error("cannot prepare the run's working directory {path}")]
     WorkDir {
         path: String,
@@ -295,6 +300,7 @@ pub async fn run(
                 let possible = match f.as_str() {
                     "drop-span" => otlp.is_some(),
                     "mislabel-log" => loki_url.is_some(),
+                    "drop-legacy-attributes" => otlp.is_some(),
                     _ => true,
                 };
                 if possible {
@@ -364,7 +370,13 @@ pub async fn run(
         }
     }
     let mut all_checks: Vec<(Instant, Check)> = Vec::new();
-    let ctx = stack::configs::catalog_context().expect("the embedded provisioning is valid");
+    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
+    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
+        .expect("the embedded provisioning is valid")
+        .dashboard;
+    let loaded = loaded_dashboard(&backends, &provisioned, Duration::from_secs(15)).await;
+    let ctx = stack::configs::catalog_context(plan.configs, loaded)
+        .expect("the embedded provisioning is valid");
     for (spec, run) in &scenarios {
         all_checks.extend(
             checks_for(spec, &run.manifest, &ctx)
@@ -374,6 +386,21 @@ pub async fn run(
     }
     let started_checks = Instant::now();
     all_checks.extend(retention_checks().into_iter().map(|c| (started_checks, c)));
+    // A check that could pass without data is refused before anything is judged.
+    if let Err(e) = validate(all_checks.iter().map(|(_, c)| c), |c| {
+        c.needs.iter().all(|n| backends.has(*n))
+    }) {
+        for (_, run) in scenarios {
+            run.finish().await;
+        }
+        for (_, r) in running {
+            let _ = r.container.rm().await;
+        }
+        let removed = cleanup.now().await;
+        on_event(Event::CleanedUp { removed });
+        let _ = std::fs::remove_dir_all(&work_dir);
+        return Err(e.into());
+    }
     let mut check_reports = Vec::new();
     for (emitted_at, check) in &all_checks {
         let report = run_check(

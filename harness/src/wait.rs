@@ -14,15 +14,24 @@ use backon::{ExponentialBuilder, Retryable};
 pub enum Attempt {
     /// Not (yet) what was expected; what was seen.
     NotYet(String),
-    /// Asking again cannot help (an invalid query); the backend's message.
+    /// Asking again cannot help (an auth, not-found or decode error, a missing
+    /// client); what went wrong, naming the status.
     Fatal(String),
+    /// The backend refused the query as not valid in its language (a parse, syntax
+    /// or compile error); its message. Asking again cannot help either.
+    Rejected(String),
 }
 
 /// Why waiting ended without success.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WaitFailure {
-    TimedOut { waited: Duration, last_seen: String },
+    TimedOut {
+        waited: Duration,
+        last_seen: String,
+    },
     Fatal(String),
+    /// The backend refused the query as not valid in its language; its message.
+    Rejected(String),
 }
 
 /// The backoff between attempts: 100 ms doubling to 2 s, with jitter.
@@ -35,7 +44,8 @@ pub fn backoff(deadline: Duration) -> ExponentialBuilder {
         .with_total_delay(Some(deadline))
 }
 
-/// Runs `attempt` until it returns `Ok`, returns [`Attempt::Fatal`], or `deadline`
+/// Runs `attempt` until it returns `Ok`, returns [`Attempt::Fatal`] or
+/// [`Attempt::Rejected`], or `deadline`
 /// has passed. Returns the value and the time it took to get it.
 pub async fn poll_until<T, F, Fut>(
     deadline: Duration,
@@ -54,6 +64,7 @@ where
     match result {
         Ok(v) => Ok((v, started.elapsed())),
         Err(Attempt::Fatal(m)) => Err(WaitFailure::Fatal(m)),
+        Err(Attempt::Rejected(m)) => Err(WaitFailure::Rejected(m)),
         Err(Attempt::NotYet(last_seen)) => Err(WaitFailure::TimedOut {
             waited: started.elapsed(),
             last_seen,
@@ -91,6 +102,18 @@ mod tests {
         })
         .await;
         assert_eq!(r.unwrap_err(), WaitFailure::Fatal("parse error".into()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_query_stops_at_once_and_stays_a_rejection() {
+        let calls = AtomicU32::new(0);
+        let r: Result<((), _), _> = poll_until(Duration::from_secs(10), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Attempt::Rejected("parse error".into()))
+        })
+        .await;
+        assert_eq!(r.unwrap_err(), WaitFailure::Rejected("parse error".into()));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 

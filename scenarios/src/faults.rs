@@ -9,6 +9,12 @@
 //! - `mislabel-log`: the first `info` line is listed under the `level=error` stream, as
 //!   if it had been pushed with the wrong level.
 //! - `extra-count`: the first `http_requests_total` series is listed one higher.
+//! - `drop-legacy-attributes`: every server span is listed with the guide's old
+//!   attribute names `http.method`, `http.status_code` (copied from
+//!   `http.request.method`, `http.response.status_code`), while http-service emits
+//!   none of them (it turns `--legacy-http-attributes` off): an instrumentation that
+//!   dropped the old names but whose documentation still promises them. The one fault
+//!   that changes what is emitted; [`Fault::changes_emission`] says so.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -22,10 +28,21 @@ pub enum Fault {
     DropSpan,
     MislabelLog,
     ExtraCount,
+    DropLegacyAttributes,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 3] = [Fault::DropSpan, Fault::MislabelLog, Fault::ExtraCount];
+    pub const ALL: [Fault; 4] = [
+        Fault::DropSpan,
+        Fault::MislabelLog,
+        Fault::ExtraCount,
+        Fault::DropLegacyAttributes,
+    ];
+
+    /// Whether the scenario must also change what it emits (not only the manifest).
+    pub fn changes_emission(self) -> bool {
+        self == Fault::DropLegacyAttributes
+    }
 
     /// The name used by `--fault` and `LGTM_CHECK_FAULTS`.
     pub fn name(self) -> &'static str {
@@ -33,6 +50,7 @@ impl Fault {
             Fault::DropSpan => "drop-span",
             Fault::MislabelLog => "mislabel-log",
             Fault::ExtraCount => "extra-count",
+            Fault::DropLegacyAttributes => "drop-legacy-attributes",
         }
     }
 }
@@ -45,7 +63,9 @@ impl fmt::Display for Fault {
 
 /// A name that is not a fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault {0:?} (known: drop-span, mislabel-log, extra-count)")]
+#[error(
+    "unknown fault {0:?} (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes)"
+)]
 pub struct UnknownFault(pub String);
 
 impl FromStr for Fault {
@@ -84,6 +104,7 @@ pub fn apply_faults(m: &mut Manifest, faults: &[Fault]) -> Result<(), FaultError
             Fault::DropSpan => drop_span(m),
             Fault::MislabelLog => mislabel_log(m),
             Fault::ExtraCount => extra_count(m),
+            Fault::DropLegacyAttributes => claim_legacy_attributes(m),
         };
         applied.map_err(|why| FaultError { fault, why })?;
     }
@@ -187,6 +208,29 @@ fn extra_count(m: &mut Manifest) -> Result<(), &'static str> {
         .ok_or("no http_requests_total series in the manifest")?;
     series.value += 1;
     Ok(())
+}
+
+/// The attribute pairs `drop-legacy-attributes` claims: (old name, current name).
+pub const LEGACY_HTTP_ATTRIBUTES: [(&str, &str); 2] = [
+    ("http.method", "http.request.method"),
+    ("http.status_code", "http.response.status_code"),
+];
+
+fn claim_legacy_attributes(m: &mut Manifest) -> Result<(), &'static str> {
+    let mut claimed = false;
+    for span in m.traces.traces.iter_mut().flat_map(|t| t.spans.iter_mut()) {
+        for (old, current) in LEGACY_HTTP_ATTRIBUTES {
+            if let Some(v) = span.attributes.get(current).cloned() {
+                span.attributes.insert(old.to_owned(), v);
+                claimed = true;
+            }
+        }
+    }
+    if claimed {
+        Ok(())
+    } else {
+        Err("no exported span with http.request.method (is an OTLP endpoint set?)")
+    }
 }
 
 /// 64 random bits from the standard library's randomly keyed hasher.
@@ -315,7 +359,7 @@ mod tests {
         let err = "drop-spans".parse::<Fault>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown fault \"drop-spans\" (known: drop-span, mislabel-log, extra-count)"
+            "unknown fault \"drop-spans\" (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes)"
         );
     }
 
@@ -401,6 +445,29 @@ mod tests {
         let values: Vec<u64> = m.metrics.counters.iter().map(|c| c.value).collect();
         assert_eq!(values, vec![9, 38, 3]);
         assert_eq!((m.logs, m.traces), (before.logs, before.traces));
+    }
+
+    #[test]
+    fn drop_legacy_attributes_lists_the_old_names_on_every_http_span() {
+        let mut before = manifest();
+        let root = &mut before.traces.traces[0].spans[0];
+        root.attributes
+            .insert("http.request.method".into(), serde_json::json!("POST"));
+        root.attributes
+            .insert("http.response.status_code".into(), serde_json::json!(503));
+        let mut m = before.clone();
+        apply_faults(&mut m, &[Fault::DropLegacyAttributes]).unwrap();
+        let attrs = &m.traces.traces[0].spans[0].attributes;
+        assert_eq!(attrs["http.method"], serde_json::json!("POST"));
+        assert_eq!(attrs["http.status_code"], serde_json::json!(503));
+        // spans without HTTP attributes and everything else are as they were
+        let mut undone = m.clone();
+        let a = &mut undone.traces.traces[0].spans[0].attributes;
+        a.remove("http.method");
+        a.remove("http.status_code");
+        assert_eq!(undone, before);
+        assert!(Fault::DropLegacyAttributes.changes_emission());
+        assert!(!Fault::DropSpan.changes_emission());
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub struct Workload {
 impl Default for Workload {
     /// 37 × GET /api/users 200, 5 × POST /api/orders 201, 3 × GET /api/users 500,
     /// 2 × GET /api/reports 200 slower than 500 ms (a series of its own, so the first
-    /// three series keep the guide's numbers).
+    /// three series keep the guide's numbers), and 2 × POST /api/orders 503 after
+    /// 150 ms: what the guide's TraceQL 4 (POST, status ≥ 500, duration > 100ms) finds
+    /// (a counter series of its own too).
     fn default() -> Self {
         Workload {
             kinds: vec![
@@ -107,6 +109,13 @@ impl Default for Workload {
                     status: 200,
                     count: 2,
                     delays_ms: &[600],
+                },
+                RequestKind {
+                    method: "POST",
+                    path: "/api/orders",
+                    status: 503,
+                    count: 2,
+                    delays_ms: &[150],
                 },
             ],
         }
@@ -290,6 +299,9 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     if opts.faults.contains(&Fault::MislabelLog) && opts.telemetry.loki.is_none() {
         anyhow::bail!("fault mislabel-log needs log lines pushed to Loki: set a Loki URL");
     }
+    if opts.faults.contains(&Fault::DropLegacyAttributes) && opts.telemetry.otlp.is_none() {
+        anyhow::bail!("fault drop-legacy-attributes needs exported spans: set an OTLP endpoint");
+    }
     let guard = telemetry::init(opts.telemetry.clone())?;
     let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
     register_zero_series(&workload);
@@ -297,7 +309,9 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
 
     let state = AppState {
         tally: Arc::new(Mutex::new(Tally::default())),
-        legacy_http_attributes: opts.legacy_http_attributes,
+        // drop-legacy-attributes: emit none of the old names (the manifest will claim them).
+        legacy_http_attributes: opts.legacy_http_attributes
+            && !opts.faults.contains(&Fault::DropLegacyAttributes),
     };
     let api = Router::new()
         .route("/api/users", get(handler))
@@ -414,7 +428,7 @@ mod tests {
     fn default_workload_is_the_documented_one() {
         let w = Workload::default();
         let requests = w.requests();
-        assert_eq!(requests.len(), 47);
+        assert_eq!(requests.len(), 49);
         let count = |m: &str, p: &str, s: u16| {
             requests
                 .iter()
@@ -425,7 +439,14 @@ mod tests {
         assert_eq!(count("POST", "/api/orders", 201), 5);
         assert_eq!(count("GET", "/api/users", 500), 3);
         assert_eq!(count("GET", "/api/reports", 200), 2);
-        assert!(requests[45..].iter().all(|(_, d)| *d > 500));
+        assert_eq!(count("POST", "/api/orders", 503), 2);
+        assert!(requests[45..47].iter().all(|(_, d)| *d > 500));
+        // the guide's TraceQL 4: POST, 5xx, slower than 100 ms
+        assert!(
+            requests[47..]
+                .iter()
+                .all(|(k, d)| k.method == "POST" && k.status >= 500 && *d > 100)
+        );
         // delays cycle deterministically
         assert_eq!(requests[0].1, 15);
         assert_eq!(requests[6].1, 15);

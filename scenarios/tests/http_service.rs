@@ -121,7 +121,7 @@ fn metrics_endpoint_matches_the_manifest() {
         };
 
     let total: u64 = manifest.metrics.counters.iter().map(|c| c.value).sum();
-    assert_eq!(total, 47, "the default workload sends 47 requests");
+    assert_eq!(total, 49, "the default workload sends 49 requests");
     for c in &manifest.metrics.counters {
         assert_eq!(
             value_of(&c.name, &c.labels, None),

@@ -283,6 +283,22 @@ impl ClientError {
         }
     }
 
+    /// The backend refused the query as not valid in its language: a parse, syntax
+    /// or compile error (Loki and Tempo: `parse error at line …: syntax error: …`;
+    /// Prometheus and Cortex: `bad_data` with `parse error`; Tempo 2.6's metrics
+    /// endpoint: the same text with HTTP 500, which its client already reads as an
+    /// invalid query). Never an auth (401/403), not-found (404), server, timeout,
+    /// transport or decode error, nor a rejected parameter (`end` before `start`).
+    pub fn is_query_rejection(&self) -> bool {
+        match self {
+            ClientError::InvalidQuery { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                m.contains("parse error") || m.contains("syntax error")
+            }
+            _ => false,
+        }
+    }
+
     /// Worth asking again: the backend may be starting, overloaded or restarting.
     /// An invalid query or an unreadable answer will not improve.
     pub fn is_transient(&self) -> bool {

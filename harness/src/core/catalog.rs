@@ -1,17 +1,17 @@
 //! The check catalog, derived from manifests: every query templated with the run id
 //! and every expectation computed from what the scenario says it emitted.
 //!
-//! Main functions: [`metrics_checks`]. The guide's PromQL (section "PromQL 查询示例")
+//! Main functions: [`metrics_checks`], [`validate`] (with [`CatalogError`]). The guide's PromQL (section "PromQL 查询示例")
 //! is run with the run's selector added; the guide's own text is kept beside it.
 
 use std::collections::BTreeMap;
 
 use lgtm_scenarios::manifest::{HistogramSeries, Labels, Manifest};
 
-use super::check::{Check, EvalAt, Query, Signal};
+use super::check::{Check, Control, EvalAt, Query, Signal};
 use super::component::Component;
 use super::expect::{Expectation, Expected, ExpectedSeries, SeriesExpectation};
-use super::quantile::{bucket_of, histogram_quantile, true_quantile};
+use super::quantile::histogram_quantile;
 
 /// The range of the guide's `rate(...[5m])` queries, in seconds.
 pub const RATE_WINDOW_SECS: f64 = 300.0;
@@ -48,21 +48,21 @@ fn metrics_check(
             series,
             no_other_series: true,
         }),
+        control: None,
     }
 }
 
+/// The P95 a series must answer: exactly what `histogram_quantile` computes from the
+/// manifest's bucket counts (a rate over the run's whole increase has the same
+/// proportions), within [`FLOAT_TOLERANCE`]. Not merely the bucket of the true P95:
+/// the interpolated value is known.
 fn p95_expectation(h: &HistogramSeries) -> Option<ExpectedSeries> {
-    let q = true_quantile(&h.observations, 0.95)?;
-    let (lo, hi) = bucket_of(&h.buckets, q);
     let interpolated = histogram_quantile(0.95, &h.cumulative_buckets())?;
     Some(ExpectedSeries {
         labels: identity(&h.labels),
-        expected: Expected::Between {
-            lo,
-            hi,
-            note: format!(
-                "bucket of the true P95 {q:.6}s; the buckets interpolate to {interpolated:.6}s"
-            ),
+        expected: Expected::Relative {
+            value: interpolated,
+            tolerance: FLOAT_TOLERANCE,
         },
     })
 }
@@ -256,22 +256,110 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             },
         }],
     ));
+    let cpu_query = Query::PromQl {
+        expr: GUIDE_PROMQL_CPU.into(),
+        at: EvalAt::Now,
+    };
     checks.push(Check {
         id: "promql.guide.cpu.original".into(),
         title: "guide PromQL 5 as written: node_cpu_seconds_total comes from node-exporter, which the guide never deploys".into(),
         signal: Signal::Metrics,
         component: Component::Mimir,
         needs: vec![Component::Prometheus, Component::Mimir],
-        query: Query::PromQl {
-            expr: GUIDE_PROMQL_CPU.into(),
-            at: EvalAt::Now,
-        },
+        query: cpu_query.clone(),
         guide_original: Some(GUIDE_PROMQL_CPU.into()),
         expect: Expectation::MatchesNothing {
             why: "no node-exporter is scraped".into(),
         },
+        // The same backend at the same time has the run's own CPU counter.
+        control: Some(Control {
+            query: cpu_query.with_text(format!("process_cpu_seconds_total{{run_id=\"{run}\"}}")),
+            expect: Expectation::NonEmpty,
+        }),
     });
     checks
+}
+
+/// A catalog that cannot be run as it is: a check could pass without any data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// A positive check expects nothing (no series, no line, no trace): an empty
+    /// backend would pass it.
+    #[error("check {check} expects an empty {what}, so an empty backend would pass it")]
+    EmptyExpectation { check: String, what: &'static str },
+    /// A negative check (matches nothing, no series with a label) has no positive
+    /// control, so it would pass on an empty backend.
+    #[error(
+        "check {check} expects its query to match nothing but has no positive control to show the data is there"
+    )]
+    NoControl { check: String },
+    /// Two checks share an id.
+    #[error("check id {check} is used twice")]
+    DuplicateId { check: String },
+}
+
+/// Whether an expectation is a negative one (passes on an absence).
+pub fn is_negative(e: &Expectation) -> bool {
+    matches!(
+        e,
+        Expectation::MatchesNothing { .. } | Expectation::NoSeriesWithLabel { .. }
+    )
+}
+
+/// What a positive expectation would accept emptily, if it would.
+fn empty_part(e: &Expectation) -> Option<&'static str> {
+    match e {
+        Expectation::Series(s) if s.series.is_empty() => Some("set of series"),
+        Expectation::Lines { lines, .. } if lines.is_empty() => Some("set of log lines"),
+        Expectation::TraceIds { ids, .. } if ids.is_empty() => Some("set of traces"),
+        Expectation::TraceCount { lo: 0, .. } => Some("trace count (its lower bound is 0)"),
+        Expectation::Traces(t) if t.is_empty() || t.values().any(Vec::is_empty) => {
+            Some("set of traces or spans")
+        }
+        Expectation::LinesPerTrace(t) if t.is_empty() || t.values().any(Vec::is_empty) => {
+            Some("set of traces or of their lines")
+        }
+        _ => None,
+    }
+}
+
+/// Refuses a catalog in which a check could pass without any data: a positive check
+/// whose expected set or count is empty, a negative check without a positive control
+/// (or with an empty one), or two checks with one id. Only checks that will run are
+/// judged (`runs(check)`: every component it needs is up); the others are skipped
+/// with their reason, and an unexported signal leaves their expectations empty.
+pub fn validate<'a>(
+    checks: impl IntoIterator<Item = &'a Check>,
+    runs: impl Fn(&Check) -> bool,
+) -> Result<(), CatalogError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for c in checks {
+        if !seen.insert(c.id.as_str()) {
+            return Err(CatalogError::DuplicateId {
+                check: c.id.clone(),
+            });
+        }
+        if !runs(c) || matches!(c.query, Query::NotPossible { .. }) {
+            continue;
+        }
+        if is_negative(&c.expect) {
+            let control = c.control.as_ref().ok_or_else(|| CatalogError::NoControl {
+                check: c.id.clone(),
+            })?;
+            if let Some(what) = empty_part(&control.expect) {
+                return Err(CatalogError::EmptyExpectation {
+                    check: format!("{} (its control)", c.id),
+                    what,
+                });
+            }
+        } else if let Some(what) = empty_part(&c.expect) {
+            return Err(CatalogError::EmptyExpectation {
+                check: c.id.clone(),
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 const GUIDE_PROMQL_CPU: &str =
@@ -394,14 +482,96 @@ mod tests {
     }
 
     #[test]
-    fn p95_bounds_are_the_bucket_of_the_true_quantile() {
+    fn p95_is_what_histogram_quantile_computes_from_the_buckets() {
         let checks = metrics_checks(&manifest());
         let p95 = check(&checks, "promql.guide.p95_latency");
-        // true P95 of 5 observations is the largest, 0.07, in bucket (0.05, 0.1]
-        let Expected::Between { lo, hi, .. } = &series(p95).series[0].expected else {
-            panic!("expected bounds")
+        // cumulative (0.01: 1, 0.05: 4, 0.1: 5, +Inf: 5); rank 0.95·5 = 4.75 falls in
+        // (0.05, 0.1]: 0.05 + 0.05 · (4.75 − 4) / 1 = 0.0875
+        let e = &series(p95).series[0].expected;
+        assert_eq!(
+            *e,
+            Expected::Relative {
+                value: 0.05 + 0.05 * 0.75,
+                tolerance: FLOAT_TOLERANCE
+            }
+        );
+        let evaluated = |v: f64| {
+            crate::core::expect::evaluate_series(
+                series(p95),
+                &[crate::core::expect::Sample {
+                    labels: labels(&[("method", "GET"), ("path", "/api/users"), ("run_id", "r9")]),
+                    value: v,
+                }],
+            )
+            .is_pass()
         };
-        assert_eq!((*lo, *hi), (0.05, 0.1));
+        assert!(evaluated(0.0875));
+        // The bucket bounds used before passed anything in (0.05, 0.1]; 0.09 is in it.
+        assert!(!evaluated(0.09));
+        assert!(!evaluated(0.1));
+    }
+
+    #[test]
+    fn an_empty_expectation_is_refused_with_the_checks_name() {
+        let mut checks = metrics_checks(&manifest());
+        assert_eq!(validate(&checks, |_| true), Ok(()));
+        // A manifest without 5xx-free traffic would make the error ratio expect nothing:
+        // the old catalog ran it, and an empty backend passed it.
+        let ratio = checks
+            .iter_mut()
+            .find(|c| c.id == "promql.guide.error_ratio")
+            .unwrap();
+        ratio.expect = Expectation::Series(SeriesExpectation {
+            series: vec![],
+            no_other_series: true,
+        });
+        let err = validate(&checks, |_| true).unwrap_err();
+        assert_eq!(
+            err,
+            CatalogError::EmptyExpectation {
+                check: "promql.guide.error_ratio".into(),
+                what: "set of series"
+            }
+        );
+        assert!(
+            err.to_string().contains("promql.guide.error_ratio"),
+            "{err}"
+        );
+        // A check that will not run (its component is missing) is not judged.
+        assert_eq!(
+            validate(&checks, |c| c.id != "promql.guide.error_ratio"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_negative_check_needs_a_positive_control() {
+        let mut checks = metrics_checks(&manifest());
+        let cpu = check(&checks, "promql.guide.cpu.original");
+        let control = cpu.control.as_ref().expect("a control");
+        assert_eq!(
+            control.query.text(),
+            "process_cpu_seconds_total{run_id=\"r9\"}"
+        );
+        assert!(matches!(control.query, Query::PromQl { .. }));
+        let cpu = checks
+            .iter_mut()
+            .find(|c| c.id == "promql.guide.cpu.original")
+            .unwrap();
+        cpu.control = None;
+        assert_eq!(
+            validate(&checks, |_| true),
+            Err(CatalogError::NoControl {
+                check: "promql.guide.cpu.original".into()
+            })
+        );
+        let mut checks = metrics_checks(&manifest());
+        let dup = checks[0].clone();
+        checks.push(dup);
+        assert!(matches!(
+            validate(&checks, |_| true),
+            Err(CatalogError::DuplicateId { .. })
+        ));
     }
 
     #[test]

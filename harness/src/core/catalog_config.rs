@@ -1,6 +1,8 @@
 //! Checks of the components' effective configuration against the guide: retention
-//! (section "保留策略": Loki 168h, Tempo 24h, Mimir 15d), read from the running
-//! processes, reported field by field.
+//! (section "保留策略": Loki 168h, Tempo 24h, Mimir 15d), read from the configuration
+//! the running processes serve, field by field. They read settings only: no check
+//! here observes data being deleted, and their ids (`config.<component>.<field>`)
+//! say so.
 //!
 //! Main function: [`retention_checks`].
 
@@ -31,16 +33,18 @@ fn config_check(
         },
         guide_original: Some(guide.into()),
         expect,
+        control: None,
     }
 }
 
-/// The guide's retention, each compared with what the running component reports.
+/// The guide's retention settings, each compared with the effective configuration the
+/// running component serves (not with what it deletes).
 pub fn retention_checks() -> Vec<Check> {
     let days = |d: f64| d * 86400.0;
     vec![
         config_check(
-            "retention.loki",
-            "Loki keeps logs 7 days (limits_config.retention_period)",
+            "config.loki.retention_period",
+            "Loki's effective limits_config.retention_period is the guide's 168h (a setting read back, not deletion observed)",
             Component::Loki,
             "limits_config.retention_period",
             "limits_config: retention_period: 168h",
@@ -50,16 +54,16 @@ pub fn retention_checks() -> Vec<Check> {
             },
         ),
         config_check(
-            "retention.loki.enforced",
-            "Loki's compactor enforces that retention (the guide does not enable it)",
+            "config.loki.compactor_retention_enabled",
+            "Loki's effective compactor.retention_enabled is true, without which retention_period deletes nothing (the guide does not set it; a setting read back, not deletion observed)",
             Component::Loki,
             "compactor.retention_enabled",
             "(not in the guide: retention_period alone deletes nothing)",
             Expectation::Text("true".into()),
         ),
         config_check(
-            "retention.tempo",
-            "Tempo keeps blocks 24 hours (compactor.compaction.block_retention)",
+            "config.tempo.block_retention",
+            "Tempo's effective compactor.compaction.block_retention is the guide's 24h (a setting read back, not deletion observed)",
             Component::Tempo,
             "compactor.compaction.block_retention",
             "compactor: compaction: block_retention: 24h",
@@ -69,8 +73,8 @@ pub fn retention_checks() -> Vec<Check> {
             },
         ),
         config_check(
-            "retention.mimir",
-            "Mimir keeps blocks 15 days (limits.compactor_blocks_retention_period)",
+            "config.mimir.compactor_blocks_retention_period",
+            "Mimir's effective limits.compactor_blocks_retention_period is the guide's 15d (a setting read back, not deletion observed)",
             Component::Mimir,
             "limits.compactor_blocks_retention_period",
             "limits: compactor_blocks_retention_period: 15d",

@@ -1,10 +1,13 @@
 //! Checks of Grafana and of the dashboard: Grafana's health, each provisioned
-//! datasource's own health check, every dashboard target through Grafana, the same
-//! targets run directly against their backends (so the dashboard's queries are
-//! verified even where Grafana cannot run), and the Loki derived field that turns
-//! log lines into trace links.
+//! datasource's own health check (which also needs the backend it points to), that
+//! Grafana serves the provisioned dashboard with its targets, every target of the
+//! dashboard **Grafana loaded** (read back by uid) through Grafana, the provisioned
+//! dashboard's targets run directly against their backends (so the dashboard's
+//! queries are verified even where Grafana cannot run), and the Loki derived field
+//! that turns log lines into trace links.
 //!
-//! Main functions: [`grafana_checks`], [`dashboard_checks`], [`derived_field_check`].
+//! Main items: [`grafana_checks`], [`LoadedDashboard`], [`dashboard_checks`],
+//! [`derived_field_check`], [`targets_summary`].
 
 use std::collections::BTreeMap;
 
@@ -18,16 +21,67 @@ use super::dashboard::{
 };
 use super::expect::Expectation;
 
-fn grafana_check(id: String, title: String, query: Query, expect: Expectation) -> Check {
+/// What Grafana loaded, read back from it (`GET /api/dashboards/uid/:uid`) before
+/// the catalog is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadedDashboard {
+    /// Grafana is not running: nothing was read (its checks are skipped).
+    NotRead,
+    /// The dashboard Grafana serves, parsed.
+    Loaded(Dashboard),
+    /// Grafana runs but did not serve the dashboard (or served one that cannot be
+    /// read): why.
+    Unreadable(String),
+}
+
+/// The components a check through Grafana needs: Grafana, and the backend the
+/// datasource points to (with the scraper in front of the Mimir role).
+fn through_grafana(backend: Option<Component>) -> Vec<Component> {
+    let mut needs = vec![Component::Grafana];
+    match backend {
+        Some(Component::Mimir) => needs.extend([Component::Prometheus, Component::Mimir]),
+        Some(c) => needs.push(c),
+        None => {}
+    }
+    needs
+}
+
+/// One line per target, sorted: `panel<N>.<ref> <language>: <query>`; what
+/// `grafana.dashboard.loaded` compares between the provisioned file and Grafana.
+pub fn targets_summary(d: &Dashboard) -> String {
+    let mut lines: Vec<String> = d
+        .targets
+        .iter()
+        .map(|t| {
+            let lang = match t.query {
+                TargetQuery::PromQl(_) => "promql",
+                TargetQuery::LogQl(_) => "logql",
+                TargetQuery::TraceQl(_) => "traceql",
+            };
+            format!("{} {lang}: {}", target_id(t), t.query.text())
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+fn grafana_check(
+    id: String,
+    title: String,
+    query: Query,
+    expect: Expectation,
+    backend: Option<Component>,
+) -> Check {
     Check {
         id,
         title,
         signal: Signal::Metrics,
         component: Component::Grafana,
-        needs: vec![Component::Grafana],
+        needs: through_grafana(backend),
         query,
         guide_original: None,
         expect,
+        control: None,
     }
 }
 
@@ -53,11 +107,15 @@ fn vars(m: &Manifest) -> BTreeMap<String, String> {
     BTreeMap::from([("service".to_string(), m.service.clone())])
 }
 
-/// Grafana's health, its datasources' health, and each dashboard target through
-/// `/api/ds/query`.
+/// Grafana's health; its datasources' health (each also needing its backend); that
+/// Grafana serves `provisioned` (by uid, or by title where it has none) with the same
+/// targets; and each target of the dashboard Grafana `loaded` through
+/// `/api/ds/query`. Where Grafana did not serve it, those per-target checks are
+/// skipped with the reason and `grafana.dashboard.loaded` fails.
 pub fn grafana_checks(
     m: &Manifest,
-    dashboard: &Dashboard,
+    provisioned: &Dashboard,
+    loaded: &LoadedDashboard,
     known: &[KnownDatasource],
 ) -> Vec<Check> {
     let mut checks = vec![grafana_check(
@@ -65,20 +123,42 @@ pub fn grafana_checks(
         "Grafana answers /api/health with its version".into(),
         Query::GrafanaHealth,
         Expectation::NonEmpty,
+        None,
     )];
     for k in known {
+        let backend = resolve(&DatasourceRef::Uid(k.uid.clone()), known).map(|(c, _)| c);
         checks.push(grafana_check(
             format!("grafana.datasource.{}", k.uid),
             format!(
-                "the provisioned {} datasource passes its own health check",
+                "the provisioned {} datasource passes its own health check against its backend",
                 k.name
             ),
             Query::GrafanaDatasourceHealth { uid: k.uid.clone() },
             Expectation::Text("OK".into()),
+            backend,
         ));
     }
+    checks.push(grafana_check(
+        "grafana.dashboard.loaded".into(),
+        format!(
+            "Grafana serves the provisioned dashboard \"{}\" with its {} targets",
+            provisioned.title,
+            provisioned.targets.len()
+        ),
+        Query::GrafanaDashboard {
+            uid: provisioned.uid.clone(),
+            title: provisioned.title.clone(),
+        },
+        Expectation::Text(targets_summary(provisioned)),
+        None,
+    ));
+    let (dashboard, not_loaded) = match loaded {
+        LoadedDashboard::Loaded(d) => (d, None),
+        LoadedDashboard::NotRead => (provisioned, None),
+        LoadedDashboard::Unreadable(why) => (provisioned, Some(why)),
+    };
     for t in &dashboard.targets {
-        let Some((_, uid)) = resolve(&t.datasource, known) else {
+        let Some((backend, uid)) = resolve(&t.datasource, known) else {
             continue;
         };
         let query = match &t.query {
@@ -86,18 +166,27 @@ pub fn grafana_checks(
             TargetQuery::LogQl(q) => TargetQuery::LogQl(render(q, &vars(m))),
             TargetQuery::TraceQl(q) => TargetQuery::TraceQl(render(q, &vars(m))),
         };
-        checks.push(grafana_check(
-            format!("grafana.dashboard.{}", target_id(t)),
-            format!(
-                "dashboard panel \"{}\" ({}) returns data through Grafana",
-                t.panel_title, t.ref_id
-            ),
-            Query::GrafanaDsQuery {
+        let query = match not_loaded {
+            None => Query::GrafanaDsQuery {
                 datasource_uid: uid,
                 query,
                 window: window(m),
             },
+            Some(why) => Query::NotPossible {
+                reason: format!(
+                    "Grafana did not serve the dashboard, so its targets cannot be judged (grafana.dashboard.loaded says why): {why}"
+                ),
+            },
+        };
+        checks.push(grafana_check(
+            format!("grafana.dashboard.{}", target_id(t)),
+            format!(
+                "dashboard panel \"{}\" ({}), as Grafana loaded it, returns data through Grafana",
+                t.panel_title, t.ref_id
+            ),
+            query,
             Expectation::NonEmpty,
+            Some(backend),
         ));
     }
     checks
@@ -155,6 +244,7 @@ pub fn dashboard_checks(
                 query,
                 guide_original: None,
                 expect: Expectation::NonEmpty,
+                control: None,
             })
         })
         .collect()
@@ -178,5 +268,6 @@ pub fn derived_field_check(m: &Manifest, regex: &str) -> Check {
         expect: Expectation::DerivedField {
             regex: regex.into(),
         },
+        control: None,
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use lgtm_scenarios::manifest::{Labels, LogLine, Manifest, SpanRecord};
 
-use super::check::{Check, Query, Signal, Window};
+use super::check::{Check, Control, Query, Signal, Window};
 use super::component::Component;
 use super::expect::{
     Expectation, Expected, ExpectedLine, ExpectedSeries, ExpectedSpan, SeriesExpectation,
@@ -20,8 +20,6 @@ use super::quantile::interpolated_quantile;
 
 /// Margin around the run's emission time for log and trace queries, in ms.
 const WINDOW_MARGIN_MS: u64 = 120_000;
-/// z for a two-sided 99.9% normal bound.
-const Z_999: f64 = 3.2905;
 
 /// The window of a manifest's run.
 pub fn window(m: &Manifest) -> Window {
@@ -56,6 +54,7 @@ fn check(
         query,
         guide_original: guide.map(str::to_owned),
         expect,
+        control: None,
     }
 }
 
@@ -411,7 +410,7 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
         Some(GUIDE_LOGQL_P95),
         Expectation::Rejected,
     ));
-    checks.push(check(
+    let mut original = check(
         "logql.guide.errors_by_endpoint.original".into(),
         "guide LogQL 5 as written: `endpoint` is a field of the JSON line, not a label, so nothing is grouped by it",
         Signal::Logs,
@@ -424,8 +423,32 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
             label: "endpoint".into(),
             why: "without `| json` no series has an endpoint label".into(),
         },
-    ));
-    checks.push(check(
+    );
+    // The same selector and filter with `| json`: the run's error lines are there, and
+    // grouped by their endpoints.
+    let endpoints: BTreeSet<&str> = all_lines(m)
+        .filter(|(s, l)| s.get("service") == Some(svc) && mentions(l, &["error"]))
+        .filter_map(|(_, l)| l.fields.get("endpoint").map(String::as_str))
+        .collect();
+    original.control = Some(Control {
+        query: original.query.with_text(format!(
+            "sum by (endpoint) (rate({sel} |= \"error\" | json [5m]))"
+        )),
+        expect: Expectation::Series(SeriesExpectation {
+            series: endpoints
+                .into_iter()
+                .map(|e| ExpectedSeries {
+                    labels: Labels::from([("endpoint".to_string(), e.to_string())]),
+                    expected: Expected::Positive {
+                        note: "the run's lines containing \"error\" at this endpoint".into(),
+                    },
+                })
+                .collect(),
+            no_other_series: false,
+        }),
+    });
+    checks.push(original);
+    let mut query_logs = check(
         "logql.guide.query_logs.original".into(),
         "the guide's query_logs() asks Loki for 2024-01-01 only (hard-coded start/end)",
         Signal::Logs,
@@ -438,11 +461,27 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
                 follow: false,
             },
         },
-        Some("GET /loki/api/v1/query_range?query={service=\"rust-app\"} |= \"error\"&start=1704067200000000000&end=1704153600000000000"),
+        Some(
+            "GET /loki/api/v1/query_range?query={service=\"rust-app\"} |= \"error\"&start=1704067200000000000&end=1704153600000000000",
+        ),
         Expectation::MatchesNothing {
             why: "its start/end are fixed to 2024-01-01".into(),
         },
-    ));
+    );
+    // The same selector over the run's window returns the run's lines.
+    query_logs.control = Some(Control {
+        query: Query::LogQlLines {
+            expr: format!("{sel} |= \"error\""),
+            window: w,
+        },
+        expect: Expectation::Lines {
+            lines: lines_where(m, |s, l| {
+                s.get("service") == Some(svc) && mentions(l, &["error"])
+            }),
+            exact: false,
+        },
+    });
+    checks.push(query_logs);
     let (q, e) = lines(
         format!("{sel} | json | trace_id != \"\""),
         lines_where(m, |s, l| {
@@ -485,6 +524,45 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
                 && s.duration_nanos > 100_000_000
         }
     };
+    let semconv_query = search(format!(
+        "{{ resource.service.name = \"{svc}\" && span.http.request.method = \"POST\" && span.http.response.status_code >= 500 && duration > 100ms && resource.run_id = \"{run}\" }}"
+    ));
+    let semconv_ids = traces_with(
+        m,
+        complex("http.request.method", "http.response.status_code"),
+    );
+    let legacy = legacy_complex_check(
+        m,
+        search(format!(
+            "{{ resource.service.name = \"{svc}\" && span.http.method = \"POST\" && span.http.status_code >= 500 && duration > 100ms && resource.run_id = \"{run}\" }}"
+        )),
+        traces_with(m, complex("http.method", "http.status_code")),
+        semconv_query.clone(),
+        semconv_ids.clone(),
+    );
+    let first_trace = m.traces.traces.first().map(|t| t.trace_id.as_str());
+    let mut traces_to_logs = check(
+        "traceql.guide.traces_to_logs.original".into(),
+        "guide Traces → Logs as written: trace_id is not a span attribute, so the query finds nothing",
+        Signal::Traces,
+        Component::Tempo,
+        search(format!(
+            "{{ span.trace_id = \"{}\" }}",
+            first_trace.unwrap_or("abc123")
+        )),
+        Some("{ span.trace_id = \"abc123\" }"),
+        Expectation::MatchesNothing {
+            why: "a trace is found by its id (/api/traces/<id>), its logs in Loki by `| json | trace_id=…`".into(),
+        },
+    );
+    // The same window has that very trace, found by the run's resource attribute.
+    traces_to_logs.control = Some(Control {
+        query: search(format!("{{ resource.run_id = \"{run}\" }}")),
+        expect: Expectation::TraceIds {
+            ids: first_trace.map(str::to_owned).into_iter().collect(),
+            exact: false,
+        },
+    });
     vec![
         check(
             "traceql.guide.slow".into(),
@@ -526,27 +604,18 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
             Some("{ span.db.system = \"postgresql\" }"),
             ids(&|s| attr_str(s, "db.system").as_deref() == Some("postgresql")),
         ),
-        check(
-            "traceql.guide.complex.legacy".into(),
-            "guide TraceQL 4, corrected scope, the guide's attribute names (http.method, http.status_code)",
-            Signal::Traces,
-            Component::Tempo,
-            search(format!(
-                "{{ resource.service.name = \"{svc}\" && span.http.method = \"POST\" && span.http.status_code >= 500 && duration > 100ms && resource.run_id = \"{run}\" }}"
-            )),
-            Some(GUIDE_TRACEQL_COMPLEX),
-            ids(&complex("http.method", "http.status_code")),
-        ),
+        legacy,
         check(
             "traceql.guide.complex.semconv".into(),
-            "guide TraceQL 4 with current semantic conventions (http.request.method, http.response.status_code)",
+            "guide TraceQL 4 with current semantic conventions (http.request.method, http.response.status_code): exactly the POST traces answered 5xx after more than 100ms",
             Signal::Traces,
             Component::Tempo,
-            search(format!(
-                "{{ resource.service.name = \"{svc}\" && span.http.request.method = \"POST\" && span.http.response.status_code >= 500 && duration > 100ms && resource.run_id = \"{run}\" }}"
-            )),
+            semconv_query,
             Some(GUIDE_TRACEQL_COMPLEX),
-            ids(&complex("http.request.method", "http.response.status_code")),
+            Expectation::TraceIds {
+                ids: semconv_ids,
+                exact: true,
+            },
         ),
         check(
             "traceql.guide.complex.original".into(),
@@ -557,20 +626,7 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
             Some(GUIDE_TRACEQL_COMPLEX),
             Expectation::Rejected,
         ),
-        check(
-            "traceql.guide.traces_to_logs.original".into(),
-            "guide Traces → Logs as written: trace_id is not a span attribute, so the query finds nothing",
-            Signal::Traces,
-            Component::Tempo,
-            search(format!(
-                "{{ span.trace_id = \"{}\" }}",
-                m.traces.traces.first().map(|t| t.trace_id.as_str()).unwrap_or("abc123")
-            )),
-            Some("{ span.trace_id = \"abc123\" }"),
-            Expectation::MatchesNothing {
-                why: "a trace is found by its id (/api/traces/<id>), its logs in Loki by `| json | trace_id=…`".into(),
-            },
-        ),
+        traces_to_logs,
         check(
             "traceql.guide.rate".into(),
             "guide TraceQL 5, corrected: span rate by service (TraceQL metrics, needs the local-blocks processor)",
@@ -612,24 +668,129 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
     ]
 }
 
-/// The 99.9% two-sided normal bound of a Binomial(n, p) count.
-pub fn binomial_bound(n: u64, p: f64) -> (u64, u64) {
-    let mean = n as f64 * p;
-    let sd = (n as f64 * p * (1.0 - p)).sqrt();
-    (
-        (mean - Z_999 * sd).floor().max(0.0) as u64,
-        (mean + Z_999 * sd).ceil() as u64,
-    )
+/// Whether the manifest's spans carry the guide's old HTTP attribute names
+/// (`http.method`, `http.status_code`), i.e. http-service ran with
+/// `--legacy-http-attributes`.
+pub fn has_legacy_http_attributes(m: &Manifest) -> bool {
+    exported_spans(m).any(|(_, s)| {
+        s.attributes.contains_key("http.method") || s.attributes.contains_key("http.status_code")
+    })
 }
 
-/// At ratio p, the number of sampled traces lies within the 99.9% bound, and exactly
-/// the sampled ids (no unsampled one) arrived.
+/// Guide TraceQL 4 with the guide's attribute names, its expectation derived from the
+/// manifest: where the spans carry `http.method`/`http.status_code`, exactly the
+/// traces that match them; where they do not (current semantic conventions only),
+/// the query must match nothing, with the semantic-conventions query finding its
+/// traces in the same poll as the positive control (and the check is then a guide
+/// defect: the guide's names are not today's).
+pub fn legacy_complex_check(
+    m: &Manifest,
+    query: Query,
+    legacy_ids: BTreeSet<String>,
+    semconv_query: Query,
+    semconv_ids: BTreeSet<String>,
+) -> Check {
+    let id = "traceql.guide.complex.legacy".to_string();
+    if has_legacy_http_attributes(m) {
+        check(
+            id,
+            "guide TraceQL 4, corrected scope, the guide's attribute names (http.method, http.status_code): exactly the POST traces answered 5xx after more than 100ms",
+            Signal::Traces,
+            Component::Tempo,
+            query,
+            Some(GUIDE_TRACEQL_COMPLEX),
+            Expectation::TraceIds {
+                ids: legacy_ids,
+                exact: true,
+            },
+        )
+    } else {
+        let mut c = check(
+            id,
+            "guide TraceQL 4 with the guide's attribute names (http.method, http.status_code) matches nothing: current semantic conventions say http.request.method, http.response.status_code",
+            Signal::Traces,
+            Component::Tempo,
+            query,
+            Some(GUIDE_TRACEQL_COMPLEX),
+            Expectation::MatchesNothing {
+                why: "the spans carry http.request.method and http.response.status_code (current semantic conventions), not the guide's http.method and http.status_code".into(),
+            },
+        );
+        c.control = Some(Control {
+            query: semconv_query,
+            expect: Expectation::TraceIds {
+                ids: semconv_ids,
+                exact: true,
+            },
+        });
+        c
+    }
+}
+
+/// The probability left outside the sampling interval on each side (99.9% central).
+pub const SAMPLING_TAIL: f64 = 0.0005;
+
+/// The exact central interval of a Binomial(n, p) count that leaves at most `tail` of
+/// the probability on each side: `lo` is the largest k with P(X < k) ≤ tail, `hi` the
+/// smallest k with P(X > k) ≤ tail. The probabilities are summed from the
+/// probability mass function, computed in log space by its recurrence (exact to
+/// rounding for n up to 10^6 and beyond; no normal approximation).
+pub fn binomial_interval(n: u64, p: f64, tail: f64) -> (u64, u64) {
+    if p <= 0.0 {
+        return (0, 0);
+    }
+    if p >= 1.0 {
+        return (n, n);
+    }
+    // ln P(X = k) by ln P(k+1) = ln P(k) + ln((n-k)/(k+1)) + ln(p/(1-p)).
+    let odds = (p / (1.0 - p)).ln();
+    let mut log_pmf = Vec::with_capacity(n as usize + 1);
+    let mut l = n as f64 * (-p).ln_1p();
+    for k in 0..=n {
+        log_pmf.push(l);
+        if k < n {
+            l += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + odds;
+        }
+    }
+    // Relative to the mode, so that no term underflows before it matters.
+    let max = log_pmf.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pmf: Vec<f64> = log_pmf.iter().map(|l| (l - max).exp()).collect();
+    let total: f64 = pmf.iter().sum();
+    let limit = tail * total;
+    // lo: P(X < k) grows with k; the largest k whose lower tail is still ≤ tail.
+    let mut lo = 0;
+    let mut below = 0.0;
+    for (k, q) in pmf.iter().enumerate() {
+        // below = P(X < k)
+        if below > limit {
+            break;
+        }
+        lo = k as u64;
+        below += q;
+    }
+    // hi: P(X > k) shrinks with k; the smallest k whose upper tail is ≤ tail.
+    let mut hi = n;
+    let mut above = 0.0;
+    for k in (0..=n as usize).rev() {
+        // above = P(X > k)
+        if above > limit {
+            break;
+        }
+        hi = k as u64;
+        above += pmf[k];
+    }
+    (lo, hi)
+}
+
+/// At ratio p, the number of sampled traces lies within the exact 99.9% binomial
+/// interval, and the traces that arrived are exactly the manifest's sampled ids.
 pub fn sampling_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
     let n = m.traces.roots_started;
-    let (lo, hi) = binomial_bound(n, m.traces.sampler_ratio);
+    let (lo, hi) = binomial_interval(n, m.traces.sampler_ratio, SAMPLING_TAIL);
+    let sampled: BTreeSet<String> = m.traces.traces.iter().map(|t| t.trace_id.clone()).collect();
     vec![check(
         format!("{prefix}.sampling.count_within_bound"),
-        "the number of sampled traces lies within the 99.9% binomial bound of N·ratio",
+        "the sampled traces are exactly the manifest's, and their number lies within the exact 99.9% binomial interval of N at the ratio",
         Signal::Traces,
         Component::Tempo,
         Query::TraceQlSearch {
@@ -640,8 +801,9 @@ pub fn sampling_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
         Expectation::TraceCount {
             lo,
             hi,
+            ids: sampled,
             note: format!(
-                "N={n} roots at ratio {}; the manifest says {} were sampled",
+                "N={n} roots at ratio {}, exact binomial 99.9%; the manifest says {} were sampled",
                 m.traces.sampler_ratio,
                 m.traces.traces.len()
             ),
@@ -654,10 +816,250 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_binomial_bound_of_the_guides_sampling() {
-        // 1000 roots at 1%: mean 10, sd 3.146
-        assert_eq!(binomial_bound(1000, 0.01), (0, 21));
-        assert_eq!(binomial_bound(100_000, 0.01), (896, 1104));
-        assert_eq!(binomial_bound(10, 1.0), (10, 10));
+    fn the_exact_binomial_interval_of_the_guides_sampling() {
+        // 1000 roots at 1%: P(X < 2) = 0.00048 ≤ 0.0005 < P(X < 3); P(X > 22) ≤ 0.0005.
+        // The normal bound used before said [0, 21]: 0 passed a run where nothing arrived.
+        assert_eq!(binomial_interval(1000, 0.01, SAMPLING_TAIL), (2, 22));
+        assert_eq!(binomial_interval(10, 1.0, SAMPLING_TAIL), (10, 10));
+        assert_eq!(binomial_interval(10, 0.0, SAMPLING_TAIL), (0, 0));
+        // Symmetric at p = 1/2.
+        let (lo, hi) = binomial_interval(100, 0.5, SAMPLING_TAIL);
+        assert_eq!(lo + hi, 100);
+        // Large N stays finite and centred on N·p.
+        let (lo, hi) = binomial_interval(1_000_000, 0.01, SAMPLING_TAIL);
+        assert!(lo < 10_000 && 10_000 < hi && hi - lo < 700, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn the_interval_is_where_the_tails_say() {
+        // Brute force over exact binomial probabilities for a small case.
+        let (n, p) = (30u64, 0.2_f64);
+        let pmf = |k: u64| {
+            let mut c = 1.0;
+            for i in 0..k {
+                c *= (n - i) as f64 / (i + 1) as f64;
+            }
+            c * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32)
+        };
+        let below = |k: u64| (0..k).map(pmf).sum::<f64>();
+        let above = |k: u64| (k + 1..=n).map(pmf).sum::<f64>();
+        let (lo, hi) = binomial_interval(n, p, SAMPLING_TAIL);
+        assert!(below(lo) <= SAMPLING_TAIL && below(lo + 1) > SAMPLING_TAIL);
+        assert!(above(hi) <= SAMPLING_TAIL && above(hi - 1) > SAMPLING_TAIL);
+    }
+
+    use lgtm_scenarios::manifest::{MANIFEST_SCHEMA_VERSION, TraceRecord, TracesManifest};
+
+    use crate::core::catalog::{CatalogError, validate};
+
+    /// A server span of http-service: method, status, duration; with `legacy`, also
+    /// the guide's old attribute names.
+    fn http_trace(id: &str, method: &str, status: u16, ms: u64, legacy: bool) -> TraceRecord {
+        let mut attributes = BTreeMap::from([
+            ("http.request.method".to_string(), serde_json::json!(method)),
+            (
+                "http.response.status_code".to_string(),
+                serde_json::json!(status),
+            ),
+        ]);
+        if legacy {
+            attributes.insert("http.method".into(), serde_json::json!(method));
+            attributes.insert("http.status_code".into(), serde_json::json!(status));
+        }
+        TraceRecord {
+            trace_id: id.into(),
+            spans: vec![
+                SpanRecord {
+                    span_id: format!("{id}-root"),
+                    parent_span_id: None,
+                    name: format!("{method} /api/x"),
+                    service: "rust-app".into(),
+                    kind: "server".into(),
+                    status: if status >= 500 { "error" } else { "unset" }.into(),
+                    attributes,
+                    start_unix_nanos: 1,
+                    duration_nanos: ms * 1_000_000,
+                },
+                SpanRecord {
+                    span_id: format!("{id}-db"),
+                    parent_span_id: Some(format!("{id}-root")),
+                    name: "SELECT x".into(),
+                    service: "rust-app".into(),
+                    kind: "client".into(),
+                    status: "unset".into(),
+                    attributes: BTreeMap::from([(
+                        "db.system".to_string(),
+                        serde_json::json!("postgresql"),
+                    )]),
+                    start_unix_nanos: 2,
+                    duration_nanos: 1_000_000,
+                },
+            ],
+        }
+    }
+
+    fn http_manifest(legacy: bool, with_post_5xx: bool) -> Manifest {
+        let mut traces = vec![
+            http_trace("get200", "GET", 200, 600, legacy),
+            http_trace("post201", "POST", 201, 150, legacy),
+            http_trace("get500", "GET", 500, 2, legacy),
+        ];
+        if with_post_5xx {
+            traces.push(http_trace("post503", "POST", 503, 150, legacy));
+        }
+        Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            scenario: "http-service".into(),
+            run_id: "r-http".into(),
+            service: "rust-app".into(),
+            environment: "production".into(),
+            started_at_unix_ms: 1_000_000,
+            finished_at_unix_ms: 1_001_000,
+            services: vec![],
+            logs: Default::default(),
+            traces: TracesManifest {
+                sampler_ratio: 1.0,
+                roots_started: traces.len() as u64,
+                traces,
+                unsampled_trace_ids: vec![],
+            },
+            metrics: Default::default(),
+        }
+    }
+
+    fn find<'a>(checks: &'a [Check], id: &str) -> &'a Check {
+        checks.iter().find(|c| c.id == id).expect(id)
+    }
+
+    fn ids(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn with_the_legacy_names_both_complex_checks_expect_exactly_the_post_5xx_traces() {
+        let checks = guide_trace_checks(&http_manifest(true, true));
+        for id in [
+            "traceql.guide.complex.legacy",
+            "traceql.guide.complex.semconv",
+        ] {
+            let c = find(&checks, id);
+            assert_eq!(
+                c.expect,
+                Expectation::TraceIds {
+                    ids: ids(&["post503"]),
+                    exact: true
+                },
+                "{id}"
+            );
+            assert!(c.control.is_none(), "{id}");
+        }
+        assert!(
+            find(&checks, "traceql.guide.complex.legacy")
+                .query
+                .text()
+                .contains("span.http.method")
+        );
+    }
+
+    #[test]
+    fn without_the_legacy_names_the_legacy_query_must_match_nothing_beside_semconv() {
+        let checks = guide_trace_checks(&http_manifest(false, true));
+        let legacy = find(&checks, "traceql.guide.complex.legacy");
+        assert!(matches!(legacy.expect, Expectation::MatchesNothing { .. }));
+        let control = legacy.control.as_ref().expect("a positive control");
+        assert_eq!(
+            control.query,
+            find(&checks, "traceql.guide.complex.semconv").query
+        );
+        assert_eq!(
+            control.expect,
+            Expectation::TraceIds {
+                ids: ids(&["post503"]),
+                exact: true
+            }
+        );
+        assert_eq!(validate(&checks, |_| true), Ok(()));
+    }
+
+    #[test]
+    fn a_workload_without_post_5xx_makes_the_catalog_refuse_the_complex_checks() {
+        // The old catalog expected "0 traces" here, and an empty Tempo passed.
+        let checks = guide_trace_checks(&http_manifest(true, false));
+        assert_eq!(
+            validate(&checks, |_| true),
+            Err(CatalogError::EmptyExpectation {
+                check: "traceql.guide.complex.legacy".into(),
+                what: "set of traces"
+            })
+        );
+        let checks = guide_trace_checks(&http_manifest(false, false));
+        assert_eq!(
+            validate(&checks, |_| true),
+            Err(CatalogError::EmptyExpectation {
+                check: "traceql.guide.complex.legacy (its control)".into(),
+                what: "set of traces"
+            })
+        );
+    }
+
+    #[test]
+    fn every_negative_guide_check_has_a_control_on_the_same_backend() {
+        let m = http_manifest(false, true);
+        let mut checks = guide_trace_checks(&m);
+        checks.extend(guide_log_checks(&m));
+        for c in &checks {
+            if crate::core::catalog::is_negative(&c.expect) {
+                let control = c.control.as_ref().unwrap_or_else(|| panic!("{}", c.id));
+                assert!(
+                    std::mem::discriminant(&control.query) == std::mem::discriminant(&c.query),
+                    "{}: the control asks another kind of query",
+                    c.id
+                );
+            }
+        }
+        let t2l = find(&checks, "traceql.guide.traces_to_logs.original");
+        assert_eq!(
+            t2l.control.as_ref().unwrap().expect,
+            Expectation::TraceIds {
+                ids: ids(&["get200"]),
+                exact: false
+            }
+        );
+    }
+
+    #[test]
+    fn sampling_expects_exactly_the_manifests_ids_within_the_exact_interval() {
+        let mut m = http_manifest(false, true);
+        m.traces.roots_started = 1000;
+        m.traces.sampler_ratio = 0.01;
+        let c = &sampling_checks("sampling", &m)[0];
+        let Expectation::TraceCount {
+            lo, hi, ids: got, ..
+        } = &c.expect
+        else {
+            panic!("{:?}", c.expect)
+        };
+        assert_eq!((*lo, *hi), (2, 22));
+        assert_eq!(*got, ids(&["get200", "post201", "get500", "post503"]));
+        use crate::core::observed::{FoundTrace, Observed};
+        let found = |v: &[&str]| {
+            Observed::Traces(
+                v.iter()
+                    .map(|i| FoundTrace {
+                        trace_id: i.to_string(),
+                        root_service: None,
+                        root_name: None,
+                        duration_ms: None,
+                    })
+                    .collect(),
+            )
+        };
+        let eval = |o| crate::core::expect::evaluate(&c.expect, &o);
+        assert!(eval(found(&["get200", "post201", "get500", "post503"])).is_pass());
+        // The right number, but not the sampled traces: the old count-only check passed.
+        let v = eval(found(&["get200", "post201", "get500", "other"]));
+        assert!(v.summary().contains("missing traces post503"), "{v:?}");
+        // Nothing arrived: below the interval (the old bound [0, 21] passed it).
+        assert!(!eval(found(&[])).is_pass());
     }
 }

@@ -1,6 +1,6 @@
 //! A check: what to ask which backend, and what the answer must be.
 //!
-//! Main types: [`Check`], [`Query`], [`EvalAt`], [`Signal`].
+//! Main types: [`Check`], [`Control`], [`Query`], [`EvalAt`], [`Signal`].
 
 use serde::Serialize;
 
@@ -80,6 +80,13 @@ pub enum Query {
     GrafanaDatasourceHealth {
         uid: String,
     },
+    /// The dashboard Grafana serves (`/api/dashboards/uid/:uid`, found by title
+    /// through `/api/search` where it has no uid): its targets, one per line
+    /// ([`crate::core::catalog_grafana::targets_summary`]).
+    GrafanaDashboard {
+        uid: Option<String>,
+        title: String,
+    },
     /// One dashboard target through Grafana's `/api/ds/query` over the window.
     GrafanaDsQuery {
         datasource_uid: String,
@@ -107,6 +114,12 @@ impl Query {
             Query::ConfigField { field } => format!("effective config: {field}"),
             Query::NotPossible { .. } => "-".into(),
             Query::GrafanaHealth => "GET /api/health".into(),
+            Query::GrafanaDashboard { uid: Some(uid), .. } => {
+                format!("GET /api/dashboards/uid/{uid}")
+            }
+            Query::GrafanaDashboard { uid: None, title } => {
+                format!("GET /api/search?query={title}, then /api/dashboards/uid/<uid>")
+            }
             Query::GrafanaDatasourceHealth { uid } => {
                 format!("GET /api/datasources/uid/{uid}/health")
             }
@@ -143,4 +156,36 @@ pub struct Check {
     /// The guide's query, where ours differs from it.
     pub guide_original: Option<String>,
     pub expect: Expectation,
+    /// The positive control of a negative check ("matches nothing", "no series
+    /// with …"): asked in the same poll, it must return the run's data, or the
+    /// negative answer proves nothing. Every negative check has one (the catalog
+    /// refuses one without: [`crate::core::catalog::validate`]).
+    pub control: Option<Control>,
+}
+
+/// A query on the same backend and time range as its negative check, without the
+/// defect, and what it must return (the run's data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    pub query: Query,
+    pub expect: Expectation,
+}
+
+impl Query {
+    /// The same query (same kind, evaluation time or window) with another expression:
+    /// a control differs from its check only in the defect.
+    pub fn with_text(&self, text: impl Into<String>) -> Query {
+        let mut q = self.clone();
+        let text = text.into();
+        match &mut q {
+            Query::PromQl { expr, .. }
+            | Query::LogQlLines { expr, .. }
+            | Query::LogQlMetric { expr, .. } => *expr = text,
+            Query::TraceQlSearch { query, .. } | Query::TraceQlMetrics { query, .. } => {
+                *query = text
+            }
+            _ => {}
+        }
+        q
+    }
 }

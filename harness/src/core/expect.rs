@@ -367,8 +367,14 @@ pub enum Expectation {
     },
     /// Trace ids a search returns; with `exact`, no other.
     TraceIds { ids: BTreeSet<String>, exact: bool },
-    /// How many traces a search returns, within `[lo, hi]`.
-    TraceCount { lo: u64, hi: u64, note: String },
+    /// How many traces a search returns, within `[lo, hi]`; and they are exactly
+    /// `ids` (the sampled traces the manifest lists).
+    TraceCount {
+        lo: u64,
+        hi: u64,
+        ids: BTreeSet<String>,
+        note: String,
+    },
     /// Traces fetched by id, each with exactly these spans.
     Traces(BTreeMap<String, Vec<ExpectedSpan>>),
     /// Log lines fetched per trace id, exactly these per id.
@@ -594,16 +600,23 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
         (Expectation::TraceIds { ids, exact }, Observed::Traces(got)) => {
             evaluate_trace_ids(ids, got, *exact)
         }
-        (Expectation::TraceCount { lo, hi, note }, Observed::Traces(got)) => {
+        (Expectation::TraceCount { lo, hi, ids, note }, Observed::Traces(got)) => {
             let n = got.len() as u64;
-            if *lo <= n && n <= *hi {
+            let mut problems = Vec::new();
+            if !(*lo <= n && n <= *hi) {
+                problems.push(format!("{n} traces, expected within [{lo}, {hi}] ({note})"));
+            }
+            if let Verdict::Mismatch { problems: p } = evaluate_trace_ids(ids, got, true) {
+                problems.extend(p);
+            }
+            if problems.is_empty() {
                 Verdict::Pass {
-                    detail: format!("{n} traces, within [{lo}, {hi}] ({note})"),
+                    detail: format!(
+                        "{n} traces, exactly the sampled ones, within [{lo}, {hi}] ({note})"
+                    ),
                 }
             } else {
-                Verdict::Mismatch {
-                    problems: vec![format!("{n} traces, expected within [{lo}, {hi}] ({note})")],
-                }
+                Verdict::Mismatch { problems }
             }
         }
         (Expectation::Traces(want), Observed::TracesById(got)) => evaluate_traces(want, got),
@@ -949,6 +962,7 @@ mod log_and_trace_tests {
                 &Expectation::TraceCount {
                     lo: 1,
                     hi: 2,
+                    ids: BTreeSet::from(["a".to_string()]),
                     note: "n".into()
                 },
                 &Observed::Traces(vec![])

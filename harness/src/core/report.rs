@@ -521,7 +521,7 @@ mod tests {
         rejected.id = "logql.guide.p95_latency.original".into();
         rejected.reason = "rejected, as the guide's query is wrong: parse error".into();
         let mut failed = check(CheckStatus::Fail);
-        failed.id = "retention.loki.enforced".into();
+        failed.id = "config.loki.compactor_retention_enabled".into();
         let mut refused = component(Component::Tempo, ComponentStatus::Ready, None);
         refused.refused_guide_config = Some("tempo exited: bad field".into());
         let comps = vec![
@@ -544,7 +544,7 @@ mod tests {
                 "component.loki",
                 "component.tempo",
                 "logql.guide.p95_latency.original",
-                "retention.loki.enforced"
+                "config.loki.compactor_retention_enabled"
             ]
         );
     }

@@ -6,7 +6,9 @@
 use lgtm_scenarios::manifest::Manifest;
 
 use super::catalog::metrics_checks;
-use super::catalog_grafana::{dashboard_checks, derived_field_check, grafana_checks};
+use super::catalog_grafana::{
+    LoadedDashboard, dashboard_checks, derived_field_check, grafana_checks,
+};
 use super::catalog_telemetry::{
     correlation_checks, exemplar_check, guide_log_checks, guide_trace_checks, logs_checks,
     sampling_checks, traces_checks,
@@ -57,10 +59,15 @@ pub const SCENARIOS: [ScenarioSpec; 4] = [
 ];
 
 /// What the catalog needs besides manifests: the dashboard and Grafana provisioning
-/// the stack runs with.
+/// the stack runs with, and what Grafana loaded of it.
 #[derive(Debug, Clone)]
 pub struct CatalogContext {
+    /// The dashboard the stack provisions (the fixed one, or the guide's with
+    /// `--configs guide`): its targets are run directly against their backends.
     pub dashboard: Dashboard,
+    /// The dashboard as Grafana serves it, read back by uid: its targets are run
+    /// through Grafana.
+    pub loaded: LoadedDashboard,
     pub datasources: Vec<KnownDatasource>,
     /// The Loki datasource's derived-field regex for trace ids.
     pub derived_field_regex: String,
@@ -85,7 +92,12 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Ve
             checks.extend(guide_trace_checks(m));
             checks.extend(dashboard_checks(m, &ctx.dashboard, &ctx.datasources));
             checks.push(derived_field_check(m, &ctx.derived_field_regex));
-            checks.extend(grafana_checks(m, &ctx.dashboard, &ctx.datasources));
+            checks.extend(grafana_checks(
+                m,
+                &ctx.dashboard,
+                &ctx.loaded,
+                &ctx.datasources,
+            ));
         }
         "sampling" => checks.extend(sampling_checks(p, m)),
         _ => checks.extend(correlation_checks(p, m)),

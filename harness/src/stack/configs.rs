@@ -66,14 +66,27 @@ pub fn derived_field_regex() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The catalog's view of the provisioning: the dashboard, the datasources and the
+/// The dashboard file Grafana is provisioned with: the fixed one, or the guide's.
+pub fn dashboard_json(configs: ConfigSet) -> &'static str {
+    match configs {
+        ConfigSet::Fixed => GRAFANA_DASHBOARD,
+        ConfigSet::Guide => guide::DASHBOARD,
+    }
+}
+
+/// The catalog's view of the provisioning: the dashboard the stack provisions (the
+/// guide's with `--configs guide`), what Grafana `loaded`, the datasources and the
 /// derived-field regex.
-pub fn catalog_context() -> Result<CatalogContext, String> {
+pub fn catalog_context(
+    configs: ConfigSet,
+    loaded: LoadedDashboard,
+) -> Result<CatalogContext, String> {
     let datasources = KnownDatasource::provisioned();
     let dashboard =
-        dashboard::parse(GRAFANA_DASHBOARD, &datasources).map_err(|e| format!("{e:?}"))?;
+        dashboard::parse(dashboard_json(configs), &datasources).map_err(|e| format!("{e:?}"))?;
     Ok(CatalogContext {
         dashboard,
+        loaded,
         datasources,
         derived_field_regex: derived_field_regex()
             .ok_or("no derived field in the Loki datasource")?,
@@ -92,7 +105,9 @@ pub fn datasources_with(text: &str, loki: &str, tempo: &str, mimir: &str) -> Str
         .replace("http://mimir:9009/prometheus", mimir)
 }
 
+use crate::core::catalog_grafana::LoadedDashboard;
 use crate::core::dashboard::{self, KnownDatasource};
+use crate::core::plan::ConfigSet;
 use crate::core::scenarios::CatalogContext;
 
 #[cfg(test)]
@@ -101,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_provisioning_yields_a_catalog_context() {
-        let ctx = catalog_context().unwrap();
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
         assert_eq!(ctx.derived_field_regex, r#""trace_id":"(\w+)""#);
         assert!(
             ctx.dashboard.defects.is_empty(),
@@ -109,6 +124,17 @@ mod tests {
             ctx.dashboard.defects
         );
         assert!(ctx.dashboard.targets.len() >= 5);
+        // In guide mode the guide's dashboard is what is checked.
+        let guide = catalog_context(ConfigSet::Guide, LoadedDashboard::NotRead).unwrap();
+        assert_eq!(guide.dashboard.uid, None);
+        assert!(!guide.dashboard.defects.is_empty());
+        assert!(
+            guide
+                .dashboard
+                .targets
+                .iter()
+                .any(|t| t.query.text() == "sum(rate(http_requests_total[5m])) by (method)")
+        );
     }
 
     #[test]
