@@ -291,8 +291,10 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
         anyhow::bail!("fault mislabel-log needs log lines pushed to Loki: set a Loki URL");
     }
     let guard = telemetry::init(opts.telemetry.clone())?;
-    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
-    register_zero_series(&workload);
+    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry, || {
+        register_zero_series(&workload)
+    })
+    .await?;
     let started_at = cli::unix_ms();
 
     let state = AppState {
