@@ -158,6 +158,7 @@ fn span_trees(m: &Manifest) -> BTreeMap<String, Vec<ExpectedSpan>> {
                     service: s.service.clone(),
                     kind: s.kind.clone(),
                     status: s.status.clone(),
+                    attributes: s.attributes.clone(),
                 })
                 .collect();
             (t.trace_id.clone(), spans)
@@ -187,7 +188,7 @@ pub fn traces_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
         ),
         check(
             format!("{prefix}.traces.span_trees"),
-            "every exported trace has exactly its spans (ids, parents, services, kinds, status)",
+            "every exported trace has exactly its spans (ids, parents, services, kinds, status, attributes), each once",
             Signal::Traces,
             Component::Tempo,
             Query::TracesById {
