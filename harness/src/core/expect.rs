@@ -728,7 +728,7 @@ pub fn evaluate_lines(want: &[ExpectedLine], got: &[LogEntry], exact: bool) -> V
         problems.push(format!(
             "{} unexpected lines, e.g. {} {}",
             extra.len(),
-            fmt_labels(&e.labels),
+            fmt_labels(&stored[extra[0]].labels),
             e.line.chars().take(200).collect::<String>()
         ));
     }
