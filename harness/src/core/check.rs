@@ -1,6 +1,9 @@
-//! A check: what to ask which backend, and what the answer must be.
+//! A check: what to ask which backend, and what the answer must be. Every query
+//! carries the time it is evaluated at or the window it covers, fixed by the run, so
+//! that its answer does not depend on when it is asked.
 //!
-//! Main types: [`Check`], [`Query`], [`EvalAt`], [`Signal`].
+//! Main types: [`Check`], [`Query`], [`EvalAt`], [`Window`], [`Signal`]; main
+//! function: [`settled_at`].
 
 use serde::Serialize;
 
