@@ -347,6 +347,9 @@ fn broken_report() -> &'static Report {
                     "mislabel-log".into(),
                     "extra-count".into(),
                     "drop-legacy-attributes".into(),
+                    "wrong-attribute".into(),
+                    "duplicate-log".into(),
+                    "extra-label".into(),
                 ],
                 ..RawRun::default()
             };
@@ -364,6 +367,10 @@ fn broken_report() -> &'static Report {
 #[case::mislabelled_log_by_level("logql.guide.json_level", "expected lines missing")]
 #[case::extra_count_in_rates("promql.guide.sum_by_path", "\"}: got ")]
 #[case::legacy_attributes_dropped("traceql.guide.complex.legacy", "missing traces")]
+#[case::wrong_attribute("http.traces.span_trees", "attribute url.path is \"")]
+#[case::duplicate_log("http.logs.exact", "arrived 2 times")]
+#[case::duplicate_log_by_trace("http.correlation.traces_to_logs", "arrived 2 times")]
+#[case::extra_label("http.logs.exact", "(stored in a stream without tier=\"web\")")]
 fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
     let report = broken_report();
     let c = check_in(report, id);

@@ -5,7 +5,7 @@
 //! query is found invalid, or the check's deadline passes.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 
@@ -15,7 +15,7 @@ use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
 use crate::clients::{ClientError, Endpoint};
 use crate::core::catalog_grafana::{LoadedDashboard, targets_summary};
-use crate::core::check::{Check, EvalAt, Query, Window};
+use crate::core::check::{Check, EvalAt, Query, settled_at, unix_seconds};
 use crate::core::component::Component;
 use crate::core::dashboard::{self, Dashboard, DashboardError, KnownDatasource};
 use crate::core::expect::{Expectation, Verdict, evaluate};
@@ -117,22 +117,6 @@ impl Backends {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-/// The window's bounds, its end extended to now.
-fn bounds(w: &Window) -> (u64, u64) {
-    if w.follow {
-        (w.start_unix_ms, w.end_unix_ms.max(now_ms() + 1000))
-    } else {
-        (w.start_unix_ms, w.end_unix_ms)
-    }
-}
-
 /// What a client error means for an attempt: a rejection of the query's language
 /// (typed, so a check expecting one never matches on message text), something worth
 /// asking again, or a failure that will not improve (its message names the status).
@@ -151,17 +135,24 @@ fn missing(c: Component) -> Attempt {
     Attempt::Fatal(format!("no client for {c}"))
 }
 
-/// Evaluation time for a PromQL query: now, or the newest sample of a selector.
-async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, Attempt> {
+/// The time a PromQL query is evaluated at (Unix seconds, as sent): fixed by the
+/// run, or the run's settled sample, read from the stored samples.
+async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<String, Attempt> {
     match at {
-        EvalAt::Now => Ok(None),
-        EvalAt::LastSampleOf(selector) => {
-            let probe = format!("max(timestamp({selector}))");
-            let samples = client.query(&probe, None).await.map_err(attempt_error)?;
-            match samples.first() {
-                Some(s) if s.value.is_finite() => Ok(Some(format!("{:.3}", s.value))),
-                _ => Err(Attempt::NotYet(format!("no sample of {selector} yet"))),
-            }
+        EvalAt::Fixed { unix_ms } => Ok(unix_seconds(*unix_ms)),
+        EvalAt::Settled {
+            probe,
+            probe_at_unix_ms,
+            range_secs,
+        } => {
+            let raw = format!("{probe}[{range_secs}s]");
+            let series = client
+                .query_raw_samples(&raw, &unix_seconds(*probe_at_unix_ms))
+                .await
+                .map_err(attempt_error)?;
+            settled_at(&series)
+                .map(|t| format!("{t:.3}"))
+                .map_err(|why| Attempt::NotYet(format!("no settled sample of {raw}: {why}")))
         }
     }
 }
@@ -170,8 +161,10 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<Option<String>, A
 /// "job queue full" to 47 at once).
 const FAN_OUT: usize = 4;
 
-/// Maximum log lines one query returns.
-const LINE_LIMIT: usize = 5000;
+/// Log lines per page of a log query: Loki's default `max_entries_limit_per_query`,
+/// so that paging works against any Loki; every page after the first is asked for
+/// until the query's lines are read to their end.
+const PAGE_LINES: usize = 5000;
 
 /// Runs a query against its backend.
 pub async fn execute(
@@ -187,41 +180,39 @@ pub async fn execute(
                 .ok_or_else(|| missing(component))?;
             let time = eval_time(client, at).await?;
             let samples = client
-                .query(expr, time.as_deref())
+                .query(expr, Some(&time))
                 .await
                 .map_err(attempt_error)?;
             Ok(Observed::Series(samples))
         }
         Query::LogQlLines { expr, window } => {
             let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
-            let (start, end) = bounds(window);
-            loki.query_range(
-                expr,
-                start as u128 * 1_000_000,
-                end as u128 * 1_000_000,
-                LINE_LIMIT,
-            )
-            .await
-            .map_err(attempt_error)
+            let (start, end) = window.nanos();
+            loki.query_range_all(expr, start, end, PAGE_LINES)
+                .await
+                .map(Observed::Logs)
+                .map_err(attempt_error)
         }
-        Query::LogQlMetric { expr } => {
+        Query::LogQlMetric { expr, at_unix_ms } => {
             let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
-            loki.query(expr, None).await.map_err(attempt_error)
+            loki.query(expr, Some(*at_unix_ms as u128 * 1_000_000))
+                .await
+                .map_err(attempt_error)
         }
         Query::TraceQlSearch { query, window } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
-            let (start, end) = bounds(window);
+            let (start, end) = window.seconds();
             tempo
-                .search(query, start / 1000, end / 1000 + 1, 10_000)
+                .search(query, start, end, 10_000)
                 .await
                 .map(Observed::Traces)
                 .map_err(attempt_error)
         }
         Query::TraceQlMetrics { query, window } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
-            let (start, end) = bounds(window);
+            let (start, end) = window.seconds();
             tempo
-                .metrics_query_range(query, start / 1000, end / 1000 + 1)
+                .metrics_query_range(query, start, end)
                 .await
                 .map(Observed::Series)
                 .map_err(attempt_error)
@@ -278,7 +269,7 @@ pub async fn execute(
                 .grafana
                 .as_ref()
                 .ok_or_else(|| missing(Component::Grafana))?;
-            let (start, end) = bounds(window);
+            let (start, end) = (window.start_unix_ms, window.end_unix_ms);
             let q = DsQuery::new("A", datasource_uid, query.clone());
             let answers = g
                 .ds_query(&[q], &start.to_string(), &end.to_string())
@@ -314,33 +305,22 @@ pub async fn execute(
             window,
         } => {
             let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
-            let (start, end) = bounds(window);
+            let (start, end) = window.nanos();
             let exprs: Vec<String> = ids
                 .iter()
                 .map(|id| format!("{selector} | json | trace_id=\"{id}\""))
                 .collect();
-            let fetched: Vec<_> = stream::iter(exprs.iter().map(|e| {
-                loki.query_range(
-                    e,
-                    start as u128 * 1_000_000,
-                    end as u128 * 1_000_000,
-                    LINE_LIMIT,
-                )
-            }))
+            let fetched: Vec<_> = stream::iter(
+                exprs
+                    .iter()
+                    .map(|e| loki.query_range_all(e, start, end, PAGE_LINES)),
+            )
             .buffered(FAN_OUT)
             .collect()
             .await;
             let mut out = Vec::with_capacity(ids.len());
             for (id, r) in ids.iter().zip(fetched) {
-                match r.map_err(attempt_error)? {
-                    Observed::Logs(entries) => out.push((id.clone(), entries)),
-                    other => {
-                        return Err(Attempt::Fatal(format!(
-                            "expected log lines, got {}",
-                            other.describe()
-                        )));
-                    }
-                }
+                out.push((id.clone(), r.map_err(attempt_error)?));
             }
             Ok(Observed::LogsByTraceId(out))
         }
@@ -672,7 +652,7 @@ mod tests {
             needs: vec![Component::Mimir],
             query: Query::PromQl {
                 expr: "node_cpu_seconds_total".into(),
-                at: EvalAt::Now,
+                at: EvalAt::Fixed { unix_ms: 1_000 },
             },
             guide_original: None,
             expect: Expectation::MatchesNothing {
@@ -681,7 +661,7 @@ mod tests {
             control: Some(Control {
                 query: Query::PromQl {
                     expr: "process_cpu_seconds_total{run_id=\"r\"}".into(),
-                    at: EvalAt::Now,
+                    at: EvalAt::Fixed { unix_ms: 1_000 },
                 },
                 expect: Expectation::NonEmpty,
             }),
@@ -778,7 +758,7 @@ mod tests {
             .find(|c| c.id == "grafana.dashboard.panel1.A")
             .unwrap();
         assert!(
-            first.query.text().ends_with("vector(42)"),
+            first.query.text().contains("vector(42) (from "),
             "{}",
             first.query.text()
         );
@@ -851,9 +831,13 @@ mod tests {
             .find(|c| c.id == "dashboard.panel1.A")
             .unwrap();
         // The guide's query, not the fixed dashboard's `sum by (method) (…$service…)`.
-        assert_eq!(
-            panel1.query.text(),
-            "sum(rate(http_requests_total[5m])) by (method)"
+        assert!(
+            panel1
+                .query
+                .text()
+                .starts_with("sum(rate(http_requests_total[5m])) by (method) (at "),
+            "{}",
+            panel1.query.text()
         );
         let through = grafana_checks(
             &manifest(),

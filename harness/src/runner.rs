@@ -298,9 +298,8 @@ pub async fn run(
             // exported, a mislabelled line needs lines to be pushed.
             for f in &plan.faults {
                 let possible = match f.as_str() {
-                    "drop-span" => otlp.is_some(),
-                    "mislabel-log" => loki_url.is_some(),
-                    "drop-legacy-attributes" => otlp.is_some(),
+                    "drop-span" | "wrong-attribute" | "drop-legacy-attributes" => otlp.is_some(),
+                    "mislabel-log" | "duplicate-log" | "extra-label" => loki_url.is_some(),
                     _ => true,
                 };
                 if possible {

@@ -61,14 +61,16 @@ pub fn statuses(failures: u32, successes: u32) -> Vec<u16> {
 
 pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let guard = telemetry::init(opts.telemetry.clone())?;
-    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
     let mut statuses_used: Vec<u16> = statuses(opts.failures, opts.successes);
     statuses_used.sort();
     statuses_used.dedup();
-    for s in &statuses_used {
-        metrics::counter!(REQUESTS_TOTAL, "method" => "POST", "path" => PATH, "status" => s.to_string())
-            .increment(0);
-    }
+    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry, || {
+        for s in &statuses_used {
+            metrics::counter!(REQUESTS_TOTAL, "method" => "POST", "path" => PATH, "status" => s.to_string())
+                .increment(0);
+        }
+    })
+    .await?;
     let started_at = cli::unix_ms();
     announce(
         serde_json::json!({ "event": "listening", "metrics": metrics.endpoint.addr.to_string() }),

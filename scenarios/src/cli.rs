@@ -188,10 +188,20 @@ pub struct MetricsSession {
 }
 
 impl MetricsSession {
-    /// Installs the recorder and serves `/metrics` (does not announce).
-    pub async fn start(args: &MetricsArgs, config: &TelemetryConfig) -> anyhow::Result<Self> {
-        let endpoint =
-            MetricsEndpoint::start(args.metrics_listen, &config.service, &config.run_id).await?;
+    /// Installs the recorder, registers the scenario's series at zero with
+    /// `register`, and only then serves `/metrics` (does not announce).
+    pub async fn start(
+        args: &MetricsArgs,
+        config: &TelemetryConfig,
+        register: impl FnOnce(),
+    ) -> anyhow::Result<Self> {
+        let endpoint = MetricsEndpoint::start(
+            args.metrics_listen,
+            &config.service,
+            &config.run_id,
+            register,
+        )
+        .await?;
         Ok(MetricsSession {
             endpoint,
             args: args.clone(),
@@ -202,7 +212,8 @@ impl MetricsSession {
         Duration::from_secs(self.args.scrape_timeout_secs)
     }
 
-    /// With `--await-scrapes`: waits for one scrape (series registered at zero before).
+    /// With `--await-scrapes`: waits for one scrape (every series is at zero in it:
+    /// they were registered before the endpoint served).
     pub async fn before_workload(&self) -> anyhow::Result<()> {
         if self.args.await_scrapes {
             self.endpoint.scrapes.wait_for(1, self.timeout()).await?;

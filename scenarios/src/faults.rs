@@ -1,6 +1,7 @@
 //! Deliberate faults for testing the harness: each makes a manifest lie the way a
 //! regressed instrumentation would, so that named checks of the harness must fail.
-//! Nothing that was emitted changes, only what the manifest says was.
+//! Nothing that was emitted changes, only what the manifest says was — but for
+//! `duplicate-log`, where the scenario really pushes one line twice.
 //!
 //! Main items: [`Fault`], [`apply_faults`].
 //!
@@ -15,6 +16,12 @@
 //!   none of them (it turns `--legacy-http-attributes` off): an instrumentation that
 //!   dropped the old names but whose documentation still promises them. The one fault
 //!   that changes what is emitted; [`Fault::changes_emission`] says so.
+//! - `wrong-attribute`: the first span with attribute `url.path` (else the first span
+//!   with any attribute) lists that attribute with a value that was not emitted.
+//! - `duplicate-log`: the scenario pushes one line twice (http-service: its first
+//!   `POST /api/orders` line), and the manifest lists it once.
+//! - `extra-label`: the first `level=error` stream (else the first stream) is listed
+//!   with a label `tier="web"` that was not pushed.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -29,14 +36,20 @@ pub enum Fault {
     MislabelLog,
     ExtraCount,
     DropLegacyAttributes,
+    WrongAttribute,
+    DuplicateLog,
+    ExtraLabel,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 4] = [
+    pub const ALL: [Fault; 7] = [
         Fault::DropSpan,
         Fault::MislabelLog,
         Fault::ExtraCount,
         Fault::DropLegacyAttributes,
+        Fault::WrongAttribute,
+        Fault::DuplicateLog,
+        Fault::ExtraLabel,
     ];
 
     /// Whether the scenario must also change what it emits (not only the manifest).
@@ -51,8 +64,30 @@ impl Fault {
             Fault::MislabelLog => "mislabel-log",
             Fault::ExtraCount => "extra-count",
             Fault::DropLegacyAttributes => "drop-legacy-attributes",
+            Fault::WrongAttribute => "wrong-attribute",
+            Fault::DuplicateLog => "duplicate-log",
+            Fault::ExtraLabel => "extra-label",
         }
     }
+
+    /// Whether the fault needs spans exported (else log lines pushed to Loki, else
+    /// neither).
+    pub fn needs(self) -> Option<Signal> {
+        match self {
+            Fault::DropSpan | Fault::WrongAttribute | Fault::DropLegacyAttributes => {
+                Some(Signal::Spans)
+            }
+            Fault::MislabelLog | Fault::DuplicateLog | Fault::ExtraLabel => Some(Signal::Logs),
+            Fault::ExtraCount => None,
+        }
+    }
+}
+
+/// What a fault corrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Spans,
+    Logs,
 }
 
 impl fmt::Display for Fault {
@@ -64,7 +99,7 @@ impl fmt::Display for Fault {
 /// A name that is not a fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fault {0:?} (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes)"
+    "unknown fault {0:?} (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes, wrong-attribute, duplicate-log, extra-label)"
 )]
 pub struct UnknownFault(pub String);
 
@@ -91,6 +126,12 @@ pub struct FaultError {
 pub const PHANTOM_SPAN_NAME: &str = "SELECT phantom";
 /// The counter `extra-count` falsifies.
 pub const FAULTED_COUNTER: &str = "http_requests_total";
+/// The attribute `wrong-attribute` falsifies, where a span has it.
+pub const FAULTED_ATTRIBUTE: &str = "url.path";
+/// The label `extra-label` lists although it was not pushed.
+pub const EXTRA_LABEL: (&str, &str) = ("tier", "web");
+/// The route whose first log line http-service pushes twice under `duplicate-log`.
+pub const DUPLICATED_ROUTE: &str = "/api/orders";
 
 /// Falsifies the manifest with each distinct fault once, in order. Fails, leaving the
 /// faults before it applied, when one has nothing to falsify (no exported trace, no
@@ -105,6 +146,9 @@ pub fn apply_faults(m: &mut Manifest, faults: &[Fault]) -> Result<(), FaultError
             Fault::MislabelLog => mislabel_log(m),
             Fault::ExtraCount => extra_count(m),
             Fault::DropLegacyAttributes => claim_legacy_attributes(m),
+            Fault::WrongAttribute => wrong_attribute(m),
+            Fault::DuplicateLog => duplicate_log(m),
+            Fault::ExtraLabel => extra_label(m),
         };
         applied.map_err(|why| FaultError { fault, why })?;
     }
@@ -233,6 +277,67 @@ fn claim_legacy_attributes(m: &mut Manifest) -> Result<(), &'static str> {
     }
 }
 
+fn wrong_attribute(m: &mut Manifest) -> Result<(), &'static str> {
+    let spans = || m.traces.traces.iter().flat_map(|t| &t.spans);
+    let (trace, span) = spans()
+        .position(|s| s.attributes.contains_key(FAULTED_ATTRIBUTE))
+        .or_else(|| spans().position(|s| !s.attributes.is_empty()))
+        .map(|at| {
+            let mut at = at;
+            for (i, t) in m.traces.traces.iter().enumerate() {
+                if at < t.spans.len() {
+                    return (i, at);
+                }
+                at -= t.spans.len();
+            }
+            unreachable!("the position is within the spans")
+        })
+        .ok_or("no exported span with an attribute in the manifest (is an OTLP endpoint set?)")?;
+    let attributes = &mut m.traces.traces[trace].spans[span].attributes;
+    let key = if attributes.contains_key(FAULTED_ATTRIBUTE) {
+        FAULTED_ATTRIBUTE.to_owned()
+    } else {
+        attributes.keys().next().cloned().expect("not empty")
+    };
+    let value = attributes.get_mut(&key).expect("present");
+    *value = match value.take() {
+        serde_json::Value::String(s) => format!("{s}-not-emitted").into(),
+        serde_json::Value::Bool(b) => (!b).into(),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => (i + 1).into(),
+            None => (n.as_f64().unwrap_or(0.0) + 1.0).into(),
+        },
+        other => format!("{other}-not-emitted").into(),
+    };
+    Ok(())
+}
+
+fn duplicate_log(m: &mut Manifest) -> Result<(), &'static str> {
+    for stream in &mut m.logs.streams {
+        let twice = (1..stream.lines.len()).find(|&j| stream.lines[..j].contains(&stream.lines[j]));
+        if let Some(j) = twice {
+            stream.lines.remove(j);
+            return Ok(());
+        }
+    }
+    Err(
+        "no line was pushed twice (does the scenario push the line of its first POST /api/orders twice, and is a Loki URL set?)",
+    )
+}
+
+fn extra_label(m: &mut Manifest) -> Result<(), &'static str> {
+    let streams = &mut m.logs.streams;
+    let at = streams
+        .iter()
+        .position(|s| s.labels.get("level").map(String::as_str) == Some("error"))
+        .or((!streams.is_empty()).then_some(0))
+        .ok_or("no log stream in the manifest (is a Loki URL set?)")?;
+    streams[at]
+        .labels
+        .insert(EXTRA_LABEL.0.into(), EXTRA_LABEL.1.into());
+    Ok(())
+}
+
 /// 64 random bits from the standard library's randomly keyed hasher.
 fn random_u64() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -359,7 +464,7 @@ mod tests {
         let err = "drop-spans".parse::<Fault>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown fault \"drop-spans\" (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes)"
+            "unknown fault \"drop-spans\" (known: drop-span, mislabel-log, extra-count, drop-legacy-attributes, wrong-attribute, duplicate-log, extra-label)"
         );
     }
 
@@ -471,6 +576,14 @@ mod tests {
     }
 
     #[test]
+    fn extra_label_needs_a_stream() {
+        let mut m = manifest();
+        m.logs.streams.clear();
+        let err = apply_faults(&mut m, &[Fault::ExtraLabel]).unwrap_err();
+        assert_eq!(err.fault, Fault::ExtraLabel);
+    }
+
+    #[test]
     fn each_fault_applies_once_and_all_combine() {
         let mut m = manifest();
         let all = [
@@ -491,12 +604,71 @@ mod tests {
     }
 
     #[test]
+    fn wrong_attribute_changes_one_value_of_the_first_span_that_has_url_path() {
+        let before = manifest();
+        let mut m = before.clone();
+        m.traces.traces[0].spans[1]
+            .attributes
+            .insert("db.system".into(), "postgresql".into());
+        m.traces.traces[1].spans[0]
+            .attributes
+            .insert(FAULTED_ATTRIBUTE.into(), serde_json::json!("/api/users"));
+        let with_attributes = m.clone();
+        apply_faults(&mut m, &[Fault::WrongAttribute]).unwrap();
+        assert_eq!(
+            m.traces.traces[1].spans[0].attributes[FAULTED_ATTRIBUTE],
+            "/api/users-not-emitted"
+        );
+        // nothing else
+        m.traces.traces[1].spans[0]
+            .attributes
+            .insert(FAULTED_ATTRIBUTE.into(), "/api/users".into());
+        assert_eq!(m, with_attributes);
+        // without url.path, the first attribute there is, of any type
+        let mut n = before.clone();
+        n.traces.traces[0].spans[1]
+            .attributes
+            .insert("http.response.status_code".into(), 500.into());
+        apply_faults(&mut n, &[Fault::WrongAttribute]).unwrap();
+        assert_eq!(
+            n.traces.traces[0].spans[1].attributes["http.response.status_code"],
+            501
+        );
+    }
+
+    #[test]
+    fn duplicate_log_lists_a_line_pushed_twice_once() {
+        let before = manifest();
+        let mut m = before.clone();
+        let again = m.logs.streams[0].lines[1].clone();
+        m.logs.streams[0].lines.push(again);
+        apply_faults(&mut m, &[Fault::DuplicateLog]).unwrap();
+        assert_eq!(m, before);
+    }
+
+    #[test]
+    fn extra_label_lists_a_label_on_the_error_stream() {
+        let before = manifest();
+        let mut m = before.clone();
+        apply_faults(&mut m, &[Fault::ExtraLabel]).unwrap();
+        assert_eq!(m.logs.streams[1].labels["tier"], "web");
+        m.logs.streams[1].labels.remove("tier");
+        assert_eq!(m, before);
+    }
+
+    #[test]
     fn a_fault_with_nothing_to_falsify_is_an_error() {
         let mut m = manifest();
         m.traces.traces.clear();
         m.logs.streams.retain(|s| s.labels["level"] != "info");
         m.metrics.counters.retain(|c| c.name != FAULTED_COUNTER);
-        for f in Fault::ALL {
+        for f in [
+            Fault::DropSpan,
+            Fault::MislabelLog,
+            Fault::ExtraCount,
+            Fault::WrongAttribute,
+            Fault::DuplicateLog,
+        ] {
             let err = apply_faults(&mut m.clone(), &[f]).unwrap_err();
             assert_eq!(err.fault, f);
             assert!(

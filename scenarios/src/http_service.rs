@@ -159,6 +159,9 @@ struct Tally {
 struct AppState {
     tally: Arc<Mutex<Tally>>,
     legacy_http_attributes: bool,
+    /// Fault `duplicate-log`: push the line of the first request to
+    /// [`faults::DUPLICATED_ROUTE`] twice; set once that is done.
+    duplicate_log: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 #[derive(Deserialize)]
@@ -237,30 +240,41 @@ async fn instrument(State(state): State<AppState>, req: Request, next: Next) -> 
         span.record("http.status_code", status_code as i64);
     }
     let latency_ms = (seconds * 1000.0).round() as u64;
-    span.in_scope(|| {
-        if status_code >= 500 {
-            span.set_status(opentelemetry::trace::Status::error(format!(
-                "HTTP {status_code}"
-            )));
-            crate::log!(
-                tracing::Level::ERROR,
-                endpoint = path.as_str(),
-                method = method.as_str(),
-                status = status_code,
-                latency_ms,
-                "error handling request"
-            );
-        } else {
-            crate::log!(
-                tracing::Level::INFO,
-                endpoint = path.as_str(),
-                method = method.as_str(),
-                status = status_code,
-                latency_ms,
-                "request handled"
-            );
-        }
+    let log = || {
+        span.in_scope(|| {
+            if status_code >= 500 {
+                span.set_status(opentelemetry::trace::Status::error(format!(
+                    "HTTP {status_code}"
+                )));
+                crate::log!(
+                    tracing::Level::ERROR,
+                    endpoint = path.as_str(),
+                    method = method.as_str(),
+                    status = status_code,
+                    latency_ms,
+                    "error handling request"
+                );
+            } else {
+                crate::log!(
+                    tracing::Level::INFO,
+                    endpoint = path.as_str(),
+                    method = method.as_str(),
+                    status = status_code,
+                    latency_ms,
+                    "request handled"
+                );
+            }
+        });
+    };
+    log();
+    let again = state.duplicate_log.as_ref().is_some_and(|done| {
+        path == faults::DUPLICATED_ROUTE && !done.swap(true, std::sync::atomic::Ordering::SeqCst)
     });
+    if again {
+        // A distinct timestamp, or Loki would keep only one of two identical entries.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        log();
+    }
     drop(span);
 
     let mut tally = state.tally.lock().await;
@@ -293,18 +307,22 @@ fn register_zero_series(workload: &Workload) {
 /// hold.
 pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> {
     // Fail before the workload rather than after it when a fault cannot apply.
-    if opts.faults.contains(&Fault::DropSpan) && opts.telemetry.otlp.is_none() {
-        anyhow::bail!("fault drop-span needs exported spans: set an OTLP endpoint");
-    }
-    if opts.faults.contains(&Fault::MislabelLog) && opts.telemetry.loki.is_none() {
-        anyhow::bail!("fault mislabel-log needs log lines pushed to Loki: set a Loki URL");
-    }
-    if opts.faults.contains(&Fault::DropLegacyAttributes) && opts.telemetry.otlp.is_none() {
-        anyhow::bail!("fault drop-legacy-attributes needs exported spans: set an OTLP endpoint");
+    for f in &opts.faults {
+        match f.needs() {
+            Some(faults::Signal::Spans) if opts.telemetry.otlp.is_none() => {
+                anyhow::bail!("fault {f} needs exported spans: set an OTLP endpoint")
+            }
+            Some(faults::Signal::Logs) if opts.telemetry.loki.is_none() => {
+                anyhow::bail!("fault {f} needs log lines pushed to Loki: set a Loki URL")
+            }
+            _ => {}
+        }
     }
     let guard = telemetry::init(opts.telemetry.clone())?;
-    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
-    register_zero_series(&workload);
+    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry, || {
+        register_zero_series(&workload)
+    })
+    .await?;
     let started_at = cli::unix_ms();
 
     let state = AppState {
@@ -312,6 +330,10 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
         // drop-legacy-attributes: emit none of the old names (the manifest will claim them).
         legacy_http_attributes: opts.legacy_http_attributes
             && !opts.faults.contains(&Fault::DropLegacyAttributes),
+        duplicate_log: opts
+            .faults
+            .contains(&Fault::DuplicateLog)
+            .then(Default::default),
     };
     let api = Router::new()
         .route("/api/users", get(handler))

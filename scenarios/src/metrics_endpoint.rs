@@ -187,9 +187,16 @@ pub struct MetricsEndpoint {
 }
 
 impl MetricsEndpoint {
-    /// Installs the global recorder (once per process) and serves `/metrics` on
-    /// `listen`.
-    pub async fn start(listen: SocketAddr, service: &str, run_id: &str) -> anyhow::Result<Self> {
+    /// Installs the global recorder (once per process), runs `register` (which
+    /// registers the scenario's series at zero), and only then serves `/metrics` on
+    /// `listen`: no scrape can see the endpoint without those series, so the first
+    /// sample of each is its zero.
+    pub async fn start(
+        listen: SocketAddr,
+        service: &str,
+        run_id: &str,
+        register: impl FnOnce(),
+    ) -> anyhow::Result<Self> {
         let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), &LATENCY_BUCKETS)
             .context("latency buckets")?
@@ -197,6 +204,7 @@ impl MetricsEndpoint {
             .add_global_label("run_id", run_id)
             .install_recorder()
             .context("installing the Prometheus recorder")?;
+        register();
         let scrapes = Arc::new(Scrapes {
             completed: AtomicU64::new(0),
             changed: Notify::new(),

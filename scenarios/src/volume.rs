@@ -46,11 +46,13 @@ fn series_value(k: u64) -> u64 {
 
 pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let guard = telemetry::init(opts.telemetry.clone())?;
-    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry).await?;
     let name = |k: u64| format!("s{k:05}");
-    for k in 0..opts.series {
-        metrics::counter!(EVENTS_TOTAL, "series" => name(k)).increment(0);
-    }
+    let metrics = MetricsSession::start(&opts.metrics, &opts.telemetry, || {
+        for k in 0..opts.series {
+            metrics::counter!(EVENTS_TOTAL, "series" => name(k)).increment(0);
+        }
+    })
+    .await?;
     let started_at = cli::unix_ms();
     announce(
         serde_json::json!({ "event": "listening", "metrics": metrics.endpoint.addr.to_string() }),

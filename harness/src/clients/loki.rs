@@ -2,7 +2,8 @@
 //! values, series, readiness, build info and the running configuration.
 //!
 //! Main type: [`LokiClient`]; answers are read by pure `decode_*` functions tested
-//! against answers recorded from Loki 3.2.0 (`harness/tests/data/loki/`).
+//! against answers recorded from Loki 3.2.0 (`harness/tests/data/loki/`). Log
+//! queries are read to their end page by page ([`Paging`]), past any per-query limit.
 
 use serde::Deserialize;
 
@@ -72,6 +73,80 @@ pub fn decode_query(body: &str) -> Result<Observed, String> {
                 .collect(),
         )),
         other => Err(format!("result type `{other}` is not supported")),
+    }
+}
+
+/// Reading a forward log query page by page: each page starts at the timestamp of the
+/// last line of the one before (Loki's `start` is inclusive), and the lines of that
+/// timestamp already taken are skipped when they come again, so that lines sharing a
+/// nanosecond across a page edge are neither lost nor counted twice. Pure: the
+/// client sends the pages ([`LokiClient::query_range_all`]).
+#[derive(Debug, Clone)]
+pub struct Paging {
+    limit: usize,
+    start_ns: u128,
+    /// The lines (stream labels, text) at `start_ns` already taken.
+    edge: Vec<(Labels, String)>,
+    entries: Vec<LogEntry>,
+}
+
+impl Paging {
+    /// Paging from `start_ns` with pages of `limit` lines.
+    pub fn new(start_ns: u128, limit: usize) -> Self {
+        Paging {
+            limit: limit.max(1),
+            start_ns,
+            edge: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Where the next page starts.
+    pub fn start_ns(&self) -> u128 {
+        self.start_ns
+    }
+
+    /// Takes a page (its lines oldest first, as [`decode_query`] gives them) and says
+    /// whether another page must be asked for.
+    pub fn take(&mut self, page: Vec<LogEntry>) -> Result<bool, String> {
+        let full = page.len() >= self.limit;
+        let page_start = self.start_ns;
+        let last_ts = page.last().map(|e| e.timestamp_ns);
+        let mut edge = std::mem::take(&mut self.edge);
+        for e in page {
+            if e.timestamp_ns == page_start
+                && let Some(i) = edge
+                    .iter()
+                    .position(|(l, line)| *l == e.labels && *line == e.line)
+            {
+                edge.swap_remove(i);
+                continue;
+            }
+            self.entries.push(e);
+        }
+        let Some(last_ts) = last_ts.filter(|_| full) else {
+            return Ok(false);
+        };
+        if last_ts == page_start {
+            return Err(format!(
+                "more than {} lines share the timestamp {last_ts} ns; a page cannot get past them",
+                self.limit
+            ));
+        }
+        self.start_ns = last_ts;
+        self.edge = self
+            .entries
+            .iter()
+            .rev()
+            .take_while(|e| e.timestamp_ns == last_ts)
+            .map(|e| (e.labels.clone(), e.line.clone()))
+            .collect();
+        Ok(true)
+    }
+
+    /// Every line taken, oldest first.
+    pub fn into_entries(self) -> Vec<LogEntry> {
+        self.entries
     }
 }
 
@@ -145,6 +220,40 @@ impl LokiClient {
             .await
     }
 
+    /// Every line of a log query from `start_ns` to `end_ns`, oldest first, read in
+    /// pages of `page` lines (at most the server's `max_entries_limit_per_query`).
+    pub async fn query_range_all(
+        &self,
+        expr: &str,
+        start_ns: u128,
+        end_ns: u128,
+        page: usize,
+    ) -> Result<Vec<LogEntry>, ClientError> {
+        const PATH: &str = "/loki/api/v1/query_range";
+        let mut paging = Paging::new(start_ns, page);
+        loop {
+            let lines = match self
+                .query_range(expr, paging.start_ns(), end_ns, page)
+                .await?
+            {
+                Observed::Logs(lines) => lines,
+                other => {
+                    return Err(self.endpoint.decode_error(
+                        PATH,
+                        expr,
+                        format!("expected log lines, got {}", other.describe()),
+                    ));
+                }
+            };
+            let more = paging
+                .take(lines)
+                .map_err(|d| self.endpoint.decode_error(PATH, expr, d))?;
+            if !more {
+                return Ok(paging.into_entries());
+            }
+        }
+    }
+
     pub async fn labels(&self) -> Result<Vec<String>, ClientError> {
         self.call("/loki/api/v1/labels", "", &[], decode_strings)
             .await
@@ -208,6 +317,82 @@ mod tests {
             entries[0]
                 .line
                 .contains("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"")
+        );
+    }
+
+    fn line(ts: u128, stream: &str, text: &str) -> LogEntry {
+        LogEntry {
+            labels: Labels::from([("stream".to_string(), stream.to_string())]),
+            timestamp_ns: ts,
+            line: text.into(),
+        }
+    }
+
+    /// What Loki answers to a forward query from `start` with `limit` (its `start` is
+    /// inclusive, lines oldest first; among lines of one timestamp, in stream order).
+    fn loki_page(stored: &[LogEntry], start: u128, limit: usize) -> Vec<LogEntry> {
+        let mut page: Vec<LogEntry> = stored
+            .iter()
+            .filter(|e| e.timestamp_ns >= start)
+            .cloned()
+            .collect();
+        page.sort_by(|a, b| (a.timestamp_ns, &a.labels).cmp(&(b.timestamp_ns, &b.labels)));
+        page.truncate(limit);
+        page
+    }
+
+    fn read_all(stored: &[LogEntry], limit: usize) -> Result<Vec<LogEntry>, String> {
+        let mut paging = Paging::new(0, limit);
+        while paging.take(loki_page(stored, paging.start_ns(), limit))? {}
+        Ok(paging.into_entries())
+    }
+
+    #[test]
+    fn pages_past_the_limit_with_lines_of_one_nanosecond_across_the_edge() {
+        // limit 3: each page ends inside the lines of one nanosecond, the next starts
+        // at that nanosecond again and must skip the line it already has
+        let stored = vec![
+            line(10, "a", "one"),
+            line(15, "a", "two"),
+            line(20, "a", "three"),
+            line(20, "b", "three"),
+            line(30, "a", "four"),
+            line(30, "a", "four again"),
+            line(40, "b", "five"),
+        ];
+        let got = read_all(&stored, 3).unwrap();
+        let mut want = stored.clone();
+        want.sort_by(|a, b| (a.timestamp_ns, &a.labels).cmp(&(b.timestamp_ns, &b.labels)));
+        assert_eq!(got.len(), 7, "{got:?}");
+        let key = |e: &LogEntry| (e.timestamp_ns, e.labels.clone(), e.line.clone());
+        let mut g: Vec<_> = got.iter().map(key).collect();
+        let mut w: Vec<_> = want.iter().map(key).collect();
+        g.sort();
+        w.sort();
+        assert_eq!(g, w);
+        // one page of exactly `limit` lines, then an empty one
+        assert_eq!(read_all(&stored[..3], 3).unwrap().len(), 3);
+        assert!(read_all(&[], 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_single_page_would_have_lost_lines() {
+        // what the old single query with a limit returned: the first `limit` only
+        let stored: Vec<LogEntry> = (0..10).map(|i| line(i, "a", "x")).collect();
+        assert_eq!(loki_page(&stored, 0, 4).len(), 4);
+        assert_eq!(read_all(&stored, 4).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn more_lines_of_one_nanosecond_than_a_page_is_an_error_not_a_loss() {
+        let stored: Vec<LogEntry> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|s| line(5, s, "same"))
+            .collect();
+        let err = read_all(&stored, 3).unwrap_err();
+        assert!(
+            err.contains("more than 3 lines share the timestamp 5"),
+            "{err}"
         );
     }
 

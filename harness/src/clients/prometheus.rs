@@ -325,6 +325,15 @@ impl PromClient {
         })
     }
 
+    /// Runs an instant query whose answer is a range vector (`selector[range]`) at
+    /// `time` (Unix seconds): the raw samples, with their timestamps.
+    pub async fn query_raw_samples(&self, expr: &str, time: &str) -> Result<Matrix, ClientError> {
+        const PATH: &str = "/api/v1/query";
+        let form = [("query", expr), ("time", time)];
+        let answer = self.endpoint.post_form(&self.http, PATH, &form).await?;
+        self.finish(PATH, expr, answer, decode_matrix)
+    }
+
     /// Runs a range query from `start` to `end` (Unix seconds) every `step`, sent as
     /// a form like [`Self::query`].
     pub async fn query_range(

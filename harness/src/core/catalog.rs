@@ -67,6 +67,34 @@ fn p95_expectation(h: &HistogramSeries) -> Option<ExpectedSeries> {
     })
 }
 
+/// Margin of the settled-sample probe before the run's start, in seconds: the zero
+/// sample is scraped after the scenario starts, and scrape timestamps may differ a
+/// little from the scenario's clock.
+const PROBE_MARGIN_SECS: u64 = 60;
+
+/// When every metrics check of the run is evaluated: at the first scraped sample from
+/// which every request counter and latency histogram series of the run holds its
+/// final value, found among the raw samples up to the moment the run finished (its
+/// final values were scraped before it wrote the manifest). A time that depends only
+/// on the stored samples, not on when the checks run: `--hold` goes on scraping the
+/// same values after it, and a `[5m]` range ending there starts from the zero sample
+/// scraped before the workload and ends on a sample, so `rate()` is
+/// increase / 300 s exactly.
+pub fn settled(m: &Manifest) -> EvalAt {
+    EvalAt::Settled {
+        probe: format!(
+            "{{__name__=~\"http_requests_total|http_request_duration_seconds_count\",run_id=\"{}\"}}",
+            m.run_id
+        ),
+        probe_at_unix_ms: m.finished_at_unix_ms,
+        range_secs: m
+            .finished_at_unix_ms
+            .saturating_sub(m.started_at_unix_ms)
+            .div_ceil(1000)
+            + PROBE_MARGIN_SECS,
+    }
+}
+
 /// Checks of the metrics path (scenario → Prometheus scrape → remote write → the Mimir
 /// role → PromQL) for every counter and histogram in the manifest.
 pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
@@ -84,14 +112,14 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         .filter(|h| h.name == "http_request_duration_seconds")
         .collect();
     let requests = format!("http_requests_total{{run_id=\"{run}\"}}");
-    let last = || EvalAt::LastSampleOf(requests.clone());
+    let last = || settled(m);
     let mut checks = Vec::new();
 
     checks.push(metrics_check(
         "metrics.requests_total.exact",
         "every counter series arrived with its exact total",
         requests.clone(),
-        EvalAt::Now,
+        last(),
         None,
         counters
             .iter()
@@ -106,7 +134,7 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         "metrics.request_duration.count",
         "every histogram series arrived with its exact _count",
         format!("http_request_duration_seconds_count{{run_id=\"{run}\"}}"),
-        EvalAt::Now,
+        last(),
         None,
         histograms
             .iter()
@@ -121,7 +149,7 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         "metrics.request_duration.sum",
         "every histogram series arrived with its _sum",
         format!("http_request_duration_seconds_sum{{run_id=\"{run}\"}}"),
-        EvalAt::Now,
+        last(),
         None,
         histograms
             .iter()
@@ -139,7 +167,7 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         "metrics.request_duration.buckets",
         "every histogram bucket arrived with its exact cumulative count",
         format!("http_request_duration_seconds_bucket{{run_id=\"{run}\"}}"),
-        EvalAt::Now,
+        last(),
         None,
         histograms
             .iter()
@@ -247,7 +275,7 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         "promql.process_cpu",
         "instead of the guide's node CPU query: the scenario's own CPU time arrived",
         format!("process_cpu_seconds_total{{run_id=\"{run}\"}}"),
-        EvalAt::Now,
+        last(),
         Some(GUIDE_PROMQL_CPU),
         vec![ExpectedSeries {
             labels: Labels::from([("run_id".to_string(), run.clone())]),
@@ -258,7 +286,7 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
     ));
     let cpu_query = Query::PromQl {
         expr: GUIDE_PROMQL_CPU.into(),
-        at: EvalAt::Now,
+        at: last(),
     };
     checks.push(Check {
         id: "promql.guide.cpu.original".into(),
@@ -469,7 +497,7 @@ mod tests {
         assert!(matches!(
             by_path.query,
             Query::PromQl {
-                at: EvalAt::LastSampleOf(_),
+                at: EvalAt::Settled { .. },
                 ..
             }
         ));
@@ -549,11 +577,12 @@ mod tests {
         let mut checks = metrics_checks(&manifest());
         let cpu = check(&checks, "promql.guide.cpu.original");
         let control = cpu.control.as_ref().expect("a control");
-        assert_eq!(
-            control.query.text(),
-            "process_cpu_seconds_total{run_id=\"r9\"}"
-        );
-        assert!(matches!(control.query, Query::PromQl { .. }));
+        // the same evaluation time as the check, another expression
+        let Query::PromQl { expr, at } = &control.query else {
+            panic!("a PromQL control: {:?}", control.query)
+        };
+        assert_eq!(expr, "process_cpu_seconds_total{run_id=\"r9\"}");
+        assert!(matches!(&cpu.query, Query::PromQl { at: a, .. } if a == at));
         let cpu = checks
             .iter_mut()
             .find(|c| c.id == "promql.guide.cpu.original")

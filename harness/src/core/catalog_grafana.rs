@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use lgtm_scenarios::manifest::Manifest;
 
-use super::catalog_telemetry::window;
+use super::catalog_telemetry::{logql_metric_time, window};
 use super::check::{Check, EvalAt, Query, Signal};
 use super::component::Component;
 use super::dashboard::{
@@ -209,7 +209,9 @@ pub fn dashboard_checks(
                     Signal::Metrics,
                     Query::PromQl {
                         expr: text,
-                        at: EvalAt::Now,
+                        at: EvalAt::Fixed {
+                            unix_ms: m.finished_at_unix_ms,
+                        },
                     },
                 ),
                 TargetQuery::LogQl(_) if text.trim_start().starts_with('{') => (
@@ -219,7 +221,13 @@ pub fn dashboard_checks(
                         window: window(m),
                     },
                 ),
-                TargetQuery::LogQl(_) => (Signal::Logs, Query::LogQlMetric { expr: text }),
+                TargetQuery::LogQl(_) => (
+                    Signal::Logs,
+                    Query::LogQlMetric {
+                        expr: text,
+                        at_unix_ms: logql_metric_time(m),
+                    },
+                ),
                 TargetQuery::TraceQl(_) => (
                     Signal::Traces,
                     Query::TraceQlSearch {

@@ -21,13 +21,21 @@ use super::quantile::interpolated_quantile;
 /// Margin around the run's emission time for log and trace queries, in ms.
 const WINDOW_MARGIN_MS: u64 = 120_000;
 
-/// The window of a manifest's run.
+/// The window of a manifest's run: from its start to its end, with a margin for
+/// clock differences between the scenario and the backends. Fixed: lines and spans
+/// carry their emission times, so nothing of the run can arrive outside it later.
 pub fn window(m: &Manifest) -> Window {
     Window {
         start_unix_ms: m.started_at_unix_ms.saturating_sub(WINDOW_MARGIN_MS),
         end_unix_ms: m.finished_at_unix_ms + WINDOW_MARGIN_MS,
-        follow: true,
     }
+}
+
+/// When the run's LogQL metric queries are evaluated: one second after the run
+/// finished, so that their `[5m]` range covers every line of a run shorter than
+/// 4 min 59 s, whenever the query is sent.
+pub fn logql_metric_time(m: &Manifest) -> u64 {
+    m.finished_at_unix_ms + 1000
 }
 
 fn check(
@@ -149,6 +157,7 @@ fn span_trees(m: &Manifest) -> BTreeMap<String, Vec<ExpectedSpan>> {
                     service: s.service.clone(),
                     kind: s.kind.clone(),
                     status: s.status.clone(),
+                    attributes: s.attributes.clone(),
                 })
                 .collect();
             (t.trace_id.clone(), spans)
@@ -178,7 +187,7 @@ pub fn traces_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
         ),
         check(
             format!("{prefix}.traces.span_trees"),
-            "every exported trace has exactly its spans (ids, parents, services, kinds, status)",
+            "every exported trace has exactly its spans (ids, parents, services, kinds, status, attributes), each once",
             Signal::Traces,
             Component::Tempo,
             Query::TracesById {
@@ -350,6 +359,7 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
             expr: format!(
                 "sum by (endpoint) (rate({{service=\"{svc}\", run_id=\"{run}\", level=\"error\"}} | json | endpoint != \"\" [5m]))"
             ),
+            at_unix_ms: logql_metric_time(m),
         },
         Some("sum by (endpoint) (rate({service=\"rust-app\"} |= \"error\" [5m]))"),
         Expectation::Series(SeriesExpectation {
@@ -382,6 +392,7 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
                 expr: format!(
                     "quantile_over_time(0.95, {sel} | json | latency_ms != \"\" | unwrap latency_ms [5m]) by (service)"
                 ),
+                at_unix_ms: logql_metric_time(m),
             },
             Some(GUIDE_LOGQL_P95),
             Expectation::Series(SeriesExpectation {
@@ -406,6 +417,7 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
         Component::Loki,
         Query::LogQlMetric {
             expr: GUIDE_LOGQL_P95.replace("{service=\"rust-app\"}", &sel),
+            at_unix_ms: logql_metric_time(m),
         },
         Some(GUIDE_LOGQL_P95),
         Expectation::Rejected,
@@ -417,6 +429,7 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
         Component::Loki,
         Query::LogQlMetric {
             expr: format!("sum by (endpoint) (rate({sel} |= \"error\" [5m]))"),
+            at_unix_ms: logql_metric_time(m),
         },
         Some("sum by (endpoint) (rate({service=\"rust-app\"} |= \"error\" [5m]))"),
         Expectation::NoSeriesWithLabel {
@@ -458,7 +471,6 @@ pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
             window: Window {
                 start_unix_ms: 1_704_067_200_000,
                 end_unix_ms: 1_704_153_600_000,
-                follow: false,
             },
         },
         Some(

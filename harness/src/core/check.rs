@@ -1,6 +1,9 @@
-//! A check: what to ask which backend, and what the answer must be.
+//! A check: what to ask which backend, and what the answer must be. Every query
+//! carries the time it is evaluated at or the window it covers, fixed by the run, so
+//! that its answer does not depend on when it is asked.
 //!
-//! Main types: [`Check`], [`Control`], [`Query`], [`EvalAt`], [`Signal`].
+//! Main types: [`Check`], [`Control`], [`Query`], [`EvalAt`], [`Window`], [`Signal`];
+//! main function: [`settled_at`].
 
 use serde::Serialize;
 
@@ -16,24 +19,112 @@ pub enum Signal {
     Traces,
 }
 
-/// When a PromQL query is evaluated.
+/// When a PromQL query is evaluated: always at a time fixed by the run, never at the
+/// moment the query happens to be sent, so that a check's answer does not depend on
+/// when it is evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvalAt {
-    /// At the time the query is sent.
-    Now,
-    /// At the newest sample of this selector (`max(timestamp(selector))`), so that a
-    /// range ending there sees exactly the run's samples and `rate()` needs no
-    /// extrapolation at its end.
-    LastSampleOf(String),
+    /// At this time (Unix milliseconds).
+    Fixed { unix_ms: u64 },
+    /// At the run's settled sample: the raw samples of `probe` in the range of
+    /// `range_secs` ending at `probe_at_unix_ms` (`probe[range]` evaluated there) are
+    /// read, and the query is evaluated at the timestamp of the first sample from which
+    /// every series holds its last value ([`settled_at`]). That time depends only on
+    /// the stored samples: a range ending there ends on a sample (no extrapolation at
+    /// its end), and, when the range holds the zero sample scraped before the
+    /// workload, starts from it (none at its start either).
+    Settled {
+        probe: String,
+        probe_at_unix_ms: u64,
+        range_secs: u64,
+    },
 }
 
-/// The time range a log or trace query covers, in Unix milliseconds. With
-/// `follow`, the end is extended to the moment of the query, so late arrivals are seen.
+impl EvalAt {
+    /// How the evaluation time is shown in reports.
+    pub fn describe(&self) -> String {
+        match self {
+            EvalAt::Fixed { unix_ms } => format!("at {}", unix_seconds(*unix_ms)),
+            EvalAt::Settled {
+                probe,
+                probe_at_unix_ms,
+                range_secs,
+            } => format!(
+                "at the first sample of {probe}[{range_secs}s] @ {} from which every series holds its last value",
+                unix_seconds(*probe_at_unix_ms)
+            ),
+        }
+    }
+}
+
+/// Unix milliseconds as the seconds PromQL and LogQL take: `1732540002.000`.
+pub fn unix_seconds(unix_ms: u64) -> String {
+    format!("{}.{:03}", unix_ms / 1000, unix_ms % 1000)
+}
+
+/// The first timestamp (Unix seconds) from which every series of a raw-sample answer
+/// (`probe[range]` evaluated at a fixed time) holds the last value it has in the
+/// answer, or why there is none. Each series must start from zero (the sample scraped
+/// before the workload), or a rate over it would be extrapolated.
+pub fn settled_at(series: &[(super::expect::Labels, Vec<(f64, f64)>)]) -> Result<f64, String> {
+    if series.is_empty() {
+        return Err("no sample of the run yet".into());
+    }
+    let mut at = f64::NEG_INFINITY;
+    for (labels, points) in series {
+        let name = super::expect::fmt_labels(labels);
+        let Some(&(_, last)) = points.last() else {
+            return Err(format!("{name} has no sample yet"));
+        };
+        if points[0].1 != 0.0 {
+            return Err(format!(
+                "the first sample of {name} is {}, not the zero scraped before the workload",
+                points[0].1
+            ));
+        }
+        let from = points
+            .iter()
+            .rev()
+            .take_while(|(_, v)| *v == last)
+            .last()
+            .map(|(t, _)| *t)
+            .unwrap_or(f64::NEG_INFINITY);
+        at = at.max(from);
+    }
+    Ok(at)
+}
+
+/// The time range a log or trace query covers, in Unix milliseconds: fixed from the
+/// run's manifest (log lines and spans carry their emission times), never extended to
+/// the moment of the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub start_unix_ms: u64,
     pub end_unix_ms: u64,
-    pub follow: bool,
+}
+
+impl Window {
+    /// The bounds in Unix nanoseconds (Loki's `start`, `end`).
+    pub fn nanos(&self) -> (u128, u128) {
+        (
+            self.start_unix_ms as u128 * 1_000_000,
+            self.end_unix_ms as u128 * 1_000_000,
+        )
+    }
+
+    /// The bounds in whole Unix seconds, widened to cover the window (Tempo's
+    /// `start`, `end`).
+    pub fn seconds(&self) -> (u64, u64) {
+        (self.start_unix_ms / 1000, self.end_unix_ms.div_ceil(1000))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "from {} to {}",
+            unix_seconds(self.start_unix_ms),
+            unix_seconds(self.end_unix_ms)
+        )
+    }
 }
 
 /// A query in a backend's own language.
@@ -48,9 +139,10 @@ pub enum Query {
         expr: String,
         window: Window,
     },
-    /// A LogQL metric query, evaluated now.
+    /// A LogQL metric query, evaluated at `at_unix_ms`.
     LogQlMetric {
         expr: String,
+        at_unix_ms: u64,
     },
     /// A TraceQL search over the window: the traces found.
     TraceQlSearch {
@@ -102,14 +194,17 @@ pub enum Query {
 }
 
 impl Query {
-    /// The query text, as shown in reports.
+    /// The query text, as shown in reports, with the time it is evaluated at or the
+    /// window it covers.
     pub fn text(&self) -> String {
         match self {
-            Query::PromQl { expr, .. }
-            | Query::LogQlLines { expr, .. }
-            | Query::LogQlMetric { expr } => expr.clone(),
-            Query::TraceQlSearch { query, .. } | Query::TraceQlMetrics { query, .. } => {
-                query.clone()
+            Query::PromQl { expr, at } => format!("{expr} ({})", at.describe()),
+            Query::LogQlMetric { expr, at_unix_ms } => {
+                format!("{expr} (at {})", unix_seconds(*at_unix_ms))
+            }
+            Query::LogQlLines { expr, window } => format!("{expr} ({})", window.describe()),
+            Query::TraceQlSearch { query, window } | Query::TraceQlMetrics { query, window } => {
+                format!("{query} ({})", window.describe())
             }
             Query::ConfigField { field } => format!("effective config: {field}"),
             Query::NotPossible { .. } => "-".into(),
@@ -126,16 +221,23 @@ impl Query {
             Query::GrafanaDsQuery {
                 datasource_uid,
                 query,
-                ..
-            } => {
-                format!("POST /api/ds/query ({datasource_uid}): {}", query.text())
-            }
+                window,
+            } => format!(
+                "POST /api/ds/query ({datasource_uid}): {} ({})",
+                query.text(),
+                window.describe()
+            ),
             Query::TracesById { ids } => {
                 format!("GET /api/traces/<id> for {} trace ids", ids.len())
             }
-            Query::LogQlByTraceId { selector, ids, .. } => format!(
-                "{selector} | json | trace_id=\"<id>\" for {} trace ids",
-                ids.len()
+            Query::LogQlByTraceId {
+                selector,
+                ids,
+                window,
+            } => format!(
+                "{selector} | json | trace_id=\"<id>\" for {} trace ids ({})",
+                ids.len(),
+                window.describe()
             ),
         }
     }
@@ -187,5 +289,101 @@ impl Query {
             _ => {}
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::expect::Labels;
+
+    fn series(points: &[(f64, f64)]) -> (Labels, Vec<(f64, f64)>) {
+        (
+            Labels::from([("status".to_string(), "200".to_string())]),
+            points.to_vec(),
+        )
+    }
+
+    /// What a backend answers to `probe[range]` at `at`: the stored samples in
+    /// `(at - range, at]`.
+    fn raw_samples(stored: &[(f64, f64)], at: f64, range: f64) -> Vec<(f64, f64)> {
+        stored
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t > at - range && *t <= at)
+            .collect()
+    }
+
+    #[test]
+    fn the_settled_sample_does_not_move_while_the_scenario_goes_on_being_scraped() {
+        // zero before the workload, two partial values, then the final 37, scraped
+        // every second; the run finished (wrote its manifest) at 106.5
+        let run: Vec<(f64, f64)> = vec![
+            (100.0, 0.0),
+            (101.0, 12.0),
+            (102.0, 30.0),
+            (103.0, 37.0),
+            (104.0, 37.0),
+            (105.0, 37.0),
+        ];
+        let settled = settled_at(&[series(&raw_samples(&run, 106.5, 66.0))]).unwrap();
+        assert_eq!(settled, 103.0);
+        // `--hold` goes on scraping for ten minutes: the probe is at the run's fixed
+        // time, so the same samples and the same time come back
+        let mut held = run.clone();
+        held.extend((106..706).map(|t| (t as f64, 37.0)));
+        assert_eq!(
+            settled_at(&[series(&raw_samples(&held, 106.5, 66.0))]).unwrap(),
+            settled
+        );
+        // what the old `max(timestamp(…))` at the moment of the query gave: the
+        // newest sample, 10 minutes later, when [5m] no longer holds the zero
+        let newest = held.iter().map(|(t, _)| *t).fold(f64::MIN, f64::max);
+        assert_eq!(newest, 705.0);
+        assert!(
+            !raw_samples(&held, newest, 300.0)
+                .iter()
+                .any(|&(_, v)| v == 0.0)
+        );
+    }
+
+    #[test]
+    fn the_settled_sample_is_the_latest_of_the_series_and_needs_their_zero() {
+        let a = series(&[(1.0, 0.0), (2.0, 5.0), (3.0, 5.0), (4.0, 5.0)]);
+        let mut b = series(&[(1.0, 0.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)]);
+        b.0.insert("status".into(), "500".into());
+        assert_eq!(settled_at(&[a.clone(), b]).unwrap(), 3.0);
+        let no_zero = series(&[(2.0, 5.0), (3.0, 5.0)]);
+        assert!(
+            settled_at(&[no_zero])
+                .unwrap_err()
+                .contains("not the zero scraped before the workload")
+        );
+        assert!(settled_at(&[]).is_err());
+    }
+
+    #[test]
+    fn reports_show_the_time_each_query_is_evaluated_at() {
+        let q = Query::LogQlMetric {
+            expr: "rate({a=\"b\"}[5m])".into(),
+            at_unix_ms: 1_732_540_003_005,
+        };
+        assert_eq!(q.text(), "rate({a=\"b\"}[5m]) (at 1732540003.005)");
+        let q = Query::PromQl {
+            expr: "x".into(),
+            at: EvalAt::Fixed { unix_ms: 7_000 },
+        };
+        assert_eq!(q.text(), "x (at 7.000)");
+        let w = Window {
+            start_unix_ms: 1_500,
+            end_unix_ms: 2_001,
+        };
+        assert_eq!(w.nanos(), (1_500_000_000, 2_001_000_000));
+        assert_eq!(w.seconds(), (1, 3));
+        let q = Query::LogQlLines {
+            expr: "{a=\"b\"}".into(),
+            window: w,
+        };
+        assert_eq!(q.text(), "{a=\"b\"} (from 1.500 to 2.001)");
     }
 }

@@ -344,7 +344,9 @@ pub struct ExpectedLine {
     pub fields: BTreeMap<String, String>,
 }
 
-/// A span that must be part of a trace fetched by id.
+/// A span that must be part of a trace fetched by id, with exactly these
+/// attributes (as the exporter sent them: those the SDK and tracing-opentelemetry add,
+/// such as `code.*`, `thread.*`, `busy_ns`, `idle_ns`, are among them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedSpan {
     pub span_id: String,
@@ -353,6 +355,40 @@ pub struct ExpectedSpan {
     pub service: String,
     pub kind: String,
     pub status: String,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// An attribute value with its type normalised: OTLP/JSON writes 64-bit integers as
+/// strings (decoded to numbers by the Tempo client) and whole doubles without a
+/// fraction, so numbers compare by value; strings, booleans and anything else keep
+/// their type.
+fn same_attribute(want: &serde_json::Value, got: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) => a == b,
+    }
+}
+
+/// Every difference between the attributes the manifest records and those stored.
+fn attribute_differences(
+    want: &BTreeMap<String, serde_json::Value>,
+    got: &BTreeMap<String, serde_json::Value>,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for (k, w) in want {
+        match got.get(k) {
+            None => diffs.push(format!("attribute {k} missing (emitted {w})")),
+            Some(g) if !same_attribute(w, g) => {
+                diffs.push(format!("attribute {k} is {g}, emitted {w}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (k, g) in got.iter().filter(|(k, _)| !want.contains_key(*k)) {
+        diffs.push(format!("unexpected attribute {k}={g}"));
+    }
+    diffs
 }
 
 /// What an answer must be.
@@ -403,26 +439,134 @@ fn field_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// Whether a stored entry is the expected line.
-fn line_matches(want: &ExpectedLine, got: &LogEntry) -> bool {
-    if !matches(&want.labels, &got.labels) {
-        return false;
+/// The labels Loki adds to the streams it returns (Loki 3: `service_name` and
+/// `detected_level`, and `__stream_shard__` when it shards a fast stream). They are
+/// the only labels ignored when stream labels are compared; every other label must be
+/// exactly the one pushed.
+pub const LOKI_ADDED_LABELS: [&str; 3] = ["service_name", "detected_level", "__stream_shard__"];
+
+/// Stream labels without the ones Loki adds.
+pub fn stream_labels(labels: &Labels) -> Labels {
+    labels
+        .iter()
+        .filter(|(k, _)| !LOKI_ADDED_LABELS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// What `got` has beside or instead of `want`: `without a="1", with b="2" instead of "3", with c="4"`.
+fn label_difference(want: &Labels, got: &Labels) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in want {
+        match got.get(k) {
+            None => parts.push(format!("without {k}=\"{v}\"")),
+            Some(g) if g != v => parts.push(format!("with {k}=\"{g}\" instead of \"{v}\"")),
+            Some(_) => {}
+        }
     }
-    match serde_json::from_str::<serde_json::Value>(&got.line) {
-        Ok(serde_json::Value::Object(obj)) => {
-            let message_ok = obj
-                .get("message")
-                .map(field_text)
-                .is_some_and(|m| m == want.message);
-            message_ok
+    for (k, g) in got.iter().filter(|(k, _)| !want.contains_key(*k)) {
+        parts.push(format!("with {k}=\"{g}\""));
+    }
+    parts.join(", ")
+}
+
+/// The labels LogQL's `| json` extracts from a JSON line: its keys, nested ones joined
+/// with `_`, every character other than `[A-Za-z0-9_]` replaced by `_`.
+fn json_label_names(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    out: &mut BTreeSet<String>,
+) {
+    for (k, v) in obj {
+        let name: String = format!("{prefix}{k}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        match v {
+            serde_json::Value::Object(inner) => json_label_names(inner, &format!("{name}_"), out),
+            _ => {
+                out.insert(name);
+            }
+        }
+    }
+}
+
+/// The stream's labels as pushed: without the ones Loki adds ([`LOKI_ADDED_LABELS`])
+/// and without those a parser stage of the query (`| json`) extracted from the line
+/// itself (its field names; `<label>_extracted` where a field has a stream label's
+/// name, which then stays; `__error__`, `__error_details__`).
+fn pushed_labels(
+    labels: &Labels,
+    json: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Labels {
+    let mut fields = BTreeSet::new();
+    if let Some(obj) = json {
+        json_label_names(obj, "", &mut fields);
+    }
+    stream_labels(labels)
+        .into_iter()
+        .filter(|(k, _)| {
+            let parsed = k == "__error__"
+                || k == "__error_details__"
+                || k.strip_suffix("_extracted")
+                    .is_some_and(|base| labels.contains_key(base) && fields.contains(base))
+                || (fields.contains(k) && !labels.contains_key(&format!("{k}_extracted")));
+            !parsed
+        })
+        .collect()
+}
+
+/// A stored line, read once: its stream labels as pushed and its JSON.
+struct StoredLine {
+    labels: Labels,
+    json: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl StoredLine {
+    fn read(e: &LogEntry) -> Self {
+        let json = match serde_json::from_str::<serde_json::Value>(&e.line) {
+            Ok(serde_json::Value::Object(obj)) => Some(obj),
+            _ => None,
+        };
+        StoredLine {
+            labels: pushed_labels(&e.labels, json.as_ref()),
+            json,
+        }
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.json.as_ref()?.get(key).map(field_text)
+    }
+
+    /// The line's message and `keys` fields, if it is a JSON line that has them all.
+    fn key(&self, keys: &[&String]) -> Option<(String, Vec<String>)> {
+        let message = self.text("message")?;
+        let values = keys
+            .iter()
+            .map(|k| self.text(k))
+            .collect::<Option<Vec<String>>>()?;
+        Some((message, values))
+    }
+}
+
+/// Whether a stored line is the expected one, its stream labels aside.
+fn content_matches(want: &ExpectedLine, stored: &StoredLine, raw: &str) -> bool {
+    match &stored.json {
+        Some(_) => {
+            stored.text("message").as_deref() == Some(want.message.as_str())
                 && want
                     .fields
                     .iter()
-                    .all(|(k, v)| obj.get(k).map(field_text).is_some_and(|g| &g == v))
+                    .all(|(k, v)| stored.text(k).as_deref() == Some(v.as_str()))
         }
-        _ => {
-            got.line.contains(&want.message)
-                && want.fields.values().all(|v| got.line.contains(v.as_str()))
+        None => {
+            raw.contains(&want.message) && want.fields.values().all(|v| raw.contains(v.as_str()))
         }
     }
 }
@@ -437,42 +581,161 @@ fn describe_line(l: &ExpectedLine) -> String {
     )
 }
 
-/// Matches expected lines to stored ones, each stored line used once.
+/// The identity an expected line is found by: stream labels, message and the values
+/// of its fields.
+type LineKey = (Labels, String, Vec<String>);
+
+/// Matches expected lines to stored ones, each stored line used once. Stream labels
+/// are compared exactly, but for [`LOKI_ADDED_LABELS`] and the labels a `| json`
+/// stage extracted from the line (a pushed label that is also a field name of the
+/// line's JSON therefore goes unchecked; no scenario pushes one). A line stored more often than
+/// it was emitted is reported as such ("arrived 2 times"), also when `exact` is off;
+/// with `exact`, any other stored line is a failure too. Stored lines are indexed, so
+/// 100,000 lines are judged in linear time.
 pub fn evaluate_lines(want: &[ExpectedLine], got: &[LogEntry], exact: bool) -> Verdict {
+    use std::collections::{HashMap, VecDeque};
+    let stored: Vec<StoredLine> = got.iter().map(StoredLine::read).collect();
+    let want_labels: Vec<Labels> = want.iter().map(|w| stream_labels(&w.labels)).collect();
+    // One index of the stored lines per set of field names the expected lines use.
+    let mut indexes: BTreeMap<Vec<&String>, HashMap<LineKey, VecDeque<usize>>> = BTreeMap::new();
+    for w in want {
+        let keys: Vec<&String> = w.fields.keys().collect();
+        indexes.entry(keys).or_insert_with_key(|keys| {
+            let mut index: HashMap<LineKey, VecDeque<usize>> = HashMap::new();
+            for (i, s) in stored.iter().enumerate() {
+                if let Some((message, values)) = s.key(keys) {
+                    index
+                        .entry((s.labels.clone(), message, values))
+                        .or_default()
+                        .push_back(i);
+                }
+            }
+            index
+        });
+    }
+    let key_of = |i: usize| -> (Vec<&String>, LineKey) {
+        let w = &want[i];
+        (
+            w.fields.keys().collect(),
+            (
+                want_labels[i].clone(),
+                w.message.clone(),
+                w.fields.values().cloned().collect(),
+            ),
+        )
+    };
+    let not_json: Vec<usize> = (0..got.len())
+        .filter(|&i| stored[i].json.is_none())
+        .collect();
     let mut used = vec![false; got.len()];
     let mut missing = Vec::new();
-    for w in want {
-        match (0..got.len()).find(|&i| !used[i] && line_matches(w, &got[i])) {
-            Some(i) => used[i] = true,
-            None => missing.push(w),
+    let mut emitted: BTreeMap<(Vec<&String>, LineKey), (usize, usize)> = BTreeMap::new();
+    for i in 0..want.len() {
+        let (keys, key) = key_of(i);
+        let hit = indexes
+            .get_mut(&keys)
+            .and_then(|index| index.get_mut(&key))
+            .and_then(|bucket| {
+                while let Some(j) = bucket.pop_front() {
+                    if !used[j] {
+                        return Some(j);
+                    }
+                }
+                None
+            })
+            .or_else(|| {
+                not_json.iter().copied().find(|&j| {
+                    !used[j]
+                        && stored[j].labels == want_labels[i]
+                        && content_matches(&want[i], &stored[j], &got[j].line)
+                })
+            });
+        match hit {
+            Some(j) => used[j] = true,
+            None => missing.push(i),
+        }
+        emitted.entry((keys, key)).or_insert((i, 0)).1 += 1;
+    }
+    // Lines stored more often than emitted: the unused stored lines with the key of
+    // an expected line.
+    let mut problems = Vec::new();
+    let mut duplicate = vec![false; got.len()];
+    let mut stored_again: BTreeMap<&(Vec<&String>, LineKey), usize> = BTreeMap::new();
+    for j in (0..got.len()).filter(|&j| !used[j]) {
+        for keys in indexes.keys() {
+            let Some((message, values)) = stored[j].key(keys) else {
+                continue;
+            };
+            let key = (keys.clone(), (stored[j].labels.clone(), message, values));
+            if let Some((k, _)) = emitted.get_key_value(&key) {
+                duplicate[j] = true;
+                *stored_again.entry(k).or_default() += 1;
+                break;
+            }
         }
     }
-    let extra: Vec<&LogEntry> = got
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| !**u)
-        .map(|(e, _)| e)
-        .collect();
-    let mut problems = Vec::new();
+    let mut duplicates = Vec::new();
+    for (key, again) in &stored_again {
+        let (first, times) = emitted[*key];
+        let arrived = times + again;
+        duplicates.push(if times == 1 {
+            format!(
+                "line {} arrived {arrived} times",
+                describe_line(&want[first])
+            )
+        } else {
+            format!(
+                "line {} arrived {arrived} times, emitted {times} times",
+                describe_line(&want[first])
+            )
+        });
+    }
     if !missing.is_empty() {
+        let examples: Vec<String> = missing
+            .iter()
+            .take(3)
+            .map(|&i| {
+                let w = &want[i];
+                let elsewhere = (0..got.len()).find(|&j| {
+                    !used[j]
+                        && stored[j].labels != want_labels[i]
+                        && content_matches(w, &stored[j], &got[j].line)
+                });
+                match elsewhere {
+                    Some(j) => format!(
+                        "{} (stored in a stream {})",
+                        describe_line(w),
+                        label_difference(&want_labels[i], &stored[j].labels)
+                    ),
+                    None => describe_line(w),
+                }
+            })
+            .collect();
         problems.push(format!(
             "{} of {} expected lines missing, e.g. {}",
             missing.len(),
             want.len(),
-            missing
-                .iter()
-                .take(3)
-                .map(|l| describe_line(l))
-                .collect::<Vec<_>>()
-                .join("; ")
+            examples.join("; ")
         ));
     }
+    if !duplicates.is_empty() {
+        let n = duplicates.len();
+        duplicates.truncate(3);
+        if n > 3 {
+            duplicates.push(format!("{n} duplicated lines in all"));
+        }
+        problems.extend(duplicates);
+    }
+    let extra: Vec<usize> = (0..got.len())
+        .filter(|&j| !used[j] && !duplicate[j])
+        .collect();
     if exact && !extra.is_empty() {
+        let e = &got[extra[0]];
         problems.push(format!(
             "{} unexpected lines, e.g. {} {}",
             extra.len(),
-            fmt_labels(&extra[0].labels),
-            extra[0].line.chars().take(200).collect::<String>()
+            fmt_labels(&stored[extra[0]].labels),
+            e.line.chars().take(200).collect::<String>()
         ));
     }
     if problems.is_empty() {
@@ -534,7 +797,17 @@ pub fn evaluate_traces(
             continue;
         };
         for w in spans {
-            match found.iter().find(|s| s.span_id == w.span_id) {
+            let copies: Vec<&ObservedSpan> =
+                found.iter().filter(|s| s.span_id == w.span_id).collect();
+            if copies.len() > 1 {
+                problems.push(format!(
+                    "trace {trace_id}: span {} ({}) arrived {} times",
+                    w.span_id,
+                    w.name,
+                    copies.len()
+                ));
+            }
+            match copies.first() {
                 None => problems.push(format!(
                     "trace {trace_id}: span {} ({}) missing",
                     w.span_id, w.name
@@ -557,10 +830,12 @@ pub fn evaluate_traces(
                             diffs.push(format!("{what} {g:?} ≠ {e:?}"));
                         }
                     }
+                    diffs.extend(attribute_differences(&w.attributes, &s.attributes));
                     if !diffs.is_empty() {
                         problems.push(format!(
-                            "trace {trace_id} span {}: {}",
+                            "trace {trace_id} span {} ({}): {}",
                             w.span_id,
+                            w.name,
                             diffs.join(", ")
                         ));
                     }
@@ -799,7 +1074,10 @@ mod log_and_trace_tests {
 
     fn want(level: &str, message: &str, fields: &[(&str, &str)]) -> ExpectedLine {
         ExpectedLine {
-            labels: Labels::from([("level".to_string(), level.to_string())]),
+            labels: Labels::from([
+                ("level".to_string(), level.to_string()),
+                ("run_id".into(), "r".into()),
+            ]),
             message: message.into(),
             fields: fields
                 .iter()
@@ -849,7 +1127,115 @@ mod log_and_trace_tests {
             panic!()
         };
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(evaluate_lines(&w[..1], &got, false).is_pass());
+        // without exactness other lines may be stored
+        assert!(evaluate_lines(&w[2..], &got, false).is_pass());
+    }
+
+    #[test]
+    fn stream_labels_compare_exactly_but_for_the_ones_loki_adds() {
+        let w = vec![want("info", "handled", &[("trace_id", "t1")])];
+        let line = r#"{"message":"handled","trace_id":"t1"}"#;
+        // Loki 3.2 adds service_name and detected_level, and __stream_shard__ to a
+        // sharded stream: still the pushed stream
+        let mut added = entry("info", line);
+        for (k, v) in [
+            ("service_name", "rust-app"),
+            ("detected_level", "info"),
+            ("__stream_shard__", "1"),
+        ] {
+            added.labels.insert(k.into(), v.into());
+        }
+        assert!(evaluate_lines(&w, &[added], true).is_pass());
+        // any other label the manifest does not list is a different stream (the old
+        // subset match passed this)
+        let mut extra = entry("info", line);
+        extra.labels.insert("tier".into(), "web".into());
+        let v = evaluate_lines(&w, &[extra], true);
+        assert!(
+            v.summary().contains(
+                "1 of 1 expected lines missing, e.g. {level=\"info\", run_id=\"r\"} \"handled\" trace_id=t1 (stored in a stream with tier=\"web\")"
+            ),
+            "{v:?}"
+        );
+        // and a label the manifest lists but that was not pushed
+        let mut listed = w.clone();
+        listed[0].labels.insert("tier".into(), "web".into());
+        let v = evaluate_lines(&listed, &[entry("info", line)], false);
+        assert!(
+            v.summary()
+                .contains("(stored in a stream without tier=\"web\")"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn labels_a_json_stage_extracted_are_not_stream_labels() {
+        let w = vec![want("info", "handled", &[("trace_id", "t1")])];
+        let line = r#"{"message":"handled","trace_id":"t1","http.route":"/a","_spans":{"request":1},"run_id":"x"}"#;
+        // `{…} | json`: every field became a label; `run_id` collides with the stream
+        // label, so Loki names it run_id_extracted
+        let mut parsed = entry("info", line);
+        for (k, v) in [
+            ("message", "handled"),
+            ("trace_id", "t1"),
+            ("http_route", "/a"),
+            ("_spans_request", "1"),
+            ("run_id_extracted", "x"),
+        ] {
+            parsed.labels.insert(k.into(), v.into());
+        }
+        assert!(evaluate_lines(&w, &[parsed.clone()], true).is_pass());
+        // a label that is no field of the line is still a stream label
+        parsed.labels.insert("tier".into(), "web".into());
+        assert!(!evaluate_lines(&w, &[parsed], true).is_pass());
+    }
+
+    #[test]
+    fn a_line_stored_twice_is_reported_as_arrived_twice() {
+        let line = r#"{"message":"handled","trace_id":"t1"}"#;
+        let w = vec![
+            want("info", "handled", &[("trace_id", "t1")]),
+            want("error", "failed", &[]),
+        ];
+        let got = [
+            entry("info", line),
+            entry("error", r#"{"message":"failed"}"#),
+            entry("info", line),
+        ];
+        // reported whether or not other lines are allowed
+        for exact in [true, false] {
+            let Verdict::Mismatch { problems } = evaluate_lines(&w, &got, exact) else {
+                panic!("a duplicate passed")
+            };
+            assert_eq!(
+                problems,
+                vec![
+                    "line {level=\"info\", run_id=\"r\"} \"handled\" trace_id=t1 arrived 2 times"
+                        .to_string()
+                ]
+            );
+        }
+        // a line emitted twice and stored twice is fine
+        let twice = vec![w[0].clone(), w[0].clone(), w[1].clone()];
+        assert!(evaluate_lines(&twice, &got, true).is_pass());
+    }
+
+    #[test]
+    fn a_hundred_thousand_lines_are_judged_exactly() {
+        let n = 100_000;
+        let w: Vec<ExpectedLine> = (0..n)
+            .map(|i| want("info", "volume line", &[("seq", &i.to_string())]))
+            .collect();
+        let mut got: Vec<LogEntry> = (0..n)
+            .map(|i| entry("info", &format!(r#"{{"message":"volume line","seq":{i}}}"#)))
+            .collect();
+        assert!(evaluate_lines(&w, &got, true).is_pass());
+        got.swap_remove(4242);
+        assert!(
+            evaluate_lines(&w, &got, true)
+                .summary()
+                .starts_with("1 of 100000 expected lines missing, e.g. {level=\"info\", run_id=\"r\"} \"volume line\" seq=4242")
+        );
     }
 
     #[test]
@@ -892,6 +1278,7 @@ mod log_and_trace_tests {
             service: service.into(),
             kind: "server".into(),
             status: "unset".into(),
+            attributes: Default::default(),
         }
     }
 
@@ -934,6 +1321,70 @@ mod log_and_trace_tests {
         assert_eq!(
             evaluate_traces(&want, &absent).summary(),
             "trace t not found"
+        );
+    }
+
+    #[test]
+    fn span_attributes_are_compared_with_their_types_normalised() {
+        let mut want_span = expected("1", None, "frontend");
+        want_span.attributes = BTreeMap::from([
+            ("http.request.method".to_string(), serde_json::json!("POST")),
+            (
+                "http.response.status_code".to_string(),
+                serde_json::json!(500),
+            ),
+            ("busy_ns".to_string(), serde_json::json!(1234567)),
+            ("ratio".to_string(), serde_json::json!(2.0)),
+        ]);
+        let want = BTreeMap::from([("t".to_string(), vec![want_span])]);
+        // what the Tempo client decodes: intValue "500" as a number, a whole double
+        // without its fraction
+        let mut stored = span("1", None, "frontend");
+        stored.attributes = BTreeMap::from([
+            ("http.request.method".to_string(), serde_json::json!("POST")),
+            (
+                "http.response.status_code".to_string(),
+                serde_json::json!(500),
+            ),
+            ("busy_ns".to_string(), serde_json::json!(1234567)),
+            ("ratio".to_string(), serde_json::json!(2)),
+        ]);
+        let got = |s: &ObservedSpan| vec![("t".to_string(), Some(vec![s.clone()]))];
+        assert!(evaluate_traces(&want, &got(&stored)).is_pass());
+        // the old comparison ignored attributes: every one of these passed
+        let mut wrong = stored.clone();
+        wrong
+            .attributes
+            .insert("http.request.method".into(), serde_json::json!("GET"));
+        wrong
+            .attributes
+            .insert("http.response.status_code".into(), serde_json::json!("500"));
+        wrong.attributes.remove("busy_ns");
+        wrong
+            .attributes
+            .insert("extra".into(), serde_json::json!(true));
+        assert_eq!(
+            evaluate_traces(&want, &got(&wrong)).summary(),
+            "trace t span 1 (n): attribute busy_ns missing (emitted 1234567), \
+             attribute http.request.method is \"GET\", emitted \"POST\", \
+             attribute http.response.status_code is \"500\", emitted 500, \
+             unexpected attribute extra=true"
+        );
+    }
+
+    #[test]
+    fn a_span_stored_twice_is_reported_as_arrived_twice() {
+        let want = BTreeMap::from([("t".to_string(), vec![expected("1", None, "frontend")])]);
+        let twice = vec![(
+            "t".to_string(),
+            Some(vec![
+                span("1", None, "frontend"),
+                span("1", None, "frontend"),
+            ]),
+        )];
+        assert_eq!(
+            evaluate_traces(&want, &twice).summary(),
+            "trace t: span 1 (n) arrived 2 times"
         );
     }
 

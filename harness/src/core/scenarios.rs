@@ -104,3 +104,114 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Ve
     }
     checks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::catalog_telemetry::window;
+    use crate::core::check::{EvalAt, Query, Window};
+
+    /// A finished run's manifest: one line, one trace, one counter and histogram.
+    fn finished_run() -> Manifest {
+        serde_json::from_str(
+            r#"{
+              "schema_version": 1, "scenario": "http-service", "run_id": "r1-http",
+              "service": "rust-app", "environment": "production",
+              "started_at_unix_ms": 1732540000000, "finished_at_unix_ms": 1732540004321,
+              "logs": {"streams": [{"labels": {"service": "rust-app", "environment": "production", "run_id": "r1-http", "level": "error"},
+                "lines": [{"level": "error", "message": "error handling request",
+                  "fields": {"endpoint": "/api/users", "latency_ms": "3", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}}]}]},
+              "traces": {"sampler_ratio": 1.0, "roots_started": 1, "traces": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "spans": [
+                {"span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "POST /api/orders", "service": "rust-app",
+                 "kind": "server", "status": "error", "attributes": {"http.request.method": "POST", "http.response.status_code": 500},
+                 "start_unix_nanos": 1732540001000000000, "duration_nanos": 150000000}]}]},
+              "metrics": {"counters": [{"name": "http_requests_total", "labels": {"method": "GET", "path": "/api/users", "status": "500", "service": "rust-app", "run_id": "r1-http"}, "value": 3}],
+                "histograms": [{"name": "http_request_duration_seconds", "labels": {"method": "GET", "path": "/api/users", "service": "rust-app", "run_id": "r1-http"},
+                  "buckets": [0.005, 0.01], "observations": [0.002, 0.003, 0.004]}],
+                "process_metrics": ["process_cpu_seconds_total"]}
+            }"#,
+        )
+        .unwrap()
+    }
+
+    /// Every query of a finished run's catalog carries its time: instant queries an
+    /// evaluation time fixed by the manifest, range queries the run's window. None
+    /// leaves it to the moment the query is sent (the old `EvalAt::Now`, a LogQL
+    /// metric query without `time`, windows that followed the clock).
+    #[test]
+    fn every_query_of_a_finished_run_is_pinned_to_the_run() {
+        let m = finished_run();
+        use crate::core::catalog_grafana::LoadedDashboard;
+        use crate::core::plan::ConfigSet;
+        use crate::stack::configs::catalog_context;
+        // As when Grafana serves the provisioned dashboard: its checks are made too.
+        let provisioned = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        let ctx = catalog_context(
+            ConfigSet::Fixed,
+            LoadedDashboard::Loaded(provisioned.dashboard.clone()),
+        )
+        .unwrap();
+        let guide_2024 = Window {
+            start_unix_ms: 1_704_067_200_000,
+            end_unix_ms: 1_704_153_600_000,
+        };
+        let mut kinds = std::collections::BTreeSet::new();
+        for spec in &SCENARIOS {
+            let checks = checks_for(spec, &m, &ctx);
+            let queries = checks.iter().flat_map(|c| {
+                std::iter::once((c, &c.query)).chain(c.control.iter().map(move |k| (c, &k.query)))
+            });
+            for (c, query) in queries {
+                let text = query.text();
+                let kind = match query {
+                    Query::PromQl { at, .. } => {
+                        match at {
+                            EvalAt::Fixed { unix_ms } => {
+                                assert_eq!(*unix_ms, m.finished_at_unix_ms, "{}", c.id)
+                            }
+                            EvalAt::Settled {
+                                probe_at_unix_ms,
+                                range_secs,
+                                probe,
+                            } => {
+                                assert_eq!(*probe_at_unix_ms, m.finished_at_unix_ms, "{}", c.id);
+                                // the probe reaches back before the run and stays
+                                // within the [5m] of the rates
+                                assert!((5..300).contains(range_secs), "{}", c.id);
+                                assert!(probe.contains("run_id=\"r1-http\""), "{}", c.id);
+                            }
+                        }
+                        assert!(text.contains(" (at "), "{}: {text}", c.id);
+                        "promql"
+                    }
+                    Query::LogQlMetric { at_unix_ms, .. } => {
+                        assert_eq!(*at_unix_ms, m.finished_at_unix_ms + 1000, "{}", c.id);
+                        assert!(text.ends_with("(at 1732540005.321)"), "{}: {text}", c.id);
+                        "logql-metric"
+                    }
+                    Query::LogQlLines { window: w, .. }
+                    | Query::TraceQlSearch { window: w, .. }
+                    | Query::TraceQlMetrics { window: w, .. }
+                    | Query::GrafanaDsQuery { window: w, .. }
+                    | Query::LogQlByTraceId { window: w, .. } => {
+                        assert!(*w == window(&m) || *w == guide_2024, "{}: {w:?}", c.id);
+                        assert!(w.start_unix_ms < m.started_at_unix_ms, "{}", c.id);
+                        assert!(text.contains(" (from "), "{}: {text}", c.id);
+                        "window"
+                    }
+                    Query::TracesById { .. }
+                    | Query::ConfigField { .. }
+                    | Query::NotPossible { .. }
+                    | Query::GrafanaHealth
+                    | Query::GrafanaDashboard { .. }
+                    | Query::GrafanaDatasourceHealth { .. } => "timeless",
+                };
+                kinds.insert(kind);
+            }
+        }
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            vec!["logql-metric", "promql", "timeless", "window"]
+        );
+    }
+}

@@ -28,7 +28,8 @@ struct Args {
     #[arg(long)]
     legacy_http_attributes: bool,
     /// Make the manifest lie on purpose, so the harness's checks must fail: drop-span,
-    /// mislabel-log, extra-count. Repeatable, or comma-separated.
+    /// mislabel-log, extra-count, wrong-attribute, duplicate-log (also pushes one line
+    /// twice), extra-label. Repeatable, or comma-separated.
     // Strings, parsed in `main`, so that an empty LGTM_CHECK_FAULTS means no fault.
     #[arg(
         long = "fault",

@@ -1,0 +1,44 @@
+//! The `/metrics` endpoint serves no scrape before the scenario's series are
+//! registered: the very first scrape already shows each of them at zero, so the first
+//! sample of every series is the zero a rate starts from.
+
+use lgtm_scenarios::metrics_endpoint::{MetricsEndpoint, REQUEST_DURATION, REQUESTS_TOTAL};
+
+#[tokio::test]
+async fn the_first_scrape_already_shows_every_series_at_zero() {
+    let endpoint = MetricsEndpoint::start("127.0.0.1:0".parse().unwrap(), "svc", "r0", || {
+        for status in ["200", "500"] {
+            metrics::counter!(REQUESTS_TOTAL, "method" => "GET", "path" => "/a", "status" => status)
+                .increment(0);
+        }
+        let _ = metrics::histogram!(REQUEST_DURATION, "method" => "GET", "path" => "/a");
+    })
+    .await
+    .unwrap();
+    // the first request the listener accepts
+    let body = reqwest::get(format!("http://{}/metrics", endpoint.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str, label: &str| -> Option<String> {
+        body.lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.to_string())
+    };
+    for status in ["200", "500"] {
+        assert_eq!(
+            value(REQUESTS_TOTAL, &format!("status=\"{status}\"")).as_deref(),
+            Some("0"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        value(&format!("{REQUEST_DURATION}_count"), "path=\"/a\"").as_deref(),
+        Some("0"),
+        "{body}"
+    );
+    assert_eq!(endpoint.scrapes.completed(), 1);
+}
