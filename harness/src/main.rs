@@ -57,8 +57,8 @@ struct RunArgs {
     /// Fail the run if any component or check is skipped, or Mimir is stood in for.
     #[arg(long, env = "LGTM_CHECK_REQUIRE_ALL")]
     require_all: bool,
-    /// Fail the run if this component is skipped or stood in for, or a check that
-    /// needs it is skipped. Repeatable; also LGTM_CHECK_REQUIRE=a,b.
+    /// Fail the run if this component is skipped or stood in for, or a check is
+    /// skipped because of it. Repeatable; also LGTM_CHECK_REQUIRE=a,b.
     #[arg(long, value_name = "COMPONENT")]
     require: Vec<String>,
     /// Also write the report as JSON to this file.

@@ -144,6 +144,22 @@ pub struct CheckReport {
     pub skipped_because: Vec<Component>,
 }
 
+impl CheckReport {
+    /// Whether this check was skipped because of a component in `required`: one
+    /// of the components that were not running and made it skip, or, for a check
+    /// skipped for a reason of its own, one of the components it needs. A check
+    /// that needs a required component but was skipped only because another one
+    /// is missing (Grafana's view of a required Prometheus) is not.
+    pub fn skipped_for_required(&self, required: &BTreeSet<Component>) -> bool {
+        let blamed = if self.skipped_because.is_empty() {
+            &self.needs
+        } else {
+            &self.skipped_because
+        };
+        self.status == CheckStatus::Skip && blamed.iter().any(|c| required.contains(c))
+    }
+}
+
 /// Skipped checks that share one cause: a missing image, a component that failed to
 /// start, or a reason of the checks' own. A check that needs two missing components
 /// counts under both.
@@ -378,13 +394,11 @@ impl Report {
         }
         let skipped_required = checks
             .iter()
-            .filter(|c| {
-                c.status == CheckStatus::Skip && c.needs.iter().any(|n| required.contains(n))
-            })
+            .filter(|c| c.skipped_for_required(&required))
             .count();
         if skipped_required > 0 {
             problems.push(format!(
-                "{skipped_required} checks that need a required component were skipped"
+                "{skipped_required} checks were skipped because of a required component"
             ));
         }
         let skips = skip_groups(&components, &checks);
@@ -589,6 +603,36 @@ mod tests {
             reason: "needs …, which is not running".into(),
             ..check(CheckStatus::Skip)
         }
+    }
+
+    #[test]
+    fn a_skip_fails_a_requirement_only_when_the_required_component_caused_it() {
+        // Grafana's view of the metrics: needs Grafana and Prometheus; skipped
+        // because Grafana's image is missing, while Prometheus (required) ran.
+        let mut through_grafana = skipped("grafana.datasource.mimir", &[Component::Grafana]);
+        through_grafana.needs = vec![Component::Grafana, Component::Prometheus];
+        let prometheus = BTreeSet::from([Component::Prometheus]);
+        assert!(!through_grafana.skipped_for_required(&prometheus));
+        let r = Report::new(
+            "r".into(),
+            prometheus.clone(),
+            ConfigSet::Fixed,
+            vec![
+                missing(Component::Grafana, "grafana/grafana:11.3.0"),
+                component(Component::Prometheus, ComponentStatus::Ready, None),
+            ],
+            vec![check(CheckStatus::Pass), through_grafana.clone()],
+        );
+        assert_eq!(r.problems, Vec::<String>::new());
+        assert_eq!(r.exit_code(), exit::OK);
+        // Requiring Grafana, the same skip fails the run.
+        let grafana = BTreeSet::from([Component::Grafana]);
+        assert!(through_grafana.skipped_for_required(&grafana));
+        // A check skipped for a reason of its own is judged by what it needs.
+        let mut own = check(CheckStatus::Skip);
+        own.reason = "the stand-in has no such setting".into();
+        assert!(own.skipped_for_required(&prometheus));
+        assert!(!check(CheckStatus::Pass).skipped_for_required(&prometheus));
     }
 
     fn report(components: Vec<ComponentReport>, checks: Vec<CheckReport>) -> Report {
