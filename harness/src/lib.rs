@@ -14,5 +14,6 @@ pub mod execute;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shape;
 pub mod stack;
 pub mod wait;
