@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -147,39 +147,54 @@ pub async fn observe(
     Ok(run)
 }
 
+/// How long [`collect_settled`] must see the same shape before it takes it: longer
+/// than a scrape interval, Tempo's idle period before a trace is searchable, and a
+/// Loki push batch.
+pub const SETTLE_QUIET: Duration = Duration::from_secs(3);
+
 /// [`collect`] again and again until it gives the same non-empty shape, counts
-/// included, twice in a row (everything of the run has arrived and been indexed), or
-/// `deadline` passes.
+/// included, for [`SETTLE_QUIET`] (everything of the run has arrived and been
+/// indexed), or `deadline` passes. The shape itself still comes from the pinned
+/// `window`: the wall clock only paces the asking.
 pub async fn collect_settled(
     sources: ShapeSources<'_>,
     run_id: &str,
     window: Window,
     deadline: Duration,
 ) -> Result<Shape, CollectError> {
-    let last: Arc<Mutex<Option<Shape>>> = Arc::default();
+    let last: Arc<Mutex<Option<(Shape, Instant)>>> = Arc::default();
     let attempt = || {
         let last = last.clone();
         async move {
             let shape = collect(sources, run_id, window)
                 .await
                 .map_err(|e| match &e {
-                    CollectError::Client(c) if c.is_transient() => Attempt::NotYet(e.to_string()),
-                    CollectError::TraceNotFound { .. } => Attempt::NotYet(e.to_string()),
-                    _ => Attempt::Fatal(e.to_string()),
+                    CollectError::Client(c) if c.is_transient() => Attempt::NotYet(error_chain(&e)),
+                    CollectError::TraceNotFound { .. } => Attempt::NotYet(error_chain(&e)),
+                    _ => Attempt::Fatal(error_chain(&e)),
                 })?;
-            let mut last = last.lock().expect("not poisoned");
-            let settled = !shape.is_empty() && last.as_ref() == Some(&shape);
             let seen = format!(
                 "{} traces, {} series, {} log lines",
                 shape.counts.traces,
                 shape.counts.series.values().sum::<usize>(),
                 shape.counts.log_lines.values().sum::<usize>()
             );
-            *last = Some(shape.clone());
+            let mut last = last.lock().expect("not poisoned");
+            let since = match last.as_ref() {
+                Some((previous, since)) if *previous == shape => *since,
+                _ => Instant::now(),
+            };
+            let settled = !shape.is_empty() && since.elapsed() >= SETTLE_QUIET;
+            *last = Some((shape.clone(), since));
             if settled {
                 Ok(shape)
+            } else if shape.is_empty() {
+                Err(Attempt::NotYet("nothing arrived yet".into()))
             } else {
-                Err(Attempt::NotYet(format!("still changing: {seen}")))
+                Err(Attempt::NotYet(format!(
+                    "{seen}, unchanged for {:.1} s",
+                    since.elapsed().as_secs_f64()
+                )))
             }
         }
     };
@@ -609,6 +624,27 @@ mod tests {
         assert!(error_chain(&e).contains("app.shape.yaml is not a telemetry-shape snapshot"));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not: [a snapshot");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_run_where_nothing_arrives_never_settles() {
+        let window = Window {
+            start_unix_ms: 1_795_613_000_000,
+            end_unix_ms: 1_795_614_000_000,
+        };
+        let e = collect_settled(
+            ShapeSources::default(),
+            "r1",
+            window,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("did not settle")
+                && e.to_string().contains("nothing arrived yet"),
+            "{e}"
+        );
     }
 
     #[test]
