@@ -74,6 +74,8 @@ pub enum CollectError {
     TraceNotFound { query: String, trace_id: String },
     #[error("the telemetry shape did not settle: {0}")]
     NotSettled(String),
+    #[error("nothing arrived under run id `{run_id}` within {:.1} s: no span, series or log line", .waited.as_secs_f64())]
+    NothingArrived { run_id: String, waited: Duration },
 }
 
 /// Reads everything that arrived under `run_id` in `window` (pinned by the caller:
@@ -200,12 +202,23 @@ pub async fn collect_settled(
     };
     match poll_until(deadline, attempt).await {
         Ok((shape, _)) => Ok(shape),
+        Err(WaitFailure::TimedOut { waited, .. }) if nothing(&last) => {
+            Err(CollectError::NothingArrived {
+                run_id: run_id.into(),
+                waited,
+            })
+        }
         Err(WaitFailure::TimedOut { waited, last_seen }) => Err(CollectError::NotSettled(format!(
-            "after {:.0} s, last {last_seen}",
+            "after {:.1} s, last {last_seen}",
             waited.as_secs_f64()
         ))),
         Err(WaitFailure::Fatal(m) | WaitFailure::Rejected(m)) => Err(CollectError::NotSettled(m)),
     }
+}
+
+/// Whether the backends answered, and the last answer was empty.
+fn nothing(last: &Mutex<Option<(Shape, Instant)>>) -> bool {
+    matches!(&*last.lock().expect("not poisoned"), Some((s, _)) if s.is_empty())
 }
 
 /// Whether a snapshot is compared or (re)written.
@@ -641,8 +654,12 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            e.to_string().contains("did not settle")
-                && e.to_string().contains("nothing arrived yet"),
+            matches!(&e, CollectError::NothingArrived { run_id, .. } if run_id == "r1"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("nothing arrived under run id `r1`"),
             "{e}"
         );
     }

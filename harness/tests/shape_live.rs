@@ -100,6 +100,67 @@ async fn start(
     Started { container, root }
 }
 
+/// Runs `lgtm-check shape ARGS` without the caller's `LGTM_CHECK_*`: its exit code,
+/// stdout and stderr.
+fn shape_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LGTM_CHECK_") {
+            command.env_remove(key);
+        }
+    }
+    let out = command.arg("shape").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_shape_command_refuses_a_run_without_backend_or_window() {
+    let (code, _, err) = shape_cli(&["--run-id", "r1", "--from", "10", "--to", "20"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("give at least one of --loki, --tempo, --prometheus"),
+        "{err}"
+    );
+    let (code, _, err) = shape_cli(&[
+        "--run-id",
+        "r1",
+        "--from",
+        "20",
+        "--to",
+        "10",
+        "--loki",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--from (20) must be before --to (10)"),
+        "{err}"
+    );
+    // A backend that does not answer: named, with its URL.
+    let (code, _, err) = shape_cli(&[
+        "--run-id",
+        "r1",
+        "--from",
+        "10",
+        "--to",
+        "20",
+        "--loki",
+        "http://u:CanaryPw@127.0.0.1:9",
+        "--settle-timeout",
+        "1",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("loki at http://127.0.0.1:9/loki/api/v1/query_range is unreachable"),
+        "{err}"
+    );
+    assert!(!err.contains("CanaryPw"), "{err}");
+}
+
 /// A free TCP port on the host (for the scenario's `/metrics`).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("0.0.0.0:0")
@@ -241,6 +302,26 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
         "{}",
         outcome.message(None)
     );
+
+    // The same through `lgtm-check shape`.
+    let cli = shape_cli(&[
+        "--run-id",
+        &run_a2,
+        "--from",
+        &(window_a2.start_unix_ms / 1000).to_string(),
+        "--to",
+        &window_a2.end_unix_ms.div_ceil(1000).to_string(),
+        "--loki",
+        &loki.root,
+        "--tempo",
+        &tempo.root,
+        "--prometheus",
+        &prom.root,
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+    ]);
+    assert_eq!(cli.0, Some(0), "{cli:?}");
+    assert!(cli.1.contains("telemetry shape matches"), "{cli:?}");
 
     // The fault: the legacy attribute names as well.
     let (run_b, window_b) = run("b", true).await;
