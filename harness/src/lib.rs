@@ -6,7 +6,8 @@
 //!   APIs and the scenario processes;
 //! - [`wait`]: the one poll loop of every check;
 //! - [`runner`]: one run, start to end, reporting through events;
-//! - [`report`]: terminal and JSON reporters.
+//! - [`report`]: terminal and JSON reporters;
+//! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run.
 
 pub mod clients;
 pub mod core;
@@ -14,5 +15,7 @@ pub mod execute;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shape;
+pub mod shape_command;
 pub mod stack;
 pub mod wait;

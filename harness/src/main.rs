@@ -40,6 +40,9 @@ enum Command {
     Cleanup,
     /// Print the image each component would run with (after environment and flags).
     Images(ImageArgs),
+    /// Read the telemetry shape of a run from Loki, Tempo and a Prometheus-API
+    /// backend; print it, or compare it with a snapshot file.
+    Shape(lgtm_check::shape_command::ShapeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,5 +200,15 @@ async fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Shape(args) => {
+            let mode = lgtm_check::shape::UpdateMode::from_env();
+            match lgtm_check::shape_command::run(&args, mode, &mut std::io::stdout().lock()).await {
+                Ok(code) => ExitCode::from(code as u8),
+                Err(e) => {
+                    report_error(&e);
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! Client of the Prometheus HTTP API, as served by Prometheus, Mimir (under
 //! `/prometheus`) and Cortex (also under `/prometheus`): instant and range queries,
-//! series, labels, label values, exemplars, build info, readiness and the running
+//! series, labels, label values, metric metadata, exemplars, build info, readiness and the running
 //! configuration.
 //!
 //! Main type: [`PromClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Prometheus 2.42 and Cortex 1.21.1
 //! (`harness/tests/data/prometheus/`, `harness/tests/data/cortex/`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use super::loki::BuildInfo;
 use super::{ClientError, Endpoint};
 use crate::core::component::Component;
 use crate::core::expect::{Labels, Sample};
+use crate::core::shape::MetricTypes;
 
 /// Prefix under which Mimir and Cortex serve the Prometheus API; their readiness
 /// endpoint is `/ready` at the server's root instead of Prometheus' `/-/ready`.
@@ -233,6 +235,25 @@ pub fn decode_config(body: &str) -> Result<String, String> {
 }
 
 /// Seconds as the API takes them (millisecond precision).
+/// Decodes `/api/v1/metadata` into metric family → type (the first entry's type
+/// where a family has several).
+pub fn decode_metadata(body: &str) -> Result<MetricTypes, String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(rename = "type")]
+        metric_type: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        data: BTreeMap<String, Vec<Entry>>,
+    }
+    let a: Answer = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    Ok(a.data
+        .into_iter()
+        .filter_map(|(name, entries)| Some((name, entries.into_iter().next()?.metric_type)))
+        .collect())
+}
+
 fn seconds(s: f64) -> String {
     format!("{s:.3}")
 }
@@ -365,6 +386,33 @@ impl PromClient {
             decode_series,
         )
         .await
+    }
+
+    /// The label sets of the series that match any of `matchers` and have samples
+    /// between `start` and `end` (Unix seconds).
+    pub async fn series_between(
+        &self,
+        matchers: &[&str],
+        start: f64,
+        end: f64,
+    ) -> Result<Vec<Labels>, ClientError> {
+        let (start, end) = (seconds(start), seconds(end));
+        let mut params: Vec<_> = matchers.iter().map(|m| ("match[]", *m)).collect();
+        params.extend([("start", start.as_str()), ("end", end.as_str())]);
+        self.get(
+            "/api/v1/series",
+            &matchers.join(", "),
+            &params,
+            decode_series,
+        )
+        .await
+    }
+
+    /// Every metric family's type as the server's metadata states it
+    /// (`/api/v1/metadata`; Prometheus from its scrapes, Mimir and Cortex from
+    /// remote-write metadata).
+    pub async fn metadata(&self) -> Result<MetricTypes, ClientError> {
+        self.get("/api/v1/metadata", "", &[], decode_metadata).await
     }
 
     /// Every label name.

@@ -13,6 +13,7 @@ use super::loki::{BuildInfo, decode_buildinfo};
 use super::{ClientError, Endpoint};
 use crate::core::expect::{Labels, Sample};
 use crate::core::observed::{FoundTrace, ObservedSpan};
+use crate::core::shape::ResourceSpans;
 
 /// A Tempo client.
 #[derive(Debug, Clone)]
@@ -122,6 +123,14 @@ fn status_name(v: Option<&Value>) -> String {
 
 /// Decodes `/api/traces/<id>` (OTLP/JSON `batches`, or `/api/v2/traces` `trace.resourceSpans`).
 pub fn decode_trace(body: &str) -> Result<Vec<ObservedSpan>, String> {
+    Ok(decode_trace_batches(body)?
+        .into_iter()
+        .flat_map(|b| b.spans)
+        .collect())
+}
+
+/// Decodes `/api/traces/<id>` by batch: each resource's attributes with its spans.
+pub fn decode_trace_batches(body: &str) -> Result<Vec<ResourceSpans>, String> {
     let v: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
     let batches = v
         .get("batches")
@@ -129,8 +138,9 @@ pub fn decode_trace(body: &str) -> Result<Vec<ObservedSpan>, String> {
         .or_else(|| v.get("resourceSpans"))
         .and_then(Value::as_array)
         .ok_or("no batches in the answer")?;
-    let mut spans = Vec::new();
+    let mut out = Vec::new();
     for batch in batches {
+        let mut spans = Vec::new();
         let resource = attributes(batch.get("resource").and_then(|r| r.get("attributes")));
         let service = resource
             .get("service.name")
@@ -172,8 +182,9 @@ pub fn decode_trace(body: &str) -> Result<Vec<ObservedSpan>, String> {
                 });
             }
         }
+        out.push(ResourceSpans { resource, spans });
     }
-    Ok(spans)
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -320,11 +331,21 @@ impl TempoClient {
 
     /// The spans of a trace, or `None` if Tempo does not know it (404).
     pub async fn trace(&self, trace_id: &str) -> Result<Option<Vec<ObservedSpan>>, ClientError> {
+        let batches = self.trace_batches(trace_id).await?;
+        Ok(batches.map(|bs| bs.into_iter().flat_map(|b| b.spans).collect()))
+    }
+
+    /// The batches of a trace (each resource's attributes with its spans), or `None`
+    /// if Tempo does not know it (404).
+    pub async fn trace_batches(
+        &self,
+        trace_id: &str,
+    ) -> Result<Option<Vec<ResourceSpans>>, ClientError> {
         let path = format!("/api/traces/{trace_id}");
         let (status, body) = self.endpoint.get(&self.http, &path, &[]).await?;
         match status {
             404 => Ok(None),
-            200 => decode_trace(&body)
+            200 => decode_trace_batches(&body)
                 .map(Some)
                 .map_err(|d| self.endpoint.decode_error(&path, trace_id, d)),
             _ => Err(self.endpoint.error(&path, trace_id, status, &body)),

@@ -19,3 +19,4 @@ pub mod quantile;
 pub mod report;
 pub mod scenarios;
 pub mod settings;
+pub mod shape;
