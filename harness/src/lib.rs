@@ -8,6 +8,7 @@
 //! - [`runner`]: one run, start to end, reporting through events;
 //! - [`report`]: terminal and JSON reporters.
 
+pub mod assert;
 pub mod clients;
 pub mod core;
 pub mod execute;
@@ -16,3 +17,5 @@ pub mod runner;
 pub mod scenario;
 pub mod stack;
 pub mod wait;
+
+pub use stack::{SharedStack, Stack, StackBuilder, StackError};

@@ -93,7 +93,7 @@ fn fresh_run_id() -> String {
 }
 
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
-    RunPlan::build(raw, &Env::from_process(), fresh_run_id()).map_err(|e| {
+    RunPlan::build(raw, &Env::from_vars(std::env::vars()), fresh_run_id()).map_err(|e| {
         eprintln!("lgtm-check: {e}");
         ExitCode::from(exit::HARNESS_ERROR as u8)
     })

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::prometheus::{matrix_points, vector_samples};
+use super::promapi::{matrix_points, vector_samples};
 use super::{ClientError, Endpoint};
 use crate::core::expect::{Labels, Sample};
 use crate::core::observed::{LogEntry, Observed};
@@ -151,17 +151,9 @@ impl Paging {
 }
 
 /// Loki's labels, label values and series answers have Prometheus' envelope.
-pub use super::prometheus::{decode_series, decode_strings};
+pub use super::promapi::{decode_series, decode_strings};
 
-/// What a component says about its own build (`/…/status/buildinfo`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct BuildInfo {
-    pub version: String,
-    #[serde(default)]
-    pub revision: String,
-    #[serde(default)]
-    pub branch: String,
-}
+pub use super::promapi::BuildInfo;
 
 pub fn decode_buildinfo(body: &str) -> Result<BuildInfo, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())

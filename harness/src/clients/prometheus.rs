@@ -10,9 +10,11 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use super::loki::BuildInfo;
+pub use super::promapi::{
+    BuildInfo, Matrix, decode_series, decode_strings, matrix_points, vector_samples,
+};
+use super::promapi::{Data, Envelope, decode_data, parse_value};
 use super::{ClientError, Endpoint};
 use crate::core::component::Component;
 use crate::core::expect::{Labels, Sample};
@@ -26,42 +28,6 @@ const MIMIR_API_PREFIX: &str = "/prometheus";
 pub struct PromClient {
     http: reqwest::Client,
     endpoint: Endpoint,
-}
-
-/// Every series of a range query with its `(unix seconds, value)` points, oldest first.
-pub type Matrix = Vec<(Labels, Vec<(f64, f64)>)>;
-
-/// The envelope of every answer: `data` on success, `errorType` and `error` otherwise.
-#[derive(Deserialize)]
-struct Envelope<T> {
-    status: String,
-    #[serde(default = "Option::default")]
-    data: Option<T>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct VectorItem {
-    metric: Labels,
-    value: (f64, String),
-}
-
-#[derive(Deserialize)]
-struct MatrixItem {
-    metric: Labels,
-    /// Absent for a series of native histograms only.
-    #[serde(default)]
-    values: Vec<(f64, String)>,
 }
 
 /// What an instant query answered, or the backend's own error message.
@@ -106,16 +72,6 @@ fn de_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     parse_value(&s).map_err(serde::de::Error::custom)
 }
 
-/// A sample value as the API writes it: a string, with `+Inf`, `-Inf` and `NaN`.
-fn parse_value(s: &str) -> Result<f64, String> {
-    match s {
-        "+Inf" | "Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
-        _ => s.parse().map_err(|_| format!("`{s}` is not a number")),
-    }
-}
-
 /// The backend's error, if `body` is an error envelope.
 pub fn decode_api_error(body: &str) -> Option<ApiError> {
     let env: Envelope<serde_json::Value> = serde_json::from_str(body).ok()?;
@@ -123,19 +79,6 @@ pub fn decode_api_error(body: &str) -> Option<ApiError> {
         error_type: env.error_type.unwrap_or_default(),
         message: env.error.unwrap_or_else(|| body.trim().to_owned()),
     })
-}
-
-/// The `data` of a successful answer.
-fn decode_data<T: DeserializeOwned>(body: &str) -> Result<T, String> {
-    let env: Envelope<T> = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    if env.status != "success" {
-        return Err(format!(
-            "status `{}`: {}",
-            env.status,
-            env.error.unwrap_or_default()
-        ));
-    }
-    env.data.ok_or_else(|| "success without data".to_owned())
 }
 
 /// Decodes the body of `/api/v1/query` (vector or scalar results, or an error).
@@ -171,46 +114,6 @@ pub fn decode_matrix(body: &str) -> Result<Matrix, String> {
         ));
     }
     matrix_points(data.result)
-}
-
-/// The samples of a `vector` result (Prometheus' and Loki's format).
-pub fn vector_samples(result: serde_json::Value) -> Result<Vec<Sample>, String> {
-    let items: Vec<VectorItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
-    items
-        .into_iter()
-        .map(|i| {
-            Ok(Sample {
-                labels: i.metric,
-                value: parse_value(&i.value.1)?,
-            })
-        })
-        .collect()
-}
-
-/// The series of a `matrix` result (Prometheus' and Loki's format).
-pub fn matrix_points(result: serde_json::Value) -> Result<Matrix, String> {
-    let items: Vec<MatrixItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
-    items
-        .into_iter()
-        .map(|i| {
-            let points = i
-                .values
-                .iter()
-                .map(|(t, v)| Ok((*t, parse_value(v)?)))
-                .collect::<Result<_, String>>()?;
-            Ok((i.metric, points))
-        })
-        .collect()
-}
-
-/// Decodes `/api/v1/series`: the label sets of the matching series.
-pub fn decode_series(body: &str) -> Result<Vec<Labels>, String> {
-    decode_data(body)
-}
-
-/// Decodes `/api/v1/labels` and `/api/v1/label/<name>/values`.
-pub fn decode_strings(body: &str) -> Result<Vec<String>, String> {
-    decode_data(body)
 }
 
 /// Decodes `/api/v1/query_exemplars` (empty when no series has exemplars).
