@@ -135,7 +135,11 @@ async fn a_failing_assertion_names_the_query_and_the_answer() {
     let msg = e.to_string();
     assert!(msg.contains("expected 3 log lines"), "{msg}");
     assert!(msg.contains("count_over_time"), "{msg}");
-    assert!(msg.contains(" to "), "the window is named: {msg}");
+    assert!(
+        msg.contains("[60000ms]") && msg.contains("(at "),
+        "the window is named: {msg}"
+    );
+    assert!(msg.contains("missing series"), "what was answered: {msg}");
     drop(stack);
     let left = std::process::Command::new("docker")
         .args([
