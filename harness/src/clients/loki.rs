@@ -1,5 +1,7 @@
 //! Client of Loki's HTTP API: LogQL queries (instant and range), labels, label
-//! values, series, readiness, build info and the running configuration.
+//! values and series (build info and configuration are read through
+//! [`crate::execute::Backends`] at the component's root; `decode_buildinfo` reads
+//! the answer).
 //!
 //! Main type: [`LokiClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Loki 3.2.0 (`harness/tests/data/loki/`). Log
@@ -264,21 +266,6 @@ impl LokiClient {
             decode_series,
         )
         .await
-    }
-
-    pub async fn ready(&self) -> Result<bool, ClientError> {
-        let (status, _) = self.endpoint.get(&self.http, "/ready", &[]).await?;
-        Ok(status == 200)
-    }
-
-    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
-        self.call("/loki/api/v1/status/buildinfo", "", &[], decode_buildinfo)
-            .await
-    }
-
-    /// The running configuration, as YAML text (`/config`).
-    pub async fn config(&self) -> Result<String, ClientError> {
-        self.call("/config", "", &[], |b| Ok(b.to_owned())).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Client of the Prometheus HTTP API, as served by Prometheus, Mimir (under
 //! `/prometheus`) and Cortex (also under `/prometheus`): instant and range queries,
-//! series, labels, label values, exemplars, build info, readiness and the running
-//! configuration.
+//! series, labels, label values and exemplars; `decode_buildinfo` and
+//! `decode_config` read the status endpoints' answers.
 //!
 //! Main type: [`PromClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Prometheus 2.42 and Cortex 1.21.1
@@ -18,10 +18,6 @@ use super::promapi::{Data, Envelope, decode_data, parse_value};
 use super::{ClientError, Endpoint};
 use crate::core::component::Component;
 use crate::core::expect::{Labels, Sample};
-
-/// Prefix under which Mimir and Cortex serve the Prometheus API; their readiness
-/// endpoint is `/ready` at the server's root instead of Prometheus' `/-/ready`.
-const MIMIR_API_PREFIX: &str = "/prometheus";
 
 /// A Prometheus-API client for one component.
 #[derive(Debug, Clone)]
@@ -294,37 +290,6 @@ impl PromClient {
         let params = [("query", expr), ("start", &start), ("end", &end)];
         self.get("/api/v1/query_exemplars", expr, &params, decode_exemplars)
             .await
-    }
-
-    /// Version, revision and branch of the server. Cortex answers only when run with
-    /// `-api.build-info-enabled=true`.
-    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
-        self.get("/api/v1/status/buildinfo", "", &[], decode_buildinfo)
-            .await
-    }
-
-    /// The running configuration, as YAML text (`/api/v1/status/config`). Cortex has
-    /// no such endpoint under `/prometheus` and answers 404 ([`ClientError::Status`]).
-    pub async fn config(&self) -> Result<String, ClientError> {
-        self.get("/api/v1/status/config", "", &[], decode_config)
-            .await
-    }
-
-    /// Whether the server is ready: Prometheus' `/-/ready` under the base URL, or,
-    /// when the base ends in `/prometheus` (Mimir, Cortex), `/ready` at the root.
-    pub async fn ready(&self) -> Result<bool, ClientError> {
-        let (endpoint, path) = match self.endpoint.base.strip_suffix(MIMIR_API_PREFIX) {
-            Some(root) => (
-                Endpoint {
-                    base: root.to_owned(),
-                    ..self.endpoint.clone()
-                },
-                "/ready",
-            ),
-            None => (self.endpoint.clone(), "/-/ready"),
-        };
-        let (status, _) = endpoint.get(&self.http, path, &[]).await?;
-        Ok(status == 200)
     }
 }
 
