@@ -189,3 +189,20 @@ async fn a_missing_image_is_named() {
         assert!(stack.loki_url().is_err());
     }
 }
+
+/// The README's "Use it from your own tests" snippet is this file's
+/// `my_telemetry_arrives`, token for token (whitespace aside).
+#[test]
+fn the_readme_snippet_is_this_test() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Use it from your own tests").unwrap()..];
+    let start = section.find("```rust\n").unwrap() + "```rust\n".len();
+    let snippet = &section[start..start + section[start..].find("```\n").unwrap()];
+    let this = include_str!("own_tests.rs");
+    let test =
+        &this[this.find("#[tokio::test]").unwrap()..this.find("// README snippet: end").unwrap()];
+    let uses = &this[this.find("use std::collections").unwrap()
+        ..this.find("// README snippet: start").unwrap()];
+    assert_eq!(squash(snippet), squash(&format!("{uses}{test}")));
+}
