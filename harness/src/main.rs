@@ -79,21 +79,13 @@ struct RunArgs {
     configs: String,
 }
 
-fn fresh_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("r{:08x}", h.finish() as u32)
-}
-
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
-    RunPlan::build(raw, &Env::from_vars(std::env::vars()), fresh_run_id()).map_err(|e| {
+    RunPlan::build(
+        raw,
+        &Env::from_vars(std::env::vars()),
+        lgtm_check::stack::fresh_run_id(),
+    )
+    .map_err(|e| {
         eprintln!("lgtm-check: {e}");
         ExitCode::from(exit::HARNESS_ERROR as u8)
     })

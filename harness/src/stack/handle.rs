@@ -883,3 +883,66 @@ impl SharedStack {
             .as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(mimir: MimirFlavour) -> Layout {
+        Layout {
+            run_id: "r1".into(),
+            network: "lgtm-check-r1".into(),
+            scrape_target: "host.docker.internal:9999".into(),
+            mimir,
+            configs: ConfigSet::Fixed,
+        }
+    }
+
+    #[test]
+    fn a_config_override_replaces_the_fixture_and_gets_this_stacks_addresses() {
+        let images: Vec<_> = [Component::Loki, Component::Prometheus, Component::Mimir]
+            .into_iter()
+            .map(|c| (c, c.default_image()))
+            .collect();
+        let configs = BTreeMap::from([
+            (Component::Loki, "auth_enabled: false # mine\n".to_string()),
+            (
+                Component::Prometheus,
+                "targets: ['${SCRAPE_TARGET}'] # ${MIMIR_PUSH_URL}\n".to_string(),
+            ),
+            (Component::Mimir, "mine\n".to_string()),
+        ]);
+        let specs = specs_with(&layout(MimirFlavour::Prometheus), &images, &configs);
+        let file = |c: Component| specs.iter().find(|s| s.component == c).unwrap().files[0].clone();
+        assert_eq!(
+            file(Component::Loki),
+            (
+                "/etc/loki/config.yaml".into(),
+                "auth_enabled: false # mine\n".into()
+            )
+        );
+        assert_eq!(
+            file(Component::Prometheus).1,
+            "targets: ['host.docker.internal:9999'] # http://lgtm-check-r1-mimir:9090/api/v1/write\n"
+        );
+        // A stand-in keeps its own config: the override is for Mimir.
+        assert_ne!(file(Component::Mimir).1, "mine\n");
+    }
+
+    #[test]
+    fn images_from_env_take_the_documented_variables_and_name_a_bad_one() {
+        let env = Env::from_pairs([("LGTM_CHECK_IMAGE_LOKI", "grafana/loki:3.3.2")]);
+        let b = Stack::builder().images_from(&env).unwrap();
+        assert_eq!(b.images[&Component::Loki].to_string(), "grafana/loki:3.3.2");
+        let bad = Env::from_pairs([("LGTM_CHECK_IMAGE_TEMPO", "x:")]);
+        let e = Stack::builder().images_from(&bad).unwrap_err();
+        assert!(e.to_string().contains("LGTM_CHECK_IMAGE_TEMPO"), "{e}");
+    }
+
+    #[test]
+    fn fresh_run_ids_are_valid_run_ids() {
+        let id = fresh_run_id();
+        assert!(id.starts_with('r') && id.len() == 9, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}
