@@ -652,7 +652,7 @@ impl Stack {
     }
 
     /// Clients of every running component, for [`crate::execute`] and
-    /// [`crate::assert`]. A fresh HTTP client each time, so a stack shared between
+    /// [`crate::assert`](mod@crate::assert). A fresh HTTP client each time, so a stack shared between
     /// tests' runtimes works from any of them.
     pub fn backends(&self) -> Backends {
         let http = http_client();
