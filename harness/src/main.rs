@@ -125,7 +125,10 @@ async fn run(args: RunArgs) -> ExitCode {
         r = runner::run(&plan, &print_progress) => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
+            // Twice: a container whose creation was under way appears after the first.
             if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_run(&plan.run_id).await;
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
                 let _ = docker.remove_run(&plan.run_id).await;
             }
             return ExitCode::from(exit::INTERRUPTED as u8);

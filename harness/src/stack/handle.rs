@@ -446,6 +446,8 @@ impl StackBuilder {
             guard.remove_now().await;
             return Err(e.into());
         }
+        let mut guard = guard;
+        guard.started = true;
         let mut stack = Stack {
             run_id,
             mimir,
@@ -711,6 +713,8 @@ struct RunGuard {
     docker: Docker,
     run_id: String,
     armed: bool,
+    /// Every container is up: nothing is still being created.
+    started: bool,
 }
 
 impl RunGuard {
@@ -719,10 +723,12 @@ impl RunGuard {
             .unwrap_or_else(|e| e.into_inner())
             .push(run_id.clone());
         watch_ctrl_c();
+        remove_at_exit();
         RunGuard {
             docker,
             run_id,
             armed: true,
+            started: false,
         }
     }
 
@@ -734,23 +740,30 @@ impl RunGuard {
 
     async fn remove_now(mut self) -> usize {
         self.armed = false;
+        let removed = self.docker.remove_run(&self.run_id).await.unwrap_or(0);
+        // Forgotten only once removed: until then Ctrl-C removes it too.
         self.forget();
-        self.docker.remove_run(&self.run_id).await.unwrap_or(0)
+        removed
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if self.armed {
+            // Held while removing, so that Ctrl-C does not end the process halfway.
+            let _removing = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
             self.forget();
-            remove_blocking(vec![self.run_id.clone()]);
+            remove_blocking(vec![self.run_id.clone()], !self.started);
         }
     }
 }
 
+/// Held by whoever is removing runs; the Ctrl-C watcher takes it before it exits.
+static REMOVING: Mutex<()> = Mutex::new(());
+
 /// Removes runs with a fresh connection from a fresh runtime on a thread of its own
 /// (the runtime that started them may be gone), and waits.
-fn remove_blocking(runs: Vec<String>) {
+fn remove_blocking(runs: Vec<String>, again: bool) {
     if runs.is_empty() {
         return;
     }
@@ -759,15 +772,22 @@ fn remove_blocking(runs: Vec<String>) {
             .enable_all()
             .build()
         {
-            rt.block_on(remove_runs(&runs));
+            rt.block_on(remove_runs(&runs, again));
         }
     })
     .join();
 }
 
-async fn remove_runs(runs: &[String]) {
+/// Removes the runs; with `again`, once more after a moment, for containers whose
+/// creation was under way (a start interrupted) and that appeared after the first
+/// sweep listed the run.
+async fn remove_runs(runs: &[String], again: bool) {
     if let Ok(docker) = Docker::connect().await {
         futures::future::join_all(runs.iter().map(|id| docker.remove_run(id))).await;
+        if again {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            futures::future::join_all(runs.iter().map(|id| docker.remove_run(id))).await;
+        }
     }
 }
 
@@ -785,17 +805,19 @@ fn watch_ctrl_c() {
                 else {
                     return;
                 };
-                rt.block_on(async {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        let runs =
-                            std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
-                        for id in &runs {
-                            eprintln!("lgtm-check: interrupted; removing run {id}");
-                        }
-                        remove_runs(&runs).await;
-                        std::process::exit(130);
-                    }
-                });
+                if rt.block_on(tokio::signal::ctrl_c()).is_err() {
+                    return;
+                }
+                // A drop that is removing a stack finishes first; then what is left.
+                let _removing = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
+                let runs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+                for id in &runs {
+                    eprintln!("lgtm-check: interrupted; removing run {id}");
+                }
+                rt.block_on(remove_runs(&runs, true));
+                // Released first: `exit` runs the `atexit` hook, which takes it.
+                drop(_removing);
+                std::process::exit(130);
             });
     });
 }
@@ -804,9 +826,22 @@ unsafe extern "C" {
     fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
 }
 
+/// Once per process: at exit, wait for a removal under way (a drop, Ctrl-C) and
+/// remove the stacks still up (a [`SharedStack`]).
+fn remove_at_exit() {
+    static HOOK: OnceLock<()> = OnceLock::new();
+    HOOK.get_or_init(|| {
+        // SAFETY: registers a plain `extern "C" fn` with the C library.
+        unsafe {
+            atexit(remove_live_stacks_at_exit);
+        }
+    });
+}
+
 extern "C" fn remove_live_stacks_at_exit() {
+    let _removing = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
     let runs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
-    remove_blocking(runs);
+    remove_blocking(runs, false);
 }
 
 /// One stack per test binary: started by the first test that asks, shared by the
@@ -856,13 +891,6 @@ impl SharedStack {
     ) -> Result<&'static Stack, &'static StackError> {
         self.cell
             .get_or_init(|| {
-                static HOOK: OnceLock<()> = OnceLock::new();
-                HOOK.get_or_init(|| {
-                    // SAFETY: registers a plain `extern "C" fn` with the C library.
-                    unsafe {
-                        atexit(remove_live_stacks_at_exit);
-                    }
-                });
                 std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(1)
