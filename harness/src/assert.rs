@@ -158,7 +158,9 @@ impl Assertion {
 
     /// The PromQL `expr`, evaluated at `at` on the metrics role (the Mimir role,
     /// else the Prometheus scraper), returns these series with these values; with
-    /// `no_other_series`, nothing else.
+    /// `no_other_series`, nothing else. Pick `at` after your workload's last scrape
+    /// (a few scrape intervals later; Prometheus' first scrapes come a few seconds
+    /// after it starts): the answer at a fixed time does not change once it is in.
     pub fn promql(
         expr: &str,
         at: SystemTime,
