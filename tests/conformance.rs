@@ -36,7 +36,7 @@ const ALLOW_NOTHING_VERIFIED: &str = "LGTM_CHECK_ALLOW_NOTHING_VERIFIED";
 /// The caller's environment, reduced to the variables this suite honours (see the
 /// module doc).
 fn suite_env() -> Env {
-    Env::from_process().only(|k| {
+    Env::from_vars(std::env::vars()).only(|k| {
         k.starts_with("LGTM_CHECK_IMAGE_")
             || k == "LGTM_CHECK_REQUIRE"
             || k == "LGTM_CHECK_REQUIRE_ALL"

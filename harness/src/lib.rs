@@ -1,14 +1,40 @@
 //! lgtm-check: an end-to-end conformance harness for the Grafana LGTM stack.
 //!
+//! For your own tests: [`Stack`] starts Loki, Tempo, Prometheus and Mimir (or some of
+//! them) in containers and gives your app their endpoints; [`assert`](mod@assert) waits until what
+//! your app sent is there, with the catalog's own checks. See the README's "Use it
+//! from your own tests".
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::{Duration, SystemTime};
+//! use lgtm_check::Stack;
+//! use lgtm_check::assert::{Assertion, window};
+//! use lgtm_check::core::component::Component;
+//!
+//! let stack = Stack::builder().components([Component::Loki, Component::Tempo]).start().await?;
+//! let start = SystemTime::now();
+//! // …run your app with LOKI_URL = stack.loki_url()? and
+//! //   OTEL_EXPORTER_OTLP_ENDPOINT = stack.otlp_http_url()?…
+//! let w = window(start, SystemTime::now());
+//! stack.assert(&Assertion::log_count(r#"{service="my-app"}"#, w, 10)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The modules:
 //! - [`core`]: plain data and pure functions (components, plan, checks, expectations,
 //!   catalog, report model);
 //! - [`stack`], [`clients`], [`scenario`]: adapters to Docker, the backends' HTTP
 //!   APIs and the scenario processes;
 //! - [`wait`]: the one poll loop of every check;
-//! - [`runner`]: one run, start to end, reporting through events;
+//! - [`assert`](mod@assert): waiting assertions on a [`Stack`] for a user's own tests;
+//! - [`execute`]: one check's wait–evaluate–report path;
+//! - [`runner`]: the CLI's run: [`Stack`], scenarios and catalog, reporting through
+//!   events;
 //! - [`report`]: terminal and JSON reporters;
 //! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run.
 
+pub mod assert;
 pub mod clients;
 pub mod core;
 pub mod execute;
@@ -19,3 +45,5 @@ pub mod shape;
 pub mod shape_command;
 pub mod stack;
 pub mod wait;
+
+pub use stack::{SharedStack, Stack, StackBuilder, StackError};

@@ -82,21 +82,13 @@ struct RunArgs {
     configs: String,
 }
 
-fn fresh_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("r{:08x}", h.finish() as u32)
-}
-
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
-    RunPlan::build(raw, &Env::from_process(), fresh_run_id()).map_err(|e| {
+    RunPlan::build(
+        raw,
+        &Env::from_vars(std::env::vars()),
+        lgtm_check::stack::fresh_run_id(),
+    )
+    .map_err(|e| {
         eprintln!("lgtm-check: {e}");
         ExitCode::from(exit::HARNESS_ERROR as u8)
     })
@@ -136,7 +128,10 @@ async fn run(args: RunArgs) -> ExitCode {
         r = runner::run(&plan, &print_progress) => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
+            // Twice: a container whose creation was under way appears after the first.
             if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_run(&plan.run_id).await;
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
                 let _ = docker.remove_run(&plan.run_id).await;
             }
             return ExitCode::from(exit::INTERRUPTED as u8);

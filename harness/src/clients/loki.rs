@@ -1,5 +1,7 @@
 //! Client of Loki's HTTP API: LogQL queries (instant and range), labels, label
-//! values, series, readiness, build info and the running configuration.
+//! values and series (build info and configuration are read through
+//! [`crate::execute::Backends`] at the component's root; `decode_buildinfo` reads
+//! the answer).
 //!
 //! Main type: [`LokiClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Loki 3.2.0 (`harness/tests/data/loki/`). Log
@@ -7,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::prometheus::{matrix_points, vector_samples};
+use super::promapi::{matrix_points, vector_samples};
 use super::{ClientError, Endpoint};
 use crate::core::expect::{Labels, Sample};
 use crate::core::observed::{LogEntry, Observed};
@@ -151,17 +153,9 @@ impl Paging {
 }
 
 /// Loki's labels, label values and series answers have Prometheus' envelope.
-pub use super::prometheus::{decode_series, decode_strings};
+pub use super::promapi::{decode_series, decode_strings};
 
-/// What a component says about its own build (`/…/status/buildinfo`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct BuildInfo {
-    pub version: String,
-    #[serde(default)]
-    pub revision: String,
-    #[serde(default)]
-    pub branch: String,
-}
+pub use super::promapi::BuildInfo;
 
 pub fn decode_buildinfo(body: &str) -> Result<BuildInfo, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
@@ -272,21 +266,6 @@ impl LokiClient {
             decode_series,
         )
         .await
-    }
-
-    pub async fn ready(&self) -> Result<bool, ClientError> {
-        let (status, _) = self.endpoint.get(&self.http, "/ready", &[]).await?;
-        Ok(status == 200)
-    }
-
-    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
-        self.call("/loki/api/v1/status/buildinfo", "", &[], decode_buildinfo)
-            .await
-    }
-
-    /// The running configuration, as YAML text (`/config`).
-    pub async fn config(&self) -> Result<String, ClientError> {
-        self.call("/config", "", &[], |b| Ok(b.to_owned())).await
     }
 }
 

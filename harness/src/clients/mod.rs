@@ -11,6 +11,7 @@
 
 pub mod grafana;
 pub mod loki;
+pub mod promapi;
 pub mod prometheus;
 pub mod tempo;
 

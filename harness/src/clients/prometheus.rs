@@ -1,7 +1,7 @@
 //! Client of the Prometheus HTTP API, as served by Prometheus, Mimir (under
 //! `/prometheus`) and Cortex (also under `/prometheus`): instant and range queries,
-//! series, labels, label values, metric metadata, exemplars, build info, readiness and the running
-//! configuration.
+//! series, labels, label values, metric metadata and exemplars; `decode_buildinfo`
+//! and `decode_config` read the status endpoints' answers.
 //!
 //! Main type: [`PromClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Prometheus 2.42 and Cortex 1.21.1
@@ -11,59 +11,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use super::loki::BuildInfo;
+pub use super::promapi::{
+    BuildInfo, Matrix, decode_series, decode_strings, matrix_points, vector_samples,
+};
+use super::promapi::{Data, Envelope, decode_data, parse_value};
 use super::{ClientError, Endpoint};
 use crate::core::component::Component;
 use crate::core::expect::{Labels, Sample};
 use crate::core::shape::MetricTypes;
-
-/// Prefix under which Mimir and Cortex serve the Prometheus API; their readiness
-/// endpoint is `/ready` at the server's root instead of Prometheus' `/-/ready`.
-const MIMIR_API_PREFIX: &str = "/prometheus";
 
 /// A Prometheus-API client for one component.
 #[derive(Debug, Clone)]
 pub struct PromClient {
     http: reqwest::Client,
     endpoint: Endpoint,
-}
-
-/// Every series of a range query with its `(unix seconds, value)` points, oldest first.
-pub type Matrix = Vec<(Labels, Vec<(f64, f64)>)>;
-
-/// The envelope of every answer: `data` on success, `errorType` and `error` otherwise.
-#[derive(Deserialize)]
-struct Envelope<T> {
-    status: String,
-    #[serde(default = "Option::default")]
-    data: Option<T>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct VectorItem {
-    metric: Labels,
-    value: (f64, String),
-}
-
-#[derive(Deserialize)]
-struct MatrixItem {
-    metric: Labels,
-    /// Absent for a series of native histograms only.
-    #[serde(default)]
-    values: Vec<(f64, String)>,
 }
 
 /// What an instant query answered, or the backend's own error message.
@@ -108,16 +70,6 @@ fn de_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     parse_value(&s).map_err(serde::de::Error::custom)
 }
 
-/// A sample value as the API writes it: a string, with `+Inf`, `-Inf` and `NaN`.
-fn parse_value(s: &str) -> Result<f64, String> {
-    match s {
-        "+Inf" | "Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
-        _ => s.parse().map_err(|_| format!("`{s}` is not a number")),
-    }
-}
-
 /// The backend's error, if `body` is an error envelope.
 pub fn decode_api_error(body: &str) -> Option<ApiError> {
     let env: Envelope<serde_json::Value> = serde_json::from_str(body).ok()?;
@@ -125,19 +77,6 @@ pub fn decode_api_error(body: &str) -> Option<ApiError> {
         error_type: env.error_type.unwrap_or_default(),
         message: env.error.unwrap_or_else(|| body.trim().to_owned()),
     })
-}
-
-/// The `data` of a successful answer.
-fn decode_data<T: DeserializeOwned>(body: &str) -> Result<T, String> {
-    let env: Envelope<T> = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    if env.status != "success" {
-        return Err(format!(
-            "status `{}`: {}",
-            env.status,
-            env.error.unwrap_or_default()
-        ));
-    }
-    env.data.ok_or_else(|| "success without data".to_owned())
 }
 
 /// Decodes the body of `/api/v1/query` (vector or scalar results, or an error).
@@ -173,46 +112,6 @@ pub fn decode_matrix(body: &str) -> Result<Matrix, String> {
         ));
     }
     matrix_points(data.result)
-}
-
-/// The samples of a `vector` result (Prometheus' and Loki's format).
-pub fn vector_samples(result: serde_json::Value) -> Result<Vec<Sample>, String> {
-    let items: Vec<VectorItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
-    items
-        .into_iter()
-        .map(|i| {
-            Ok(Sample {
-                labels: i.metric,
-                value: parse_value(&i.value.1)?,
-            })
-        })
-        .collect()
-}
-
-/// The series of a `matrix` result (Prometheus' and Loki's format).
-pub fn matrix_points(result: serde_json::Value) -> Result<Matrix, String> {
-    let items: Vec<MatrixItem> = serde_json::from_value(result).map_err(|e| e.to_string())?;
-    items
-        .into_iter()
-        .map(|i| {
-            let points = i
-                .values
-                .iter()
-                .map(|(t, v)| Ok((*t, parse_value(v)?)))
-                .collect::<Result<_, String>>()?;
-            Ok((i.metric, points))
-        })
-        .collect()
-}
-
-/// Decodes `/api/v1/series`: the label sets of the matching series.
-pub fn decode_series(body: &str) -> Result<Vec<Labels>, String> {
-    decode_data(body)
-}
-
-/// Decodes `/api/v1/labels` and `/api/v1/label/<name>/values`.
-pub fn decode_strings(body: &str) -> Result<Vec<String>, String> {
-    decode_data(body)
 }
 
 /// Decodes `/api/v1/query_exemplars` (empty when no series has exemplars).
@@ -439,37 +338,6 @@ impl PromClient {
         let params = [("query", expr), ("start", &start), ("end", &end)];
         self.get("/api/v1/query_exemplars", expr, &params, decode_exemplars)
             .await
-    }
-
-    /// Version, revision and branch of the server. Cortex answers only when run with
-    /// `-api.build-info-enabled=true`.
-    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
-        self.get("/api/v1/status/buildinfo", "", &[], decode_buildinfo)
-            .await
-    }
-
-    /// The running configuration, as YAML text (`/api/v1/status/config`). Cortex has
-    /// no such endpoint under `/prometheus` and answers 404 ([`ClientError::Status`]).
-    pub async fn config(&self) -> Result<String, ClientError> {
-        self.get("/api/v1/status/config", "", &[], decode_config)
-            .await
-    }
-
-    /// Whether the server is ready: Prometheus' `/-/ready` under the base URL, or,
-    /// when the base ends in `/prometheus` (Mimir, Cortex), `/ready` at the root.
-    pub async fn ready(&self) -> Result<bool, ClientError> {
-        let (endpoint, path) = match self.endpoint.base.strip_suffix(MIMIR_API_PREFIX) {
-            Some(root) => (
-                Endpoint {
-                    base: root.to_owned(),
-                    ..self.endpoint.clone()
-                },
-                "/ready",
-            ),
-            None => (self.endpoint.clone(), "/-/ready"),
-        };
-        let (status, _) = endpoint.get(&self.http, path, &[]).await?;
-        Ok(status == 200)
     }
 }
 

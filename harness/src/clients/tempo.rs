@@ -1,5 +1,6 @@
 //! Client of Tempo's HTTP API: trace by id, TraceQL search, tag names and values,
-//! TraceQL metrics, readiness, build info and the running configuration.
+//! TraceQL metrics (build info and configuration are read through
+//! [`crate::execute::Backends`] at the component's root).
 //!
 //! Main type: [`TempoClient`]; answers are read by pure `decode_*` functions tested
 //! against answers recorded from Tempo 2.6.0 (`harness/tests/data/tempo/`).
@@ -9,7 +10,6 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::loki::{BuildInfo, decode_buildinfo};
 use super::{ClientError, Endpoint};
 use crate::core::expect::{Labels, Sample};
 use crate::core::observed::{FoundTrace, ObservedSpan};
@@ -411,27 +411,12 @@ impl TempoClient {
         let path = format!("/api/v2/search/tag/{tag}/values");
         self.call(&path, tag, &[], decode_tag_values_v2).await
     }
-
-    pub async fn ready(&self) -> Result<bool, ClientError> {
-        let (status, _) = self.endpoint.get(&self.http, "/ready", &[]).await?;
-        Ok(status == 200)
-    }
-
-    pub async fn buildinfo(&self) -> Result<BuildInfo, ClientError> {
-        self.call("/api/status/buildinfo", "", &[], decode_buildinfo)
-            .await
-    }
-
-    /// The running configuration, as YAML text (`/status/config`).
-    pub async fn config(&self) -> Result<String, ClientError> {
-        self.call("/status/config", "", &[], |b| Ok(b.to_owned()))
-            .await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::loki::decode_buildinfo;
 
     fn data(name: &str) -> String {
         std::fs::read_to_string(format!(

@@ -6,14 +6,7 @@
 
 use std::fmt::Write as _;
 
-pub use lgtm_scenarios::manifest::Labels;
-
-/// One series of an instant-query answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub labels: Labels,
-    pub value: f64,
-}
+pub use super::observed::{Labels, Sample};
 
 /// The value a series must have.
 #[derive(Debug, Clone, PartialEq)]

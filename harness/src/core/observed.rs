@@ -1,10 +1,19 @@
 //! What a backend answered, as plain data: metric samples, log entries, traces found
-//! by a search, and the spans of traces fetched by id. Clients produce these; the
+//! by a search, and the spans of traces fetched by id. This module imports nothing
+//! from [`super::expect`] (which re-exports [`Sample`] and [`Labels`]), so the two
+//! form no cycle. Clients produce these; the
 //! evaluation in [`super::expect`] judges them.
 
 use std::collections::BTreeMap;
 
-use super::expect::{Labels, Sample};
+pub use lgtm_scenarios::manifest::Labels;
+
+/// One series of an instant-query answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
 
 /// One log line as stored: its stream's labels, timestamp and raw text.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,8 @@
 //! [`RunPlan`] before anything starts (ripgrep's LowArgs → HiArgs).
 //!
 //! Image choice is layered: the guide's pinned image, then `LGTM_CHECK_IMAGE_<NAME>`,
-//! then `--image name=image` flags. The environment is read in one place, [`Env`], so
-//! tests can supply their own.
+//! then `--image name=image` flags. The environment arrives as an [`Env`] built by the
+//! caller (this module reads none), so tests can supply their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,9 +18,12 @@ use super::component::{Component, ImageRef};
 pub struct Env(BTreeMap<String, String>);
 
 impl Env {
-    /// Reads the process environment (the only place that does).
-    pub fn from_process() -> Self {
-        Env(std::env::vars()
+    /// The `LGTM_CHECK_*` variables among `vars`. The core reads no environment: the
+    /// edge passes it in (`Env::from_vars(std::env::vars())` in the binary and the
+    /// conformance suite).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Env(vars
+            .into_iter()
             .filter(|(k, _)| k.starts_with("LGTM_CHECK_"))
             .collect())
     }

@@ -228,11 +228,24 @@ impl Docker {
             ))
             .await
             .map_err(self.refused("list networks"))?;
-        for n in networks {
-            if let Some(id) = n.id
-                && self.client.remove_network(&id).await.is_ok()
-            {
-                removed += 1;
+        for id in networks.into_iter().filter_map(|n| n.id) {
+            // A network is refused while a container is still attached: another
+            // removal of the same run (a drop, Ctrl-C) may still be removing one.
+            for attempt in 0..20 {
+                match self.client.remove_network(&id).await {
+                    Ok(()) => {
+                        removed += 1;
+                        break;
+                    }
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => break,
+                    Err(_) if attempt < 19 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await
+                    }
+                    Err(_) => {}
+                }
             }
         }
         Ok(removed)

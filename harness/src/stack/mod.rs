@@ -6,6 +6,9 @@
 
 pub mod configs;
 pub mod docker;
+mod handle;
+
+pub use handle::{SharedStack, Stack, StackBuilder, StackError, fresh_run_id};
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
