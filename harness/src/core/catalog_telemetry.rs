@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lgtm_scenarios::manifest::{Labels, LogLine, Manifest, SpanRecord};
+use lgtm_check_recorder::manifest::{Labels, LogLine, Manifest, SpanRecord};
 
 use super::check::{Check, Control, Query, Signal, Window};
 use super::component::Component;
@@ -95,10 +95,24 @@ fn mentions(l: &LogLine, words: &[&str]) -> bool {
 }
 
 /// Every line of the run arrived in its stream, and no other line carries the run id.
+/// The title names what the instrumentation reported losing, if anything.
 pub fn logs_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
+    let title = "every log line arrived in its stream, and no other";
+    let lost: Vec<String> = m
+        .losses_of("logs")
+        .map(|l| format!("{} at {}", l.count, l.place))
+        .collect();
+    let title = if lost.is_empty() {
+        title.to_owned()
+    } else {
+        format!(
+            "{title} (the instrumentation reported lines lost: {})",
+            lost.join(", ")
+        )
+    };
     vec![check(
         format!("{prefix}.logs.exact"),
-        "every log line arrived in its stream, and no other",
+        &title,
         Signal::Logs,
         Component::Loki,
         Query::LogQlLines {
@@ -860,7 +874,7 @@ mod tests {
         assert!(above(hi) <= SAMPLING_TAIL && above(hi - 1) > SAMPLING_TAIL);
     }
 
-    use lgtm_scenarios::manifest::{MANIFEST_SCHEMA_VERSION, TraceRecord, TracesManifest};
+    use lgtm_check_recorder::manifest::{MANIFEST_SCHEMA_VERSION, TraceRecord, TracesManifest};
 
     use crate::core::catalog::{CatalogError, validate};
 
@@ -936,11 +950,30 @@ mod tests {
                 unsampled_trace_ids: vec![],
             },
             metrics: Default::default(),
+            losses: vec![],
         }
     }
 
     fn find<'a>(checks: &'a [Check], id: &str) -> &'a Check {
         checks.iter().find(|c| c.id == id).expect(id)
+    }
+
+    #[test]
+    fn the_exact_lines_check_names_what_the_instrumentation_lost() {
+        let mut m = http_manifest(false, false);
+        assert_eq!(
+            logs_checks("app", &m)[0].title,
+            "every log line arrived in its stream, and no other"
+        );
+        m.losses = vec![
+            lgtm_check_recorder::manifest::Loss::new("logs", "tracing-loki channel full", 6120),
+            lgtm_check_recorder::manifest::Loss::new("traces", "span exporter failed the batch", 2),
+        ];
+        assert_eq!(
+            logs_checks("app", &m)[0].title,
+            "every log line arrived in its stream, and no other \
+             (the instrumentation reported lines lost: 6120 at tracing-loki channel full)"
+        );
     }
 
     fn ids(v: &[&str]) -> BTreeSet<String> {

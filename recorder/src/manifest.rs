@@ -1,7 +1,8 @@
-//! The run manifest: exactly what a scenario emitted, written as JSON when the scenario
-//! has finished emitting. The harness derives every expectation from it.
+//! The run manifest: exactly what a program (a scenario, or your app through the
+//! [`Recorder`](crate::Recorder)) handed to its exporters, written as JSON when it has
+//! finished emitting. lgtm-check derives every expectation from it.
 //!
-//! Main types: [`Manifest`], [`CounterSeries`], [`HistogramSeries`].
+//! Main types: [`Manifest`], [`CounterSeries`], [`HistogramSeries`], [`Loss`].
 //!
 //! Format (schema_version 1):
 //! ```json
@@ -54,6 +55,16 @@
 //! emission order. Trace and span ids are lowercase hex (32 and 16 digits). `traces`
 //! lists every span the exporter exported; `unsampled_trace_ids` the root traces the
 //! sampler dropped.
+//!
+//! Losses (section `losses`, left out when empty): what the instrumentation itself
+//! reported losing after the code handed it over, by where it was lost. The lines and
+//! spans stay in `logs` and `traces` (the code emitted them), so the arrival checks
+//! count them missing; `losses` says where they went:
+//! ```json
+//! "losses": [{"signal": "logs", "where": "tracing-loki channel full", "count": 6120}]
+//! ```
+//! Added within schema_version 1: a manifest without losses is unchanged, and readers
+//! older than the section reject one that has it (unknown field) rather than misread it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -91,6 +102,34 @@ pub struct Manifest {
     pub traces: TracesManifest,
     #[serde(default)]
     pub metrics: MetricsManifest,
+    /// What the instrumentation reported losing, by where (empty: nothing known lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<Loss>,
+}
+
+/// Telemetry the code handed to its instrumentation that the instrumentation itself
+/// lost, counted where it was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Loss {
+    /// `logs`, `traces` or `metrics`.
+    pub signal: String,
+    /// Where it was lost, e.g. `tracing-loki channel full`.
+    #[serde(rename = "where")]
+    pub place: String,
+    /// How many lines (logs) or spans (traces) were lost there.
+    pub count: u64,
+}
+
+impl Loss {
+    /// A loss of `count` items of `signal` at `place`.
+    pub fn new(signal: &str, place: &str, count: u64) -> Self {
+        Loss {
+            signal: signal.into(),
+            place: place.into(),
+            count,
+        }
+    }
 }
 
 /// Log lines pushed to Loki, by stream.
@@ -189,6 +228,11 @@ impl Manifest {
         ids.sort();
         ids.dedup();
         ids
+    }
+
+    /// The losses of one signal, e.g. `"logs"`.
+    pub fn losses_of<'a>(&'a self, signal: &'a str) -> impl Iterator<Item = &'a Loss> + 'a {
+        self.losses.iter().filter(move |l| l.signal == signal)
     }
 
     /// Number of log lines in all streams.
@@ -394,18 +438,34 @@ mod tests {
                 histograms: vec![histogram(&[0.2])],
                 process_metrics: vec!["process_cpu_seconds_total".into()],
             },
+            losses: vec![Loss::new("logs", "tracing-loki channel full", 4)],
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(Manifest::from_json(&text).unwrap(), m);
         assert_eq!(m.logged_trace_ids(), vec!["ab".to_string()]);
         assert_eq!(m.all_services(), vec!["svc".to_string()]);
         assert_eq!(m.log_line_count(), 1);
+        assert!(
+            text.contains(r#""where":"tracing-loki channel full""#),
+            "{text}"
+        );
+        assert_eq!(m.losses_of("logs").count(), 1);
+        assert_eq!(m.losses_of("traces").count(), 0);
 
         let newer = text.replace("\"schema_version\":1", "\"schema_version\":2");
         assert!(matches!(
             Manifest::from_json(&newer),
             Err(ManifestError::SchemaVersion { found: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_manifest_without_losses_has_no_losses_section() {
+        let text = r#"{"schema_version":1,"scenario":"s","run_id":"r","service":"x",
+            "environment":"e","started_at_unix_ms":0,"finished_at_unix_ms":0}"#;
+        let m = Manifest::from_json(text).unwrap();
+        assert!(m.losses.is_empty());
+        assert!(!serde_json::to_string(&m).unwrap().contains("losses"));
     }
 
     #[test]
