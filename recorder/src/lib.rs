@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Records exactly what a Rust program handed to its telemetry exporters, and writes
 //! it as the manifest lgtm-check checks arrival against: every log line, span and
 //! metric series the code emitted arrived, nothing else under the run id did, and

@@ -81,6 +81,7 @@ pub type Labels = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The manifest format, [`MANIFEST_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The scenario's name, e.g. `http-service`.
     pub scenario: String,
@@ -90,17 +91,22 @@ pub struct Manifest {
     pub service: String,
     /// The `environment` label / `deployment.environment`.
     pub environment: String,
+    /// When the run began emitting (Unix ms).
     pub started_at_unix_ms: u64,
+    /// When it had finished emitting and flushing (Unix ms).
     pub finished_at_unix_ms: u64,
     /// Every `service.name` / `service` label the run emitted as (several for
     /// multi-service scenarios); empty means just `service`.
     #[serde(default)]
     pub services: Vec<String>,
     #[serde(default)]
+    /// Log lines handed to the Loki layer.
     pub logs: LogsManifest,
     #[serde(default)]
+    /// Spans exported, and the sampler's decisions.
     pub traces: TracesManifest,
     #[serde(default)]
+    /// Counter and histogram series.
     pub metrics: MetricsManifest,
     /// What the instrumentation reported losing, by where (empty: nothing known lost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -137,6 +143,7 @@ impl Loss {
 #[serde(deny_unknown_fields)]
 pub struct LogsManifest {
     #[serde(default)]
+    /// The streams, in order of their first line.
     pub streams: Vec<LogStream>,
 }
 
@@ -144,7 +151,9 @@ pub struct LogsManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogStream {
+    /// The stream's labels, `level` included.
     pub labels: Labels,
+    /// Its lines, in emission order.
     pub lines: Vec<LogLine>,
 }
 
@@ -153,9 +162,12 @@ pub struct LogStream {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogLine {
+    /// The `level` label value (`info`, `error`, …).
     pub level: String,
+    /// The event's message.
     pub message: String,
     #[serde(default)]
+    /// The event's other fields, as strings.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -170,8 +182,10 @@ pub struct TracesManifest {
     #[serde(default)]
     pub roots_started: u64,
     #[serde(default)]
+    /// Every exported trace, ordered by its earliest span.
     pub traces: Vec<TraceRecord>,
     #[serde(default)]
+    /// Trace ids of the roots the sampler did not sample, sorted.
     pub unsampled_trace_ids: Vec<String>,
 }
 
@@ -183,7 +197,9 @@ fn one() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRecord {
+    /// 32 lowercase hex digits.
     pub trace_id: String,
+    /// Its exported spans, ordered by start.
     pub spans: Vec<SpanRecord>,
 }
 
@@ -191,8 +207,11 @@ pub struct TraceRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanRecord {
+    /// 16 lowercase hex digits.
     pub span_id: String,
+    /// The parent's span id; `None` for a root.
     pub parent_span_id: Option<String>,
+    /// The span's name.
     pub name: String,
     /// The resource's `service.name`.
     pub service: String,
@@ -201,8 +220,11 @@ pub struct SpanRecord {
     /// `unset`, `ok` or `error`.
     pub status: String,
     #[serde(default)]
+    /// The span's attributes (strings, numbers, booleans).
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Start time (Unix ns).
     pub start_unix_nanos: u64,
+    /// End minus start (ns).
     pub duration_nanos: u64,
 }
 
@@ -246,8 +268,10 @@ impl Manifest {
 #[serde(deny_unknown_fields)]
 pub struct MetricsManifest {
     #[serde(default)]
+    /// Counter series, sorted by name and labels.
     pub counters: Vec<CounterSeries>,
     #[serde(default)]
+    /// Histogram series, sorted by name and labels.
     pub histograms: Vec<HistogramSeries>,
     /// Names of the standard process metrics exposed beside them
     /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …), with the same
@@ -260,8 +284,11 @@ pub struct MetricsManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CounterSeries {
+    /// The metric name.
     pub name: String,
+    /// Every label of the series, global labels included.
     pub labels: Labels,
+    /// The final value.
     pub value: u64,
 }
 
@@ -269,9 +296,13 @@ pub struct CounterSeries {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistogramSeries {
+    /// The metric name (without `_bucket`, `_sum`, `_count`).
     pub name: String,
+    /// Every label of the series, global labels included.
     pub labels: Labels,
+    /// Bucket upper bounds, without `+Inf`.
     pub buckets: Vec<f64>,
+    /// Every observation, in the order recorded.
     pub observations: Vec<f64>,
 }
 
@@ -347,19 +378,31 @@ impl Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("cannot read manifest {path}")]
+    /// The file cannot be read.
     Read {
+        /// The file's path.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("manifest {path} is not valid")]
+    /// The file is not a manifest.
     Parse {
+        /// The file's path.
         path: String,
         #[source]
+        /// Why.
         source: serde_json::Error,
     },
     #[error("manifest schema_version {found} is not supported (this build reads {supported})")]
-    SchemaVersion { found: u32, supported: u32 },
+    /// The manifest's schema_version is not this build's.
+    SchemaVersion {
+        /// The file's schema_version.
+        found: u32,
+        /// The one this build reads.
+        supported: u32,
+    },
 }
 
 #[cfg(test)]
