@@ -51,24 +51,24 @@ fn image_present(name: &str, tag: &str) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_through_plain_tracing_loki_is_counted_lost_by_name() {
-    burst_through_plain_tracing_loki(None).await;
+    burst_through_plain_tracing_loki("mt", None).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_burst_the_task_cannot_drain_loses_all_but_the_channel_and_says_so() {
     let fit = lgtm_check_recorder::logs::LOKI_CHANNEL_CAPACITY;
-    burst_through_plain_tracing_loki(Some(BURST - fit)).await;
+    burst_through_plain_tracing_loki("ct", Some(BURST - fit)).await;
 }
 
-/// Emits the burst, writes the manifest, reads Loki back; `expected_loss`, when
-/// known, is what must be lost.
-async fn burst_through_plain_tracing_loki(expected_loss: Option<u64>) {
-    let (name, tag) = LOKI_IMAGE;
-    if let Err(reason) = image_present(name, tag) {
+/// Emits the burst under a run id made of `name`, writes the manifest, reads Loki
+/// back; `expected_loss`, when known, is what must be lost.
+async fn burst_through_plain_tracing_loki(name: &str, expected_loss: Option<u64>) {
+    let (image, tag) = LOKI_IMAGE;
+    if let Err(reason) = image_present(image, tag) {
         eprintln!("SKIPPED: {reason}");
         return;
     }
-    let loki = GenericImage::new(name, tag)
+    let loki = GenericImage::new(image, tag)
         .with_exposed_port(3100.tcp())
         .with_wait_for(WaitFor::Nothing)
         .with_cmd(["-config.file=/etc/loki/config.yaml"])
@@ -95,7 +95,7 @@ async fn burst_through_plain_tracing_loki(expected_loss: Option<u64>) {
 
     // The guide's setup: tracing-loki with its labels, its task spawned; the recorder
     // wraps the layer and the task, and watches tracing-loki's errors.
-    let run_id = format!("burst-{}", std::process::id());
+    let run_id = format!("burst-{name}-{}", std::process::id());
     let labels = [("service", "burst-app"), ("run_id", run_id.as_str())];
     let mut builder = tracing_loki::builder();
     for (k, v) in labels {
