@@ -16,8 +16,10 @@
 //!   gave up on after failed pushes;
 //! - traces: [`Recorder::span_exporter`] wraps your OpenTelemetry span exporter and
 //!   records a batch only when the inner exporter reported it exported (spans of failed
-//!   batches are counted as lost); [`Recorder::sampler`] wraps the sampler, counting
-//!   root spans and recording the trace ids it did not sample;
+//!   batches are counted as lost); [`Recorder::span_processor`] wraps the processor
+//!   and counts the spans it dropped before export (a batch processor's full queue);
+//!   [`Recorder::sampler`] wraps the sampler, counting root spans and recording the
+//!   trace ids it did not sample;
 //! - metrics: [`Recorder::metrics`] wraps any [`metrics::Recorder`] (e.g.
 //!   metrics-exporter-prometheus's) and records every counter series' final value and
 //!   every histogram observation.
@@ -74,7 +76,7 @@ pub use metrics_recorder::RecordingMetrics;
 #[cfg(feature = "record")]
 pub use recorder::{Recorder, logs_manifest, traces_manifest};
 #[cfg(feature = "record")]
-pub use spans::{RecordingExporter, RecordingSampler};
+pub use spans::{RecordingExporter, RecordingProcessor, RecordingSampler};
 
 /// Where tracing-loki drops events when its channel is full.
 pub const LOSS_LOKI_CHANNEL_FULL: &str = "tracing-loki channel full";
@@ -84,3 +86,6 @@ pub const LOSS_LOKI_PUSH_GAVE_UP: &str = "tracing-loki gave up after failed push
 pub const LOSS_LOKI_AFTER_SHUTDOWN: &str = "tracing-loki already shut down";
 /// Where spans are lost when the span exporter reports a batch failed.
 pub const LOSS_SPAN_EXPORT_FAILED: &str = "span exporter failed the batch";
+/// Where spans are lost when the span processor never passed them to the exporter
+/// (a batch processor's queue was full, or it shut down with spans queued).
+pub const LOSS_SPAN_PROCESSOR_DROPPED: &str = "span processor dropped before export";

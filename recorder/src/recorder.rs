@@ -20,6 +20,8 @@ pub(crate) struct Store {
     pub spans: Vec<(String, SpanRecord)>,
     /// Spans in batches the exporter failed to export.
     pub failed_spans: u64,
+    /// Sampled spans handed to the recorded processor (`None`: no processor recorded).
+    pub spans_ended: Option<u64>,
     pub roots_started: u64,
     pub unsampled_trace_ids: Vec<String>,
     /// The root sampling ratio of the recorded sampler (1 when none was recorded).
@@ -120,6 +122,13 @@ impl Recorder {
         RecordingExporter::new(inner, self.clone())
     }
 
+    /// Wraps a span processor (e.g. `BatchSpanProcessor`, over an exporter wrapped by
+    /// [`span_exporter`](Self::span_exporter)): counts the sampled spans it is handed,
+    /// so that those it dropped before export are counted as lost.
+    pub fn span_processor<P>(&self, inner: P) -> crate::spans::RecordingProcessor<P> {
+        crate::spans::RecordingProcessor::new(inner, self.clone())
+    }
+
     /// Wraps the tracer provider's sampler: counts root spans and records the trace
     /// ids of the roots it did not sample.
     pub fn sampler(&self, inner: opentelemetry_sdk::trace::Sampler) -> RecordingSampler {
@@ -200,7 +209,8 @@ impl Recorder {
     }
 
     /// What the instrumentation lost, by where, so far (places with nothing lost left
-    /// out).
+    /// out). Spans a recorded processor has not passed on yet count as lost: ask after
+    /// the tracer provider has shut down.
     pub fn losses(&self) -> Vec<Loss> {
         let store = self.shared.lock();
         [
@@ -216,6 +226,13 @@ impl Recorder {
                 self.shared.loki.after_shutdown(),
             ),
             Loss::new("traces", crate::LOSS_SPAN_EXPORT_FAILED, store.failed_spans),
+            Loss::new(
+                "traces",
+                crate::LOSS_SPAN_PROCESSOR_DROPPED,
+                store.spans_ended.map_or(0, |ended| {
+                    ended.saturating_sub(store.spans.len() as u64 + store.failed_spans)
+                }),
+            ),
         ]
         .into_iter()
         .filter(|l| l.count > 0)

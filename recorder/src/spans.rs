@@ -1,7 +1,8 @@
 //! Recording the spans an OpenTelemetry exporter really exported, and the sampler's
 //! root decisions.
 //!
-//! Main items: [`RecordingExporter`], [`RecordingSampler`], [`span_record`].
+//! Main items: [`RecordingExporter`], [`RecordingSampler`], [`RecordingProcessor`],
+//! [`span_record`].
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -10,7 +11,8 @@ use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    Sampler, SamplingDecision, SamplingResult, ShouldSample, SpanData, SpanExporter,
+    Sampler, SamplingDecision, SamplingResult, ShouldSample, Span, SpanData, SpanExporter,
+    SpanProcessor,
 };
 
 use crate::Recorder;
@@ -85,6 +87,66 @@ impl<E: SpanExporter> SpanExporter for RecordingExporter<E> {
         if let Some(name) = resource.get(&opentelemetry::Key::from_static_str("service.name")) {
             self.service = name.to_string();
         }
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A span processor that counts the sampled spans handed to it (made by
+/// [`Recorder::span_processor`]), so that spans it never passed to the exporter
+/// (a batch processor's full queue, spans still queued at a failed shutdown) are
+/// counted as lost ([`crate::LOSS_SPAN_PROCESSOR_DROPPED`]): spans ended minus spans the
+/// exporter reported exported or failed.
+///
+/// ```
+/// use lgtm_check_recorder::Recorder;
+/// use opentelemetry::trace::{Tracer, TracerProvider as _};
+/// use opentelemetry_sdk::trace::{BatchSpanProcessor, InMemorySpanExporter, SdkTracerProvider};
+///
+/// let recorder = Recorder::new("my-app", "run-1", "checkout");
+/// let exporter = recorder.span_exporter(InMemorySpanExporter::default());
+/// let provider = SdkTracerProvider::builder()
+///     .with_span_processor(recorder.span_processor(BatchSpanProcessor::builder(exporter).build()))
+///     .build();
+/// provider.tracer("demo").in_span("job", |_cx| {});
+/// provider.shutdown().unwrap();
+/// assert!(recorder.losses().is_empty());
+/// assert_eq!(recorder.traces_manifest().traces.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct RecordingProcessor<P> {
+    inner: P,
+    recorder: Recorder,
+}
+
+impl<P> RecordingProcessor<P> {
+    pub(crate) fn new(inner: P, recorder: Recorder) -> Self {
+        recorder.shared.lock().spans_ended = Some(0);
+        RecordingProcessor { inner, recorder }
+    }
+}
+
+impl<P: SpanProcessor> SpanProcessor for RecordingProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            let mut store = self.recorder.shared.lock();
+            store.spans_ended = Some(store.spans_ended.unwrap_or(0) + 1);
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
     }
 }
@@ -204,6 +266,41 @@ impl ShouldSample for RecordingSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_a_full_batch_queue_dropped_are_counted_lost() {
+        use opentelemetry::trace::{Tracer, TracerProvider as _};
+        use opentelemetry_sdk::trace::{
+            BatchConfigBuilder, BatchSpanProcessor, InMemorySpanExporter, SdkTracerProvider,
+        };
+        let recorder = Recorder::new("s", "r", "svc");
+        let exporter = recorder.span_exporter(InMemorySpanExporter::default());
+        let batch = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(BatchConfigBuilder::default().with_max_queue_size(2).build())
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(recorder.span_processor(batch))
+            .build();
+        let tracer = provider.tracer("t");
+        for _ in 0..2000 {
+            tracer.in_span("s", |_| {});
+        }
+        provider.shutdown().unwrap();
+        let exported: usize = recorder
+            .traces_manifest()
+            .traces
+            .iter()
+            .map(|t| t.spans.len())
+            .sum();
+        let lost: u64 = recorder
+            .losses()
+            .iter()
+            .filter(|l| l.place == crate::LOSS_SPAN_PROCESSOR_DROPPED)
+            .map(|l| l.count)
+            .sum();
+        assert!(lost > 0, "a 2-span queue took 2000 spans at once");
+        assert_eq!(exported as u64 + lost, 2000);
+    }
 
     #[test]
     fn exported_span_data_becomes_a_record() {

@@ -105,6 +105,8 @@ pub enum TelemetryError {
     LokiPushFailed(u64),
     #[error("the OTLP exporter failed to export {0} spans")]
     SpansNotExported(u64),
+    #[error("the batch span processor dropped {0} spans before export")]
+    SpansDropped(u64),
     #[error("shutting down the tracer provider failed: {0}")]
     TracerShutdown(String),
 }
@@ -242,6 +244,10 @@ impl GuardInner {
         let failed_spans = lost(lgtm_check_recorder::LOSS_SPAN_EXPORT_FAILED);
         if failed_spans > 0 {
             return Err(TelemetryError::SpansNotExported(failed_spans));
+        }
+        let dropped_spans = lost(lgtm_check_recorder::LOSS_SPAN_PROCESSOR_DROPPED);
+        if dropped_spans > 0 {
+            return Err(TelemetryError::SpansDropped(dropped_spans));
         }
         Ok(Recorded {
             logs: recorder.logs_manifest(),
@@ -393,7 +399,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                     .build(),
             )
             .build();
-        provider = provider.with_span_processor(processor);
+        provider = provider.with_span_processor(recorder.span_processor(processor));
     }
     let provider = provider.build();
     let tracer = provider.tracer("lgtm-scenarios");
