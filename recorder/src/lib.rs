@@ -16,8 +16,10 @@
 //!   gave up on after failed pushes;
 //! - traces: [`Recorder::span_exporter`] wraps your OpenTelemetry span exporter and
 //!   records a batch only when the inner exporter reported it exported (spans of failed
-//!   batches are counted as lost); [`Recorder::span_processor`] wraps the processor
-//!   and counts the spans it dropped before export (a batch processor's full queue);
+//!   batches are counted as lost); [`Recorder::span_processor`] wraps the processor:
+//!   the manifest then lists every sampled span the code ended, so a span lost on the
+//!   way fails the trace checks, and those the processor dropped before export (a
+//!   batch processor's full queue) are counted as lost;
 //!   [`Recorder::sampler`] wraps the sampler, counting root spans and recording the
 //!   trace ids it did not sample;
 //! - metrics: [`Recorder::metrics`] wraps any [`metrics::Recorder`] (e.g.

@@ -53,8 +53,9 @@
 //! ```
 //! A log stream is one Loki stream (its labels exactly as pushed); its lines are in
 //! emission order. Trace and span ids are lowercase hex (32 and 16 digits). `traces`
-//! lists every span the exporter exported; `unsampled_trace_ids` the root traces the
-//! sampler dropped.
+//! lists every sampled span the code ended (recorded at the span processor), or,
+//! without a recorded processor, every span the exporter exported;
+//! `unsampled_trace_ids` the root traces the sampler dropped.
 //!
 //! Losses (section `losses`, left out when empty): what the instrumentation itself
 //! reported losing after the code handed it over, by where it was lost. The lines and

@@ -20,8 +20,9 @@ pub(crate) struct Store {
     pub spans: Vec<(String, SpanRecord)>,
     /// Spans in batches the exporter failed to export.
     pub failed_spans: u64,
-    /// Sampled spans handed to the recorded processor (`None`: no processor recorded).
-    pub spans_ended: Option<u64>,
+    /// Sampled spans handed to the recorded processor, with their trace id, in
+    /// order (`None`: no processor recorded).
+    pub ended: Option<Vec<(String, SpanRecord)>>,
     pub roots_started: u64,
     pub unsampled_trace_ids: Vec<String>,
     /// The root sampling ratio of the recorded sampler (1 when none was recorded).
@@ -123,8 +124,9 @@ impl Recorder {
     }
 
     /// Wraps a span processor (e.g. `BatchSpanProcessor`, over an exporter wrapped by
-    /// [`span_exporter`](Self::span_exporter)): counts the sampled spans it is handed,
-    /// so that those it dropped before export are counted as lost.
+    /// [`span_exporter`](Self::span_exporter)): records the sampled spans it is
+    /// handed, which the manifest's `traces` then list, and counts those it dropped
+    /// before export as lost.
     pub fn span_processor<P>(&self, inner: P) -> crate::spans::RecordingProcessor<P> {
         crate::spans::RecordingProcessor::new(inner, self.clone())
     }
@@ -180,13 +182,14 @@ impl Recorder {
         logs_manifest(&self.shared.lock().lines)
     }
 
-    /// The `traces` section: exported spans by trace, root counts, unsampled ids.
+    /// The `traces` section: spans by trace (every span ended when the processor is
+    /// recorded, else every span exported), root counts, unsampled ids.
     pub fn traces_manifest(&self) -> TracesManifest {
         let store = self.shared.lock();
         traces_manifest(
             store.sampler_ratio.unwrap_or(1.0),
             store.roots_started,
-            &store.spans,
+            store.ended.as_deref().unwrap_or(&store.spans),
             &store.unsampled_trace_ids,
         )
     }
@@ -229,8 +232,9 @@ impl Recorder {
             Loss::new(
                 "traces",
                 crate::LOSS_SPAN_PROCESSOR_DROPPED,
-                store.spans_ended.map_or(0, |ended| {
-                    ended.saturating_sub(store.spans.len() as u64 + store.failed_spans)
+                store.ended.as_ref().map_or(0, |ended| {
+                    (ended.len() as u64)
+                        .saturating_sub(store.spans.len() as u64 + store.failed_spans)
                 }),
             ),
         ]

@@ -91,11 +91,13 @@ impl<E: SpanExporter> SpanExporter for RecordingExporter<E> {
     }
 }
 
-/// A span processor that counts the sampled spans handed to it (made by
-/// [`Recorder::span_processor`]), so that spans it never passed to the exporter
-/// (a batch processor's full queue, spans still queued at a failed shutdown) are
-/// counted as lost ([`crate::LOSS_SPAN_PROCESSOR_DROPPED`]): spans ended minus spans the
-/// exporter reported exported or failed.
+/// A span processor that records the sampled spans handed to it (made by
+/// [`Recorder::span_processor`]). With it, the manifest's `traces` are every span the
+/// code ended (not only those exported), so that a span lost on the way fails the
+/// trace checks; and spans the processor never passed to the exporter (a batch
+/// processor's full queue, spans still queued at a failed shutdown) are counted as
+/// lost ([`crate::LOSS_SPAN_PROCESSOR_DROPPED`]): spans ended minus spans the exporter
+/// reported exported or failed.
 ///
 /// ```
 /// use lgtm_check_recorder::Recorder;
@@ -116,12 +118,18 @@ impl<E: SpanExporter> SpanExporter for RecordingExporter<E> {
 pub struct RecordingProcessor<P> {
     inner: P,
     recorder: Recorder,
+    service: String,
 }
 
 impl<P> RecordingProcessor<P> {
     pub(crate) fn new(inner: P, recorder: Recorder) -> Self {
-        recorder.shared.lock().spans_ended = Some(0);
-        RecordingProcessor { inner, recorder }
+        recorder.shared.lock().ended = Some(Vec::new());
+        let service = recorder.shared_service();
+        RecordingProcessor {
+            inner,
+            recorder,
+            service,
+        }
     }
 }
 
@@ -132,8 +140,9 @@ impl<P: SpanProcessor> SpanProcessor for RecordingProcessor<P> {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
+            let record = span_record(&span, &self.service);
             let mut store = self.recorder.shared.lock();
-            store.spans_ended = Some(store.spans_ended.unwrap_or(0) + 1);
+            store.ended.get_or_insert_with(Vec::new).push(record);
         }
         self.inner.on_end(span);
     }
@@ -147,6 +156,9 @@ impl<P: SpanProcessor> SpanProcessor for RecordingProcessor<P> {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        if let Some(name) = resource.get(&opentelemetry::Key::from_static_str("service.name")) {
+            self.service = name.to_string();
+        }
         self.inner.set_resource(resource);
     }
 }
@@ -299,7 +311,8 @@ mod tests {
             .map(|l| l.count)
             .sum();
         assert!(lost > 0, "a 2-span queue took 2000 spans at once");
-        assert_eq!(exported as u64 + lost, 2000);
+        assert_eq!(exported, 2000, "the manifest lists every span ended");
+        assert!(recorder.shared.lock().spans.len() as u64 + lost == 2000);
     }
 
     #[test]

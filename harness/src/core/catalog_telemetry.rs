@@ -94,22 +94,32 @@ fn mentions(l: &LogLine, words: &[&str]) -> bool {
     })
 }
 
+/// `title`, followed by what the instrumentation reported losing of `signal`, if
+/// anything.
+fn with_losses(title: &str, m: &Manifest, signal: &str) -> String {
+    let lost: Vec<String> = m
+        .losses_of(signal)
+        .map(|l| format!("{} at {}", l.count, l.place))
+        .collect();
+    if lost.is_empty() {
+        title.to_owned()
+    } else {
+        let what = if signal == "logs" { "lines" } else { signal };
+        format!(
+            "{title} (the instrumentation reported {what} lost: {})",
+            lost.join(", ")
+        )
+    }
+}
+
 /// Every line of the run arrived in its stream, and no other line carries the run id.
 /// The title names what the instrumentation reported losing, if anything.
 pub fn logs_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
-    let title = "every log line arrived in its stream, and no other";
-    let lost: Vec<String> = m
-        .losses_of("logs")
-        .map(|l| format!("{} at {}", l.count, l.place))
-        .collect();
-    let title = if lost.is_empty() {
-        title.to_owned()
-    } else {
-        format!(
-            "{title} (the instrumentation reported lines lost: {})",
-            lost.join(", ")
-        )
-    };
+    let title = with_losses(
+        "every log line arrived in its stream, and no other",
+        m,
+        "logs",
+    );
     vec![check(
         format!("{prefix}.logs.exact"),
         &title,
@@ -183,10 +193,11 @@ fn span_trees(m: &Manifest) -> BTreeMap<String, Vec<ExpectedSpan>> {
 pub fn traces_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
     let w = window(m);
     let all: BTreeSet<String> = m.traces.traces.iter().map(|t| t.trace_id.clone()).collect();
+    let title = with_losses("exactly the exported traces carry the run id", m, "traces");
     vec![
         check(
             format!("{prefix}.traces.exact_ids"),
-            "exactly the exported traces carry the run id",
+            &title,
             Signal::Traces,
             Component::Tempo,
             Query::TraceQlSearch {
@@ -973,6 +984,11 @@ mod tests {
             logs_checks("app", &m)[0].title,
             "every log line arrived in its stream, and no other \
              (the instrumentation reported lines lost: 6120 at tracing-loki channel full)"
+        );
+        assert_eq!(
+            traces_checks("app", &m)[0].title,
+            "exactly the exported traces carry the run id \
+             (the instrumentation reported traces lost: 2 at span exporter failed the batch)"
         );
     }
 
