@@ -14,7 +14,7 @@ use lgtm_check::core::catalog_telemetry::logs_checks;
 use lgtm_check::core::check::Query;
 use lgtm_check::core::component::Component;
 use lgtm_check::core::expect::{Expectation, evaluate_lines};
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use lgtm_check::core::catalog::metrics_checks;
 use lgtm_check::core::component::Component;
 use lgtm_check::core::expect::evaluate;
 use lgtm_check::execute::{Backends, execute};
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 
 async fn round(backends: &Backends, m: &Manifest, client: &PromClient) -> Vec<(String, String)> {
     let mut out = Vec::new();

@@ -709,7 +709,7 @@ mod tests {
     use crate::core::catalog_grafana::{dashboard_checks, grafana_checks};
     use crate::core::plan::ConfigSet;
     use crate::stack::configs::{self, catalog_context};
-    use lgtm_scenarios::manifest::Manifest;
+    use lgtm_check_recorder::manifest::Manifest;
 
     fn grafana_data(name: &str) -> String {
         std::fs::read_to_string(format!(

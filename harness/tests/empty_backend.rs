@@ -18,7 +18,7 @@ use lgtm_check::core::scenarios::{SCENARIOS, checks_for};
 use lgtm_check::execute::run_check;
 use lgtm_check::stack::configs::catalog_context;
 use lgtm_check::{Stack, StackError};
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 
 #[tokio::test]
 async fn an_empty_loki_and_tempo_fail_every_check_that_needs_the_runs_data() {

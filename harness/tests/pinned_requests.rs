@@ -17,7 +17,7 @@ use lgtm_check::core::plan::ConfigSet;
 use lgtm_check::core::scenarios::{SCENARIOS, checks_for};
 use lgtm_check::execute::{Backends, execute};
 use lgtm_check::stack::configs::catalog_context;
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -20,7 +20,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::cli::{self, MetricsArgs, MetricsSession, announce};
-use crate::manifest::{CounterSeries, Labels, Manifest};
+use crate::manifest::Manifest;
 use crate::metrics_endpoint::REQUESTS_TOTAL;
 use crate::telemetry::{self, TelemetryConfig};
 
@@ -77,13 +77,11 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     );
     metrics.before_workload().await?;
 
-    let mut counts: std::collections::BTreeMap<u16, u64> = Default::default();
     for (i, status) in statuses(opts.failures, opts.successes)
         .into_iter()
         .enumerate()
     {
         request(i, status);
-        *counts.entry(status).or_default() += 1;
         metrics::counter!(REQUESTS_TOTAL, "method" => "POST", "path" => PATH, "status" => status.to_string())
             .increment(1);
     }
@@ -92,20 +90,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     metrics.after_emitted().await?;
     let mut manifest = cli::manifest("error-burst", &opts.telemetry, started_at, recorded);
     manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
-    manifest.metrics.counters = counts
-        .into_iter()
-        .map(|(status, value)| CounterSeries {
-            name: REQUESTS_TOTAL.into(),
-            labels: Labels::from([
-                ("method".into(), "POST".into()),
-                ("path".into(), PATH.into()),
-                ("status".into(), status.to_string()),
-                ("service".into(), opts.telemetry.service.clone()),
-                ("run_id".into(), opts.telemetry.run_id.clone()),
-            ]),
-            value,
-        })
-        .collect();
+    manifest.metrics.counters = metrics.endpoint.recorded().counters;
     metrics
         .finish(&manifest, &opts.manifest, serde_json::json!({}))
         .await?;

@@ -161,6 +161,7 @@ pub fn manifest(
         logs: recorded.logs,
         traces: recorded.traces,
         metrics: Default::default(),
+        losses: Vec::new(),
     }
 }
 

@@ -453,6 +453,7 @@ mod tests {
                 histograms: vec![],
                 process_metrics: vec![],
             },
+            losses: vec![],
         }
     }
 

@@ -29,7 +29,6 @@
 //! after it (so the final values have certainly been scraped) before it writes the
 //! manifest.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,7 +50,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::cli::{self, MetricsArgs, MetricsSession, announce};
 use crate::faults::{self, Fault};
-use crate::manifest::{CounterSeries, HistogramSeries, Labels, Manifest, MetricsManifest};
+use crate::manifest::{Manifest, MetricsManifest};
 use crate::metrics_endpoint::process_metric_names;
 pub use crate::metrics_endpoint::{LATENCY_BUCKETS, REQUEST_DURATION, REQUESTS_TOTAL};
 use crate::telemetry::{self, TelemetryConfig};
@@ -148,16 +147,11 @@ pub struct Options {
     pub faults: Vec<Fault>,
 }
 
-/// What the server observed: the exact values handed to the metrics recorder.
-#[derive(Default)]
-struct Tally {
-    counters: BTreeMap<(String, String, String), u64>,
-    histograms: BTreeMap<(String, String), Vec<f64>>,
-}
-
 #[derive(Clone)]
 struct AppState {
-    tally: Arc<Mutex<Tally>>,
+    /// Held while a request is counted and observed, so that the recorder records
+    /// observations in the order the exporter sums them.
+    metrics_order: Arc<Mutex<()>>,
     legacy_http_attributes: bool,
     /// Fault `duplicate-log`: push the line of the first request to
     /// [`faults::DUPLICATED_ROUTE`] twice; set once that is done.
@@ -277,20 +271,10 @@ async fn instrument(State(state): State<AppState>, req: Request, next: Next) -> 
     }
     drop(span);
 
-    let mut tally = state.tally.lock().await;
-    metrics::counter!(REQUESTS_TOTAL, "method" => method.clone(), "path" => path.clone(), "status" => status.clone())
+    let _order = state.metrics_order.lock().await;
+    metrics::counter!(REQUESTS_TOTAL, "method" => method.clone(), "path" => path.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!(REQUEST_DURATION, "method" => method.clone(), "path" => path.clone())
-        .record(seconds);
-    *tally
-        .counters
-        .entry((method.clone(), path.clone(), status))
-        .or_default() += 1;
-    tally
-        .histograms
-        .entry((method, path))
-        .or_default()
-        .push(seconds);
+    metrics::histogram!(REQUEST_DURATION, "method" => method, "path" => path).record(seconds);
     response
 }
 
@@ -326,7 +310,7 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     let started_at = cli::unix_ms();
 
     let state = AppState {
-        tally: Arc::new(Mutex::new(Tally::default())),
+        metrics_order: Arc::new(Mutex::new(())),
         // drop-legacy-attributes: emit none of the old names (the manifest will claim them).
         legacy_http_attributes: opts.legacy_http_attributes
             && !opts.faults.contains(&Fault::DropLegacyAttributes),
@@ -359,7 +343,10 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     metrics.after_emitted().await?;
 
     let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
-    manifest.metrics = metrics_manifest(&opts.telemetry, &*state.tally.lock().await);
+    manifest.metrics = MetricsManifest {
+        process_metrics: process_metric_names(),
+        ..metrics.endpoint.recorded()
+    };
     faults::apply_faults(&mut manifest, &opts.faults)?;
     metrics
         .finish(
@@ -401,45 +388,6 @@ async fn drive(api: SocketAddr, workload: &Workload, concurrency: usize) -> anyh
         }
     }
     Ok(())
-}
-
-fn metrics_manifest(config: &TelemetryConfig, tally: &Tally) -> MetricsManifest {
-    let global = |mut labels: Labels| {
-        labels.insert("service".into(), config.service.clone());
-        labels.insert("run_id".into(), config.run_id.clone());
-        labels
-    };
-    let counters = tally
-        .counters
-        .iter()
-        .map(|((method, path, status), value)| CounterSeries {
-            name: REQUESTS_TOTAL.into(),
-            labels: global(Labels::from([
-                ("method".into(), method.clone()),
-                ("path".into(), path.clone()),
-                ("status".into(), status.clone()),
-            ])),
-            value: *value,
-        })
-        .collect();
-    let histograms = tally
-        .histograms
-        .iter()
-        .map(|((method, path), observations)| HistogramSeries {
-            name: REQUEST_DURATION.into(),
-            labels: global(Labels::from([
-                ("method".into(), method.clone()),
-                ("path".into(), path.clone()),
-            ])),
-            buckets: LATENCY_BUCKETS.to_vec(),
-            observations: observations.clone(),
-        })
-        .collect();
-    MetricsManifest {
-        counters,
-        histograms,
-        process_metrics: process_metric_names(),
-    }
 }
 
 #[cfg(test)]

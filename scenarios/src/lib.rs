@@ -1,14 +1,15 @@
 //! Scenarios for lgtm-check: programs that emit exactly known telemetry and write a
 //! [`manifest::Manifest`] of what they emitted.
 //!
-//! The [`manifest`] module is plain data shared with the harness (it has no I/O and is
-//! available without the `telemetry` feature), and so is [`faults`], which falsifies a
+//! The [`manifest`] module is lgtm-check-recorder's, re-exported (plain data shared
+//! with the harness, available without the `telemetry` feature); [`faults`] is plain
+//! data too, which falsifies a
 //! manifest on purpose to test the harness, and [`redact`], which hides credentials
 //! in anything that prints a URL. The scenario binaries under `src/bin/`
 //! need the `telemetry` feature (on by default).
 
 pub mod faults;
-pub mod manifest;
+pub use lgtm_check_recorder::manifest;
 pub mod redact;
 
 #[cfg(feature = "telemetry")]

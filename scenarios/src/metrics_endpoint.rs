@@ -10,6 +10,10 @@
 //! as text beside the recorder's output because the `metrics` crate's counters are
 //! integers and CPU seconds are not.
 //!
+//! The recorder is wrapped by lgtm-check-recorder's, which records every counter
+//! series' value and every histogram observation for the manifest
+//! ([`MetricsEndpoint::recorded`]).
+//!
 //! Main items: [`MetricsEndpoint`], [`LATENCY_BUCKETS`], [`process_samples`],
 //! [`render_process_metrics`].
 
@@ -21,9 +25,12 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use lgtm_check_recorder::Recorder;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+use crate::manifest::MetricsManifest;
 
 /// The counter the guide's PromQL queries use.
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -184,6 +191,7 @@ pub struct MetricsEndpoint {
     pub handle: PrometheusHandle,
     pub addr: SocketAddr,
     pub scrapes: Arc<Scrapes>,
+    recorder: Recorder,
 }
 
 impl MetricsEndpoint {
@@ -197,13 +205,21 @@ impl MetricsEndpoint {
         run_id: &str,
         register: impl FnOnce(),
     ) -> anyhow::Result<Self> {
-        let handle = PrometheusBuilder::new()
+        let prometheus = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), &LATENCY_BUCKETS)
             .context("latency buckets")?
             .add_global_label("service", service)
             .add_global_label("run_id", run_id)
-            .install_recorder()
-            .context("installing the Prometheus recorder")?;
+            .build_recorder();
+        let handle = prometheus.handle();
+        let recorder = Recorder::new(service, run_id, service);
+        let recording = recorder
+            .metrics(prometheus)
+            .global_label("service", service)
+            .global_label("run_id", run_id)
+            .buckets(REQUEST_DURATION, &LATENCY_BUCKETS);
+        metrics::set_global_recorder(recording)
+            .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))?;
         register();
         let scrapes = Arc::new(Scrapes {
             completed: AtomicU64::new(0),
@@ -247,7 +263,17 @@ impl MetricsEndpoint {
             handle,
             addr,
             scrapes,
+            recorder,
         })
+    }
+
+    /// The series the scenario counted or observed into (those only registered at
+    /// zero left out), with their values and observations, under the global labels.
+    pub fn recorded(&self) -> MetricsManifest {
+        let mut m = self.recorder.metrics_manifest();
+        m.counters.retain(|c| c.value > 0);
+        m.histograms.retain(|h| !h.observations.is_empty());
+        m
     }
 }
 

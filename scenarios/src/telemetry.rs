@@ -20,6 +20,10 @@
 //!   configured sampler (wrapped to record root decisions), a batch processor over the
 //!   OTLP exporter (gRPC or HTTP/protobuf) wrapped to record what it exported.
 //!
+//! The recording is lgtm-check-recorder's [`Recorder`]: the Loki layer is wrapped
+//! (with backpressure, so a burst waits instead of overflowing tracing-loki's channel),
+//! and so are its background task, the sampler and the span exporter.
+//!
 //! Only events of the target [`LOG_TARGET`] go to Loki, and only spans and events of
 //! this crate go to the tracer: the libraries underneath (hyper, tonic, reqwest,
 //! tracing-loki itself) never reach the backends, so the manifest can be exact.
@@ -33,9 +37,7 @@
 //! Lines written outside any span carry neither field.
 
 mod config;
-mod record;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -54,13 +56,15 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use lgtm_check_recorder::Recorder;
+
 use crate::manifest::{Labels, LogsManifest, TracesManifest};
 
 pub use config::{
     ConfigError, DEFAULT_ENVIRONMENT, DEFAULT_SERVICE, EnvMap, LokiConfig, OtlpConfig,
     OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryFlags, process_env,
 };
-pub use record::{logs_manifest, traces_manifest};
+pub use lgtm_check_recorder::{logs_manifest, traces_manifest};
 
 /// The target of log events that go to Loki (set by [`log!`](crate::log)).
 pub const LOG_TARGET: &str = "scenario";
@@ -95,10 +99,14 @@ pub enum TelemetryError {
     LokiFlushTimeout(Duration),
     #[error("tracing-loki dropped {0} lines it could not push")]
     LokiDropped(u64),
+    #[error("tracing-loki dropped {0} lines because its channel was full")]
+    LokiChannelFull(u64),
     #[error("{0} pushes to Loki failed (see stderr); lines may be lost")]
     LokiPushFailed(u64),
     #[error("the OTLP exporter failed to export {0} spans")]
     SpansNotExported(u64),
+    #[error("the batch span processor dropped {0} spans before export")]
+    SpansDropped(u64),
     #[error("shutting down the tracer provider failed: {0}")]
     TracerShutdown(String),
 }
@@ -161,7 +169,7 @@ struct GuardInner {
         tracing_loki::BackgroundTaskController,
         tokio::task::JoinHandle<()>,
     )>,
-    store: record::SharedStore,
+    recorder: Recorder,
     sampler_ratio: f64,
 }
 
@@ -185,8 +193,8 @@ impl GuardInner {
         let GuardInner {
             provider,
             loki,
-            store,
-            sampler_ratio,
+            recorder,
+            sampler_ratio: _,
         } = self;
         // The provider's shutdown blocks until its processor thread has exported
         // everything; keep it off the async workers (tonic needs them).
@@ -211,24 +219,39 @@ impl GuardInner {
             }
             Err(e) => return Err(TelemetryError::TracerShutdown(e.to_string())),
         }
-        let store = store.lock().unwrap_or_else(|e| e.into_inner());
-        if store.loki_dropped > 0 {
-            return Err(TelemetryError::LokiDropped(store.loki_dropped));
+        let lost = |place: &str| {
+            recorder
+                .losses()
+                .iter()
+                .filter(|l| l.place == place)
+                .map(|l| l.count)
+                .sum::<u64>()
+        };
+        let channel_full = lost(lgtm_check_recorder::LOSS_LOKI_CHANNEL_FULL)
+            + lost(lgtm_check_recorder::LOSS_LOKI_AFTER_SHUTDOWN);
+        if channel_full > 0 {
+            return Err(TelemetryError::LokiChannelFull(channel_full));
         }
-        if store.loki_push_failures > 0 {
-            return Err(TelemetryError::LokiPushFailed(store.loki_push_failures));
+        let gave_up = lost(lgtm_check_recorder::LOSS_LOKI_PUSH_GAVE_UP);
+        if gave_up > 0 {
+            return Err(TelemetryError::LokiDropped(gave_up));
         }
-        if store.failed_spans > 0 {
-            return Err(TelemetryError::SpansNotExported(store.failed_spans));
+        if recorder.loki_push_failures() > 0 {
+            return Err(TelemetryError::LokiPushFailed(
+                recorder.loki_push_failures(),
+            ));
+        }
+        let failed_spans = lost(lgtm_check_recorder::LOSS_SPAN_EXPORT_FAILED);
+        if failed_spans > 0 {
+            return Err(TelemetryError::SpansNotExported(failed_spans));
+        }
+        let dropped_spans = lost(lgtm_check_recorder::LOSS_SPAN_PROCESSOR_DROPPED);
+        if dropped_spans > 0 {
+            return Err(TelemetryError::SpansDropped(dropped_spans));
         }
         Ok(Recorded {
-            logs: logs_manifest(&store.lines),
-            traces: traces_manifest(
-                sampler_ratio,
-                store.roots_started,
-                &store.spans,
-                &store.unsampled_trace_ids,
-            ),
+            logs: recorder.logs_manifest(),
+            traces: recorder.traces_manifest(),
         })
     }
 }
@@ -348,13 +371,16 @@ fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, 
 /// multi-threaded Tokio runtime, once per process.
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::NoRuntime)?;
-    let store: record::SharedStore = Arc::new(Mutex::new(record::Store::default()));
+    let recorder = Recorder::new(
+        config.service.clone(),
+        config.run_id.clone(),
+        config.service.clone(),
+    )
+    .environment(config.environment.clone());
 
     // Traces.
-    let sampler = record::RecordingSampler {
-        inner: sdk_sampler(config.sampler),
-        store: store.clone(),
-    };
+    let sampler = recorder.sampler(sdk_sampler(config.sampler));
+    recorder.sampler_ratio(config.sampler.root_ratio());
     let mut provider = SdkTracerProvider::builder()
         .with_sampler(sampler)
         .with_resource(resource(&config));
@@ -364,11 +390,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
             let _enter = runtime.enter();
             span_exporter(otlp)?
         };
-        let recording = record::RecordingExporter {
-            inner: exporter,
-            store: store.clone(),
-            service: config.service.clone(),
-        };
+        let recording = recorder.span_exporter(exporter);
         let processor = BatchSpanProcessor::builder(recording)
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -377,7 +399,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                     .build(),
             )
             .build();
-        provider = provider.with_span_processor(processor);
+        provider = provider.with_span_processor(recorder.span_processor(processor));
     }
     let provider = provider.build();
     let tracer = provider.tracer("lgtm-scenarios");
@@ -395,7 +417,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
 
     // Logs.
     let mut loki_parts = None;
-    let (loki_layer, recorder_layer) = match &config.loki {
+    let loki_layer = match &config.loki {
         Some(loki) => {
             let labels = loki_labels(&config);
             let mut builder = tracing_loki::builder();
@@ -433,25 +455,20 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                         url: loki.url.clone(),
                         source,
                     })?;
-            let flow = Arc::new(record::LokiFlow::default());
-            let recorder = record::LogRecorder {
-                store: store.clone(),
-                labels,
-                flow: flow.clone(),
-            };
-            loki_parts = Some((controller, task, flow));
-            let only_logs = || Targets::new().with_target(LOG_TARGET, LevelFilter::TRACE);
-            (
-                Some(layer.with_filter(only_logs())),
-                Some(recorder.with_filter(only_logs())),
+            loki_parts = Some((controller, task));
+            let only_logs = Targets::new().with_target(LOG_TARGET, LevelFilter::TRACE);
+            Some(
+                recorder
+                    .loki_layer(layer, labels)
+                    .with_backpressure()
+                    .with_filter(only_logs),
             )
         }
-        None => (None, None),
+        None => None,
     };
-    let drop_watch = record::LokiDropWatch {
-        store: store.clone(),
-    }
-    .with_filter(Targets::new().with_target("tracing_loki", LevelFilter::ERROR));
+    let drop_watch = recorder
+        .loki_error_watch()
+        .with_filter(Targets::new().with_target("tracing_loki", LevelFilter::ERROR));
 
     let fmt_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -461,24 +478,21 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         );
 
-    // The recorder comes before the Loki layer: layers see an event in this order.
     tracing_subscriber::registry()
         .with(fmt_layer)
         .with(otel_layer)
-        .with(recorder_layer)
         .with(loki_layer)
         .with(drop_watch)
         .try_init()
         .map_err(TelemetryError::AlreadyInitialized)?;
 
-    let loki = loki_parts.map(|(controller, task, flow)| {
-        (controller, runtime.spawn(record::Draining::new(task, flow)))
-    });
+    let loki =
+        loki_parts.map(|(controller, task)| (controller, runtime.spawn(recorder.loki_task(task))));
     Ok(TelemetryGuard {
         inner: Some(GuardInner {
             provider,
             loki,
-            store,
+            recorder,
             sampler_ratio: config.sampler.root_ratio(),
         }),
     })

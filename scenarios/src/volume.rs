@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{self, MetricsArgs, MetricsSession, announce};
-use crate::manifest::{CounterSeries, Labels, Manifest};
+use crate::manifest::Manifest;
 use crate::telemetry::{self, TelemetryConfig};
 
 /// The counter of the metric series.
@@ -90,17 +90,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     metrics.after_emitted().await?;
     let mut manifest = cli::manifest("volume", &opts.telemetry, started_at, recorded);
     manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
-    manifest.metrics.counters = (0..opts.series)
-        .map(|k| CounterSeries {
-            name: EVENTS_TOTAL.into(),
-            labels: Labels::from([
-                ("series".into(), name(k)),
-                ("service".into(), opts.telemetry.service.clone()),
-                ("run_id".into(), opts.telemetry.run_id.clone()),
-            ]),
-            value: series_value(k),
-        })
-        .collect();
+    manifest.metrics.counters = metrics.endpoint.recorded().counters;
     metrics
         .finish(&manifest, &opts.manifest, serde_json::json!({}))
         .await?;

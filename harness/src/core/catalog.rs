@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use lgtm_scenarios::manifest::{HistogramSeries, Labels, Manifest};
+use lgtm_check_recorder::manifest::{HistogramSeries, Labels, Manifest};
 
 use super::check::{Check, Control, EvalAt, Query, Signal};
 use super::component::Component;
@@ -396,7 +396,7 @@ const GUIDE_PROMQL_CPU: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lgtm_scenarios::manifest::{CounterSeries, MANIFEST_SCHEMA_VERSION, MetricsManifest};
+    use lgtm_check_recorder::manifest::{CounterSeries, MANIFEST_SCHEMA_VERSION, MetricsManifest};
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs
@@ -443,6 +443,7 @@ mod tests {
                 }],
                 process_metrics: vec![],
             },
+            losses: vec![],
         }
     }
 

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 
 use super::catalog_telemetry::{logql_metric_time, window};
 use super::check::{Check, EvalAt, Query, Signal};

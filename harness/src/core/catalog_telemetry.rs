@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lgtm_scenarios::manifest::{Labels, LogLine, Manifest, SpanRecord};
+use lgtm_check_recorder::manifest::{Labels, LogLine, Manifest, SpanRecord};
 
 use super::check::{Check, Control, Query, Signal, Window};
 use super::component::Component;
@@ -94,11 +94,35 @@ fn mentions(l: &LogLine, words: &[&str]) -> bool {
     })
 }
 
+/// `title`, followed by what the instrumentation reported losing of `signal`, if
+/// anything.
+fn with_losses(title: &str, m: &Manifest, signal: &str) -> String {
+    let lost: Vec<String> = m
+        .losses_of(signal)
+        .map(|l| format!("{} at {}", l.count, l.place))
+        .collect();
+    if lost.is_empty() {
+        title.to_owned()
+    } else {
+        let what = if signal == "logs" { "lines" } else { signal };
+        format!(
+            "{title} (the instrumentation reported {what} lost: {})",
+            lost.join(", ")
+        )
+    }
+}
+
 /// Every line of the run arrived in its stream, and no other line carries the run id.
+/// The title names what the instrumentation reported losing, if anything.
 pub fn logs_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
+    let title = with_losses(
+        "every log line arrived in its stream, and no other",
+        m,
+        "logs",
+    );
     vec![check(
         format!("{prefix}.logs.exact"),
-        "every log line arrived in its stream, and no other",
+        &title,
         Signal::Logs,
         Component::Loki,
         Query::LogQlLines {
@@ -169,10 +193,11 @@ fn span_trees(m: &Manifest) -> BTreeMap<String, Vec<ExpectedSpan>> {
 pub fn traces_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
     let w = window(m);
     let all: BTreeSet<String> = m.traces.traces.iter().map(|t| t.trace_id.clone()).collect();
+    let title = with_losses("exactly the exported traces carry the run id", m, "traces");
     vec![
         check(
             format!("{prefix}.traces.exact_ids"),
-            "exactly the exported traces carry the run id",
+            &title,
             Signal::Traces,
             Component::Tempo,
             Query::TraceQlSearch {
@@ -860,7 +885,7 @@ mod tests {
         assert!(above(hi) <= SAMPLING_TAIL && above(hi - 1) > SAMPLING_TAIL);
     }
 
-    use lgtm_scenarios::manifest::{MANIFEST_SCHEMA_VERSION, TraceRecord, TracesManifest};
+    use lgtm_check_recorder::manifest::{MANIFEST_SCHEMA_VERSION, TraceRecord, TracesManifest};
 
     use crate::core::catalog::{CatalogError, validate};
 
@@ -936,11 +961,35 @@ mod tests {
                 unsampled_trace_ids: vec![],
             },
             metrics: Default::default(),
+            losses: vec![],
         }
     }
 
     fn find<'a>(checks: &'a [Check], id: &str) -> &'a Check {
         checks.iter().find(|c| c.id == id).expect(id)
+    }
+
+    #[test]
+    fn the_exact_lines_check_names_what_the_instrumentation_lost() {
+        let mut m = http_manifest(false, false);
+        assert_eq!(
+            logs_checks("app", &m)[0].title,
+            "every log line arrived in its stream, and no other"
+        );
+        m.losses = vec![
+            lgtm_check_recorder::manifest::Loss::new("logs", "tracing-loki channel full", 6120),
+            lgtm_check_recorder::manifest::Loss::new("traces", "span exporter failed the batch", 2),
+        ];
+        assert_eq!(
+            logs_checks("app", &m)[0].title,
+            "every log line arrived in its stream, and no other \
+             (the instrumentation reported lines lost: 6120 at tracing-loki channel full)"
+        );
+        assert_eq!(
+            traces_checks("app", &m)[0].title,
+            "exactly the exported traces carry the run id \
+             (the instrumentation reported traces lost: 2 at span exporter failed the batch)"
+        );
     }
 
     fn ids(v: &[&str]) -> BTreeSet<String> {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-pub use lgtm_scenarios::manifest::Labels;
+pub use lgtm_check_recorder::manifest::Labels;
 
 /// One series of an instant-query answer.
 #[derive(Debug, Clone, PartialEq)]

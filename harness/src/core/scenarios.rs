@@ -3,7 +3,7 @@
 //!
 //! Main items: [`SCENARIOS`], [`ScenarioSpec`], [`checks_for`].
 
-use lgtm_scenarios::manifest::Manifest;
+use lgtm_check_recorder::manifest::Manifest;
 
 use super::catalog::metrics_checks;
 use super::catalog_grafana::{

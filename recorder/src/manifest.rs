@@ -1,7 +1,8 @@
-//! The run manifest: exactly what a scenario emitted, written as JSON when the scenario
-//! has finished emitting. The harness derives every expectation from it.
+//! The run manifest: exactly what a program (a scenario, or your app through the
+//! [`Recorder`](crate::Recorder)) handed to its exporters, written as JSON when it has
+//! finished emitting. lgtm-check derives every expectation from it.
 //!
-//! Main types: [`Manifest`], [`CounterSeries`], [`HistogramSeries`].
+//! Main types: [`Manifest`], [`CounterSeries`], [`HistogramSeries`], [`Loss`].
 //!
 //! Format (schema_version 1):
 //! ```json
@@ -52,8 +53,19 @@
 //! ```
 //! A log stream is one Loki stream (its labels exactly as pushed); its lines are in
 //! emission order. Trace and span ids are lowercase hex (32 and 16 digits). `traces`
-//! lists every span the exporter exported; `unsampled_trace_ids` the root traces the
-//! sampler dropped.
+//! lists every sampled span the code ended (recorded at the span processor), or,
+//! without a recorded processor, every span the exporter exported;
+//! `unsampled_trace_ids` the root traces the sampler dropped.
+//!
+//! Losses (section `losses`, left out when empty): what the instrumentation itself
+//! reported losing after the code handed it over, by where it was lost. The lines and
+//! spans stay in `logs` and `traces` (the code emitted them), so the arrival checks
+//! count them missing; `losses` says where they went:
+//! ```json
+//! "losses": [{"signal": "logs", "where": "tracing-loki channel full", "count": 6120}]
+//! ```
+//! Added within schema_version 1: a manifest without losses is unchanged, and readers
+//! older than the section reject one that has it (unknown field) rather than misread it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,6 +82,7 @@ pub type Labels = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The manifest format, [`MANIFEST_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The scenario's name, e.g. `http-service`.
     pub scenario: String,
@@ -79,18 +92,51 @@ pub struct Manifest {
     pub service: String,
     /// The `environment` label / `deployment.environment`.
     pub environment: String,
+    /// When the run began emitting (Unix ms).
     pub started_at_unix_ms: u64,
+    /// When it had finished emitting and flushing (Unix ms).
     pub finished_at_unix_ms: u64,
     /// Every `service.name` / `service` label the run emitted as (several for
     /// multi-service scenarios); empty means just `service`.
     #[serde(default)]
     pub services: Vec<String>,
     #[serde(default)]
+    /// Log lines handed to the Loki layer.
     pub logs: LogsManifest,
     #[serde(default)]
+    /// Spans exported, and the sampler's decisions.
     pub traces: TracesManifest,
     #[serde(default)]
+    /// Counter and histogram series.
     pub metrics: MetricsManifest,
+    /// What the instrumentation reported losing, by where (empty: nothing known lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<Loss>,
+}
+
+/// Telemetry the code handed to its instrumentation that the instrumentation itself
+/// lost, counted where it was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Loss {
+    /// `logs`, `traces` or `metrics`.
+    pub signal: String,
+    /// Where it was lost, e.g. `tracing-loki channel full`.
+    #[serde(rename = "where")]
+    pub place: String,
+    /// How many lines (logs) or spans (traces) were lost there.
+    pub count: u64,
+}
+
+impl Loss {
+    /// A loss of `count` items of `signal` at `place`.
+    pub fn new(signal: &str, place: &str, count: u64) -> Self {
+        Loss {
+            signal: signal.into(),
+            place: place.into(),
+            count,
+        }
+    }
 }
 
 /// Log lines pushed to Loki, by stream.
@@ -98,6 +144,7 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct LogsManifest {
     #[serde(default)]
+    /// The streams, in order of their first line.
     pub streams: Vec<LogStream>,
 }
 
@@ -105,7 +152,9 @@ pub struct LogsManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogStream {
+    /// The stream's labels, `level` included.
     pub labels: Labels,
+    /// Its lines, in emission order.
     pub lines: Vec<LogLine>,
 }
 
@@ -114,9 +163,12 @@ pub struct LogStream {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogLine {
+    /// The `level` label value (`info`, `error`, …).
     pub level: String,
+    /// The event's message.
     pub message: String,
     #[serde(default)]
+    /// The event's other fields, as strings.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -131,8 +183,10 @@ pub struct TracesManifest {
     #[serde(default)]
     pub roots_started: u64,
     #[serde(default)]
+    /// Every exported trace, ordered by its earliest span.
     pub traces: Vec<TraceRecord>,
     #[serde(default)]
+    /// Trace ids of the roots the sampler did not sample, sorted.
     pub unsampled_trace_ids: Vec<String>,
 }
 
@@ -144,7 +198,9 @@ fn one() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRecord {
+    /// 32 lowercase hex digits.
     pub trace_id: String,
+    /// Its exported spans, ordered by start.
     pub spans: Vec<SpanRecord>,
 }
 
@@ -152,8 +208,11 @@ pub struct TraceRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanRecord {
+    /// 16 lowercase hex digits.
     pub span_id: String,
+    /// The parent's span id; `None` for a root.
     pub parent_span_id: Option<String>,
+    /// The span's name.
     pub name: String,
     /// The resource's `service.name`.
     pub service: String,
@@ -162,8 +221,11 @@ pub struct SpanRecord {
     /// `unset`, `ok` or `error`.
     pub status: String,
     #[serde(default)]
+    /// The span's attributes (strings, numbers, booleans).
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Start time (Unix ns).
     pub start_unix_nanos: u64,
+    /// End minus start (ns).
     pub duration_nanos: u64,
 }
 
@@ -191,6 +253,11 @@ impl Manifest {
         ids
     }
 
+    /// The losses of one signal, e.g. `"logs"`.
+    pub fn losses_of<'a>(&'a self, signal: &'a str) -> impl Iterator<Item = &'a Loss> + 'a {
+        self.losses.iter().filter(move |l| l.signal == signal)
+    }
+
     /// Number of log lines in all streams.
     pub fn log_line_count(&self) -> usize {
         self.logs.streams.iter().map(|s| s.lines.len()).sum()
@@ -202,8 +269,10 @@ impl Manifest {
 #[serde(deny_unknown_fields)]
 pub struct MetricsManifest {
     #[serde(default)]
+    /// Counter series, sorted by name and labels.
     pub counters: Vec<CounterSeries>,
     #[serde(default)]
+    /// Histogram series, sorted by name and labels.
     pub histograms: Vec<HistogramSeries>,
     /// Names of the standard process metrics exposed beside them
     /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, …), with the same
@@ -216,8 +285,11 @@ pub struct MetricsManifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CounterSeries {
+    /// The metric name.
     pub name: String,
+    /// Every label of the series, global labels included.
     pub labels: Labels,
+    /// The final value.
     pub value: u64,
 }
 
@@ -225,9 +297,13 @@ pub struct CounterSeries {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistogramSeries {
+    /// The metric name (without `_bucket`, `_sum`, `_count`).
     pub name: String,
+    /// Every label of the series, global labels included.
     pub labels: Labels,
+    /// Bucket upper bounds, without `+Inf`.
     pub buckets: Vec<f64>,
+    /// Every observation, in the order recorded.
     pub observations: Vec<f64>,
 }
 
@@ -303,19 +379,31 @@ impl Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("cannot read manifest {path}")]
+    /// The file cannot be read.
     Read {
+        /// The file's path.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("manifest {path} is not valid")]
+    /// The file is not a manifest.
     Parse {
+        /// The file's path.
         path: String,
         #[source]
+        /// Why.
         source: serde_json::Error,
     },
     #[error("manifest schema_version {found} is not supported (this build reads {supported})")]
-    SchemaVersion { found: u32, supported: u32 },
+    /// The manifest's schema_version is not this build's.
+    SchemaVersion {
+        /// The file's schema_version.
+        found: u32,
+        /// The one this build reads.
+        supported: u32,
+    },
 }
 
 #[cfg(test)]
@@ -394,18 +482,34 @@ mod tests {
                 histograms: vec![histogram(&[0.2])],
                 process_metrics: vec!["process_cpu_seconds_total".into()],
             },
+            losses: vec![Loss::new("logs", "tracing-loki channel full", 4)],
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(Manifest::from_json(&text).unwrap(), m);
         assert_eq!(m.logged_trace_ids(), vec!["ab".to_string()]);
         assert_eq!(m.all_services(), vec!["svc".to_string()]);
         assert_eq!(m.log_line_count(), 1);
+        assert!(
+            text.contains(r#""where":"tracing-loki channel full""#),
+            "{text}"
+        );
+        assert_eq!(m.losses_of("logs").count(), 1);
+        assert_eq!(m.losses_of("traces").count(), 0);
 
         let newer = text.replace("\"schema_version\":1", "\"schema_version\":2");
         assert!(matches!(
             Manifest::from_json(&newer),
             Err(ManifestError::SchemaVersion { found: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_manifest_without_losses_has_no_losses_section() {
+        let text = r#"{"schema_version":1,"scenario":"s","run_id":"r","service":"x",
+            "environment":"e","started_at_unix_ms":0,"finished_at_unix_ms":0}"#;
+        let m = Manifest::from_json(text).unwrap();
+        assert!(m.losses.is_empty());
+        assert!(!serde_json::to_string(&m).unwrap().contains("losses"));
     }
 
     #[test]
