@@ -107,6 +107,7 @@ impl Backends {
         b
     }
 
+    /// Whether a client for `c` is present.
     pub fn has(&self, c: Component) -> bool {
         match c {
             Component::Loki => self.loki.is_some(),

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 /// How long a scenario may take to emit and write its manifest.
 pub const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Why a scenario could not be found, started or read.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error(

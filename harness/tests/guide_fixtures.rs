@@ -10,7 +10,7 @@ use serde_yaml_ng::Value;
 
 macro_rules! fixture {
     ($p:literal) => {
-        ($p, include_str!(concat!("../../fixtures/", $p)))
+        ($p, include_str!(concat!("../fixtures/", $p)))
     };
 }
 

@@ -31,7 +31,7 @@ const TEMPO: (&str, &str) = ("grafana/tempo", "2.6.0");
 const PROMETHEUS: (&str, &str) = ("lgtm-check/prometheus", "debian");
 
 fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// Why the test cannot run here, if it cannot.

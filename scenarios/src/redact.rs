@@ -33,6 +33,15 @@ fn ends_authority(c: char) -> bool {
 /// becomes `***@`, and the value of a secret query parameter (`?token=…`,
 /// `&password=…`, `api_key`, …) becomes `***`. Works on a single URL and on any text
 /// that contains URLs (error messages); text without URLs comes back unchanged.
+///
+/// ```
+/// use lgtm_scenarios::redact::redact_url;
+/// assert_eq!(
+///     redact_url("GET http://admin:secret@grafana:3000/api/search?token=abc failed"),
+///     "GET http://***@grafana:3000/api/search?token=*** failed"
+/// );
+/// assert_eq!(redact_url("no URL here"), "no URL here");
+/// ```
 pub fn redact_url(text: &str) -> String {
     hide_query_secrets(&hide_userinfo(text))
 }

@@ -91,6 +91,7 @@ pub struct DsQuery {
 }
 
 impl DsQuery {
+    /// A query of `query` through datasource `datasource_uid`, answered under `ref_id`.
     pub fn new(
         ref_id: impl Into<String>,
         datasource_uid: impl Into<String>,
@@ -184,14 +185,17 @@ pub fn error_message(body: &str) -> String {
     }
 }
 
+/// Decodes `/api/health`.
 pub fn decode_health(body: &str) -> Result<Health, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
+/// Decodes `/api/datasources`.
 pub fn decode_datasources(body: &str) -> Result<Vec<Datasource>, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
+/// Decodes `/api/datasources/uid/{uid}`.
 pub fn decode_datasource(body: &str) -> Result<Datasource, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
@@ -268,6 +272,7 @@ pub fn decode_ds_query(body: &str) -> Result<BTreeMap<String, RefIdResult>, Stri
         .collect())
 }
 
+/// Decodes `/api/dashboards/uid/{uid}`.
 pub fn decode_dashboard(body: &str) -> Result<DashboardAnswer, String> {
     #[derive(Deserialize)]
     struct Answer {
@@ -293,6 +298,7 @@ pub fn decode_dashboard(body: &str) -> Result<DashboardAnswer, String> {
     })
 }
 
+/// Decodes `/api/search`.
 pub fn decode_search(body: &str) -> Result<Vec<SearchHit>, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
@@ -309,6 +315,7 @@ impl GrafanaClient {
         GrafanaClient { http, base, auth }
     }
 
+    /// The base URL, without credentials.
     pub fn base(&self) -> &str {
         &self.base
     }

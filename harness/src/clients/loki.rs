@@ -157,15 +157,18 @@ pub use super::promapi::{decode_series, decode_strings};
 
 pub use super::promapi::BuildInfo;
 
+/// Decodes `/loki/api/v1/status/buildinfo`.
 pub fn decode_buildinfo(body: &str) -> Result<BuildInfo, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
 impl LokiClient {
+    /// A client for the Loki at `endpoint`.
     pub fn new(http: reqwest::Client, endpoint: Endpoint) -> Self {
         LokiClient { http, endpoint }
     }
 
+    /// Where this client sends its requests.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -248,16 +251,19 @@ impl LokiClient {
         }
     }
 
+    /// Label names (`/loki/api/v1/labels`).
     pub async fn labels(&self) -> Result<Vec<String>, ClientError> {
         self.call("/loki/api/v1/labels", "", &[], decode_strings)
             .await
     }
 
+    /// Values of `label` (`/loki/api/v1/label/{label}/values`).
     pub async fn label_values(&self, label: &str) -> Result<Vec<String>, ClientError> {
         let path = format!("/loki/api/v1/label/{label}/values");
         self.call(&path, label, &[], decode_strings).await
     }
 
+    /// Label sets of the streams matching `selector` (`/loki/api/v1/series`).
     pub async fn series(&self, selector: &str) -> Result<Vec<Labels>, ClientError> {
         self.call(
             "/loki/api/v1/series",

@@ -192,6 +192,7 @@ impl Endpoint {
         }
     }
 
+    /// A decode error of this component for `path` and `query`, with the URL redacted.
     pub fn decode_error(&self, path: &str, query: &str, detail: String) -> ClientError {
         ClientError::Decode {
             component: self.component,

@@ -169,6 +169,7 @@ impl PromClient {
         PromClient { http, endpoint }
     }
 
+    /// Where this client sends its requests.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

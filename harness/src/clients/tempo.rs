@@ -309,10 +309,12 @@ pub fn decode_tag_values_v2(body: &str) -> Result<Vec<String>, String> {
 }
 
 impl TempoClient {
+    /// A client for the Tempo at `endpoint`.
     pub fn new(http: reqwest::Client, endpoint: Endpoint) -> Self {
         TempoClient { http, endpoint }
     }
 
+    /// Where this client sends its requests.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -402,11 +404,13 @@ impl TempoClient {
         decode_metrics(&body).map_err(|d| self.endpoint.decode_error(path, traceql, d))
     }
 
+    /// Tag names (`/api/v2/search/tags`).
     pub async fn tags(&self) -> Result<Vec<String>, ClientError> {
         self.call("/api/v2/search/tags", "", &[], decode_tags_v2)
             .await
     }
 
+    /// Values of `tag` (`/api/v2/search/tag/{tag}/values`).
     pub async fn tag_values(&self, tag: &str) -> Result<Vec<String>, ClientError> {
         let path = format!("/api/v2/search/tag/{tag}/values");
         self.call(&path, tag, &[], decode_tag_values_v2).await

@@ -772,6 +772,15 @@ pub const SAMPLING_TAIL: f64 = 0.0005;
 /// smallest k with P(X > k) ≤ tail. The probabilities are summed from the
 /// probability mass function, computed in log space by its recurrence (exact to
 /// rounding for n up to 10^6 and beyond; no normal approximation).
+///
+/// ```
+/// use lgtm_check::core::catalog_telemetry::{SAMPLING_TAIL, binomial_interval};
+/// // Sampling 1,000 spans at 50%: the kept count is within (lo, hi) 99.9% of the time.
+/// let (lo, hi) = binomial_interval(1000, 0.5, SAMPLING_TAIL);
+/// assert!(lo < 500 && 500 < hi);
+/// assert_eq!(lo + hi, 1000); // symmetric at p = 0.5
+/// assert_eq!(binomial_interval(1000, 1.0, SAMPLING_TAIL), (1000, 1000));
+/// ```
 pub fn binomial_interval(n: u64, p: f64, tail: f64) -> (u64, u64) {
     if p <= 0.0 {
         return (0, 0);

@@ -42,6 +42,12 @@ pub enum EvalAt {
 
 impl EvalAt {
     /// How the evaluation time is shown in reports.
+    ///
+    /// ```
+    /// use lgtm_check::core::check::EvalAt;
+    /// let at = EvalAt::Fixed { unix_ms: 1_732_540_002_000 };
+    /// assert_eq!(at.describe(), "at 1732540002.000");
+    /// ```
     pub fn describe(&self) -> String {
         match self {
             EvalAt::Fixed { unix_ms } => format!("at {}", unix_seconds(*unix_ms)),
@@ -58,6 +64,11 @@ impl EvalAt {
 }
 
 /// Unix milliseconds as the seconds PromQL and LogQL take: `1732540002.000`.
+///
+/// ```
+/// use lgtm_check::core::check::unix_seconds;
+/// assert_eq!(unix_seconds(1_732_540_002_005), "1732540002.005");
+/// ```
 pub fn unix_seconds(unix_ms: u64) -> String {
     format!("{}.{:03}", unix_ms / 1000, unix_ms % 1000)
 }
@@ -97,9 +108,19 @@ pub fn settled_at(series: &[(super::expect::Labels, Vec<(f64, f64)>)]) -> Result
 /// The time range a log or trace query covers, in Unix milliseconds: fixed from the
 /// run's manifest (log lines and spans carry their emission times), never extended to
 /// the moment of the query.
+///
+/// ```
+/// use lgtm_check::core::check::Window;
+/// let w = Window { start_unix_ms: 1_732_540_002_500, end_unix_ms: 1_732_540_003_200 };
+/// // Tempo takes whole seconds: the window is widened, never cut.
+/// assert_eq!(w.seconds(), (1_732_540_002, 1_732_540_004));
+/// assert_eq!(w.nanos().0, 1_732_540_002_500_000_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// Start (Unix milliseconds).
     pub start_unix_ms: u64,
+    /// End (Unix milliseconds).
     pub end_unix_ms: u64,
 }
 

@@ -535,8 +535,8 @@ pub fn render(query: &str, vars: &BTreeMap<String, String>) -> String {
 mod tests {
     use super::*;
 
-    const GUIDE: &str = include_str!("../../../fixtures/guide/dashboard.json");
-    const FIXED: &str = include_str!("../../../fixtures/grafana/dashboards/lgtm-rust.json");
+    const GUIDE: &str = include_str!("../../fixtures/guide/dashboard.json");
+    const FIXED: &str = include_str!("../../fixtures/grafana/dashboards/lgtm-rust.json");
 
     fn vars(service: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("service".to_string(), service.to_string())])

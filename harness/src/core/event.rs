@@ -4,6 +4,7 @@
 use super::component::{Component, ImageRef};
 use super::report::{CheckReport, ComponentReport};
 
+/// One event of a run.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     RunStarted {

@@ -72,6 +72,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Whether the verdict is a pass.
     pub fn is_pass(&self) -> bool {
         matches!(self, Verdict::Pass { .. })
     }

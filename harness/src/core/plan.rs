@@ -28,6 +28,7 @@ impl Env {
             .collect())
     }
 
+    /// An environment made of `pairs` (tests and callers that build one by hand).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Env(pairs
             .into_iter()
@@ -41,6 +42,7 @@ impl Env {
         Env(self.0.into_iter().filter(|(k, _)| keep(k)).collect())
     }
 
+    /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .get(key)
@@ -231,6 +233,7 @@ impl RunPlan {
         })
     }
 
+    /// The image chosen for `c`.
     pub fn image(&self, c: Component) -> &ImageRef {
         &self.images[&c].0
     }

@@ -3,6 +3,12 @@
 //! answer must be and why.
 
 /// The nearest-rank q-quantile of the observations (`None` when there are none).
+///
+/// ```
+/// use lgtm_check::core::quantile::true_quantile;
+/// assert_eq!(true_quantile(&[3.0, 1.0, 2.0, 4.0], 0.5), Some(2.0));
+/// assert_eq!(true_quantile(&[], 0.5), None);
+/// ```
 pub fn true_quantile(observations: &[f64], q: f64) -> Option<f64> {
     if observations.is_empty() || !(0.0..=1.0).contains(&q) {
         return None;
@@ -29,6 +35,15 @@ pub fn bucket_of(bounds: &[f64], value: f64) -> (f64, f64) {
 
 /// Prometheus' `histogram_quantile` over cumulative `(upper bound, count)` pairs that
 /// end with `+Inf`: linear interpolation inside the bucket where the rank falls.
+///
+/// ```
+/// use lgtm_check::core::quantile::histogram_quantile;
+/// // 8 observations: 2 ≤ 0.1, 4 more ≤ 0.2, 2 above. The median's rank (4) falls
+/// // halfway through the (0.1, 0.2] bucket.
+/// let buckets = [(0.1, 2), (0.2, 6), (f64::INFINITY, 8)];
+/// let p50 = histogram_quantile(0.5, &buckets).unwrap();
+/// assert!((p50 - 0.15).abs() < 1e-9);
+/// ```
 pub fn histogram_quantile(q: f64, cumulative: &[(f64, u64)]) -> Option<f64> {
     let &(_, total) = cumulative.last()?;
     if total == 0 || cumulative.len() < 2 {
@@ -91,6 +106,11 @@ mod tests {
 
 /// The φ-quantile as Prometheus' and Loki's `quantile_over_time` compute it: linear
 /// interpolation at rank φ·(n−1) of the sorted values.
+///
+/// ```
+/// use lgtm_check::core::quantile::interpolated_quantile;
+/// assert_eq!(interpolated_quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
+/// ```
 pub fn interpolated_quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() || !(0.0..=1.0).contains(&q) {
         return None;

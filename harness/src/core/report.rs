@@ -37,6 +37,7 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
 }
 
+/// How a component ended up: ready, skipped or failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentStatus {
@@ -45,6 +46,7 @@ pub enum ComponentStatus {
     Failed,
 }
 
+/// One component of the run: its image, status and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentReport {
     pub name: Component,
@@ -115,6 +117,7 @@ impl ComponentReport {
     }
 }
 
+/// A check's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
@@ -123,6 +126,7 @@ pub enum CheckStatus {
     Skip,
 }
 
+/// One check of the run: its id, status, query and what was seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
     pub id: String,
@@ -260,6 +264,7 @@ fn nothing_verified(summary: Summary, skips: &[SkipGroup], all_needs_down: bool)
     Some(format!("nothing was verified: {why}"))
 }
 
+/// The counts of a run's checks by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub passed: usize,
@@ -323,6 +328,7 @@ pub fn guide_defects(
     out
 }
 
+/// The report of a run, as `--json` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -345,6 +351,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of run `run_id` from its components and checks.
     pub fn new(
         run_id: String,
         required: BTreeSet<Component>,

@@ -1,37 +1,48 @@
 //! Component configurations: the fixed fixtures under `fixtures/`, embedded in the
 //! binary, and the few that are rendered for a run (addresses of the run's
 //! containers and of the scenario). Pure functions, no I/O.
+//!
+//! The files are read through `harness/fixtures`, a symlink (tracked by git) to the
+//! repository's top-level `fixtures/`: one copy of each file, where the compose file
+//! and the README point, and still inside this crate, so that `cargo package`
+//! (which follows the symlink and stores regular files) ships what is embedded here.
 
 /// Loki 3.2, the guide's config fixed (see the comments in the file).
-pub const LOKI: &str = include_str!("../../../fixtures/loki/loki.yaml");
+pub const LOKI: &str = include_str!("../../fixtures/loki/loki.yaml");
 /// Tempo 2.6, the guide's config tuned to be ready in about a second.
-pub const TEMPO: &str = include_str!("../../../fixtures/tempo/tempo.yaml");
+pub const TEMPO: &str = include_str!("../../fixtures/tempo/tempo.yaml");
 /// Mimir 2.14 monolithic, the guide's config tuned to be ready in about a second.
-pub const MIMIR: &str = include_str!("../../../fixtures/mimir/mimir.yaml");
+pub const MIMIR: &str = include_str!("../../fixtures/mimir/mimir.yaml");
 /// Cortex single-process, standing in for Mimir where Mimir's image is absent.
-pub const CORTEX: &str = include_str!("../../../fixtures/cortex/cortex.yaml");
+pub const CORTEX: &str = include_str!("../../fixtures/cortex/cortex.yaml");
 /// A Prometheus that only receives remote writes, standing in for Mimir.
 pub const PROMETHEUS_RECEIVER: &str =
-    include_str!("../../../fixtures/prometheus/remote-write-receiver.yml");
-const PROMETHEUS_SCRAPER: &str = include_str!("../../../fixtures/prometheus/prometheus.yml");
+    include_str!("../../fixtures/prometheus/remote-write-receiver.yml");
+const PROMETHEUS_SCRAPER: &str = include_str!("../../fixtures/prometheus/prometheus.yml");
 /// Grafana's dashboards provider (loads /var/lib/grafana/dashboards).
 pub const GRAFANA_DASHBOARDS_PROVIDER: &str =
-    include_str!("../../../fixtures/grafana/provisioning/dashboards/dashboards.yaml");
+    include_str!("../../fixtures/grafana/provisioning/dashboards/dashboards.yaml");
 /// The guide's dashboard in the current schema.
 pub const GRAFANA_DASHBOARD: &str =
-    include_str!("../../../fixtures/grafana/dashboards/lgtm-rust.json");
+    include_str!("../../fixtures/grafana/dashboards/lgtm-rust.json");
 const GRAFANA_DATASOURCES: &str =
-    include_str!("../../../fixtures/grafana/provisioning/datasources/datasources.yaml");
+    include_str!("../../fixtures/grafana/provisioning/datasources/datasources.yaml");
 
 /// The guide's configs exactly as written (`fixtures/guide/`).
 pub mod guide {
-    pub const LOKI: &str = include_str!("../../../fixtures/guide/loki-config.yaml");
-    pub const TEMPO: &str = include_str!("../../../fixtures/guide/tempo-config.yaml");
-    pub const MIMIR: &str = include_str!("../../../fixtures/guide/mimir-config.yaml");
-    pub const PROMETHEUS: &str = include_str!("../../../fixtures/guide/prometheus.yml");
+    /// The guide's `loki-config.yaml`.
+    pub const LOKI: &str = include_str!("../../fixtures/guide/loki-config.yaml");
+    /// The guide's `tempo-config.yaml`.
+    pub const TEMPO: &str = include_str!("../../fixtures/guide/tempo-config.yaml");
+    /// The guide's `mimir-config.yaml`.
+    pub const MIMIR: &str = include_str!("../../fixtures/guide/mimir-config.yaml");
+    /// The guide's `prometheus.yml`.
+    pub const PROMETHEUS: &str = include_str!("../../fixtures/guide/prometheus.yml");
+    /// The guide's `grafana-datasources.yaml`.
     pub const GRAFANA_DATASOURCES: &str =
-        include_str!("../../../fixtures/guide/grafana-datasources.yaml");
-    pub const DASHBOARD: &str = include_str!("../../../fixtures/guide/dashboard.json");
+        include_str!("../../fixtures/guide/grafana-datasources.yaml");
+    /// The guide's dashboard JSON.
+    pub const DASHBOARD: &str = include_str!("../../fixtures/guide/dashboard.json");
 
     /// The guide's scraper config with only the two addresses that cannot exist here
     /// (`rust-app:9090`, `mimir:9009/api/v1/push`) replaced by this run's.

@@ -18,8 +18,11 @@ use testcontainers::bollard::query_parameters::{
 
 use crate::core::component::ImageRef;
 
+/// Container label: the run id (what cleanup removes by).
 pub const LABEL_RUN: &str = "org.lgtm-check.run-id";
+/// Container label: the pid of the process that started the container.
 pub const LABEL_PID: &str = "org.lgtm-check.pid";
+/// Container label: the host name of the machine that started the container.
 pub const LABEL_HOST: &str = "org.lgtm-check.host";
 
 /// Docker could not be used at all.
@@ -115,6 +118,7 @@ impl Docker {
         Ok(Docker { client, host })
     }
 
+    /// The Docker host in use, as given (redact it before printing).
     pub fn host(&self) -> &str {
         &self.host
     }

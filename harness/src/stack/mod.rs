@@ -87,6 +87,7 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The container name of `c` in this run.
     pub fn container_name(&self, c: Component) -> String {
         format!("lgtm-check-{}-{}", self.run_id, c.name())
     }
