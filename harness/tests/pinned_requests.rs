@@ -23,25 +23,7 @@ use tokio::net::TcpListener;
 
 /// A finished run's manifest: lines, a trace, counters and a histogram.
 fn finished_run() -> Manifest {
-    serde_json::from_str(
-        r#"{
-          "schema_version": 1, "scenario": "http-service", "run_id": "r1-http",
-          "service": "rust-app", "environment": "production",
-          "started_at_unix_ms": 1732540000000, "finished_at_unix_ms": 1732540004321,
-          "logs": {"streams": [{"labels": {"service": "rust-app", "environment": "production", "run_id": "r1-http", "level": "error"},
-            "lines": [{"level": "error", "message": "error handling request",
-              "fields": {"endpoint": "/api/users", "latency_ms": "3", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}}]}]},
-          "traces": {"sampler_ratio": 1.0, "roots_started": 1, "traces": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "spans": [
-            {"span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "POST /api/orders", "service": "rust-app",
-             "kind": "server", "status": "error", "attributes": {"http.request.method": "POST", "http.response.status_code": 500},
-             "start_unix_nanos": 1732540001000000000, "duration_nanos": 150000000}]}]},
-          "metrics": {"counters": [{"name": "http_requests_total", "labels": {"method": "GET", "path": "/api/users", "status": "500", "service": "rust-app", "run_id": "r1-http"}, "value": 3}],
-            "histograms": [{"name": "http_request_duration_seconds", "labels": {"method": "GET", "path": "/api/users", "service": "rust-app", "run_id": "r1-http"},
-              "buckets": [0.005, 0.01], "observations": [0.002, 0.003, 0.004]}],
-            "process_metrics": ["process_cpu_seconds_total"]}
-        }"#,
-    )
-    .unwrap()
+    serde_json::from_str(include_str!("data/manifests/finished-run.json")).unwrap()
 }
 
 /// Serves on a free port; records `METHOD target body` of every request and answers
