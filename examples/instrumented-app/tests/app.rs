@@ -1,0 +1,136 @@
+//! The app's telemetry under test against real Loki, Tempo and Prometheus containers
+//! (skipped, with the reason, when Docker or an image is missing): every line and
+//! span the app handed to its exporters arrived, and its shape is the committed
+//! snapshot; a renamed span attribute fails the snapshot, naming it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lgtm_check::core::catalog_telemetry::{logs_checks, traces_checks, window};
+use lgtm_check::core::report::CheckStatus;
+use lgtm_check::core::shape::{ShapeChange, ShapeItem};
+use lgtm_check::execute::run_check;
+use lgtm_check::shape::{
+    ShapeSources, SnapshotOutcome, UpdateMode, check_snapshot, collect_settled,
+};
+
+fn snapshot() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/app.shape.yaml")
+}
+
+fn run_id(name: &str) -> String {
+    format!("app-{name}-{}", std::process::id())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_line_and_span_arrives() {
+    let Some(stack) = common::stack() else { return };
+    let _one = common::ONE_APP.lock().await;
+    let manifest = common::run_app(stack, &run_id("arrival"), false).await;
+    assert_eq!(manifest.log_line_count(), 3, "one line per request");
+    let checks: Vec<_> = logs_checks("app", &manifest)
+        .into_iter()
+        .chain(traces_checks("app", &manifest))
+        .collect();
+    assert!(!checks.is_empty());
+    let backends = stack.backends();
+    for check in &checks {
+        let report = run_check(
+            check,
+            &backends,
+            stack.components(),
+            Instant::now(),
+            Duration::from_secs(60),
+        )
+        .await;
+        eprintln!("{} {:?}: {}", report.id, report.status, report.reason);
+        assert_eq!(
+            report.status,
+            CheckStatus::Pass,
+            "{}: {} ({})",
+            report.id,
+            report.reason,
+            report.query
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shape_is_the_committed_snapshot() {
+    let Some(stack) = common::stack() else { return };
+    let _one = common::ONE_APP.lock().await;
+    let id = run_id("shape");
+    let manifest = common::run_app(stack, &id, false).await;
+    let backends = stack.backends();
+    let shape = collect_settled(
+        ShapeSources::from_backends(&backends),
+        &id,
+        window(&manifest),
+        Duration::from_secs(90),
+    )
+    .await
+    .unwrap();
+    assert!(
+        shape.metrics.contains_key("orders_served_total"),
+        "{shape:?}"
+    );
+    let outcome = check_snapshot(&snapshot(), &shape, UpdateMode::from_env()).unwrap();
+    assert!(
+        outcome.passed(),
+        "{}",
+        outcome.message(Some("the_shape_is_the_committed_snapshot"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_attribute_fails_the_snapshot_naming_it() {
+    let Some(stack) = common::stack() else { return };
+    let _one = common::ONE_APP.lock().await;
+    let id = run_id("renamed");
+    let manifest = common::run_app(stack, &id, true).await;
+    let backends = stack.backends();
+    let shape = collect_settled(
+        ShapeSources::from_backends(&backends),
+        &id,
+        window(&manifest),
+        Duration::from_secs(90),
+    )
+    .await
+    .unwrap();
+    // Compared with the committed file, never written: a missing file is a failure here.
+    let path = snapshot();
+    assert!(
+        path.exists(),
+        "run the_shape_is_the_committed_snapshot first: {}",
+        path.display()
+    );
+    let outcome = check_snapshot(&path, &shape, UpdateMode::Compare).unwrap();
+    let message = outcome.message(Some("a_renamed_attribute_fails_the_snapshot_naming_it"));
+    eprintln!("{message}");
+    let SnapshotOutcome::Differs {
+        changes, new_file, ..
+    } = &outcome
+    else {
+        panic!("the renamed attribute must fail the snapshot: {message}");
+    };
+    let _ = std::fs::remove_file(new_file);
+    let named = |added: bool, key: &str| {
+        changes.iter().any(|c| match c {
+            ShapeChange::Added(ShapeItem::SpanAttribute { key: k, .. }) if added => k == key,
+            ShapeChange::Removed(ShapeItem::SpanAttribute { key: k, .. }) if !added => k == key,
+            _ => false,
+        })
+    };
+    assert!(
+        named(true, "order_id"),
+        "order_id not named as added: {message}"
+    );
+    assert!(
+        named(false, "order.id"),
+        "order.id not named as removed: {message}"
+    );
+    assert!(message.contains("attribute `order_id`"), "{message}");
+    assert!(message.contains("LGTM_CHECK_UPDATE=1"), "{message}");
+}
