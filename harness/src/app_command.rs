@@ -342,6 +342,13 @@ pub async fn run(
     };
     let emitted_at = Instant::now();
     let finished = SystemTime::now();
+    let program = args.command.join(" ");
+    let how = match &ended.status {
+        Ok(s) if ended.stopped => format!("stopped after --duration ({s})"),
+        Ok(s) => s.to_string(),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let _ = writeln!(out, "program `{program}`: {how}");
     let manifest = if manifest_path.is_file() {
         match Manifest::read(&manifest_path) {
             Ok(m) => Some(m),
@@ -441,7 +448,6 @@ pub async fn run(
         component_reports.into_values().collect(),
         check_reports,
     );
-    let program = args.command.join(" ");
     match &ended.status {
         Ok(s) if s.success() || ended.stopped => {}
         Ok(s) => report
@@ -457,6 +463,23 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_without_lines_or_counters_yields_only_what_it_can_expect() {
+        let m: Manifest = serde_json::from_str(
+            r#"{"schema_version": 1, "scenario": "my-app", "run_id": "r1", "service": "my-app",
+                "environment": "test", "started_at_unix_ms": 1732540000000, "finished_at_unix_ms": 1732540001000,
+                "logs": {"streams": []},
+                "traces": {"sampler_ratio": 1.0, "roots_started": 1, "traces": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "spans": [
+                  {"span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "work", "service": "my-app",
+                   "kind": "internal", "status": "unset", "attributes": {},
+                   "start_unix_nanos": 1732540000500000000, "duration_nanos": 1000}]}]},
+                "metrics": {"counters": [], "histograms": [], "process_metrics": []}}"#,
+        )
+        .unwrap();
+        let ids: Vec<String> = manifest_checks(&m).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["app.traces.exact_ids", "app.traces.span_trees"]);
+    }
 
     #[test]
     fn the_scrape_flag_takes_a_port_or_an_address() {

@@ -176,6 +176,7 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     );
     let report = std::fs::read_to_string(&json).unwrap();
     assert!(report.contains("exit status: 7"), "{report}");
+    assert!(stdout.contains("exit status: 7"), "{stdout}");
     assert!(leftover_containers(&run_id).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
