@@ -32,8 +32,10 @@
 //! - [`runner`]: the CLI's run: [`Stack`], scenarios and catalog, reporting through
 //!   events;
 //! - [`report`]: terminal and JSON reporters;
-//! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run.
+//! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run;
+//! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked.
 
+pub mod app_command;
 pub mod assert;
 pub mod clients;
 pub mod core;

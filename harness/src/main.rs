@@ -43,6 +43,10 @@ enum Command {
     /// Read the telemetry shape of a run from Loki, Tempo and a Prometheus-API
     /// backend; print it, or compare it with a snapshot file.
     Shape(lgtm_check::shape_command::ShapeArgs),
+    /// Start the stack, run a program (any language) against it with the standard
+    /// variables, then check what arrived: exactly, where it wrote a manifest, and
+    /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
+    App(lgtm_check::app_command::AppArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -161,11 +165,72 @@ async fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
+async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
+    if args.command.is_empty() {
+        report_error(&lgtm_check::app_command::AppError::NoCommand);
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    let plan = match plan(RawRun {
+        images: args.images.clone(),
+        json: args.json.clone(),
+        check_timeout_secs: args.check_timeout,
+        run_id: args.run_id.clone(),
+        ..RawRun::default()
+    }) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mode = lgtm_check::shape::UpdateMode::from_env();
+    let mut shape_out = std::io::stdout();
+    let result = tokio::select! {
+        r = lgtm_check::app_command::run(&plan, &args, mode, &print_progress, &mut shape_out) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
+            if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_run(&plan.run_id).await;
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                let _ = docker.remove_run(&plan.run_id).await;
+            }
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    match result {
+        Ok(report) => finish(&report, plan.json.as_deref()),
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(exit::HARNESS_ERROR as u8)
+        }
+    }
+}
+
+/// Prints the report, writes it as JSON if asked, and returns its exit code.
+fn finish(
+    report: &lgtm_check::core::report::Report,
+    json_path: Option<&std::path::Path>,
+) -> ExitCode {
+    let _ = terminal::render(report, &mut std::io::stdout().lock());
+    if let Some(path) = json_path {
+        let written = std::fs::File::create(path).and_then(|mut f| {
+            json::render(report, &mut f)?;
+            f.flush()
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "lgtm-check: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::App(args) => app(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

@@ -98,3 +98,13 @@ fn images_shows_defaults_env_and_flags_in_layers() {
         "{stdout}"
     );
 }
+
+#[test]
+fn app_without_a_program_is_a_named_usage_error_with_exit_code_2() {
+    let (code, stdout, stderr) = lgtm_check(&["app"], &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("no program to run"), "{stderr}");
+    let (code, _, stderr) = lgtm_check(&["app", "--otlp-protocol", "thrift", "--", "true"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--otlp-protocol `thrift`"), "{stderr}");
+}

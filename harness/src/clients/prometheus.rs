@@ -135,7 +135,8 @@ pub fn decode_config(body: &str) -> Result<String, String> {
 
 /// Seconds as the API takes them (millisecond precision).
 /// Decodes `/api/v1/metadata` into metric family → type (the first entry's type
-/// where a family has several).
+/// where a family has several). Cortex 1.18 leaves `data` out when it holds no
+/// metadata (`{"status":"success"}`): no family has a stated type.
 pub fn decode_metadata(body: &str) -> Result<MetricTypes, String> {
     #[derive(serde::Deserialize)]
     struct Entry {
@@ -144,6 +145,7 @@ pub fn decode_metadata(body: &str) -> Result<MetricTypes, String> {
     }
     #[derive(serde::Deserialize)]
     struct Answer {
+        #[serde(default)]
         data: BTreeMap<String, Vec<Entry>>,
     }
     let a: Answer = serde_json::from_str(body).map_err(|e| e.to_string())?;
@@ -345,6 +347,17 @@ impl PromClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cortex v1.18.1's `/prometheus/api/v1/metadata` while it holds no metadata
+    /// (seen by `lgtm-check app` with the Mimir role filled by Cortex).
+    #[test]
+    fn metadata_without_data_is_no_stated_type() {
+        assert_eq!(
+            decode_metadata(r#"{"status":"success"}"#).unwrap(),
+            MetricTypes::new()
+        );
+        assert!(decode_metadata("{}{").is_err());
+    }
 
     fn data(name: &str) -> String {
         std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))

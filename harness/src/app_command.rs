@@ -1,0 +1,533 @@
+//! `lgtm-check app -- CMD ARGS…`: the stack, any program run against it with the
+//! standard variables, then the checks: exact arrival where the program wrote a
+//! recorder manifest, and the telemetry shape in every case.
+//!
+//! Main items: [`AppArgs`] (the flags), [`run`] (returns the [`Report`]),
+//! [`AppError`], [`program_env`] (the variables the program gets).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lgtm_check_recorder::manifest::{Manifest, ManifestError};
+
+use crate::core::catalog::{metrics_checks, validate};
+use crate::core::catalog_telemetry::{logs_checks, traces_checks};
+use crate::core::check::{Check, Signal, Window};
+use crate::core::component::Component;
+use crate::core::event::Event;
+use crate::core::plan::RunPlan;
+use crate::core::report::{CheckReport, CheckStatus, Report};
+use crate::execute::run_check;
+use crate::shape::{CollectError, ShapeSources, UpdateMode, check_snapshot, collect_settled};
+use crate::stack::{Stack, StackError};
+
+/// The flags of `lgtm-check app`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AppArgs {
+    /// Override a component's image: COMPONENT=IMAGE. Also `LGTM_CHECK_IMAGE_<COMPONENT>`.
+    /// Repeatable.
+    #[arg(long = "image", value_name = "COMPONENT=IMAGE")]
+    pub images: Vec<String>,
+    /// What the Prometheus role scrapes: a port on this host (the program listens on
+    /// 0.0.0.0:PORT) or HOST:PORT as the containers see it. Default: a free port.
+    #[arg(long, value_name = "PORT|HOST:PORT")]
+    pub scrape: Option<String>,
+    /// The OTLP protocol the program is told to use: `grpc` or `http/protobuf`.
+    #[arg(long, value_name = "grpc|http/protobuf", default_value = "grpc")]
+    pub otlp_protocol: String,
+    /// Stop the program (SIGTERM, then SIGKILL after 10 s) after this many seconds
+    /// instead of waiting for it to exit.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Compare the telemetry shape with this snapshot file (written if missing);
+    /// without it the shape is printed.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+    /// Write the snapshot even if it exists (also LGTM_CHECK_UPDATE=1).
+    #[arg(long)]
+    pub update: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// How long each check, and the shape, waits for its data, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub check_timeout: u64,
+    /// Use this run id instead of a fresh one (letters, digits and `-`).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD ARGS")]
+    pub command: Vec<String>,
+}
+
+/// Why `lgtm-check app` could not do its job (as opposed to a check that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "no program to run: give it after `--`, e.g. `lgtm-check app -- ./my-service --port 8080`"
+    )]
+    NoCommand,
+    #[error("--otlp-protocol `{0}`: expected `grpc` or `http/protobuf`")]
+    Protocol(String),
+    #[error("--scrape `{0}`: expected a port or HOST:PORT")]
+    Scrape(String),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error("cannot start the program `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use the run's working directory {path}")]
+    WorkDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the program's manifest {path}")]
+    Manifest {
+        path: String,
+        #[source]
+        source: ManifestError,
+    },
+}
+
+/// What the Prometheus role scrapes (as the containers see it) and where the program
+/// listens, from `--scrape` (or a free port).
+fn scrape_addresses(flag: Option<&str>) -> Result<(String, String), AppError> {
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
+    let (target, port) = match flag {
+        None => {
+            let p = std::net::TcpListener::bind("0.0.0.0:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|source| AppError::WorkDir {
+                    path: "0.0.0.0:0".into(),
+                    source,
+                })?
+                .port();
+            (format!("host.docker.internal:{p}"), p)
+        }
+        Some(s) => match s.rsplit_once(':') {
+            None => {
+                let p = port(s).ok_or_else(|| AppError::Scrape(s.into()))?;
+                (format!("host.docker.internal:{p}"), p)
+            }
+            Some((host, p)) if !host.is_empty() => {
+                let p = port(p).ok_or_else(|| AppError::Scrape(s.into()))?;
+                (s.to_owned(), p)
+            }
+            Some(_) => return Err(AppError::Scrape(s.into())),
+        },
+    };
+    Ok((target, format!("0.0.0.0:{port}")))
+}
+
+/// The variables the program runs with: the standard OpenTelemetry ones, `LOKI_URL`,
+/// the run id, where to write a recorder manifest and where to serve `/metrics`.
+/// `caller_resource` is the caller's `OTEL_RESOURCE_ATTRIBUTES`, kept before the run
+/// id.
+pub fn program_env(
+    stack_urls: &BTreeMap<&'static str, String>,
+    protocol: &str,
+    run_id: &str,
+    manifest: &Path,
+    metrics_listen: &str,
+    caller_resource: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let otlp = if protocol == "grpc" {
+        "otlp_grpc"
+    } else {
+        "otlp_http"
+    };
+    if let Some(u) = stack_urls.get(otlp) {
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), u.clone()));
+        env.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), protocol.into()));
+    }
+    let resource = match caller_resource.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(r) => format!("{r},run_id={run_id}"),
+        None => format!("run_id={run_id}"),
+    };
+    env.push(("OTEL_RESOURCE_ATTRIBUTES".into(), resource));
+    if let Some(u) = stack_urls.get("loki") {
+        env.push(("LOKI_URL".into(), u.clone()));
+    }
+    if let Some(u) = stack_urls.get("remote_write") {
+        env.push(("LGTM_CHECK_REMOTE_WRITE_URL".into(), u.clone()));
+    }
+    env.push(("LGTM_CHECK_RUN_ID".into(), run_id.into()));
+    env.push(("LGTM_CHECK_MANIFEST".into(), manifest.display().to_string()));
+    env.push(("LGTM_CHECK_METRICS_LISTEN".into(), metrics_listen.into()));
+    env
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How the program ended.
+#[derive(Debug)]
+struct Ended {
+    status: std::io::Result<ExitStatus>,
+    /// Stopped by `--duration`: its exit status is then not a failure.
+    stopped: bool,
+}
+
+async fn run_program(
+    command: &[String],
+    env: &[(String, String)],
+    duration: Option<Duration>,
+) -> Result<Ended, AppError> {
+    let mut cmd = tokio::process::Command::new(&command[0]);
+    cmd.args(&command[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    // The program's stdout goes to stderr: stdout is the report's.
+    #[cfg(unix)]
+    if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+        cmd.stdout(Stdio::from(fd));
+    }
+    let mut child = cmd.spawn().map_err(|source| AppError::Spawn {
+        program: command[0].clone(),
+        source,
+    })?;
+    let Some(limit) = duration else {
+        return Ok(Ended {
+            status: child.wait().await,
+            stopped: false,
+        });
+    };
+    if let Ok(status) = tokio::time::timeout(limit, child.wait()).await {
+        return Ok(Ended {
+            status,
+            stopped: false,
+        });
+    }
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let status = match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = child.kill().await;
+            child.wait().await
+        }
+    };
+    Ok(Ended {
+        status,
+        stopped: true,
+    })
+}
+
+/// The checks a program's manifest yields: exact arrival of its lines and spans, and
+/// of its counters and histograms where it recorded some. Checks the manifest gives
+/// nothing to expect are left out (a check never passes on an empty expectation).
+pub fn manifest_checks(m: &Manifest) -> Vec<Check> {
+    let mut checks = logs_checks("app", m);
+    checks.extend(traces_checks("app", m));
+    if !m.metrics.counters.is_empty() {
+        checks.extend(metrics_checks(m));
+    }
+    checks.retain(|c| validate([c], |_| true).is_ok());
+    checks
+}
+
+fn shape_report(status: CheckStatus, reason: String, stack: &Stack) -> CheckReport {
+    let needs: Vec<Component> = [
+        Component::Loki,
+        Component::Tempo,
+        Component::Mimir,
+        Component::Prometheus,
+    ]
+    .into_iter()
+    .filter(|c| stack.is_running(*c))
+    .collect();
+    let component = needs.first().copied().unwrap_or(Component::Loki);
+    let signal = match component {
+        Component::Loki => Signal::Logs,
+        Component::Tempo => Signal::Traces,
+        _ => Signal::Metrics,
+    };
+    CheckReport {
+        id: "app.shape".into(),
+        title: "the telemetry shape of the run (services, span names and attributes, metrics and labels, log labels and fields)".into(),
+        signal,
+        component,
+        needs,
+        status,
+        reason,
+        query: format!("everything under run_id=\"{}\"", stack.run_id()),
+        guide_query: None,
+        time_to_visible_ms: None,
+        skipped_because: Vec::new(),
+    }
+}
+
+/// Starts the stack, runs the program, checks what arrived, removes the stack.
+/// The shape is printed to `out` when there is no `--snapshot`.
+pub async fn run(
+    plan: &RunPlan,
+    args: &AppArgs,
+    mode: UpdateMode,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<Report, AppError> {
+    if args.command.is_empty() || args.command[0].is_empty() {
+        return Err(AppError::NoCommand);
+    }
+    if args.otlp_protocol != "grpc" && args.otlp_protocol != "http/protobuf" {
+        return Err(AppError::Protocol(args.otlp_protocol.clone()));
+    }
+    let (target, listen) = scrape_addresses(args.scrape.as_deref())?;
+    let mut builder = Stack::builder()
+        .run_id(plan.run_id.clone())
+        .scrape_target(target)
+        .skip_unavailable();
+    for c in [
+        Component::Loki,
+        Component::Tempo,
+        Component::Prometheus,
+        Component::Mimir,
+    ] {
+        builder = builder.image(c, plan.image(c).clone());
+    }
+    let stack = builder.start_with_events(on_event).await?;
+    let component_reports = stack.components().clone();
+    let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
+    std::fs::create_dir_all(&work_dir).map_err(|source| AppError::WorkDir {
+        path: work_dir.display().to_string(),
+        source,
+    })?;
+    let manifest_path = work_dir.join("manifest.json");
+    let mut urls = BTreeMap::new();
+    for (key, url) in [
+        ("otlp_grpc", stack.otlp_grpc_url()),
+        ("otlp_http", stack.otlp_http_url()),
+        ("loki", stack.loki_url()),
+        ("remote_write", stack.remote_write_url()),
+    ] {
+        if let Ok(u) = url {
+            urls.insert(key, u);
+        }
+    }
+    let caller_resource = std::env::var("OTEL_RESOURCE_ATTRIBUTES").ok();
+    let env = program_env(
+        &urls,
+        &args.otlp_protocol,
+        &plan.run_id,
+        &manifest_path,
+        &listen,
+        caller_resource.as_deref(),
+    );
+
+    let started = SystemTime::now();
+    on_event(Event::ScenarioStarted {
+        name: "the program",
+    });
+    let ended = run_program(&args.command, &env, args.duration.map(Duration::from_secs)).await;
+    let ended = match ended {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&work_dir);
+            return Err(e);
+        }
+    };
+    let emitted_at = Instant::now();
+    let finished = SystemTime::now();
+    let program = args.command.join(" ");
+    let how = match &ended.status {
+        Ok(s) if ended.stopped => format!("stopped after --duration ({s})"),
+        Ok(s) => s.to_string(),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let _ = writeln!(out, "program `{program}`: {how}");
+    let manifest = if manifest_path.is_file() {
+        match Manifest::read(&manifest_path) {
+            Ok(m) => Some(m),
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&work_dir);
+                return Err(AppError::Manifest {
+                    path: manifest_path.display().to_string(),
+                    source,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    if manifest.is_some() {
+        on_event(Event::ScenarioEmitted {
+            name: "the program",
+            manifest: &manifest_path.display().to_string(),
+        });
+    }
+
+    // Exact arrival, where the program kept a manifest.
+    let backends = stack.backends();
+    let mut check_reports = Vec::new();
+    let timeout = Duration::from_secs(args.check_timeout);
+    if let Some(m) = &manifest {
+        for check in manifest_checks(m) {
+            let report =
+                run_check(&check, &backends, &component_reports, emitted_at, timeout).await;
+            on_event(Event::CheckFinished(&report));
+            check_reports.push(report);
+        }
+    }
+
+    // The shape, in every case: pinned to the program's run, with a margin for
+    // clock differences.
+    let window = Window {
+        start_unix_ms: unix_ms(started).saturating_sub(60_000),
+        end_unix_ms: unix_ms(finished) + 60_000,
+    };
+    let collected = collect_settled(
+        ShapeSources::from_backends(&backends),
+        &plan.run_id,
+        window,
+        timeout,
+    )
+    .await;
+    let mode = if args.update {
+        UpdateMode::Update
+    } else {
+        mode
+    };
+    let shape = match (collected, &args.snapshot) {
+        (Ok(shape), None) => {
+            let _ = out.write_all(shape.render().as_bytes());
+            shape_report(
+                CheckStatus::Pass,
+                "read; printed above (give --snapshot PATH to compare it)".into(),
+                &stack,
+            )
+        }
+        (Ok(shape), Some(path)) => match check_snapshot(path, &shape, mode) {
+            Ok(o) => shape_report(
+                if o.passed() {
+                    CheckStatus::Pass
+                } else {
+                    CheckStatus::Fail
+                },
+                o.message(None),
+                &stack,
+            ),
+            Err(e) => shape_report(CheckStatus::Fail, e.to_string(), &stack),
+        },
+        (Err(e @ CollectError::NothingArrived { .. }), Some(path)) if path.is_file() => {
+            shape_report(
+                CheckStatus::Fail,
+                format!("{e}; the snapshot {} expects telemetry", path.display()),
+                &stack,
+            )
+        }
+        (Err(e @ CollectError::NothingArrived { .. }), _) => {
+            shape_report(CheckStatus::Skip, e.to_string(), &stack)
+        }
+        (Err(e), _) => shape_report(CheckStatus::Fail, e.to_string(), &stack),
+    };
+    on_event(Event::CheckFinished(&shape));
+    check_reports.push(shape);
+
+    let removed = stack.stop().await;
+    on_event(Event::CleanedUp { removed });
+    let _ = std::fs::remove_dir_all(&work_dir);
+
+    let mut report = Report::new(
+        plan.run_id.clone(),
+        plan.required.clone(),
+        plan.configs,
+        component_reports.into_values().collect(),
+        check_reports,
+    );
+    match &ended.status {
+        Ok(s) if s.success() || ended.stopped => {}
+        Ok(s) => report
+            .problems
+            .push(format!("the program `{program}` failed: {s}")),
+        Err(e) => report.problems.push(format!(
+            "the program `{program}` could not be waited for: {e}"
+        )),
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_without_lines_or_counters_yields_only_what_it_can_expect() {
+        let m: Manifest = serde_json::from_str(
+            r#"{"schema_version": 1, "scenario": "my-app", "run_id": "r1", "service": "my-app",
+                "environment": "test", "started_at_unix_ms": 1732540000000, "finished_at_unix_ms": 1732540001000,
+                "logs": {"streams": []},
+                "traces": {"sampler_ratio": 1.0, "roots_started": 1, "traces": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "spans": [
+                  {"span_id": "00f067aa0ba902b7", "parent_span_id": null, "name": "work", "service": "my-app",
+                   "kind": "internal", "status": "unset", "attributes": {},
+                   "start_unix_nanos": 1732540000500000000, "duration_nanos": 1000}]}]},
+                "metrics": {"counters": [], "histograms": [], "process_metrics": []}}"#,
+        )
+        .unwrap();
+        let ids: Vec<String> = manifest_checks(&m).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["app.traces.exact_ids", "app.traces.span_trees"]);
+    }
+
+    #[test]
+    fn the_scrape_flag_takes_a_port_or_an_address() {
+        assert_eq!(
+            scrape_addresses(Some("9464")).unwrap(),
+            ("host.docker.internal:9464".into(), "0.0.0.0:9464".into())
+        );
+        assert_eq!(
+            scrape_addresses(Some("10.0.0.5:9000")).unwrap(),
+            ("10.0.0.5:9000".into(), "0.0.0.0:9000".into())
+        );
+        for bad in ["x", ":80", "h:0", "h:99999"] {
+            assert!(matches!(
+                scrape_addresses(Some(bad)),
+                Err(AppError::Scrape(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn the_program_gets_the_run_id_after_the_callers_resource_attributes() {
+        let urls: BTreeMap<&'static str, String> = [
+            ("otlp_grpc", "http://127.0.0.1:1".to_string()),
+            ("otlp_http", "http://127.0.0.1:2".to_string()),
+            ("loki", "http://127.0.0.1:3".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let env: BTreeMap<String, String> = program_env(
+            &urls,
+            "http/protobuf",
+            "r1",
+            Path::new("/tmp/m.json"),
+            "0.0.0.0:9",
+            Some("service.name=shop"),
+        )
+        .into_iter()
+        .collect();
+        assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:2");
+        assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf");
+        assert_eq!(
+            env["OTEL_RESOURCE_ATTRIBUTES"],
+            "service.name=shop,run_id=r1"
+        );
+        assert_eq!(env["LOKI_URL"], "http://127.0.0.1:3");
+        assert_eq!(env["LGTM_CHECK_RUN_ID"], "r1");
+        assert_eq!(env["LGTM_CHECK_MANIFEST"], "/tmp/m.json");
+        assert_eq!(env["LGTM_CHECK_METRICS_LISTEN"], "0.0.0.0:9");
+        assert!(!env.contains_key("LGTM_CHECK_REMOTE_WRITE_URL"));
+    }
+}
