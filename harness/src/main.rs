@@ -130,39 +130,15 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let result = tokio::select! {
         r = runner::run(&plan, &print_progress) => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
-            // Twice: a container whose creation was under way appears after the first.
-            if let Ok(docker) = Docker::connect().await {
-                let _ = docker.remove_run(&plan.run_id).await;
-                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-                let _ = docker.remove_run(&plan.run_id).await;
-            }
-            return ExitCode::from(exit::INTERRUPTED as u8);
-        }
+        _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
     };
-    let report = match result {
-        Ok(r) => r,
+    match result {
+        Ok(report) => finish(&report, plan.json.as_deref()),
         Err(e) => {
             report_error(&e);
-            return ExitCode::from(exit::HARNESS_ERROR as u8);
-        }
-    };
-    let _ = terminal::render(&report, &mut std::io::stdout().lock());
-    if let Some(path) = &plan.json {
-        let written = std::fs::File::create(path).and_then(|mut f| {
-            json::render(&report, &mut f)?;
-            f.flush()
-        });
-        if let Err(e) = written {
-            eprintln!(
-                "lgtm-check: cannot write the JSON report to {}: {e}",
-                path.display()
-            );
-            return ExitCode::from(exit::HARNESS_ERROR as u8);
+            ExitCode::from(exit::HARNESS_ERROR as u8)
         }
     }
-    ExitCode::from(report.exit_code() as u8)
 }
 
 async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
@@ -184,15 +160,7 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     let mut shape_out = std::io::stdout();
     let result = tokio::select! {
         r = lgtm_check::app_command::run(&plan, &args, mode, &print_progress, &mut shape_out) => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("lgtm-check: interrupted; removing run {}", plan.run_id);
-            if let Ok(docker) = Docker::connect().await {
-                let _ = docker.remove_run(&plan.run_id).await;
-                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-                let _ = docker.remove_run(&plan.run_id).await;
-            }
-            return ExitCode::from(exit::INTERRUPTED as u8);
-        }
+        _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
     };
     match result {
         Ok(report) => finish(&report, plan.json.as_deref()),
@@ -201,6 +169,18 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
             ExitCode::from(exit::HARNESS_ERROR as u8)
         }
     }
+}
+
+/// After Ctrl-C: removes the run's containers and network, and says so.
+async fn interrupted(run_id: &str) -> ExitCode {
+    eprintln!("lgtm-check: interrupted; removing run {run_id}");
+    // Twice: a container whose creation was under way appears after the first.
+    if let Ok(docker) = Docker::connect().await {
+        let _ = docker.remove_run(run_id).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let _ = docker.remove_run(run_id).await;
+    }
+    ExitCode::from(exit::INTERRUPTED as u8)
 }
 
 /// Prints the report, writes it as JSON if asked, and returns its exit code.
