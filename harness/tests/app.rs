@@ -7,6 +7,8 @@
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
+mod common;
+
 use std::process::Command;
 
 use lgtm_check::scenario::find_binary;
@@ -19,20 +21,7 @@ const IMAGES: [&str; 3] = [
 
 /// Why the test cannot run here, if it cannot.
 fn missing() -> Option<String> {
-    for image in IMAGES {
-        let present = Command::new("docker")
-            .args(["image", "inspect", image])
-            .output()
-            .map(|o| o.status.success());
-        match present {
-            Err(e) => return Some(format!("docker cannot be run: {e}")),
-            Ok(false) => return Some(format!("image {image} is not available")),
-            Ok(true) => {}
-        }
-    }
-    find_binary("http-service", None)
-        .err()
-        .map(|e| format!("{e} (cargo build -p lgtm-scenarios)"))
+    common::cannot_run(&IMAGES.map(String::from))
 }
 
 /// Runs `lgtm-check app` without the caller's `LGTM_CHECK_*`, `OTEL_*` and

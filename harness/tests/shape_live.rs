@@ -7,6 +7,8 @@
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,20 +38,7 @@ fn fixture(path: &str) -> String {
 
 /// Why the test cannot run here, if it cannot.
 fn missing() -> Option<String> {
-    for (name, tag) in [LOKI, TEMPO, PROMETHEUS] {
-        let present = std::process::Command::new("docker")
-            .args(["image", "inspect", &format!("{name}:{tag}")])
-            .output()
-            .map(|o| o.status.success());
-        match present {
-            Err(e) => return Some(format!("docker cannot be run: {e}")),
-            Ok(false) => return Some(format!("image {name}:{tag} is not available")),
-            Ok(true) => {}
-        }
-    }
-    find_binary("http-service", None)
-        .err()
-        .map(|e| format!("{e} (cargo build -p lgtm-scenarios)"))
+    common::cannot_run(&[LOKI, TEMPO, PROMETHEUS].map(|(name, tag)| format!("{name}:{tag}")))
 }
 
 async fn ready(http: &reqwest::Client, url: &str) {
