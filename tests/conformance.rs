@@ -180,10 +180,12 @@ fn a_run_without_any_image_verifies_nothing() {
 }
 
 #[rstest]
-#[case::metrics_requests_total_exact("metrics.requests_total.exact")]
-#[case::metrics_request_duration_count("metrics.request_duration.count")]
-#[case::metrics_request_duration_sum("metrics.request_duration.sum")]
-#[case::metrics_request_duration_buckets("metrics.request_duration.buckets")]
+#[case::metrics_http_requests_total_exact("metrics.http_requests_total.exact")]
+#[case::metrics_http_request_duration_seconds_count("metrics.http_request_duration_seconds.count")]
+#[case::metrics_http_request_duration_seconds_sum("metrics.http_request_duration_seconds.sum")]
+#[case::metrics_http_request_duration_seconds_buckets(
+    "metrics.http_request_duration_seconds.buckets"
+)]
 #[case::promql_guide_request_rate("promql.guide.request_rate")]
 #[case::promql_guide_p95_latency("promql.guide.p95_latency")]
 #[case::promql_guide_error_ratio("promql.guide.error_ratio")]
@@ -364,7 +366,7 @@ fn broken_report() -> &'static Report {
 }
 
 #[rstest]
-#[case::extra_count("metrics.requests_total.exact", "\"}: got ")]
+#[case::extra_count("metrics.http_requests_total.exact", "\"}: got ")]
 #[case::dropped_span("http.traces.span_trees", "(SELECT phantom) missing")]
 #[case::dropped_span_seen_from_logs("http.correlation.logs_to_traces", "(SELECT phantom) missing")]
 #[case::mislabelled_log("http.logs.exact", "expected lines missing")]

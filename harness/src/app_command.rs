@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lgtm_check_recorder::manifest::{Manifest, ManifestError};
 
-use crate::core::catalog::{metrics_checks, validate};
+use crate::core::catalog::{MetricsVia, exact_metrics_checks, settled_after, validate};
 use crate::core::catalog_telemetry::{logs_checks, traces_checks};
 use crate::core::check::{Check, Signal, Window};
 use crate::core::component::Component;
@@ -228,13 +228,17 @@ async fn run_program(
 }
 
 /// The checks a program's manifest yields: exact arrival of its lines and spans, and
-/// of its counters and histograms where it recorded some. Checks the manifest gives
-/// nothing to expect are left out (a check never passes on an empty expectation).
-pub fn manifest_checks(m: &Manifest) -> Vec<Check> {
+/// of every counter and histogram it recorded, whatever their names
+/// ([`exact_metrics_checks`], asked of the Mimir role at the last sample scraped
+/// before the program exited at `exited_unix_ms`; its series need not start from
+/// zero). Checks the manifest gives nothing to expect are left out (a check never
+/// passes on an empty expectation).
+pub fn manifest_checks(m: &Manifest, exited_unix_ms: u64) -> Vec<Check> {
     let mut checks = logs_checks("app", m);
     checks.extend(traces_checks("app", m));
-    if !m.metrics.counters.is_empty() {
-        checks.extend(metrics_checks(m));
+    if !m.metrics.counters.is_empty() || !m.metrics.histograms.is_empty() {
+        let at = settled_after(m, exited_unix_ms.max(m.finished_at_unix_ms), false);
+        checks.extend(exact_metrics_checks(m, MetricsVia::Mimir, at));
     }
     checks.retain(|c| validate([c], |_| true).is_ok());
     checks
@@ -375,7 +379,7 @@ pub async fn run(
     let mut check_reports = Vec::new();
     let timeout = Duration::from_secs(args.check_timeout);
     if let Some(m) = &manifest {
-        for check in manifest_checks(m) {
+        for check in manifest_checks(m, unix_ms(finished)) {
             let report =
                 run_check(&check, &backends, &component_reports, emitted_at, timeout).await;
             on_event(Event::CheckFinished(&report));
@@ -477,8 +481,65 @@ mod tests {
                 "metrics": {"counters": [], "histograms": [], "process_metrics": []}}"#,
         )
         .unwrap();
-        let ids: Vec<String> = manifest_checks(&m).into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = manifest_checks(&m, 1732540002000)
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(ids, ["app.traces.exact_ids", "app.traces.span_trees"]);
+    }
+
+    #[test]
+    fn a_programs_own_metric_names_get_exact_checks() {
+        use crate::core::check::{EvalAt, Query};
+        use lgtm_check_recorder::manifest::{CounterSeries, HistogramSeries};
+        let mut m = Manifest::new("my-app", "r1", "shop");
+        m.finished_at_unix_ms = 1_732_540_001_000;
+        let run = [("run_id".to_string(), "r1".to_string())];
+        m.metrics.counters.push(CounterSeries {
+            name: "orders_served_total".into(),
+            labels: run.clone().into(),
+            value: 3,
+        });
+        m.metrics.histograms.push(HistogramSeries {
+            name: "basket_size".into(),
+            labels: run.clone().into(),
+            buckets: vec![],
+            observations: vec![1.0, 4.0],
+        });
+        let checks = manifest_checks(&m, 1_732_540_002_000);
+        let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+        // a histogram without buckets (a summary) has no bucket check
+        assert_eq!(
+            ids,
+            [
+                "metrics.orders_served_total.exact",
+                "metrics.basket_size.count",
+                "metrics.basket_size.sum"
+            ]
+        );
+        for c in &checks {
+            let Query::PromQl {
+                at:
+                    EvalAt::Settled {
+                        probe,
+                        probe_at_unix_ms,
+                        from_zero,
+                        ..
+                    },
+                ..
+            } = &c.query
+            else {
+                panic!("{}: {:?}", c.id, c.query)
+            };
+            assert_eq!(
+                probe,
+                r#"{__name__=~"basket_size_count|orders_served_total",run_id="r1"}"#
+            );
+            // after the program exited, not when it wrote its manifest
+            assert_eq!(*probe_at_unix_ms, 1_732_540_002_000);
+            assert!(!from_zero);
+            assert!(c.query.text().contains("run_id=\"r1\""));
+        }
     }
 
     #[test]

@@ -145,13 +145,14 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<String, Attempt> 
             probe,
             probe_at_unix_ms,
             range_secs,
+            from_zero,
         } => {
             let raw = format!("{probe}[{range_secs}s]");
             let series = client
                 .query_raw_samples(&raw, &unix_seconds(*probe_at_unix_ms))
                 .await
                 .map_err(attempt_error)?;
-            settled_at(&series)
+            settled_at(&series, *from_zero)
                 .map(|t| format!("{t:.3}"))
                 .map_err(|why| Attempt::NotYet(format!("no settled sample of {raw}: {why}")))
         }

@@ -131,7 +131,7 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
         "app.logs.exact",
         "app.traces.exact_ids",
         "app.traces.span_trees",
-        "metrics.requests_total.exact",
+        "metrics.http_requests_total.exact",
         "app.shape",
     ] {
         assert!(

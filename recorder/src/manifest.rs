@@ -230,6 +230,35 @@ pub struct SpanRecord {
 }
 
 impl Manifest {
+    /// An empty manifest of the current schema for `scenario`'s run `run_id`,
+    /// emitting as `service` (no environment, times 0, nothing emitted yet).
+    ///
+    /// ```
+    /// use lgtm_check_recorder::manifest::Manifest;
+    /// let m = Manifest::new("my-app", "run-1", "shop");
+    /// assert_eq!((m.run_id.as_str(), m.log_line_count()), ("run-1", 0));
+    /// ```
+    pub fn new(
+        scenario: impl Into<String>,
+        run_id: impl Into<String>,
+        service: impl Into<String>,
+    ) -> Self {
+        Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            scenario: scenario.into(),
+            run_id: run_id.into(),
+            service: service.into(),
+            environment: String::new(),
+            started_at_unix_ms: 0,
+            finished_at_unix_ms: 0,
+            services: Vec::new(),
+            logs: LogsManifest::default(),
+            traces: TracesManifest::default(),
+            metrics: MetricsManifest::default(),
+            losses: Vec::new(),
+        }
+    }
+
     /// Every service the run emitted as.
     pub fn all_services(&self) -> Vec<String> {
         if self.services.is_empty() {

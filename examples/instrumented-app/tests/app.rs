@@ -1,13 +1,14 @@
 //! The app's telemetry under test against real Loki, Tempo and Prometheus containers
-//! (skipped, with the reason, when Docker or an image is missing): every line and
-//! span the app handed to its exporters arrived, and its shape is the committed
-//! snapshot; a renamed span attribute fails the snapshot, naming it.
+//! (skipped, with the reason, when Docker or an image is missing): every line, span
+//! and counter value the app handed to its exporters arrived, and its shape is the
+//! committed snapshot; a renamed span attribute fails the snapshot, naming it.
 
 mod common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lgtm_check::core::catalog::{MetricsVia, exact_metrics_checks, settled_after};
 use lgtm_check::core::catalog_telemetry::{logs_checks, traces_checks, window};
 use lgtm_check::core::report::CheckStatus;
 use lgtm_check::core::shape::{ShapeChange, ShapeItem};
@@ -25,16 +26,29 @@ fn run_id(name: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_line_and_span_arrives() {
+async fn every_line_span_and_counter_arrives() {
     let Some(stack) = common::stack() else { return };
     let _one = common::ONE_APP.lock().await;
     let manifest = common::run_app(stack, &run_id("arrival"), false).await;
     assert_eq!(manifest.log_line_count(), 3, "one line per request");
+    // The counter as Prometheus last scraped it before the app stopped; it appears
+    // at its first increment, so it is not asked to start from zero.
+    let at = settled_after(&manifest, manifest.finished_at_unix_ms, false);
     let checks: Vec<_> = logs_checks("app", &manifest)
         .into_iter()
         .chain(traces_checks("app", &manifest))
+        .chain(exact_metrics_checks(&manifest, MetricsVia::Prometheus, at))
         .collect();
-    assert!(!checks.is_empty());
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "app.logs.exact",
+            "app.traces.exact_ids",
+            "app.traces.span_trees",
+            "metrics.orders_served_total.exact"
+        ]
+    );
     let backends = stack.backends();
     for check in &checks {
         let report = run_check(

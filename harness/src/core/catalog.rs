@@ -1,12 +1,12 @@
 //! The check catalog, derived from manifests: every query templated with the run id
 //! and every expectation computed from what the scenario says it emitted.
 //!
-//! Main functions: [`metrics_checks`], [`validate`] (with [`CatalogError`]). The guide's PromQL (section "PromQL 查询示例")
+//! Main functions: [`metrics_checks`], [`exact_metrics_checks`], [`validate`] (with [`CatalogError`]). The guide's PromQL (section "PromQL 查询示例")
 //! is run with the run's selector added; the guide's own text is kept beside it.
 
 use std::collections::BTreeMap;
 
-use lgtm_check_recorder::manifest::{HistogramSeries, Labels, Manifest};
+use lgtm_check_recorder::manifest::{CounterSeries, HistogramSeries, Labels, Manifest};
 
 use super::check::{Check, Control, EvalAt, Query, Signal};
 use super::component::Component;
@@ -36,12 +36,48 @@ fn metrics_check(
     guide: Option<&str>,
     series: Vec<ExpectedSeries>,
 ) -> Check {
+    asked_at(MetricsVia::Mimir, id, title, expr, at, guide, series)
+}
+
+/// Where a run's metrics are asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsVia {
+    /// The Mimir role, after the whole path: scraped by Prometheus, remote-written to
+    /// the Mimir role (the catalog's and `lgtm-check app`'s choice).
+    Mimir,
+    /// The Prometheus that scraped them (a user's stack without the Mimir role).
+    Prometheus,
+}
+
+impl MetricsVia {
+    /// The component asked, and every component the answer depends on.
+    pub fn components(self) -> (Component, Vec<Component>) {
+        match self {
+            MetricsVia::Mimir => (
+                Component::Mimir,
+                vec![Component::Prometheus, Component::Mimir],
+            ),
+            MetricsVia::Prometheus => (Component::Prometheus, vec![Component::Prometheus]),
+        }
+    }
+}
+
+fn asked_at(
+    via: MetricsVia,
+    id: &str,
+    title: &str,
+    expr: String,
+    at: EvalAt,
+    guide: Option<&str>,
+    series: Vec<ExpectedSeries>,
+) -> Check {
+    let (component, needs) = via.components();
     Check {
         id: id.into(),
         title: title.into(),
         signal: Signal::Metrics,
-        component: Component::Mimir,
-        needs: vec![Component::Prometheus, Component::Mimir],
+        component,
+        needs,
         query: Query::PromQl { expr, at },
         guide_original: guide.map(str::to_owned),
         expect: Expectation::Series(SeriesExpectation {
@@ -72,31 +108,193 @@ fn p95_expectation(h: &HistogramSeries) -> Option<ExpectedSeries> {
 /// little from the scenario's clock.
 const PROBE_MARGIN_SECS: u64 = 60;
 
-/// When every metrics check of the run is evaluated: at the first scraped sample from
-/// which every request counter and latency histogram series of the run holds its
-/// final value, found among the raw samples up to the moment the run finished (its
-/// final values were scraped before it wrote the manifest). A time that depends only
-/// on the stored samples, not on when the checks run: `--hold` goes on scraping the
-/// same values after it, and a `[5m]` range ending there starts from the zero sample
+/// When every metrics check of a scenario run is evaluated: at the first scraped
+/// sample from which every counter and histogram series of the run holds its final
+/// value, found among the raw samples up to the moment the run finished (its final
+/// values were scraped before it wrote the manifest). A time that depends only on the
+/// stored samples, not on when the checks run: `--hold` goes on scraping the same
+/// values after it, and a `[5m]` range ending there starts from the zero sample
 /// scraped before the workload and ends on a sample, so `rate()` is
 /// increase / 300 s exactly.
 pub fn settled(m: &Manifest) -> EvalAt {
+    settled_after(m, m.finished_at_unix_ms, true)
+}
+
+/// The settled sample of the manifest's counters and histograms among the raw samples
+/// up to `probe_at_unix_ms` (for a program that may be scraped after it wrote its
+/// manifest: the moment it exited). `from_zero`: every series must start from a zero
+/// sample, as the rate checks need; a user's program whose series appear at their
+/// first increment is checked with `false` (only final values are compared).
+///
+/// ```
+/// use lgtm_check::core::catalog::settled_after;
+/// use lgtm_check::core::check::EvalAt;
+/// use lgtm_check_recorder::manifest::{CounterSeries, Manifest};
+///
+/// let mut m = Manifest::new("my-app", "run-1", "shop");
+/// m.metrics.counters.push(CounterSeries {
+///     name: "orders_total".into(),
+///     labels: [("run_id".to_string(), "run-1".to_string())].into(),
+///     value: 3,
+/// });
+/// let EvalAt::Settled { probe, from_zero, .. } = settled_after(&m, 1_000, false) else {
+///     unreachable!()
+/// };
+/// assert_eq!(probe, r#"{__name__=~"orders_total",run_id="run-1"}"#);
+/// assert!(!from_zero);
+/// ```
+pub fn settled_after(m: &Manifest, probe_at_unix_ms: u64, from_zero: bool) -> EvalAt {
+    let names: std::collections::BTreeSet<String> = m
+        .metrics
+        .counters
+        .iter()
+        .map(|c| c.name.clone())
+        .chain(
+            m.metrics
+                .histograms
+                .iter()
+                .map(|h| format!("{}_count", h.name)),
+        )
+        .collect();
+    let names: Vec<String> = names.into_iter().collect();
     EvalAt::Settled {
         probe: format!(
-            "{{__name__=~\"http_requests_total|http_request_duration_seconds_count\",run_id=\"{}\"}}",
+            "{{__name__=~\"{}\",run_id=\"{}\"}}",
+            names.join("|"),
             m.run_id
         ),
-        probe_at_unix_ms: m.finished_at_unix_ms,
-        range_secs: m
-            .finished_at_unix_ms
+        probe_at_unix_ms,
+        range_secs: probe_at_unix_ms
             .saturating_sub(m.started_at_unix_ms)
             .div_ceil(1000)
             + PROBE_MARGIN_SECS,
+        from_zero,
     }
 }
 
+/// The exact checks of every counter and histogram the manifest recorded, whatever
+/// their names: `metrics.<name>.exact` (every counter series with its exact value,
+/// no other series of that name under the run), and per histogram
+/// `metrics.<name>.count`, `.sum` and, where buckets were declared, `.buckets` (every
+/// cumulative bucket count). Asked `via` the Mimir role or the scraping Prometheus,
+/// evaluated `at` (see [`settled`], [`settled_after`]).
+///
+/// ```
+/// use lgtm_check::core::catalog::{exact_metrics_checks, settled_after, MetricsVia};
+/// use lgtm_check_recorder::manifest::{CounterSeries, Manifest};
+///
+/// let mut m = Manifest::new("my-app", "run-1", "shop");
+/// m.metrics.counters.push(CounterSeries {
+///     name: "orders_total".into(),
+///     labels: [("run_id".to_string(), "run-1".to_string())].into(),
+///     value: 3,
+/// });
+/// let at = settled_after(&m, m.finished_at_unix_ms, false);
+/// let checks = exact_metrics_checks(&m, MetricsVia::Prometheus, at);
+/// assert_eq!(checks[0].id, "metrics.orders_total.exact");
+/// assert_eq!(checks[0].query.text(), r#"orders_total{run_id="run-1"}"#);
+/// ```
+pub fn exact_metrics_checks(m: &Manifest, via: MetricsVia, at: EvalAt) -> Vec<Check> {
+    let run = &m.run_id;
+    let mut counters: BTreeMap<&str, Vec<&CounterSeries>> = BTreeMap::new();
+    for c in &m.metrics.counters {
+        counters.entry(c.name.as_str()).or_default().push(c);
+    }
+    let mut histograms: BTreeMap<&str, Vec<&HistogramSeries>> = BTreeMap::new();
+    for h in &m.metrics.histograms {
+        histograms.entry(h.name.as_str()).or_default().push(h);
+    }
+    let mut checks = Vec::new();
+    for (name, series) in counters {
+        checks.push(asked_at(
+            via,
+            &format!("metrics.{name}.exact"),
+            &format!("every {name} series arrived with its exact value"),
+            format!("{name}{{run_id=\"{run}\"}}"),
+            at.clone(),
+            None,
+            series
+                .iter()
+                .map(|c| ExpectedSeries {
+                    labels: identity(&c.labels),
+                    expected: Expected::Exact(c.value as f64),
+                })
+                .collect(),
+        ));
+    }
+    for (name, series) in histograms {
+        checks.push(asked_at(
+            via,
+            &format!("metrics.{name}.count"),
+            &format!("every {name} series arrived with its exact _count"),
+            format!("{name}_count{{run_id=\"{run}\"}}"),
+            at.clone(),
+            None,
+            series
+                .iter()
+                .map(|h| ExpectedSeries {
+                    labels: identity(&h.labels),
+                    expected: Expected::Exact(h.count() as f64),
+                })
+                .collect(),
+        ));
+        checks.push(asked_at(
+            via,
+            &format!("metrics.{name}.sum"),
+            &format!("every {name} series arrived with its _sum"),
+            format!("{name}_sum{{run_id=\"{run}\"}}"),
+            at.clone(),
+            None,
+            series
+                .iter()
+                .map(|h| ExpectedSeries {
+                    labels: identity(&h.labels),
+                    expected: Expected::Relative {
+                        value: h.sum(),
+                        tolerance: FLOAT_TOLERANCE,
+                    },
+                })
+                .collect(),
+        ));
+        let bucketed: Vec<_> = series.iter().filter(|h| !h.buckets.is_empty()).collect();
+        if bucketed.is_empty() {
+            // Exposed as a summary: there are no buckets to compare.
+            continue;
+        }
+        checks.push(asked_at(
+            via,
+            &format!("metrics.{name}.buckets"),
+            &format!("every {name} bucket arrived with its exact cumulative count"),
+            format!("{name}_bucket{{run_id=\"{run}\"}}"),
+            at.clone(),
+            None,
+            bucketed
+                .iter()
+                .flat_map(|h| {
+                    h.cumulative_buckets().into_iter().map(|(le, count)| {
+                        let mut labels = identity(&h.labels);
+                        let le = if le.is_infinite() {
+                            "+Inf".to_string()
+                        } else {
+                            le.to_string()
+                        };
+                        labels.insert("le".into(), le);
+                        ExpectedSeries {
+                            labels,
+                            expected: Expected::Exact(count as f64),
+                        }
+                    })
+                })
+                .collect(),
+        ));
+    }
+    checks
+}
+
 /// Checks of the metrics path (scenario → Prometheus scrape → remote write → the Mimir
-/// role → PromQL) for every counter and histogram in the manifest.
+/// role → PromQL): the exact checks of every counter and histogram in the manifest
+/// ([`exact_metrics_checks`]), then the guide's PromQL over the request counter and
+/// latency histogram.
 pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
     let run = &m.run_id;
     let counters: Vec<_> = m
@@ -111,83 +309,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
         .iter()
         .filter(|h| h.name == "http_request_duration_seconds")
         .collect();
-    let requests = format!("http_requests_total{{run_id=\"{run}\"}}");
     let last = || settled(m);
-    let mut checks = Vec::new();
-
-    checks.push(metrics_check(
-        "metrics.requests_total.exact",
-        "every counter series arrived with its exact total",
-        requests.clone(),
-        last(),
-        None,
-        counters
-            .iter()
-            .map(|c| ExpectedSeries {
-                labels: identity(&c.labels),
-                expected: Expected::Exact(c.value as f64),
-            })
-            .collect(),
-    ));
-
-    checks.push(metrics_check(
-        "metrics.request_duration.count",
-        "every histogram series arrived with its exact _count",
-        format!("http_request_duration_seconds_count{{run_id=\"{run}\"}}"),
-        last(),
-        None,
-        histograms
-            .iter()
-            .map(|h| ExpectedSeries {
-                labels: identity(&h.labels),
-                expected: Expected::Exact(h.count() as f64),
-            })
-            .collect(),
-    ));
-
-    checks.push(metrics_check(
-        "metrics.request_duration.sum",
-        "every histogram series arrived with its _sum",
-        format!("http_request_duration_seconds_sum{{run_id=\"{run}\"}}"),
-        last(),
-        None,
-        histograms
-            .iter()
-            .map(|h| ExpectedSeries {
-                labels: identity(&h.labels),
-                expected: Expected::Relative {
-                    value: h.sum(),
-                    tolerance: FLOAT_TOLERANCE,
-                },
-            })
-            .collect(),
-    ));
-
-    checks.push(metrics_check(
-        "metrics.request_duration.buckets",
-        "every histogram bucket arrived with its exact cumulative count",
-        format!("http_request_duration_seconds_bucket{{run_id=\"{run}\"}}"),
-        last(),
-        None,
-        histograms
-            .iter()
-            .flat_map(|h| {
-                h.cumulative_buckets().into_iter().map(|(le, count)| {
-                    let mut labels = identity(&h.labels);
-                    let le = if le.is_infinite() {
-                        "+Inf".to_string()
-                    } else {
-                        le.to_string()
-                    };
-                    labels.insert("le".into(), le);
-                    ExpectedSeries {
-                        labels,
-                        expected: Expected::Exact(count as f64),
-                    }
-                })
-            })
-            .collect(),
-    ));
+    let mut checks = exact_metrics_checks(m, MetricsVia::Mimir, last());
 
     checks.push(metrics_check(
         "promql.guide.request_rate",
@@ -607,7 +730,7 @@ mod tests {
     #[test]
     fn bucket_expectations_are_cumulative_and_end_with_inf() {
         let checks = metrics_checks(&manifest());
-        let buckets = check(&checks, "metrics.request_duration.buckets");
+        let buckets = check(&checks, "metrics.http_request_duration_seconds.buckets");
         let counts: Vec<(String, f64)> = series(buckets)
             .series
             .iter()

@@ -34,9 +34,14 @@ pub enum EvalAt {
     /// its end), and, when the range holds the zero sample scraped before the
     /// workload, starts from it (none at its start either).
     Settled {
+        /// The series selector whose raw samples are read.
         probe: String,
+        /// The end of the range read (Unix milliseconds).
         probe_at_unix_ms: u64,
+        /// The length of the range read, in seconds.
         range_secs: u64,
+        /// Every series must start from a zero sample (as the rate checks need).
+        from_zero: bool,
     },
 }
 
@@ -55,6 +60,7 @@ impl EvalAt {
                 probe,
                 probe_at_unix_ms,
                 range_secs,
+                ..
             } => format!(
                 "at the first sample of {probe}[{range_secs}s] @ {} from which every series holds its last value",
                 unix_seconds(*probe_at_unix_ms)
@@ -75,9 +81,12 @@ pub fn unix_seconds(unix_ms: u64) -> String {
 
 /// The first timestamp (Unix seconds) from which every series of a raw-sample answer
 /// (`probe[range]` evaluated at a fixed time) holds the last value it has in the
-/// answer, or why there is none. Each series must start from zero (the sample scraped
-/// before the workload), or a rate over it would be extrapolated.
-pub fn settled_at(series: &[(super::expect::Labels, Vec<(f64, f64)>)]) -> Result<f64, String> {
+/// answer, or why there is none. With `from_zero`, each series must start from zero
+/// (the sample scraped before the workload), or a rate over it would be extrapolated.
+pub fn settled_at(
+    series: &[(super::expect::Labels, Vec<(f64, f64)>)],
+    from_zero: bool,
+) -> Result<f64, String> {
     if series.is_empty() {
         return Err("no sample of the run yet".into());
     }
@@ -87,7 +96,7 @@ pub fn settled_at(series: &[(super::expect::Labels, Vec<(f64, f64)>)]) -> Result
         let Some(&(_, last)) = points.last() else {
             return Err(format!("{name} has no sample yet"));
         };
-        if points[0].1 != 0.0 {
+        if from_zero && points[0].1 != 0.0 {
             return Err(format!(
                 "the first sample of {name} is {}, not the zero scraped before the workload",
                 points[0].1
@@ -267,7 +276,7 @@ impl Query {
 /// One check of the catalog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
-    /// Stable id, e.g. `metrics.requests_total.exact`.
+    /// Stable id, e.g. `metrics.http_requests_total.exact`.
     pub id: String,
     pub title: String,
     pub signal: Signal,
@@ -347,14 +356,14 @@ mod tests {
             (104.0, 37.0),
             (105.0, 37.0),
         ];
-        let settled = settled_at(&[series(&raw_samples(&run, 106.5, 66.0))]).unwrap();
+        let settled = settled_at(&[series(&raw_samples(&run, 106.5, 66.0))], true).unwrap();
         assert_eq!(settled, 103.0);
         // `--hold` goes on scraping for ten minutes: the probe is at the run's fixed
         // time, so the same samples and the same time come back
         let mut held = run.clone();
         held.extend((106..706).map(|t| (t as f64, 37.0)));
         assert_eq!(
-            settled_at(&[series(&raw_samples(&held, 106.5, 66.0))]).unwrap(),
+            settled_at(&[series(&raw_samples(&held, 106.5, 66.0))], true).unwrap(),
             settled
         );
         // what the old `max(timestamp(…))` at the moment of the query gave: the
@@ -373,14 +382,18 @@ mod tests {
         let a = series(&[(1.0, 0.0), (2.0, 5.0), (3.0, 5.0), (4.0, 5.0)]);
         let mut b = series(&[(1.0, 0.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)]);
         b.0.insert("status".into(), "500".into());
-        assert_eq!(settled_at(&[a.clone(), b]).unwrap(), 3.0);
-        let no_zero = series(&[(2.0, 5.0), (3.0, 5.0)]);
+        assert_eq!(settled_at(&[a.clone(), b], true).unwrap(), 3.0);
+        let no_zero = series(&[(2.0, 5.0), (3.0, 5.0), (4.0, 7.0)]);
         assert!(
-            settled_at(&[no_zero])
+            settled_at(std::slice::from_ref(&no_zero), true)
                 .unwrap_err()
                 .contains("not the zero scraped before the workload")
         );
-        assert!(settled_at(&[]).is_err());
+        // A user's series that appears at its first increment: only its final value
+        // matters to the exact checks.
+        assert_eq!(settled_at(&[no_zero], false).unwrap(), 4.0);
+        assert!(settled_at(&[], true).is_err());
+        assert!(settled_at(&[], false).is_err());
     }
 
     #[test]

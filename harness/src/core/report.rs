@@ -704,7 +704,7 @@ mod tests {
             ],
             vec![
                 skipped(
-                    "metrics.requests_total.exact",
+                    "metrics.http_requests_total.exact",
                     &[Component::Prometheus, Component::Mimir],
                 ),
                 skipped(
@@ -729,7 +729,7 @@ mod tests {
                     detail: Some(pull.into()),
                     components: vec![Component::Prometheus, Component::Mimir],
                     checks: vec![
-                        "metrics.requests_total.exact".into(),
+                        "metrics.http_requests_total.exact".into(),
                         "promql.guide.request_rate".into(),
                         "dashboard.panel3.A".into(),
                     ],

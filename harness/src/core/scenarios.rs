@@ -155,7 +155,9 @@ mod tests {
                                 probe_at_unix_ms,
                                 range_secs,
                                 probe,
+                                from_zero,
                             } => {
+                                assert!(from_zero, "{}: the rate checks need the zero", c.id);
                                 assert_eq!(*probe_at_unix_ms, m.finished_at_unix_ms, "{}", c.id);
                                 // the probe reaches back before the run and stays
                                 // within the [5m] of the rates

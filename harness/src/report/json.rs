@@ -35,7 +35,7 @@ mod tests {
                 refused_guide_config: None,
             }],
             vec![CheckReport {
-                id: "metrics.requests_total.exact".into(),
+                id: "metrics.http_requests_total.exact".into(),
                 title: "t".into(),
                 signal: Signal::Metrics,
                 component: Component::Mimir,
@@ -61,7 +61,7 @@ mod tests {
         assert!(c["ready_ms"].is_null());
         assert_eq!(c["reason"], "image missing");
         let k = &v["checks"][0];
-        assert_eq!(k["id"], "metrics.requests_total.exact");
+        assert_eq!(k["id"], "metrics.http_requests_total.exact");
         assert_eq!(k["component"], "mimir");
         assert_eq!(k["status"], "pass");
         assert_eq!(k["query"], "q");

@@ -63,13 +63,14 @@ pub async fn run_app(stack: &Stack, run_id: &str, rename_order_attribute: bool) 
             .unwrap();
         assert!(r.status().is_success(), "GET /orders/{id}: {}", r.status());
     }
-    // Stopped only once Prometheus has scraped the run's counter (it scrapes every
-    // second, once it is up), so the shape always holds the metric.
+    // Stopped only once Prometheus has scraped the run's counter at its final value
+    // (it scrapes every second, once it is up): the shape holds the metric, and the
+    // exact check compares the last scraped value with what the app counted.
     let query = url::Url::parse_with_params(
         &format!("{}/api/v1/query", stack.prometheus_query_url().unwrap()),
         [(
             "query",
-            format!("orders_served_total{{run_id=\"{run_id}\"}}"),
+            format!("sum(orders_served_total{{run_id=\"{run_id}\"}}) == 3"),
         )],
     )
     .unwrap();
@@ -83,7 +84,7 @@ pub async fn run_app(stack: &Stack, run_id: &str, rename_order_attribute: bool) 
             .text()
             .await
             .unwrap();
-        if body.contains("orders_served_total") {
+        if body.contains("\"value\"") {
             break;
         }
         assert!(
