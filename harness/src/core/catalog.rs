@@ -181,6 +181,7 @@ pub fn settled_after(m: &Manifest, probe_at_unix_ms: u64, from_zero: bool) -> Ev
 ///
 /// ```
 /// use lgtm_check::core::catalog::{exact_metrics_checks, settled_after, MetricsVia};
+/// use lgtm_check::core::check::Query;
 /// use lgtm_check_recorder::manifest::{CounterSeries, Manifest};
 ///
 /// let mut m = Manifest::new("my-app", "run-1", "shop");
@@ -192,7 +193,8 @@ pub fn settled_after(m: &Manifest, probe_at_unix_ms: u64, from_zero: bool) -> Ev
 /// let at = settled_after(&m, m.finished_at_unix_ms, false);
 /// let checks = exact_metrics_checks(&m, MetricsVia::Prometheus, at);
 /// assert_eq!(checks[0].id, "metrics.orders_total.exact");
-/// assert_eq!(checks[0].query.text(), r#"orders_total{run_id="run-1"}"#);
+/// let Query::PromQl { expr, .. } = &checks[0].query else { unreachable!() };
+/// assert_eq!(expr, r#"orders_total{run_id="run-1"}"#);
 /// ```
 pub fn exact_metrics_checks(m: &Manifest, via: MetricsVia, at: EvalAt) -> Vec<Check> {
     let run = &m.run_id;
