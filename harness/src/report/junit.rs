@@ -249,6 +249,10 @@ fn component_case(c: &ComponentReport, report: &Report, classname: &str) -> Test
     if let Some(s) = &c.stand_in {
         out.push_str(&format!(", stand-in: {s}"));
     }
+    // A ready component's reason says why a stand-in fills its role.
+    if let (ComponentStatus::Ready, Some(why)) = (c.status, &c.reason) {
+        out.push_str(&format!("\n{why}"));
+    }
     if let Some(why) = &c.refused_guide_config {
         out.push_str(&format!("\nthe guide's config was refused: {why}"));
     }
@@ -307,6 +311,7 @@ mod tests {
             Some("grafana exited: cannot reach http://admin:CanaryPw1@db:5432\nlog".into());
         let mut mimir = component(Component::Mimir, ComponentStatus::Ready);
         mimir.stand_in = Some("cortex".into());
+        mimir.reason = Some("cortex fills the role, because grafana/mimir:1.0 is missing".into());
 
         let mut visible = check("http.logs.exact", Component::Loki, CheckStatus::Pass);
         visible.time_to_visible_ms = Some(1234);
@@ -485,6 +490,14 @@ mod tests {
         assert!(
             grafana.text().unwrap().contains("http://***@db:5432"),
             "{grafana:?}"
+        );
+        let mimir = child(case(components, "mimir"), "system-out").unwrap();
+        assert_eq!(
+            mimir.text(),
+            Some(
+                "image grafana/mimir:1.0, version 1.0.3, ready in 2500 ms, stand-in: cortex\n\
+                 cortex fills the role, because grafana/mimir:1.0 is missing"
+            )
         );
         // The run's problems are the suite's output.
         let out = child(components, "system-out").unwrap().text().unwrap();
