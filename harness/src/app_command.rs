@@ -51,6 +51,9 @@ pub struct AppArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write the report as JUnit XML to this file (one testcase per check).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// How long each check, and the shape, waits for its data, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub check_timeout: u64,

@@ -17,7 +17,7 @@ use lgtm_check::clients::redact_url;
 use lgtm_check::core::event::Event;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
 use lgtm_check::core::report::exit;
-use lgtm_check::report::{json, terminal};
+use lgtm_check::report::{json, junit, terminal};
 use lgtm_check::runner;
 use lgtm_check::stack::docker::Docker;
 
@@ -71,6 +71,10 @@ struct RunArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Also write the report as JUnit XML to this file: one testcase per check, a
+    /// suite per component.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
     /// Where the scenario binaries are (default: beside this executable).
     #[arg(long, value_name = "DIR")]
     scenario_dir: Option<PathBuf>,
@@ -119,6 +123,7 @@ async fn run(args: RunArgs) -> ExitCode {
         require_all: args.require_all,
         require: args.require,
         json: args.json,
+        junit: args.junit,
         scenario_dir: args.scenario_dir,
         check_timeout_secs: args.check_timeout,
         run_id: args.run_id,
@@ -133,7 +138,7 @@ async fn run(args: RunArgs) -> ExitCode {
         _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
     };
     match result {
-        Ok(report) => finish(&report, plan.json.as_deref()),
+        Ok(report) => finish(&report, &plan),
         Err(e) => {
             report_error(&e);
             ExitCode::from(exit::HARNESS_ERROR as u8)
@@ -149,6 +154,7 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     let plan = match plan(RawRun {
         images: args.images.clone(),
         json: args.json.clone(),
+        junit: args.junit.clone(),
         check_timeout_secs: args.check_timeout,
         run_id: args.run_id.clone(),
         ..RawRun::default()
@@ -163,7 +169,7 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
         _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
     };
     match result {
-        Ok(report) => finish(&report, plan.json.as_deref()),
+        Ok(report) => finish(&report, &plan),
         Err(e) => {
             report_error(&e);
             ExitCode::from(exit::HARNESS_ERROR as u8)
@@ -183,26 +189,40 @@ async fn interrupted(run_id: &str) -> ExitCode {
     ExitCode::from(exit::INTERRUPTED as u8)
 }
 
-/// Prints the report, writes it as JSON if asked, and returns its exit code.
-fn finish(
-    report: &lgtm_check::core::report::Report,
-    json_path: Option<&std::path::Path>,
-) -> ExitCode {
+/// Prints the report, writes it as JSON and JUnit XML if asked, and returns its
+/// exit code.
+fn finish(report: &lgtm_check::core::report::Report, plan: &RunPlan) -> ExitCode {
     let _ = terminal::render(report, &mut std::io::stdout().lock());
-    if let Some(path) = json_path {
-        let written = std::fs::File::create(path).and_then(|mut f| {
-            json::render(report, &mut f)?;
-            f.flush()
-        });
-        if let Err(e) = written {
-            eprintln!(
-                "lgtm-check: cannot write the JSON report to {}: {e}",
-                path.display()
-            );
-            return ExitCode::from(exit::HARNESS_ERROR as u8);
-        }
+    let mut code = ExitCode::from(report.exit_code() as u8);
+    if let Some(path) = &plan.json
+        && let Err(e) = write_file(path, |f| json::render(report, f))
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
     }
-    ExitCode::from(report.exit_code() as u8)
+    if let Some(path) = &plan.junit
+        && let Err(e) = write_file(path, |f| junit::render(report, f))
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JUnit report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    code
+}
+
+/// Creates `path` and writes it with `render`.
+fn write_file(
+    path: &std::path::Path,
+    render: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    render(&mut f)?;
+    f.flush()
 }
 
 #[tokio::main]

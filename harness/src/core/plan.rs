@@ -60,6 +60,7 @@ pub struct RawRun {
     /// Components that must run (not be skipped or stood in for).
     pub require: Vec<String>,
     pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
     pub scenario_dir: Option<PathBuf>,
     pub check_timeout_secs: u64,
     pub run_id: Option<String>,
@@ -98,7 +99,10 @@ pub struct RunPlan {
     /// Components that must really run: if one is skipped or stood in for, or a
     /// check that needs one is skipped, the run fails. `--require-all` names all.
     pub required: BTreeSet<Component>,
+    /// Where to write the report as JSON (`--json`).
     pub json: Option<PathBuf>,
+    /// Where to write the report as JUnit XML (`--junit`).
+    pub junit: Option<PathBuf>,
     pub scenario_dir: Option<PathBuf>,
     /// How long one check may wait for its data to become visible.
     pub check_timeout: Duration,
@@ -211,6 +215,7 @@ impl RunPlan {
             images,
             required,
             json: raw.json,
+            junit: raw.junit,
             scenario_dir: raw
                 .scenario_dir
                 .or_else(|| env.get("LGTM_CHECK_SCENARIO_DIR").map(PathBuf::from)),

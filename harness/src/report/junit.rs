@@ -1,0 +1,586 @@
+//! The JUnit XML report (`--junit PATH`), built with the `quick-junit` crate, for CI
+//! systems that show test results.
+//!
+//! One run becomes one `<testsuite>` per component that checks query (`loki`,
+//! `tempo`, …) with one `<testcase>` per check, plus a `components` suite with one
+//! testcase per component (ready, failed, or skipped with its reason). A skipped
+//! check is `<skipped>` with its reason; a failed one is `<failure>` whose text holds
+//! the reason (what was expected and what the backend last answered) and the query;
+//! a check's time is its time-to-visible (absent when nothing became visible). Every
+//! suite carries the run id, the config set and each component's image and version
+//! as properties.
+//!
+//! Several runs go into one document as separate suites named by their side
+//! (`baseline.loki`, `candidate.loki`): [`Junit::add_run`]. [`render`] writes the
+//! document of one run. Texts come from the [`Report`], whose reasons are already
+//! redacted; every text is redacted once more here, so no credential of a URL can
+//! reach the file.
+
+use std::io::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+
+use crate::clients::redact_url;
+use crate::core::component::Component;
+use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
+
+/// The name of the suite with one testcase per component.
+pub const COMPONENTS_SUITE: &str = "components";
+
+/// A JUnit document: the suites of one or more runs.
+#[derive(Debug, Clone)]
+pub struct Junit {
+    document: quick_junit::Report,
+}
+
+impl Junit {
+    /// An empty document named `name` (the `<testsuites name>`).
+    pub fn new(name: &str) -> Self {
+        Junit {
+            document: quick_junit::Report::new(name),
+        }
+    }
+
+    /// Adds the suites of `report`. With a `side` (`baseline`, `candidate`) the suites
+    /// and classnames are prefixed with it (`candidate.loki`) and every suite has a
+    /// `side` property, so several runs fit in one document.
+    pub fn add_run(&mut self, report: &Report, side: Option<&str>) -> &mut Self {
+        self.document.add_test_suites(suites(report, side));
+        self
+    }
+
+    /// The document as built so far (counts included), e.g. to add suites of one's own.
+    pub fn document(&self) -> &quick_junit::Report {
+        &self.document
+    }
+
+    /// Writes the document as XML, then a newline.
+    pub fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
+        self.document
+            .serialize(&mut *out)
+            .map_err(std::io::Error::other)?;
+        writeln!(out)
+    }
+}
+
+/// Writes the JUnit document of one run.
+pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    Junit::new("lgtm-check").add_run(report, None).write(out)
+}
+
+/// The suites of one run: the `components` suite, then one per component that checks
+/// query, in [`Component::ALL`] order.
+pub fn suites(report: &Report, side: Option<&str>) -> Vec<TestSuite> {
+    let name = |base: &str| match side {
+        Some(side) => format!("{side}.{base}"),
+        None => base.to_owned(),
+    };
+    let properties = run_properties(report, side);
+
+    let mut components = TestSuite::new(name(COMPONENTS_SUITE));
+    components.add_properties(properties.clone());
+    components.add_test_cases(
+        report
+            .components
+            .iter()
+            .map(|c| component_case(c, report, &name(COMPONENTS_SUITE))),
+    );
+    let notes: Vec<String> = report
+        .problems
+        .iter()
+        .chain(&report.nothing_verified)
+        .map(|p| redact_url(p))
+        .collect();
+    if !notes.is_empty() {
+        components.set_system_out(notes.join("\n"));
+    }
+
+    let mut out = vec![components];
+    for component in Component::ALL {
+        let checks: Vec<&CheckReport> = report
+            .checks
+            .iter()
+            .filter(|c| c.component == component)
+            .collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let suite_name = name(component.name());
+        let mut suite = TestSuite::new(suite_name.clone());
+        suite.add_properties(properties.clone());
+        suite.add_test_cases(checks.into_iter().map(|c| check_case(c, &suite_name)));
+        out.push(suite);
+    }
+    out
+}
+
+/// The properties every suite of a run carries.
+fn run_properties(report: &Report, side: Option<&str>) -> Vec<Property> {
+    let mut p = vec![Property::new("run_id", report.run_id.as_str())];
+    if let Some(side) = side {
+        p.push(Property::new("side", side));
+    }
+    let configs = serde_json::to_value(report.configs)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    p.push(Property::new("configs", configs));
+    for c in &report.components {
+        p.push(Property::new(
+            format!("image.{}", c.name),
+            redact_url(&c.image),
+        ));
+        if let Some(v) = &c.version {
+            p.push(Property::new(format!("version.{}", c.name), v.as_str()));
+        }
+        if let Some(s) = &c.stand_in {
+            p.push(Property::new(format!("stand_in.{}", c.name), s.as_str()));
+        }
+    }
+    p
+}
+
+/// The longest `message` attribute; the element's text holds the whole reason.
+const MESSAGE_CHARS: usize = 300;
+
+/// The first non-empty line of `text`, cut to [`MESSAGE_CHARS`].
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if line.chars().count() > MESSAGE_CHARS {
+        let cut: String = line.chars().take(MESSAGE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// One check as a testcase.
+fn check_case(check: &CheckReport, classname: &str) -> TestCase {
+    let reason = redact_url(&check.reason);
+    let mut text = format!("{}\nquery: {}", reason, redact_url(&check.query));
+    if let Some(g) = &check.guide_query {
+        text.push_str(&format!("\nthe guide's query: {}", redact_url(g)));
+    }
+    let status = match check.status {
+        CheckStatus::Pass => TestCaseStatus::success(),
+        CheckStatus::Fail => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(first_line(&reason))
+                .set_type("check failed")
+                .set_description(text.as_str());
+            s
+        }
+        CheckStatus::Skip => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(first_line(&reason))
+                .set_description(text.as_str());
+            s
+        }
+    };
+    let mut case = TestCase::new(check.id.as_str(), status);
+    case.set_classname(classname);
+    if let Some(ms) = check.time_to_visible_ms {
+        case.set_time(Duration::from_millis(ms));
+    }
+    // What a passed check verified, and what every check is about.
+    let out = match check.status {
+        CheckStatus::Pass => format!("{}\n{text}", check.title),
+        _ => check.title.clone(),
+    };
+    case.set_system_out(out);
+    case
+}
+
+/// One component as a testcase of the `components` suite. A required component
+/// (`--require`) that was skipped or stood in for is a failure, as it fails the run.
+fn component_case(c: &ComponentReport, report: &Report, classname: &str) -> TestCase {
+    let required = report.required.contains(&c.name);
+    let failure = |message: String, text: Option<String>| {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(redact_url(&message))
+            .set_type("component failed");
+        if let Some(t) = text {
+            s.set_description(redact_url(&t));
+        }
+        s
+    };
+    let down = || {
+        let because = c.down_because().unwrap_or_default();
+        match c.short_error() {
+            Some(e) => format!("{because}: {e}"),
+            None => because,
+        }
+    };
+    let status = match (c.status, &c.stand_in) {
+        (ComponentStatus::Failed, _) => {
+            failure(c.down_because().unwrap_or_default(), c.reason.clone())
+        }
+        (ComponentStatus::Skipped, _) if required => {
+            failure(format!("required, but skipped: {}", down()), None)
+        }
+        (ComponentStatus::Skipped, _) => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(redact_url(&down()));
+            s
+        }
+        (ComponentStatus::Ready, Some(stand_in)) if required => failure(
+            format!("required, but filled by a stand-in ({stand_in})"),
+            None,
+        ),
+        (ComponentStatus::Ready, _) => TestCaseStatus::success(),
+    };
+    let mut case = TestCase::new(c.name.name(), status);
+    case.set_classname(classname);
+    if let Some(ms) = c.ready_ms {
+        case.set_time(Duration::from_millis(ms));
+    }
+    let mut out = format!("image {}", c.image);
+    if let Some(v) = &c.version {
+        out.push_str(&format!(", version {v}"));
+    }
+    if let Some(ms) = c.ready_ms {
+        out.push_str(&format!(", ready in {ms} ms"));
+    }
+    if let Some(s) = &c.stand_in {
+        out.push_str(&format!(", stand-in: {s}"));
+    }
+    // A ready component's reason says why a stand-in fills its role.
+    if let (ComponentStatus::Ready, Some(why)) = (c.status, &c.reason) {
+        out.push_str(&format!("\n{why}"));
+    }
+    if let Some(why) = &c.refused_guide_config {
+        out.push_str(&format!("\nthe guide's config was refused: {why}"));
+    }
+    case.set_system_out(redact_url(&out));
+    case
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::core::check::Signal;
+    use crate::core::plan::ConfigSet;
+
+    fn component(name: Component, status: ComponentStatus) -> ComponentReport {
+        ComponentReport {
+            name,
+            image: format!("grafana/{name}:1.0"),
+            status,
+            ready_ms: (status == ComponentStatus::Ready).then_some(2500),
+            version: (status == ComponentStatus::Ready).then(|| "1.0.3".to_owned()),
+            reason: None,
+            stand_in: None,
+            refused_guide_config: None,
+        }
+    }
+
+    fn check(id: &str, component: Component, status: CheckStatus) -> CheckReport {
+        CheckReport {
+            id: id.into(),
+            title: format!("the title of {id}"),
+            signal: Signal::Logs,
+            component,
+            needs: vec![component],
+            status,
+            reason: "3 lines, as expected".into(),
+            query: format!("{{run_id=\"r1\"}} # {id}"),
+            guide_query: None,
+            time_to_visible_ms: None,
+            skipped_because: Vec::new(),
+        }
+    }
+
+    /// A run with every outcome: checks that passed (with and without a
+    /// time-to-visible), failed and were skipped; components ready, skipped, failed
+    /// and stood in for. Canaries stand where a credential could leak.
+    fn run(required: BTreeSet<Component>) -> Report {
+        let mut tempo = component(Component::Tempo, ComponentStatus::Skipped);
+        tempo.reason = Some(ComponentReport::image_missing_reason(
+            "grafana/tempo:1.0",
+            "dial tcp: lookup registry-1.docker.io: no such host",
+        ));
+        let mut grafana = component(Component::Grafana, ComponentStatus::Failed);
+        grafana.reason =
+            Some("grafana exited: cannot reach http://admin:CanaryPw1@db:5432\nlog".into());
+        let mut mimir = component(Component::Mimir, ComponentStatus::Ready);
+        mimir.stand_in = Some("cortex".into());
+        mimir.reason = Some("cortex fills the role, because grafana/mimir:1.0 is missing".into());
+
+        let mut visible = check("http.logs.exact", Component::Loki, CheckStatus::Pass);
+        visible.time_to_visible_ms = Some(1234);
+        let mut failed = check("logql.guide.regex", Component::Loki, CheckStatus::Fail);
+        failed.reason = "not as expected after 60.0s: expected 3 lines, got 2: [\"GET /a\", \
+                         \"GET /b\"] from http://u:CanaryPw2@loki:3100/x?token=CanaryTok3"
+            .into();
+        failed.query = "{service_name=\"http\"} |~ \"GET\" # http://u:CanaryPw4@x".into();
+        failed.guide_query = Some("{service_name=\"http\"} |~ GET".into());
+        let mut skipped = check("http.traces.exact_ids", Component::Tempo, CheckStatus::Skip);
+        skipped.reason = "needs tempo, which is not running".into();
+        skipped.skipped_because = vec![Component::Tempo];
+        let metrics = check(
+            "metrics.requests_total.exact",
+            Component::Mimir,
+            CheckStatus::Pass,
+        );
+        Report::new(
+            "r1".into(),
+            required,
+            ConfigSet::Fixed,
+            vec![
+                component(Component::Loki, ComponentStatus::Ready),
+                tempo,
+                mimir,
+                grafana,
+            ],
+            vec![visible, failed, skipped, metrics],
+        )
+    }
+
+    fn xml(report: &Report) -> String {
+        let mut buf = Vec::new();
+        render(report, &mut buf).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn suite<'a, 'i>(doc: &'a roxmltree::Document<'i>, name: &str) -> roxmltree::Node<'a, 'i> {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no suite {name}"))
+    }
+
+    fn cases<'a, 'i>(
+        suite: roxmltree::Node<'a, 'i>,
+    ) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
+        suite.children().filter(|n| n.has_tag_name("testcase"))
+    }
+
+    fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, tag: &str) -> Option<roxmltree::Node<'a, 'i>> {
+        node.children().find(|n| n.has_tag_name(tag))
+    }
+
+    fn case<'a, 'i>(suite: roxmltree::Node<'a, 'i>, name: &str) -> roxmltree::Node<'a, 'i> {
+        cases(suite)
+            .find(|n| n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no testcase {name}"))
+    }
+
+    #[test]
+    fn one_testcase_per_check_grouped_by_component() {
+        let report = run(BTreeSet::new());
+        let text = xml(&report);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let names: Vec<&str> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .map(|n| n.attribute("name").unwrap())
+            .collect();
+        assert_eq!(names, ["components", "loki", "tempo", "mimir"]);
+        let check_cases: Vec<&str> = names[1..]
+            .iter()
+            .flat_map(|s| cases(suite(&doc, s)))
+            .map(|n| n.attribute("name").unwrap())
+            .collect();
+        let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(check_cases, ids);
+        // 4 checks + 4 components; 1 failed check + 1 failed component.
+        assert_eq!(root.attribute("tests"), Some("8"));
+        assert_eq!(root.attribute("failures"), Some("2"));
+        assert_eq!(root.attribute("skipped"), Some("2"));
+
+        let loki = suite(&doc, "loki");
+        assert_eq!(
+            (
+                loki.attribute("tests"),
+                loki.attribute("failures"),
+                loki.attribute("skipped")
+            ),
+            (Some("2"), Some("1"), Some("0"))
+        );
+        let passed = case(loki, "http.logs.exact");
+        assert_eq!(passed.attribute("classname"), Some("loki"));
+        assert_eq!(passed.attribute("time"), Some("1.234"));
+        assert!(child(passed, "failure").is_none() && child(passed, "skipped").is_none());
+        // No time-to-visible: no time.
+        let metrics = case(suite(&doc, "mimir"), "metrics.requests_total.exact");
+        assert_eq!(metrics.attribute("time"), None);
+
+        let props: Vec<(&str, &str)> = child(loki, "properties")
+            .unwrap()
+            .children()
+            .filter(|n| n.has_tag_name("property"))
+            .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
+            .collect();
+        for expected in [
+            ("run_id", "r1"),
+            ("configs", "fixed"),
+            ("image.loki", "grafana/loki:1.0"),
+            ("version.loki", "1.0.3"),
+            ("image.tempo", "grafana/tempo:1.0"),
+            ("stand_in.mimir", "cortex"),
+        ] {
+            assert!(props.contains(&expected), "{expected:?} not in {props:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_shows_expected_answer_and_query_and_a_skip_its_reason() {
+        let text = xml(&run(BTreeSet::new()));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let failed = case(suite(&doc, "loki"), "logql.guide.regex");
+        let failure = child(failed, "failure").expect("a <failure>");
+        assert_eq!(
+            failure.attribute("message"),
+            Some(
+                "not as expected after 60.0s: expected 3 lines, got 2: [\"GET /a\", \
+                 \"GET /b\"] from http://***@loki:3100/x?token=***"
+            )
+        );
+        assert_eq!(failure.attribute("type"), Some("check failed"));
+        let body = failure.text().unwrap();
+        assert!(body.contains("expected 3 lines, got 2"), "{body}");
+        assert!(
+            body.contains("query: {service_name=\"http\"} |~ \"GET\" # http://***@x"),
+            "{body}"
+        );
+        assert!(
+            body.contains("the guide's query: {service_name=\"http\"} |~ GET"),
+            "{body}"
+        );
+
+        let skipped = case(suite(&doc, "tempo"), "http.traces.exact_ids");
+        let skip = child(skipped, "skipped").expect("a <skipped>");
+        assert_eq!(
+            skip.attribute("message"),
+            Some("needs tempo, which is not running")
+        );
+        assert!(child(skipped, "failure").is_none());
+    }
+
+    #[test]
+    fn components_are_ready_failed_or_skipped_with_the_reason() {
+        let text = xml(&run(BTreeSet::new()));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let components = suite(&doc, "components");
+        assert_eq!(cases(components).count(), 4);
+        let loki = case(components, "loki");
+        assert_eq!(loki.attribute("time"), Some("2.500"));
+        assert!(child(loki, "failure").is_none() && child(loki, "skipped").is_none());
+        let tempo = child(case(components, "tempo"), "skipped").expect("tempo skipped");
+        assert_eq!(
+            tempo.attribute("message"),
+            Some(
+                "image grafana/tempo:1.0 is not available: \
+                 dial tcp: lookup registry-1.docker.io: no such host"
+            )
+        );
+        let grafana = child(case(components, "grafana"), "failure").expect("grafana failed");
+        assert_eq!(
+            grafana.attribute("message"),
+            Some("grafana failed to start")
+        );
+        assert!(
+            grafana.text().unwrap().contains("http://***@db:5432"),
+            "{grafana:?}"
+        );
+        let mimir = child(case(components, "mimir"), "system-out").unwrap();
+        assert_eq!(
+            mimir.text(),
+            Some(
+                "image grafana/mimir:1.0, version 1.0.3, ready in 2500 ms, stand-in: cortex\n\
+                 cortex fills the role, because grafana/mimir:1.0 is missing"
+            )
+        );
+        // The run's problems are the suite's output.
+        let out = child(components, "system-out").unwrap().text().unwrap();
+        assert!(out.contains("grafana failed to start"), "{out}");
+    }
+
+    #[test]
+    fn a_required_component_that_did_not_really_run_is_a_failure() {
+        let report = run(BTreeSet::from([Component::Tempo, Component::Mimir]));
+        let text = xml(&report);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let components = suite(&doc, "components");
+        let tempo = child(case(components, "tempo"), "failure").expect("tempo fails");
+        assert!(
+            tempo
+                .attribute("message")
+                .unwrap()
+                .starts_with("required, but skipped: image grafana/tempo:1.0 is not available"),
+            "{tempo:?}"
+        );
+        let mimir = child(case(components, "mimir"), "failure").expect("mimir fails");
+        assert_eq!(
+            mimir.attribute("message"),
+            Some("required, but filled by a stand-in (cortex)")
+        );
+        // The checks themselves stay what they were.
+        let skipped = case(suite(&doc, "tempo"), "http.traces.exact_ids");
+        assert!(child(skipped, "skipped").is_some());
+    }
+
+    #[test]
+    fn a_long_answer_is_cut_in_the_message_and_whole_in_the_text() {
+        let mut report = run(BTreeSet::new());
+        let answer = "x".repeat(2 * MESSAGE_CHARS);
+        report.checks[1].reason = format!("not as expected after 60.0s: got {answer}");
+        let text = xml(&report);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let failure = child(case(suite(&doc, "loki"), "logql.guide.regex"), "failure").unwrap();
+        let message = failure.attribute("message").unwrap();
+        assert_eq!(message.chars().count(), MESSAGE_CHARS + 1, "{message}");
+        assert!(message.ends_with('…'), "{message}");
+        assert!(failure.text().unwrap().contains(&answer));
+    }
+
+    #[test]
+    fn no_credential_reaches_the_file() {
+        let text = xml(&run(BTreeSet::new()));
+        assert!(!text.contains("Canary"), "{text}");
+    }
+
+    #[test]
+    fn a_junit_reader_reads_back_what_was_written() {
+        let report = run(BTreeSet::new());
+        let mut junit = Junit::new("lgtm-check");
+        junit.add_run(&report, None);
+        let mut buf = Vec::new();
+        junit.write(&mut buf).unwrap();
+        let read = quick_junit::Report::deserialize(buf.as_slice()).unwrap();
+        assert_eq!(&read, junit.document());
+    }
+
+    #[test]
+    fn several_runs_are_suites_of_their_side() {
+        let baseline = run(BTreeSet::new());
+        let candidate = run(BTreeSet::new());
+        let mut junit = Junit::new("lgtm-check gate");
+        junit
+            .add_run(&baseline, Some("baseline"))
+            .add_run(&candidate, Some("candidate"));
+        let mut buf = Vec::new();
+        junit.write(&mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.attribute("name"), Some("lgtm-check gate"));
+        assert_eq!(root.attribute("tests"), Some("16"));
+        let regex = case(suite(&doc, "candidate.loki"), "logql.guide.regex");
+        assert_eq!(regex.attribute("classname"), Some("candidate.loki"));
+        let side = child(suite(&doc, "baseline.tempo"), "properties")
+            .unwrap()
+            .children()
+            .find(|n| n.attribute("name") == Some("side"))
+            .and_then(|n| n.attribute("value"));
+        assert_eq!(side, Some("baseline"));
+    }
+}
