@@ -68,31 +68,47 @@ pub struct AppArgs {
 /// Why `lgtm-check app` could not do its job (as opposed to a check that failed).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// Nothing was given after `--`.
     #[error(
         "no program to run: give it after `--`, e.g. `lgtm-check app -- ./my-service --port 8080`"
     )]
     NoCommand,
+    /// `--otlp-protocol` is neither `grpc` nor `http/protobuf` (holds the value given).
     #[error("--otlp-protocol `{0}`: expected `grpc` or `http/protobuf`")]
     Protocol(String),
+    /// `--scrape` is neither a port (1–65535) nor `HOST:PORT` (holds the value given).
     #[error("--scrape `{0}`: expected a port or HOST:PORT")]
     Scrape(String),
+    /// The stack could not be started (Docker unreachable, a component's config
+    /// unreadable, …).
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// The program could not be started (not found, not executable).
     #[error("cannot start the program `{program}`")]
     Spawn {
+        /// The program, the first word after `--`.
         program: String,
+        /// Why the operating system refused to start it.
         #[source]
         source: std::io::Error,
     },
+    /// The run's temporary directory (where the manifest goes) could not be
+    /// created; also used when no free port could be found for the scrape target
+    /// (`path` is then `0.0.0.0:0`).
     #[error("cannot use the run's working directory {path}")]
     WorkDir {
+        /// The directory (or `0.0.0.0:0`).
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The program wrote a recorder manifest that cannot be read.
     #[error("the program's manifest {path}")]
     Manifest {
+        /// Where the manifest was written (`LGTM_CHECK_MANIFEST` of the program).
         path: String,
+        /// Why it could not be read.
         #[source]
         source: ManifestError,
     },
@@ -131,7 +147,24 @@ fn scrape_addresses(flag: Option<&str>) -> Result<(String, String), AppError> {
 /// The variables the program runs with: the standard OpenTelemetry ones, `LOKI_URL`,
 /// the run id, where to write a recorder manifest and where to serve `/metrics`.
 /// `caller_resource` is the caller's `OTEL_RESOURCE_ATTRIBUTES`, kept before the run
-/// id.
+/// id. `stack_urls` holds the stack's URLs by key (`otlp_grpc`, `otlp_http`, `loki`,
+/// `remote_write`); a variable whose URL is absent is not set.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::path::Path;
+/// use lgtm_check::app_command::program_env;
+///
+/// let urls = BTreeMap::from([("otlp_grpc", "http://127.0.0.1:4317".to_string())]);
+/// let env: BTreeMap<String, String> = program_env(
+///     &urls, "grpc", "r1", Path::new("/tmp/m.json"), "0.0.0.0:9464", Some("service.name=shop"),
+/// )
+/// .into_iter()
+/// .collect();
+/// assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:4317");
+/// assert_eq!(env["OTEL_RESOURCE_ATTRIBUTES"], "service.name=shop,run_id=r1");
+/// assert!(!env.contains_key("LOKI_URL"));
+/// ```
 pub fn program_env(
     stack_urls: &BTreeMap<&'static str, String>,
     protocol: &str,

@@ -19,34 +19,55 @@ pub const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
 /// Why a scenario could not be found, started or read.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// No executable of that name in any directory searched (the scenarios were not
+    /// built, or `--scenario-dir` points elsewhere).
     #[error(
         "scenario binary `{name}` not found (looked in {}); build the scenarios with `cargo build -p lgtm-scenarios` or pass --scenario-dir",
         .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NotFound {
+        /// The scenario binary's name (`http-service`, …).
         name: String,
+        /// The directories looked in, in order.
         searched: Vec<PathBuf>,
     },
+    /// The binary was found but could not be started.
     #[error("cannot start scenario {path}")]
     Spawn {
+        /// The binary's path.
         path: String,
+        /// Why the operating system refused to start it.
         #[source]
         source: std::io::Error,
     },
+    /// The scenario ended (or closed its stdout) without announcing its manifest.
     #[error("scenario {name} exited ({status}) before writing its manifest; its stderr: {stderr}")]
     Exited {
+        /// The scenario binary's name.
         name: String,
+        /// Its exit status, as the OS reports it (`exit status: 1`).
         status: String,
+        /// Why it stopped, from its stderr ([`stderr_summary`]).
         stderr: String,
     },
+    /// The scenario did not announce its manifest within [`SCENARIO_TIMEOUT`]; it
+    /// was killed.
     #[error(
         "scenario {name} wrote no manifest within {0:?}; its stderr: {stderr}",
         SCENARIO_TIMEOUT
     )]
-    TimedOut { name: String, stderr: String },
+    TimedOut {
+        /// The scenario binary's name.
+        name: String,
+        /// The end of its stderr ([`stderr_summary`]).
+        stderr: String,
+    },
+    /// The scenario announced a manifest that cannot be read.
     #[error("scenario {name}'s manifest")]
     Manifest {
+        /// The scenario binary's name.
         name: String,
+        /// Why the manifest could not be read.
         #[source]
         source: ManifestError,
     },
@@ -79,9 +100,12 @@ pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, ScenarioEr
 /// A running scenario that has written its manifest (it may hold on to serve
 /// `/metrics` until [`ScenarioRun::finish`]).
 pub struct ScenarioRun {
+    /// The scenario binary's name.
     pub name: String,
     child: Child,
+    /// What the scenario says it emitted: the expected data of the checks.
     pub manifest: Manifest,
+    /// Where the manifest was written.
     pub manifest_path: PathBuf,
     /// When the scenario said it had emitted everything (before it waited for scrapes
     /// and wrote the manifest): time-to-visible counts from here.
@@ -201,6 +225,13 @@ impl ScenarioRun {
 
 /// What a scenario's stderr says about why it stopped: from its `Error:` line (the
 /// anyhow report of a failed main), else its last lines, without backtraces.
+///
+/// ```
+/// use lgtm_check::scenario::stderr_summary;
+///
+/// let stderr = "INFO starting\nError: no OTLP endpoint\n\nStack backtrace:\n   0: main\n";
+/// assert_eq!(stderr_summary(stderr), "Error: no OTLP endpoint");
+/// ```
 pub fn stderr_summary(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let from = lines

@@ -41,7 +41,9 @@ const TRACE_FETCHES: usize = 8;
 /// the shape).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShapeSources<'a> {
+    /// Where log lines are read.
     pub loki: Option<&'a LokiClient>,
+    /// Where traces are searched and fetched by id.
     pub tempo: Option<&'a TempoClient>,
     /// Where series and metric metadata are read.
     pub metrics: Option<&'a PromClient>,
@@ -64,18 +66,42 @@ impl<'a> ShapeSources<'a> {
 /// Why a shape could not be collected.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
+    /// A backend could not be asked or refused a query; the source names the
+    /// component, the redacted URL and the query.
     #[error("could not read the telemetry shape")]
     Client(#[from] ClientError),
+    /// The run's TraceQL search returned [`MAX_TRACES`] traces or more.
     #[error(
         "tempo found {found} traces for `{query}`, the most lgtm-check reads; the shape would be of part of the run"
     )]
-    TooManyTraces { query: String, found: usize },
+    TooManyTraces {
+        /// The TraceQL search that found them.
+        query: String,
+        /// How many traces it returned.
+        found: usize,
+    },
+    /// A trace the search found is unknown to `/api/traces/<id>` (not yet flushed;
+    /// [`collect_settled`] asks again).
     #[error("tempo found trace {trace_id} by `{query}` but does not return it by id")]
-    TraceNotFound { query: String, trace_id: String },
+    TraceNotFound {
+        /// The TraceQL search that found it.
+        query: String,
+        /// The trace id, in hex.
+        trace_id: String,
+    },
+    /// [`collect_settled`] saw the shape still changing, or a backend failing, until
+    /// its deadline; holds the last answer or the error.
     #[error("the telemetry shape did not settle: {0}")]
     NotSettled(String),
+    /// [`collect_settled`]'s deadline passed with every backend answering, and
+    /// nothing under the run id.
     #[error("nothing arrived under run id `{run_id}` within {:.1} s: no span, series or log line", .waited.as_secs_f64())]
-    NothingArrived { run_id: String, waited: Duration },
+    NothingArrived {
+        /// The run id asked for.
+        run_id: String,
+        /// How long it was asked for.
+        waited: Duration,
+    },
 }
 
 /// Reads everything that arrived under `run_id` in `window` (pinned by the caller:
@@ -238,6 +264,14 @@ impl UpdateMode {
     }
 
     /// The mode for a value of `LGTM_CHECK_UPDATE`.
+    ///
+    /// ```
+    /// use lgtm_check::shape::UpdateMode;
+    ///
+    /// assert_eq!(UpdateMode::from_value(Some("1")), UpdateMode::Update);
+    /// assert_eq!(UpdateMode::from_value(Some("0")), UpdateMode::Compare);
+    /// assert_eq!(UpdateMode::from_value(None), UpdateMode::Compare);
+    /// ```
     pub fn from_value(value: Option<&str>) -> Self {
         match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             Some("1" | "true" | "yes" | "always") => UpdateMode::Update,
@@ -250,13 +284,24 @@ impl UpdateMode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnapshotOutcome {
     /// The shape is the recorded one (counts aside).
-    Matched { path: PathBuf },
+    Matched {
+        /// The snapshot file.
+        path: PathBuf,
+    },
     /// The file was written: it was missing, or an update was asked for.
-    Written { path: PathBuf, was_missing: bool },
+    Written {
+        /// The snapshot file.
+        path: PathBuf,
+        /// `true` when there was no file; `false` when `LGTM_CHECK_UPDATE` replaced it.
+        was_missing: bool,
+    },
     /// The shape differs; the new one is in `new_file`.
     Differs {
+        /// The snapshot file, left as it was.
         path: PathBuf,
+        /// `<file>.new`, where the new shape was written for review.
         new_file: PathBuf,
+        /// Every difference between the recorded shape and the new one.
         changes: Vec<ShapeChange>,
     },
 }
@@ -300,6 +345,12 @@ impl SnapshotOutcome {
 }
 
 /// The command that accepts a changed shape.
+///
+/// ```
+/// use lgtm_check::shape::accept_command;
+///
+/// assert_eq!(accept_command(Some("shop_shape")), "LGTM_CHECK_UPDATE=1 cargo test -- shop_shape");
+/// ```
 pub fn accept_command(test: Option<&str>) -> String {
     match test {
         Some(t) => format!("{UPDATE_VAR}=1 cargo test -- {t}"),
@@ -310,32 +361,54 @@ pub fn accept_command(test: Option<&str>) -> String {
 /// Why a snapshot could not be compared; the file is left as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The snapshot file exists but cannot be read (permissions, not a file).
     #[error("cannot read the telemetry-shape snapshot {}", .path.display())]
     Read {
+        /// The snapshot file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The snapshot, its directory or its `.new` file cannot be written.
     #[error("cannot write the telemetry-shape snapshot {}", .path.display())]
     Write {
+        /// The file that could not be written.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a snapshot this lgtm-check reads (bad YAML, unknown field,
+    /// other schema version).
     #[error("{} is not a telemetry-shape snapshot", .path.display())]
     Parse {
+        /// The snapshot file.
         path: PathBuf,
+        /// Why it could not be read as a shape.
         #[source]
         source: ShapeParseError,
     },
+    /// The shape is empty: nothing arrived, and an empty snapshot would pass on
+    /// nothing.
     #[error(
         "nothing arrived: no span, series or log line; a snapshot of nothing is not written to {}",
         .path.display()
     )]
-    Empty { path: PathBuf },
+    Empty {
+        /// The snapshot file that was not written.
+        path: PathBuf,
+    },
 }
 
 /// `<file>.new`, where a differing shape is written.
+///
+/// ```
+/// use std::path::Path;
+/// use lgtm_check::shape::new_file_path;
+///
+/// assert_eq!(new_file_path(Path::new("tests/shop.shape.yaml")), Path::new("tests/shop.shape.yaml.new"));
+/// ```
 pub fn new_file_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".new");

@@ -58,14 +58,24 @@ pub struct ShapeArgs {
 /// Why `lgtm-check shape` could not do its job.
 #[derive(Debug, thiserror::Error)]
 pub enum ShapeCommandError {
+    /// None of `--loki`, `--tempo`, `--prometheus` was given: there is nothing to read.
     #[error("give at least one of --loki, --tempo, --prometheus")]
     NoBackend,
+    /// `--from` is not before `--to`, is negative, or either is not a finite number.
     #[error("--from ({from}) must be before --to ({to}), both Unix seconds")]
-    Window { from: f64, to: f64 },
+    Window {
+        /// `--from`, Unix seconds.
+        from: f64,
+        /// `--to`, Unix seconds.
+        to: f64,
+    },
+    /// The shape could not be read from the backends, or nothing arrived.
     #[error(transparent)]
     Collect(#[from] CollectError),
+    /// The snapshot file could not be read, parsed or written.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The shape or the comparison could not be written to the output (stdout).
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),
 }

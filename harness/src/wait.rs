@@ -25,10 +25,14 @@ pub enum Attempt {
 /// Why waiting ended without success.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WaitFailure {
+    /// The deadline passed while the answer was still not what was expected.
     TimedOut {
+        /// How long was waited, from the first attempt.
         waited: Duration,
+        /// What the last attempt saw ([`Attempt::NotYet`]'s text).
         last_seen: String,
     },
+    /// An attempt found that asking again cannot help; its message.
     Fatal(String),
     /// The backend refused the query as not valid in its language; its message.
     Rejected(String),
@@ -47,6 +51,25 @@ pub fn backoff(deadline: Duration) -> ExponentialBuilder {
 /// Runs `attempt` until it returns `Ok`, returns [`Attempt::Fatal`] or
 /// [`Attempt::Rejected`], or `deadline`
 /// has passed. Returns the value and the time it took to get it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use lgtm_check::wait::{poll_until, Attempt};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let calls = AtomicU32::new(0);
+/// let (n, _took) = poll_until(Duration::from_secs(10), || async {
+///     match calls.fetch_add(1, Ordering::SeqCst) {
+///         n if n < 2 => Err(Attempt::NotYet(format!("{n} lines so far"))),
+///         n => Ok(n),
+///     }
+/// })
+/// .await
+/// .unwrap();
+/// assert_eq!(n, 2);
+/// # });
+/// ```
 pub async fn poll_until<T, F, Fut>(
     deadline: Duration,
     attempt: F,

@@ -32,16 +32,37 @@ use crate::manifest::{Manifest, SpanRecord};
 /// One deliberate lie of the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
+    /// `drop-span`: the first trace lists a client span [`PHANTOM_SPAN_NAME`] that was
+    /// never exported.
     DropSpan,
+    /// `mislabel-log`: the first `info` line is listed under the `level=error` stream.
     MislabelLog,
+    /// `extra-count`: the first [`FAULTED_COUNTER`] series is listed one higher.
     ExtraCount,
+    /// `drop-legacy-attributes`: server spans are listed with `http.method` and
+    /// `http.status_code`, which the scenario then does not emit.
     DropLegacyAttributes,
+    /// `wrong-attribute`: one span attribute ([`FAULTED_ATTRIBUTE`] where a span has
+    /// it) is listed with a value that was not emitted.
     WrongAttribute,
+    /// `duplicate-log`: the scenario pushes one line twice; the manifest lists it once.
     DuplicateLog,
+    /// `extra-label`: one stream is listed with a label `tier="web"` that was not
+    /// pushed.
     ExtraLabel,
 }
 
 impl Fault {
+    /// Every fault, in the order of the module's list.
+    ///
+    /// ```
+    /// use lgtm_scenarios::faults::Fault;
+    ///
+    /// let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+    /// assert_eq!(names[0], "drop-span");
+    /// assert_eq!("extra-count".parse::<Fault>(), Ok(Fault::ExtraCount));
+    /// assert!("drop-everything".parse::<Fault>().is_err());
+    /// ```
     pub const ALL: [Fault; 7] = [
         Fault::DropSpan,
         Fault::MislabelLog,
@@ -86,7 +107,9 @@ impl Fault {
 /// What a fault corrupts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
+    /// Spans exported over OTLP to Tempo (the scenario needs an OTLP endpoint).
     Spans,
+    /// Log lines pushed to Loki (the scenario needs a Loki URL).
     Logs,
 }
 
@@ -118,7 +141,9 @@ impl FromStr for Fault {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("fault {fault}: {why}")]
 pub struct FaultError {
+    /// The fault asked for.
     pub fault: Fault,
+    /// What the manifest lacks for it, e.g. no span or no such counter.
     pub why: &'static str,
 }
 

@@ -42,8 +42,10 @@ impl fmt::Debug for GrafanaClient {
 pub struct Health {
     /// `ok`, or `failing` (then the HTTP status is 503).
     pub database: String,
+    /// Grafana's version, e.g. `11.3.0`.
     #[serde(default)]
     pub version: Option<String>,
+    /// The git commit Grafana was built from.
     #[serde(default)]
     pub commit: Option<String>,
 }
@@ -51,17 +53,25 @@ pub struct Health {
 /// One datasource as `GET /api/datasources` and `/api/datasources/uid/:uid` list it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Datasource {
+    /// Grafana's numeric id (0 where the answer has none); prefer `uid`.
     #[serde(default)]
     pub id: i64,
+    /// The stable id dashboards refer to it by.
     pub uid: String,
+    /// The display name.
     pub name: String,
     /// Plugin type: `prometheus`, `loki`, `tempo`, …
     #[serde(rename = "type")]
     pub kind: String,
+    /// The backend URL Grafana sends this datasource's queries to (as Grafana's
+    /// container sees it; may be empty).
     #[serde(default)]
     pub url: String,
+    /// Whether targets without a datasource use this one.
     #[serde(default, rename = "isDefault")]
     pub is_default: bool,
+    /// The plugin's own settings (e.g. Loki's `derivedFields`, Tempo's
+    /// `tracesToLogsV2`), as JSON; `null` when absent.
     #[serde(default, rename = "jsonData")]
     pub json_data: Value,
 }
@@ -69,7 +79,9 @@ pub struct Datasource {
 /// The outcome of a datasource's health check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthStatus {
+    /// `OK`: the plugin reached its backend and the backend answered.
     Ok,
+    /// `ERROR`: the check failed; the message says why.
     Error,
     /// `UNKNOWN` or anything newer.
     Other(String),
@@ -78,15 +90,21 @@ pub enum HealthStatus {
 /// `GET /api/datasources/uid/:uid/health`: what the datasource plugin said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasourceHealth {
+    /// The check's outcome.
     pub status: HealthStatus,
+    /// The plugin's message, e.g. `Data source successfully connected.` or the
+    /// backend's error (empty when none was given).
     pub message: String,
 }
 
 /// One query sent through `POST /api/ds/query`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DsQuery {
+    /// The id the answer is filed under (`A`, `B`, …).
     pub ref_id: String,
+    /// The uid of the datasource that runs the query.
     pub datasource_uid: String,
+    /// The query, in the datasource's language.
     pub query: TargetQuery,
 }
 
@@ -126,6 +144,17 @@ impl DsQuery {
 
 /// The body of `POST /api/ds/query`. `from` and `to` are epoch milliseconds or
 /// Grafana's relative times (`now-5m`).
+///
+/// ```
+/// use lgtm_check::clients::grafana::{ds_query_body, DsQuery};
+/// use lgtm_check::core::dashboard::TargetQuery;
+///
+/// let q = DsQuery::new("A", "loki", TargetQuery::LogQl(r#"{job="api"}"#.into()));
+/// let body = ds_query_body(&[q], "1732540000000", "1732540060000");
+/// assert_eq!(body["queries"][0]["datasource"]["type"], "loki");
+/// assert_eq!(body["queries"][0]["expr"], r#"{job="api"}"#);
+/// assert_eq!(body["from"], "1732540000000");
+/// ```
 pub fn ds_query_body(queries: &[DsQuery], from: &str, to: &str) -> Value {
     json!({
         "queries": queries.iter().map(DsQuery::to_json).collect::<Vec<_>>(),
@@ -137,6 +166,7 @@ pub fn ds_query_body(queries: &[DsQuery], from: &str, to: &str) -> Value {
 /// What one refId of a `/api/ds/query` answer held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RefIdResult {
+    /// Data frames returned (a frame is one series or one table).
     pub frames: usize,
     /// Rows over all frames (the length of each frame's first field).
     pub rows: usize,
@@ -151,15 +181,20 @@ pub struct RefIdResult {
 /// A search hit (`GET /api/search`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SearchHit {
+    /// Grafana's numeric id (0 where the answer has none); prefer `uid`.
     #[serde(default)]
     pub id: i64,
+    /// The dashboard's or folder's uid.
     pub uid: String,
+    /// Its title.
     pub title: String,
+    /// Its path in Grafana's UI, e.g. `/d/<uid>/<slug>`.
     #[serde(default)]
     pub url: String,
     /// `dash-db` or `dash-folder`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The dashboard's tags.
     #[serde(default)]
     pub tags: Vec<String>,
 }
@@ -168,8 +203,11 @@ pub struct SearchHit {
 /// [`crate::core::dashboard::parse`]) and where Grafana serves it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DashboardAnswer {
+    /// The dashboard JSON model, as Grafana stores it.
     pub dashboard: Value,
+    /// Its path in Grafana's UI (`meta.url`, e.g. `/d/<uid>/<slug>`).
     pub url: Option<String>,
+    /// Whether it was loaded from a provisioning file (`meta.provisioned`).
     pub provisioned: bool,
 }
 
@@ -201,6 +239,15 @@ pub fn decode_datasource(body: &str) -> Result<Datasource, String> {
 }
 
 /// Reads a health check answer; Grafana sends it with HTTP 200 (OK) or 400 (otherwise).
+///
+/// ```
+/// use lgtm_check::clients::grafana::{decode_datasource_health, HealthStatus};
+///
+/// let h = decode_datasource_health(r#"{"status": "ERROR", "message": "connection refused"}"#)
+///     .unwrap();
+/// assert_eq!(h.status, HealthStatus::Error);
+/// assert_eq!(h.message, "connection refused");
+/// ```
 pub fn decode_datasource_health(body: &str) -> Result<DatasourceHealth, String> {
     #[derive(Deserialize)]
     struct H {
@@ -220,6 +267,17 @@ pub fn decode_datasource_health(body: &str) -> Result<DatasourceHealth, String> 
 }
 
 /// Reads a `/api/ds/query` answer into what each refId got.
+///
+/// ```
+/// use lgtm_check::clients::grafana::decode_ds_query;
+///
+/// let body = r#"{"results": {"A": {"status": 200, "frames": [
+///     {"data": {"values": [[1732540000000, 1732540015000], [3, 4]]}}
+/// ]}}}"#;
+/// let a = &decode_ds_query(body).unwrap()["A"];
+/// assert_eq!((a.frames, a.rows, a.values), (1, 2, 4));
+/// assert_eq!(a.error, None);
+/// ```
 pub fn decode_ds_query(body: &str) -> Result<BTreeMap<String, RefIdResult>, String> {
     #[derive(Deserialize)]
     struct Answer {

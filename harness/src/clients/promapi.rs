@@ -11,9 +11,12 @@ use crate::core::expect::{Labels, Sample};
 /// What a component says about its own build (`/…/status/buildinfo`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BuildInfo {
+    /// The release, e.g. `2.42.0` (Prometheus) or `1.18.1` (Cortex).
     pub version: String,
+    /// The git commit it was built from (empty where not given).
     #[serde(default)]
     pub revision: String,
+    /// The git branch it was built from (empty where not given).
     #[serde(default)]
     pub branch: String,
 }

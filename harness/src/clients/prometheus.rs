@@ -31,10 +31,14 @@ pub struct PromClient {
 /// What an instant query answered, or the backend's own error message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryAnswer {
+    /// The series of a `vector` result, or one unlabelled sample for a `scalar`.
     Samples(Vec<Sample>),
     /// `status: error`, with `errorType` and `error` as the backend wrote them.
     Error {
+        /// `bad_data` (the query is invalid), `execution`, `timeout`, `internal`, …;
+        /// empty where the backend gave none.
         error_type: String,
+        /// The backend's message (the whole body where it gave none).
         message: String,
     },
 }
@@ -43,22 +47,29 @@ pub enum QueryAnswer {
 /// (`bad_data`, `execution`, `timeout`, `internal`, …) and `error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The `errorType`; empty where the backend gave none.
     pub error_type: String,
+    /// The `error` message; the whole body where the backend gave none.
     pub message: String,
 }
 
 /// One series' exemplars (`/api/v1/query_exemplars`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SeriesExemplars {
+    /// The labels of the series the exemplars belong to (for a histogram, one of
+    /// its `_bucket` series, `le` included).
     #[serde(rename = "seriesLabels")]
     pub series_labels: Labels,
+    /// Its exemplars in the queried range.
     pub exemplars: Vec<Exemplar>,
 }
 
 /// An exemplar: its own labels (`trace_id`, `span_id`, …), value and time.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Exemplar {
+    /// The exemplar's own labels, e.g. `trace_id` linking it to a trace.
     pub labels: Labels,
+    /// The observed value it was recorded with, in the metric's unit.
     #[serde(deserialize_with = "de_value")]
     pub value: f64,
     /// Unix seconds.
@@ -80,6 +91,21 @@ pub fn decode_api_error(body: &str) -> Option<ApiError> {
 }
 
 /// Decodes the body of `/api/v1/query` (vector or scalar results, or an error).
+///
+/// ```
+/// use lgtm_check::clients::prometheus::{decode_query_response, QueryAnswer};
+///
+/// let ok = r#"{"status":"success","data":{"resultType":"vector","result":[
+///     {"metric":{"__name__":"up","job":"api"},"value":[1732540002.0,"1"]}]}}"#;
+/// let QueryAnswer::Samples(s) = decode_query_response(ok).unwrap() else { unreachable!() };
+/// assert_eq!((s[0].labels["job"].as_str(), s[0].value), ("api", 1.0));
+///
+/// let bad = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+/// assert_eq!(
+///     decode_query_response(bad).unwrap(),
+///     QueryAnswer::Error { error_type: "bad_data".into(), message: "parse error".into() }
+/// );
+/// ```
 pub fn decode_query_response(body: &str) -> Result<QueryAnswer, String> {
     if let Some(e) = decode_api_error(body) {
         return Ok(QueryAnswer::Error {
@@ -133,7 +159,6 @@ pub fn decode_config(body: &str) -> Result<String, String> {
     decode_data::<Config>(body).map(|c| c.yaml)
 }
 
-/// Seconds as the API takes them (millisecond precision).
 /// Decodes `/api/v1/metadata` into metric family → type (the first entry's type
 /// where a family has several). Cortex 1.18 leaves `data` out when it holds no
 /// metadata (`{"status":"success"}`): no family has a stated type.
@@ -155,6 +180,7 @@ pub fn decode_metadata(body: &str) -> Result<MetricTypes, String> {
         .collect())
 }
 
+/// Seconds as the API takes them (millisecond precision).
 fn seconds(s: f64) -> String {
     format!("{s:.3}")
 }

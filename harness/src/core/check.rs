@@ -14,8 +14,12 @@ use super::expect::Expectation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
+    /// Metric series (Prometheus, Mimir, Tempo's TraceQL metrics), and the
+    /// configuration and Grafana checks of metric components.
     Metrics,
+    /// Log lines (Loki).
     Logs,
+    /// Traces and spans (Tempo).
     Traces,
 }
 
@@ -25,7 +29,10 @@ pub enum Signal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvalAt {
     /// At this time (Unix milliseconds).
-    Fixed { unix_ms: u64 },
+    Fixed {
+        /// The evaluation time, in Unix milliseconds.
+        unix_ms: u64,
+    },
     /// At the run's settled sample: the raw samples of `probe` in the range of
     /// `range_secs` ending at `probe_at_unix_ms` (`probe[range]` evaluated there) are
     /// read, and the query is evaluated at the timestamp of the first sample from which
@@ -83,6 +90,19 @@ pub fn unix_seconds(unix_ms: u64) -> String {
 /// (`probe[range]` evaluated at a fixed time) holds the last value it has in the
 /// answer, or why there is none. With `from_zero`, each series must start from zero
 /// (the sample scraped before the workload), or a rate over it would be extrapolated.
+///
+/// `series` is each series' labels with its `(unix_seconds, value)` points, oldest
+/// first.
+///
+/// ```
+/// use lgtm_check::core::check::settled_at;
+/// use lgtm_check::core::expect::Labels;
+///
+/// let points = vec![(100.0, 0.0), (101.0, 12.0), (102.0, 37.0), (103.0, 37.0)];
+/// let series = [(Labels::new(), points)];
+/// // 37 is the last value, held from 102 on.
+/// assert_eq!(settled_at(&series, true), Ok(102.0));
+/// ```
 pub fn settled_at(
     series: &[(super::expect::Labels, Vec<(f64, f64)>)],
     from_zero: bool,
@@ -160,65 +180,89 @@ impl Window {
 /// A query in a backend's own language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
+    /// A PromQL instant query to the check's component (Prometheus or the Mimir
+    /// role): the series and their values.
     PromQl {
+        /// The PromQL expression.
         expr: String,
+        /// When it is evaluated.
         at: EvalAt,
     },
     /// A LogQL log query over the window: the lines.
     LogQlLines {
+        /// The LogQL log query (a stream selector with any pipeline).
         expr: String,
+        /// The time range whose lines are read.
         window: Window,
     },
     /// A LogQL metric query, evaluated at `at_unix_ms`.
     LogQlMetric {
+        /// The LogQL metric query (`count_over_time(…)`, `rate(…)`, …).
         expr: String,
+        /// The evaluation time, in Unix milliseconds.
         at_unix_ms: u64,
     },
     /// A TraceQL search over the window: the traces found.
     TraceQlSearch {
+        /// The TraceQL query.
         query: String,
+        /// The time range searched (sent to Tempo in whole seconds).
         window: Window,
     },
     /// A TraceQL metrics query over the window: each series' total.
     TraceQlMetrics {
+        /// The TraceQL metrics query (`{…} | rate() by (…)`).
         query: String,
+        /// The time range covered (sent to Tempo in whole seconds).
         window: Window,
     },
     /// Each trace fetched by id (`/api/traces/<id>`).
     TracesById {
+        /// The trace ids, in hex, as the manifest records them.
         ids: Vec<String>,
     },
     /// A field of the component's effective configuration (the YAML it serves).
     ConfigField {
+        /// A dotted path in that YAML, e.g. `limits_config.retention_period`.
         field: String,
     },
     /// Nothing can be asked: the check is reported skipped with this reason.
     NotPossible {
+        /// Why the check cannot be run; shown as the skip reason.
         reason: String,
     },
     /// Grafana's `/api/health`: its version.
     GrafanaHealth,
     /// A datasource's own health check through Grafana: its status.
     GrafanaDatasourceHealth {
+        /// The datasource's uid (`loki`, `tempo`, `mimir`).
         uid: String,
     },
     /// The dashboard Grafana serves (`/api/dashboards/uid/:uid`, found by title
     /// through `/api/search` where it has no uid): its targets, one per line
     /// ([`crate::core::catalog_grafana::targets_summary`]).
     GrafanaDashboard {
+        /// The dashboard's uid, when the provisioned JSON has one.
         uid: Option<String>,
+        /// The dashboard's title, to find it by when it has no uid.
         title: String,
     },
     /// One dashboard target through Grafana's `/api/ds/query` over the window.
     GrafanaDsQuery {
+        /// The uid of the datasource Grafana runs the query with.
         datasource_uid: String,
+        /// The target's query, in its datasource's language.
         query: crate::core::dashboard::TargetQuery,
+        /// The time range queried.
         window: Window,
     },
     /// For each trace id, the lines `{selector} | json | trace_id="<id>"`.
     LogQlByTraceId {
+        /// The LogQL stream selector, e.g. `{run_id="…"}`.
         selector: String,
+        /// The trace ids whose lines are fetched, in hex.
         ids: Vec<String>,
+        /// The time range whose lines are read.
         window: Window,
     },
 }
@@ -278,15 +322,19 @@ impl Query {
 pub struct Check {
     /// Stable id, e.g. `metrics.http_requests_total.exact`.
     pub id: String,
+    /// What the check verifies, in a sentence, as the report shows it.
     pub title: String,
+    /// The kind of telemetry it is about.
     pub signal: Signal,
     /// The component whose API is queried.
     pub component: Component,
     /// Every component the data passes through; if one is skipped, so is the check.
     pub needs: Vec<Component>,
+    /// What is asked, fixed to the run's time or window.
     pub query: Query,
     /// The guide's query, where ours differs from it.
     pub guide_original: Option<String>,
+    /// What the answer must be for the check to pass.
     pub expect: Expectation,
     /// The positive control of a negative check ("matches nothing", "no series
     /// with …"): asked in the same poll, it must return the run's data, or the
@@ -299,13 +347,26 @@ pub struct Check {
 /// defect, and what it must return (the run's data).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Control {
+    /// The check's query without its defect, on the same evaluation time or window.
     pub query: Query,
+    /// What the control must return (the run's data); if it does not, the check
+    /// cannot pass.
     pub expect: Expectation,
 }
 
 impl Query {
     /// The same query (same kind, evaluation time or window) with another expression:
-    /// a control differs from its check only in the defect.
+    /// a control differs from its check only in the defect. Queries without an
+    /// expression (by id, configuration, Grafana) are returned unchanged.
+    ///
+    /// ```
+    /// use lgtm_check::core::check::{Query, Window};
+    ///
+    /// let window = Window { start_unix_ms: 1_000, end_unix_ms: 2_000 };
+    /// let check = Query::LogQlLines { expr: r#"{job="typo"}"#.into(), window };
+    /// let control = check.with_text(r#"{job="app"}"#);
+    /// assert_eq!(control, Query::LogQlLines { expr: r#"{job="app"}"#.into(), window });
+    /// ```
     pub fn with_text(&self, text: impl Into<String>) -> Query {
         let mut q = self.clone();
         let text = text.into();

@@ -13,10 +13,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Component {
+    /// Loki: stores the logs, queried with LogQL.
     Loki,
+    /// Tempo: stores the traces, queried with TraceQL (search, by id, and TraceQL
+    /// metrics).
     Tempo,
+    /// Mimir: stores the metrics received by remote write, queried with PromQL.
     Mimir,
+    /// Prometheus: scrapes the scenarios' metrics endpoints and remote-writes them
+    /// to the Mimir role.
     Prometheus,
+    /// Grafana: the datasources and dashboard that query the other three.
     Grafana,
 }
 
@@ -84,7 +91,10 @@ impl FromStr for Component {
 /// An image reference split into name (with any registry) and tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImageRef {
+    /// The repository, with any registry host and port (`grafana/loki`,
+    /// `host:5000/x`).
     pub name: String,
+    /// The tag after the last `:` (`latest` when none was written).
     pub tag: String,
 }
 

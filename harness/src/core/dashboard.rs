@@ -57,8 +57,11 @@ impl DatasourceKind {
 /// A datasource the caller knows, to resolve references by name or uid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownDatasource {
+    /// The display name (`Mimir`), which older dashboards use as the reference.
     pub name: String,
+    /// The fixed uid (`mimir`), which `{"type", "uid"}` references use.
     pub uid: String,
+    /// Its plugin kind, which decides the language of its targets' queries.
     pub kind: DatasourceKind,
 }
 
@@ -83,8 +86,11 @@ impl KnownDatasource {
 /// A panel target's query, in its language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetQuery {
+    /// A Prometheus-kind target's `expr`.
     PromQl(String),
+    /// A Loki target's `expr`.
     LogQl(String),
+    /// A Tempo target's `query`.
     TraceQl(String),
 }
 
@@ -100,23 +106,31 @@ impl TargetQuery {
 /// One query of one panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelTarget {
+    /// The panel's `id` (0 when the JSON has none).
     pub panel_id: u64,
+    /// The panel's `title` (empty when the JSON has none).
     pub panel_title: String,
     /// The panel type as written (`timeseries`, `logs`, `traces`, or a deprecated one).
     pub panel_type: String,
     /// The target's `refId`; `A`, `B`, … by position where the JSON has none (Grafana
     /// assigns them the same way).
     pub ref_id: String,
+    /// The target's own datasource, or the panel's where the target has none or
+    /// says `-- Mixed --`.
     pub datasource: DatasourceRef,
+    /// The query text, tagged with the language of the datasource's kind.
     pub query: TargetQuery,
 }
 
 /// A template variable (`templating.list[]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateVar {
+    /// The name queries refer to as `$name`.
     pub name: String,
     /// `query`, `custom`, `constant`, `datasource`, …
     pub kind: String,
+    /// The datasource its values are queried from; `None` for variables without one
+    /// (`custom`, `constant`).
     pub datasource: Option<DatasourceRef>,
     /// The variable's query (`label_values(...)` for a Prometheus query variable),
     /// whether written as a string or as `{"query": ...}`.
@@ -126,30 +140,48 @@ pub struct TemplateVar {
 /// Something in the dashboard JSON that is wrong or obsolete: what, where, and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defect {
+    /// What is wrong, and what it breaks.
     pub what: String,
     /// A JSON path with the panel's title, e.g. `panels[0] "HTTP 请求速率"`.
     pub at: String,
+    /// The change that repairs it, as the JSON to write where one applies.
     pub fix: String,
 }
 
 /// A parsed dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dashboard {
+    /// The dashboard's `uid`; `None` (a defect) when missing, and Grafana then makes
+    /// a random one.
     pub uid: Option<String>,
+    /// The dashboard's `title` (empty when missing).
     pub title: String,
+    /// The `schemaVersion`; `None` (a defect) when missing.
     pub schema_version: Option<u64>,
+    /// Every panel target whose datasource and query could be resolved, rows'
+    /// nested panels included, in JSON order.
     pub targets: Vec<PanelTarget>,
+    /// The template variables, in `templating.list` order.
     pub variables: Vec<TemplateVar>,
+    /// Everything wrong or obsolete found while parsing; empty for a clean dashboard.
     pub defects: Vec<Defect>,
 }
 
 /// Why a dashboard could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DashboardError {
+    /// The text does not parse as JSON; holds serde_json's message (line and column).
     #[error("dashboard JSON is not valid JSON: {0}")]
     Json(String),
+    /// The JSON is not shaped like a dashboard: the root or a panel is not an object,
+    /// `panels` is not an array, or a template variable has no name.
     #[error("dashboard JSON at `{at}`: {detail}")]
-    Shape { at: String, detail: String },
+    Shape {
+        /// The JSON path of the offending value (`panels[2]`, `templating.list[0]`).
+        at: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// Panel types Grafana has replaced, with their replacement.
@@ -164,6 +196,24 @@ const DEPRECATED_PANELS: &[(&str, &str)] = &[
 /// Parses a dashboard, resolving datasources by type, then by name or uid among
 /// `known`. Targets whose datasource cannot be resolved are left out and reported as a
 /// defect.
+///
+/// ```
+/// use lgtm_check::core::dashboard::{parse, KnownDatasource, TargetQuery};
+///
+/// let json = r#"{
+///   "uid": "svc", "title": "Service", "schemaVersion": 39,
+///   "panels": [{"id": 1, "title": "Requests", "type": "graph", "datasource": "Mimir",
+///               "targets": [{"refId": "A", "expr": "sum(rate(http_requests_total[5m]))"}]}]
+/// }"#;
+/// let d = parse(json, &KnownDatasource::provisioned()).unwrap();
+/// assert_eq!(
+///     d.targets[0].query,
+///     TargetQuery::PromQl("sum(rate(http_requests_total[5m]))".into())
+/// );
+/// // `graph` is deprecated and "Mimir" is a reference by name: two defects.
+/// assert_eq!(d.defects.len(), 2);
+/// assert_eq!(d.defects[1].fix, r#""datasource": {"type": "prometheus", "uid": "mimir"}"#);
+/// ```
 pub fn parse(json: &str, known: &[KnownDatasource]) -> Result<Dashboard, DashboardError> {
     let root: Value =
         serde_json::from_str(json).map_err(|e| DashboardError::Json(e.to_string()))?;
@@ -479,6 +529,13 @@ fn is_ident(c: char) -> bool {
 
 /// Whether `query` refers to variable `name` as `$name`, `${name}`, `${name:fmt}` or
 /// `[[name]]`.
+///
+/// ```
+/// use lgtm_check::core::dashboard::uses_var;
+///
+/// assert!(uses_var(r#"{service_name="${service:regex}"}"#, "service"));
+/// assert!(!uses_var(r#"{service_name="$services"}"#, "service"));
+/// ```
 pub fn uses_var(query: &str, name: &str) -> bool {
     let vars = BTreeMap::from([(name.to_owned(), "\u{0}".to_owned())]);
     render(query, &vars) != query
@@ -487,6 +544,17 @@ pub fn uses_var(query: &str, name: &str) -> bool {
 /// Replaces Grafana variables (`$name`, `${name}`, `${name:format}`, `[[name]]`) by
 /// their values; the format is ignored (values are used as given). Variables without a
 /// value, such as `$__interval`, are left as written.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use lgtm_check::core::dashboard::render;
+///
+/// let vars = BTreeMap::from([("service".to_string(), "checkout".to_string())]);
+/// assert_eq!(
+///     render(r#"rate({service_name="$service"}[$__interval])"#, &vars),
+///     r#"rate({service_name="checkout"}[$__interval])"#
+/// );
+/// ```
 pub fn render(query: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(query.len());
     let mut rest = query;

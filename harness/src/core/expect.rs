@@ -14,11 +14,27 @@ pub enum Expected {
     /// Exactly this value (counts, totals).
     Exact(f64),
     /// This value within a relative tolerance (floating-point sums and ratios).
-    Relative { value: f64, tolerance: f64 },
+    Relative {
+        /// The value expected.
+        value: f64,
+        /// The largest admitted difference, as a fraction of `value` (`1e-9`: one
+        /// part in a billion).
+        tolerance: f64,
+    },
     /// Within `[lo, hi]` inclusive; `note` says where the bounds come from.
-    Between { lo: f64, hi: f64, note: String },
+    Between {
+        /// The smallest admitted value.
+        lo: f64,
+        /// The largest admitted value.
+        hi: f64,
+        /// Where the bounds come from, shown in the report.
+        note: String,
+    },
     /// Greater than zero; `note` says why.
-    Positive { note: String },
+    Positive {
+        /// Why only a positive value can be asked for, shown in the report.
+        note: String,
+    },
 }
 
 impl Expected {
@@ -51,13 +67,16 @@ impl Expected {
 /// format bucket bounds differently).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedSeries {
+    /// The labels that pick out the series (a subset of its labels).
     pub labels: Labels,
+    /// The value the one matching series must have.
     pub expected: Expected,
 }
 
 /// What a metric answer (an instant vector) must contain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesExpectation {
+    /// The series that must be there, each matched by exactly one answered series.
     pub series: Vec<ExpectedSeries>,
     /// Fail on any series the expectation does not name (exactness: nothing extra
     /// carries the run id).
@@ -67,8 +86,17 @@ pub struct SeriesExpectation {
 /// The outcome of comparing an answer with an expectation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Pass { detail: String },
-    Mismatch { problems: Vec<String> },
+    /// The answer is what was expected.
+    Pass {
+        /// What was found, for the report (`3 series as expected`).
+        detail: String,
+    },
+    /// The answer differs from the expectation.
+    Mismatch {
+        /// Every difference found, one sentence each (missing, unexpected or wrong
+        /// values), not only the first.
+        problems: Vec<String>,
+    },
 }
 
 impl Verdict {
@@ -110,6 +138,13 @@ fn matches(want: &Labels, got: &Labels) -> bool {
 }
 
 /// Formats labels as PromQL does: `{a="1", b="2"}`.
+///
+/// ```
+/// use lgtm_check::core::expect::{fmt_labels, Labels};
+///
+/// let labels = Labels::from([("job".to_string(), "api".to_string())]);
+/// assert_eq!(fmt_labels(&labels), r#"{job="api"}"#);
+/// ```
 pub fn fmt_labels(labels: &Labels) -> String {
     let mut s = String::from("{");
     for (i, (k, v)) in labels.iter().enumerate() {
@@ -123,6 +158,25 @@ pub fn fmt_labels(labels: &Labels) -> String {
 }
 
 /// Compares a metric answer with an expectation and lists every problem.
+///
+/// ```
+/// use lgtm_check::core::expect::{
+///     evaluate_series, Expected, ExpectedSeries, Labels, Sample, SeriesExpectation, Verdict,
+/// };
+///
+/// let status = |s: &str| Labels::from([("status".to_string(), s.to_string())]);
+/// let want = SeriesExpectation {
+///     series: vec![ExpectedSeries { labels: status("200"), expected: Expected::Exact(3.0) }],
+///     no_other_series: true,
+/// };
+/// let got = [
+///     Sample { labels: status("200"), value: 3.0 },
+///     Sample { labels: status("500"), value: 1.0 },
+/// ];
+/// let Verdict::Mismatch { problems } = evaluate_series(&want, &got) else { unreachable!() };
+/// assert_eq!(problems, [r#"unexpected series {status="500"} = 1"#]);
+/// assert!(evaluate_series(&want, &got[..1]).is_pass());
+/// ```
 pub fn evaluate_series(expectation: &SeriesExpectation, observed: &[Sample]) -> Verdict {
     let mut problems = Vec::new();
     let mut used = vec![false; observed.len()];
@@ -333,8 +387,11 @@ use super::observed::{FoundTrace, LogEntry, Observed, ObservedSpan};
 /// `message`, and its JSON each of `fields` (compared as text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedLine {
+    /// The stream labels pushed with the line (labels Loki adds are not compared).
     pub labels: Labels,
+    /// The line's `message` JSON field (for a line that is not JSON: text it contains).
     pub message: String,
+    /// Other JSON fields of the line and their values, as text (`trace_id`, `level`, …).
     pub fields: BTreeMap<String, String>,
 }
 
@@ -343,12 +400,19 @@ pub struct ExpectedLine {
 /// such as `code.*`, `thread.*`, `busy_ns`, `idle_ns`, are among them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpectedSpan {
+    /// The span id, in lowercase hex.
     pub span_id: String,
+    /// The parent's span id in lowercase hex; `None` for the trace's root.
     pub parent_span_id: Option<String>,
+    /// The span's name.
     pub name: String,
+    /// The `service.name` of the resource it was exported with.
     pub service: String,
+    /// `server`, `client`, `internal`, `producer`, `consumer` or `unspecified`.
     pub kind: String,
+    /// `unset`, `ok` or `error`.
     pub status: String,
+    /// Every attribute of the span, as exported (numbers compare by value).
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
@@ -392,17 +456,28 @@ pub enum Expectation {
     Series(SeriesExpectation),
     /// Log lines; with `exact`, no other line may be returned.
     Lines {
+        /// The lines that must be stored, each matched by one stored line.
         lines: Vec<ExpectedLine>,
+        /// Whether any other returned line is a failure.
         exact: bool,
     },
     /// Trace ids a search returns; with `exact`, no other.
-    TraceIds { ids: BTreeSet<String>, exact: bool },
+    TraceIds {
+        /// The trace ids (32 lowercase hex digits) that must be found.
+        ids: BTreeSet<String>,
+        /// Whether any other trace found is a failure.
+        exact: bool,
+    },
     /// How many traces a search returns, within `[lo, hi]`; and they are exactly
     /// `ids` (the sampled traces the manifest lists).
     TraceCount {
+        /// The fewest traces admitted.
         lo: u64,
+        /// The most traces admitted.
         hi: u64,
+        /// The trace ids the manifest records as sampled: exactly these must be found.
         ids: BTreeSet<String>,
+        /// Where the bounds come from (e.g. the sampling ratio), shown in the report.
         note: String,
     },
     /// Traces fetched by id, each with exactly these spans.
@@ -415,15 +490,32 @@ pub enum Expectation {
     NonEmpty,
     /// No returned series carries `label` (a guide query grouping by a label that
     /// does not exist).
-    NoSeriesWithLabel { label: String, why: String },
+    NoSeriesWithLabel {
+        /// The label no series may carry.
+        label: String,
+        /// Why the guide's query cannot work, shown in the report.
+        why: String,
+    },
     /// A configured duration, in seconds (`written` as the guide wrote it).
-    Duration { secs: f64, written: String },
+    Duration {
+        /// The duration expected, in seconds.
+        secs: f64,
+        /// The duration as the guide wrote it (`168h`), shown in the report.
+        written: String,
+    },
     /// A configuration value, as text.
     Text(String),
     /// Grafana's derived-field regex finds, in every line, the line's own trace id.
-    DerivedField { regex: String },
+    DerivedField {
+        /// The regex as provisioned; its first capture group (or, without one, the
+        /// whole match) must be the line's trace id.
+        regex: String,
+    },
     /// The query runs but cannot match what was emitted (a defect of the guide's query).
-    MatchesNothing { why: String },
+    MatchesNothing {
+        /// Why it cannot match, shown in the report.
+        why: String,
+    },
 }
 
 fn field_text(v: &serde_json::Value) -> String {
@@ -440,6 +532,16 @@ fn field_text(v: &serde_json::Value) -> String {
 pub const LOKI_ADDED_LABELS: [&str; 3] = ["service_name", "detected_level", "__stream_shard__"];
 
 /// Stream labels without the ones Loki adds.
+///
+/// ```
+/// use lgtm_check::core::expect::{stream_labels, Labels};
+///
+/// let stored = Labels::from([
+///     ("job".to_string(), "api".to_string()),
+///     ("service_name".to_string(), "api".to_string()),
+/// ]);
+/// assert_eq!(stream_labels(&stored), Labels::from([("job".to_string(), "api".to_string())]));
+/// ```
 pub fn stream_labels(labels: &Labels) -> Labels {
     labels
         .iter()

@@ -68,6 +68,8 @@ pub struct CatalogContext {
     /// The dashboard as Grafana serves it, read back by uid: its targets are run
     /// through Grafana.
     pub loaded: LoadedDashboard,
+    /// The datasources Grafana is provisioned with: dashboard targets refer to them
+    /// by uid or name, and each target's query goes to the backend of its kind.
     pub datasources: Vec<KnownDatasource>,
     /// The Loki datasource's derived-field regex for trace ids.
     pub derived_field_regex: String,

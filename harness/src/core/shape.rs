@@ -36,6 +36,8 @@ const STRUCTURAL_LABELS: [&str; 3] = ["__name__", "le", "quantile"];
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shape {
+    /// The snapshot format version ([`SHAPE_SCHEMA_VERSION`]); a file of another
+    /// version is refused by [`Shape::parse`].
     pub schema_version: u32,
     /// Every service that sent a span, a log line or a metric with a `service` label.
     pub services: BTreeSet<String>,
@@ -60,6 +62,8 @@ pub struct Shape {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanShape {
+    /// Every span attribute key seen on spans of this name and kind (not the
+    /// resource's).
     pub attributes: BTreeSet<String>,
     /// `unset`, `ok`, `error`: every status the spans had.
     pub status: BTreeSet<String>,
@@ -73,6 +77,7 @@ pub struct MetricShape {
     /// from the name where it has none (see [`MetricTypes`]).
     #[serde(rename = "type")]
     pub metric_type: String,
+    /// Every label key of its series, without `__name__`, `le` and `quantile`.
     pub labels: BTreeSet<String>,
 }
 
@@ -91,6 +96,7 @@ pub struct LogShape {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
+    /// Traces observed.
     #[serde(default)]
     pub traces: usize,
     /// `service / name (kind)` → spans.
@@ -107,7 +113,9 @@ pub struct Counts {
 /// The spans of one resource (one batch of a trace): its attributes and spans.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResourceSpans {
+    /// The resource's attributes (`service.name`, `run_id`, …) with their JSON values.
     pub resource: BTreeMap<String, serde_json::Value>,
+    /// The spans sent with that resource.
     pub spans: Vec<ObservedSpan>,
 }
 
@@ -123,12 +131,24 @@ pub struct ObservedRun {
     pub traces: Vec<Vec<ResourceSpans>>,
     /// Every series (a sample's value is not used).
     pub series: Vec<Labels>,
+    /// Each metric family's type from the backend's metadata (may be empty).
     pub metric_types: MetricTypes,
+    /// Every log line of the run.
     pub logs: Vec<LogEntry>,
 }
 
 /// Replaces volatile parts of a span name: UUIDs → `{uuid}`, runs of 16 or more hex
 /// digits → `{id}`, all-digit path segments or words → `{n}`.
+///
+/// ```
+/// use lgtm_check::core::shape::normalise_span_name;
+///
+/// assert_eq!(normalise_span_name("GET /orders/42"), "GET /orders/{n}");
+/// assert_eq!(
+///     normalise_span_name("fetch 4bf92f3577b34da6a3ce929d0e0e4736"),
+///     "fetch {id}"
+/// );
+/// ```
 pub fn normalise_span_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut token = String::new();
@@ -173,6 +193,22 @@ fn normalise_token(t: &str) -> String {
 /// histogram; `_count`/`_sum` → histogram if `histograms` holds the family (it has a
 /// `_bucket` series), summary if `summaries` does (a series with a `quantile` label);
 /// `_total` → counter; anything else `unknown` (a gauge cannot be told by its name).
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use lgtm_check::core::shape::{metric_family, MetricTypes};
+///
+/// let none = BTreeSet::new();
+/// let histograms = BTreeSet::from(["http_duration_seconds".to_string()]);
+/// assert_eq!(
+///     metric_family("http_duration_seconds_count", &MetricTypes::new(), &histograms, &none),
+///     ("http_duration_seconds".to_string(), "histogram".to_string())
+/// );
+/// assert_eq!(
+///     metric_family("orders_total", &MetricTypes::new(), &none, &none),
+///     ("orders_total".to_string(), "counter".to_string())
+/// );
+/// ```
 pub fn metric_family(
     name: &str,
     types: &MetricTypes,
@@ -212,6 +248,14 @@ pub fn metric_family(
 }
 
 /// The keys of a JSON log line (nested objects flattened as `a.b`), or `(text)`.
+///
+/// ```
+/// use lgtm_check::core::shape::log_fields;
+///
+/// let keys = log_fields(r#"{"message": "paid", "span": {"name": "pay"}}"#);
+/// assert_eq!(keys.into_iter().collect::<Vec<_>>(), ["message", "span.name"]);
+/// assert!(log_fields("plain text").contains("(text)"));
+/// ```
 pub fn log_fields(line: &str) -> BTreeSet<String> {
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeSet<String>) {
         match v.as_object() {
@@ -359,6 +403,23 @@ impl Shape {
     }
 
     /// Reads a snapshot file written by [`Shape::render`].
+    ///
+    /// ```
+    /// use lgtm_check::core::shape::{ObservedRun, Shape};
+    /// use lgtm_check::core::observed::LogEntry;
+    ///
+    /// let run = ObservedRun {
+    ///     logs: vec![LogEntry {
+    ///         labels: [("service".to_string(), "shop".to_string())].into(),
+    ///         timestamp_ns: 1_732_540_002_000_000_000,
+    ///         line: r#"{"message": "paid"}"#.into(),
+    ///     }],
+    ///     ..ObservedRun::default()
+    /// };
+    /// let shape = Shape::build(&run);
+    /// assert!(shape.logs["shop"].fields.contains("message"));
+    /// assert_eq!(Shape::parse(&shape.render()).unwrap(), shape);
+    /// ```
     pub fn parse(text: &str) -> Result<Shape, ShapeParseError> {
         let shape: Shape =
             serde_yaml_ng::from_str(text).map_err(|e| ShapeParseError::Yaml(e.to_string()))?;
@@ -372,8 +433,12 @@ impl Shape {
 /// Why a snapshot file cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ShapeParseError {
+    /// The file is not YAML of a shape (or has unknown fields); holds the YAML
+    /// parser's message.
     #[error("not a telemetry-shape snapshot: {0}")]
     Yaml(String),
+    /// The file was written in another snapshot format version (the one it holds).
+    /// Record the snapshot again with this lgtm-check.
     #[error(
         "snapshot schema_version {0} is not the one this lgtm-check reads ({SHAPE_SCHEMA_VERSION})"
     )]
@@ -383,40 +448,69 @@ pub enum ShapeParseError {
 /// Where in the shape a change is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ShapeItem {
+    /// A service (by `service.name`, or a metric's or stream's `service` label).
     Service(String),
+    /// A resource attribute key of a service's spans.
     ResourceAttribute {
+        /// The service.
         service: String,
+        /// The resource attribute key.
         key: String,
     },
+    /// A span name × kind of a service.
     Span {
+        /// The service.
         service: String,
+        /// The normalised span name ([`normalise_span_name`]).
         name: String,
+        /// The span kind (`server`, `client`, `internal`, …).
         kind: String,
     },
+    /// An attribute key of a span name × kind.
     SpanAttribute {
+        /// The service.
         service: String,
+        /// The normalised span name.
         name: String,
+        /// The span kind.
         kind: String,
+        /// The span attribute key.
         key: String,
     },
+    /// A status code seen on a span name × kind.
     SpanStatus {
+        /// The service.
         service: String,
+        /// The normalised span name.
         name: String,
+        /// The span kind.
         kind: String,
+        /// `unset`, `ok` or `error`.
         status: String,
     },
+    /// A metric family.
     Metric(String),
+    /// A label key of a metric family.
     MetricLabel {
+        /// The metric family.
         metric: String,
+        /// The label key.
         label: String,
     },
+    /// The logs of a service.
     LogService(String),
+    /// A stream label key of a service's logs.
     LogLabel {
+        /// The log service.
         service: String,
+        /// The stream label key.
         label: String,
     },
+    /// A JSON field key (`a.b` for nested ones) of a service's log lines.
     LogField {
+        /// The log service.
         service: String,
+        /// The field key, or `(text)` for lines that are not JSON objects.
         field: String,
     },
 }
@@ -475,8 +569,11 @@ pub enum ShapeChange {
     Removed(ShapeItem),
     /// Present in both with a different value (a metric's type).
     Changed {
+        /// What changed.
         item: ShapeItem,
+        /// The value in the recorded shape.
         from: String,
+        /// The value in the new shape.
         to: String,
     },
 }
@@ -528,6 +625,24 @@ fn map_changes<K: Ord + Clone, V>(
 /// never compared. A span, metric or log service that appeared or went away is one
 /// change (not one per key); a renamed attribute or label is a removal and an
 /// addition on the same span or metric.
+///
+/// ```
+/// use lgtm_check::core::shape::{diff, render_changes, MetricShape, Shape};
+///
+/// let metric = |labels: &[&str]| MetricShape {
+///     metric_type: "counter".into(),
+///     labels: labels.iter().map(|l| l.to_string()).collect(),
+/// };
+/// let mut old = Shape::default();
+/// old.metrics.insert("orders_total".into(), metric(&["status"]));
+/// let mut new = Shape::default();
+/// new.metrics.insert("orders_total".into(), metric(&["code"]));
+/// assert_eq!(
+///     render_changes(&diff(&old, &new)),
+///     "  + added   metric `orders_total`: label `code`\n  \
+///      - removed metric `orders_total`: label `status`\n"
+/// );
+/// ```
 pub fn diff(old: &Shape, new: &Shape) -> Vec<ShapeChange> {
     let mut out = Vec::new();
     set_changes(

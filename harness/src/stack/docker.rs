@@ -28,19 +28,27 @@ pub const LABEL_HOST: &str = "org.lgtm-check.host";
 /// Docker could not be used at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
+    /// The engine does not answer a ping: not running, the socket is not
+    /// accessible to this user, or `DOCKER_HOST` is wrong.
     #[error(
         "Docker is not reachable at {}: is the engine running, and may this user use it? (set DOCKER_HOST to use another engine)",
         crate::clients::redact_url(.host)
     )]
     Unreachable {
+        /// `DOCKER_HOST`, or the default socket; shown redacted.
         host: String,
+        /// The client's error.
         #[source]
         source: bollard::errors::Error,
     },
+    /// The engine answered but refused an operation the run needs.
     #[error("Docker at {} refused to {action}", crate::clients::redact_url(.host))]
     Refused {
+        /// `DOCKER_HOST`, or the default socket; shown redacted.
         host: String,
+        /// What was asked, e.g. `create network …`, `list containers`.
         action: String,
+        /// The engine's error.
         #[source]
         source: bollard::errors::Error,
     },
@@ -49,10 +57,14 @@ pub enum DockerError {
 /// Whether an image can be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageAvailability {
+    /// The image is present on the engine; nothing was pulled.
     Local,
+    /// The image was not present and has just been pulled.
     Pulled,
     /// Neither present locally nor pullable; the pull's error.
     Missing {
+        /// The engine's pull error (e.g. no registry reachable, unknown tag); the
+        /// component is reported SKIPPED with it.
         pull_error: String,
     },
 }
