@@ -569,6 +569,7 @@ mod tests {
                 process_metrics: vec![],
             },
             losses: vec![],
+            pushback: vec![],
         }
     }
 

@@ -971,6 +971,7 @@ mod tests {
             },
             metrics: Default::default(),
             losses: vec![],
+            pushback: vec![],
         }
     }
 
