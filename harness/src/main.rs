@@ -88,6 +88,23 @@ struct RunArgs {
     /// configs exactly as written, to see where they break.
     #[arg(long, value_name = "fixed|guide", default_value = "fixed")]
     configs: String,
+    /// Run this scenario (repeatable): http-service, checkout-chain, error-burst,
+    /// sampling, volume (also by prefix: http, chain, errors). Default: all but volume.
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// Log lines the volume scenario emits (default 5000).
+    #[arg(long, value_name = "N")]
+    log_lines: Option<u64>,
+    /// Spans the volume scenario emits, 10 per trace (default 2000).
+    #[arg(long, value_name = "N")]
+    spans: Option<u64>,
+    /// Metric series the volume scenario emits (default 100).
+    #[arg(long, value_name = "N")]
+    series: Option<u64>,
+    /// Run a component with this config file instead of the fixture:
+    /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
+    #[arg(long = "config", value_name = "COMPONENT=PATH")]
+    config_files: Vec<String>,
 }
 
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
@@ -129,6 +146,11 @@ async fn run(args: RunArgs) -> ExitCode {
         run_id: args.run_id,
         configs: Some(args.configs),
         faults: Vec::new(),
+        scenarios: args.scenarios,
+        log_lines: args.log_lines,
+        spans: args.spans,
+        series: args.series,
+        config_files: args.config_files,
     }) {
         Ok(p) => p,
         Err(code) => return code,

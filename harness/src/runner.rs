@@ -13,8 +13,8 @@ use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::RunPlan;
-use crate::core::report::Report;
-use crate::core::scenarios::{SCENARIOS, checks_for};
+use crate::core::report::{PushBackFinding, Report};
+use crate::core::scenarios::{VOLUME, checks_for};
 use crate::execute::{loaded_dashboard, run_check};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
@@ -68,6 +68,9 @@ pub async fn run(
     for c in Component::ALL {
         builder = builder.image(c, plan.image(c).clone());
     }
+    for (c, path) in &plan.config_files {
+        builder = builder.config_file(*c, path);
+    }
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
@@ -86,11 +89,14 @@ pub async fn run(
         .get(&Component::Tempo)
         .and_then(|r| r.host_ports.get(&4317).cloned());
     let mut launches = Vec::new();
-    for spec in &SCENARIOS {
+    for spec in &plan.scenarios {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
         args.extend(spec.args.iter().map(|a| a.to_string()));
+        if *spec == VOLUME {
+            args.extend(plan.volume.args());
+        }
         if let Some(url) = &loki_url {
             args.extend(["--loki-url".into(), url.clone()]);
         }
@@ -201,6 +207,17 @@ pub async fn run(
         check_reports.push(report);
     }
 
+    // Where the stack pushed back on a scenario's pushes: a finding of the report.
+    let pushback: Vec<PushBackFinding> = scenarios
+        .iter()
+        .flat_map(|(spec, run)| {
+            run.manifest
+                .pushback
+                .iter()
+                .map(|p| PushBackFinding::new(spec.binary, p.clone()))
+        })
+        .collect();
+
     // 6. Clean-up.
     for (_, run) in scenarios {
         run.finish().await;
@@ -215,5 +232,6 @@ pub async fn run(
         plan.configs,
         component_reports.into_values().collect(),
         check_reports,
-    ))
+    )
+    .with_pushback(pushback))
 }

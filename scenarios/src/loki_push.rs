@@ -93,10 +93,7 @@ impl LokiPusher {
                     }
                     (status.to_string(), text)
                 }
-                Err(e) => (
-                    "unreachable".to_owned(),
-                    redact_url(&format!("{e}")),
-                ),
+                Err(e) => ("unreachable".to_owned(), redact_url(&format!("{e}"))),
             };
             self.ledger.refused(&status, &answer, first);
             first = false;

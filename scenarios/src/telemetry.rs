@@ -256,7 +256,10 @@ impl GuardInner {
         } = self;
         // The provider's shutdown blocks until its processor thread has exported
         // everything; keep it off the async workers (tonic needs them).
-        let spans = tokio::task::spawn_blocking(move || provider.shutdown());
+        // Long enough for batches a backend refuses to be retried (`pushback`).
+        let spans = tokio::task::spawn_blocking(move || {
+            provider.shutdown_with_timeout(FLUSH_TIMEOUT + pushback::PUSH_DEADLINE)
+        });
         let logs = async {
             if let Some((controller, task)) = loki {
                 controller.shutdown().await;
@@ -282,7 +285,10 @@ impl GuardInner {
                 logs: recorder.logs_manifest(),
                 traces: recorder.traces_manifest(),
                 losses: recorder.losses(),
-                pushback: span_ledger.pushback("traces", "tempo").into_iter().collect(),
+                pushback: span_ledger
+                    .pushback("traces", "tempo")
+                    .into_iter()
+                    .collect(),
             },
             recorder.loki_push_failures(),
         ))
@@ -520,9 +526,10 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         .with(otel_layer)
         .with(loki_layer)
         .with(drop_watch)
-        .with(grpc_watch.with_filter(
-            Targets::new().with_target("opentelemetry-otlp", LevelFilter::DEBUG),
-        ))
+        .with(
+            grpc_watch
+                .with_filter(Targets::new().with_target("opentelemetry-otlp", LevelFilter::DEBUG)),
+        )
         .try_init()
         .map_err(TelemetryError::AlreadyInitialized)?;
 

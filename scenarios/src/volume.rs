@@ -139,8 +139,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     };
     for (t, &spans) in traces.iter().enumerate() {
         {
-            let root =
-                tracing::info_span!("batch", otel.kind = "internal", batch.index = t as i64);
+            let root = tracing::info_span!("batch", otel.kind = "internal", batch.index = t as i64);
             let _root = root.enter();
             for j in 1..spans {
                 tracing::info_span!("item", otel.kind = "internal", item.index = j as i64)
@@ -177,7 +176,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
         }];
     }
     if let Some(p) = &pusher {
-        recorded.pushback.extend(p.ledger().pushback("logs", "loki"));
+        recorded
+            .pushback
+            .extend(p.ledger().pushback("logs", "loki"));
         let given_up = p.ledger().abandoned_items();
         if given_up > 0 {
             recorded
