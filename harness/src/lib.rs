@@ -45,6 +45,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shape;
 pub mod shape_command;
+pub mod soak;
 pub mod stack;
 pub mod wait;
 

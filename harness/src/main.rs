@@ -47,6 +47,20 @@ enum Command {
     /// variables, then check what arrived: exactly, where it wrote a manifest, and
     /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
     App(lgtm_check::app_command::AppArgs),
+    /// Run the suite N times in a row (each with its own stack and run id) and
+    /// report passes, flakes (each failing check with its reason) and anything a run
+    /// leaked (containers, networks). Takes `run`'s flags; `--json` writes the soak
+    /// summary.
+    Soak(SoakArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SoakArgs {
+    /// How many runs.
+    #[arg(value_name = "N")]
+    runs: u32,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,8 +148,8 @@ fn report_error(e: &(dyn std::error::Error + 'static)) {
     eprintln!("{}", redact_url(&msg));
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    let plan = match plan(RawRun {
+fn raw_run(args: RunArgs) -> RawRun {
+    RawRun {
         images: args.images.images,
         require_all: args.require_all,
         require: args.require,
@@ -151,7 +165,11 @@ async fn run(args: RunArgs) -> ExitCode {
         spans: args.spans,
         series: args.series,
         config_files: args.config_files,
-    }) {
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let plan = match plan(raw_run(args)) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -165,6 +183,60 @@ async fn run(args: RunArgs) -> ExitCode {
             report_error(&e);
             ExitCode::from(exit::HARNESS_ERROR as u8)
         }
+    }
+}
+
+async fn soak(args: SoakArgs) -> ExitCode {
+    if args.run.run_id.is_some() {
+        eprintln!("lgtm-check: soak gives each run its own id; --run-id cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    let json = args.run.json.clone();
+    let mut raw = raw_run(args.run);
+    raw.json = None;
+    raw.junit = None;
+    let plan = match plan(raw) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let quiet = |_: Event<'_>| {};
+    let on_run = |i: u32, r: &lgtm_check::soak::SoakRun| {
+        eprintln!(
+            "lgtm-check soak: run {i}/{} ({}) exit {} in {} ms: {} passed, {} failed{}",
+            args.runs,
+            r.run_id,
+            r.exit_code,
+            r.wall_ms,
+            r.passed,
+            r.failed.len(),
+            if r.leaked.is_empty() {
+                String::new()
+            } else {
+                format!(", leaked {}", r.leaked.join(", "))
+            }
+        );
+    };
+    let current = std::sync::Mutex::new(String::new());
+    let summary = tokio::select! {
+        s = lgtm_check::soak::soak(&plan, args.runs, &current, &quiet, &on_run) => s,
+        _ = tokio::signal::ctrl_c() => {
+            let run_id = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return interrupted(&run_id).await;
+        }
+    };
+    let _ = summary.render(&mut std::io::stdout().lock());
+    if let Some(path) = &json
+        && let Err(e) = write_file(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &summary).map_err(std::io::Error::other)
+        })
+    {
+        eprintln!("lgtm-check: cannot write {}: {e}", path.display());
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if summary.passes == summary.runs.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECKS_FAILED as u8)
     }
 }
 
@@ -253,6 +325,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args).await,
         Command::App(args) => app(args).await,
+        Command::Soak(args) => soak(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {
