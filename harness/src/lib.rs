@@ -37,6 +37,7 @@
 
 pub mod app_command;
 pub mod assert;
+pub mod bench;
 pub mod clients;
 pub mod core;
 pub mod execute;

@@ -52,6 +52,37 @@ enum Command {
     /// leaked (containers, networks). Takes `run`'s flags; `--json` writes the soak
     /// summary.
     Soak(SoakArgs),
+    /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
+    /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
+    /// memory, volume throughput and loss. Prints tables; `--json` writes them.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Samples per signal for time-to-visible.
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+    /// Leave out the full default run (its cold/warm times and memory).
+    #[arg(long)]
+    skip_run: bool,
+    /// Volume sizes of log lines (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,50000,100000")]
+    log_lines: Vec<u64>,
+    /// Volume sizes of spans (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+    spans: Vec<u64>,
+    /// Volume sizes of metric series (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    series: Vec<u64>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Where the scenario binaries are (default: beside this executable).
+    #[arg(long, value_name = "DIR")]
+    scenario_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -240,6 +271,46 @@ async fn soak(args: SoakArgs) -> ExitCode {
     }
 }
 
+async fn bench(args: BenchArgs) -> ExitCode {
+    let plan = match plan(RawRun {
+        images: args.images.images,
+        scenario_dir: args.scenario_dir,
+        check_timeout_secs: 60,
+        ..RawRun::default()
+    }) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let opts = lgtm_check::bench::BenchOptions {
+        samples: args.samples.max(1),
+        skip_run: args.skip_run,
+        log_lines: args.log_lines,
+        spans: args.spans,
+        series: args.series,
+    };
+    let progress = |what: &str| eprintln!("lgtm-check bench: {what}");
+    let report = tokio::select! {
+        r = lgtm_check::bench::bench(&plan, &opts, &progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted; removing this process's runs");
+            if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_this_process_runs().await;
+            }
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    let _ = report.render(&mut std::io::stdout().lock());
+    if let Some(path) = &args.json
+        && let Err(e) = write_file(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &report).map_err(std::io::Error::other)
+        })
+    {
+        eprintln!("lgtm-check: cannot write {}: {e}", path.display());
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    ExitCode::SUCCESS
+}
+
 async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     if args.command.is_empty() {
         report_error(&lgtm_check::app_command::AppError::NoCommand);
@@ -326,6 +397,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => run(args).await,
         Command::App(args) => app(args).await,
         Command::Soak(args) => soak(args).await,
+        Command::Bench(args) => bench(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

@@ -267,6 +267,14 @@ impl Docker {
         Ok(removed)
     }
 
+    /// Force-removes every container and network this process started (labelled
+    /// with its pid on this host), whatever their run: for Ctrl-C in commands that
+    /// start several runs.
+    pub async fn remove_this_process_runs(&self) -> Result<usize, DockerError> {
+        self.remove_labelled(&format!("{LABEL_PID}={}", std::process::id()))
+            .await
+    }
+
     /// The names of the containers and networks labelled with `run_id` that still
     /// exist (after a run has ended: what it leaked).
     pub async fn run_leftovers(&self, run_id: &str) -> Result<Vec<String>, DockerError> {
