@@ -71,6 +71,9 @@ pub struct Machine {
     pub memory_gib: f64,
     pub cpu_model: String,
     pub images: BTreeMap<String, String>,
+    /// `/proc/loadavg`'s 1-minute load when the benchmark started (other work on
+    /// the machine shows here).
+    pub load_at_start: Option<f64>,
 }
 
 /// One component's time to ready.
@@ -92,6 +95,10 @@ pub struct Visible {
     pub bare_p95_ms: Option<f64>,
     /// Probes that never saw their item (or could not push it), with why.
     pub misses: Vec<String>,
+    /// How many of the samples each way never saw their item (left out of the
+    /// percentiles).
+    pub harness_missed: usize,
+    pub bare_missed: usize,
 }
 
 /// One volume size.
@@ -195,6 +202,9 @@ fn machine(images: BTreeMap<String, String>) -> Machine {
             .trim()
             .to_owned(),
         images,
+        load_at_start: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next()?.parse().ok()),
     }
 }
 
@@ -244,7 +254,7 @@ async fn container_memory(run_id: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// 1. The full default run, cold, with the stack's memory sampled.
+/// Step 1: the full default run, cold, with the stack's memory sampled.
 async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
     let mut plan = plan.clone();
     plan.run_id = stack::fresh_run_id();
@@ -482,14 +492,23 @@ async fn ask(
                 let loki = b.loki.as_ref().ok_or("no loki")?;
                 let expr = format!("{{bench=\"{id}\"}}");
                 let got = loki
-                    .query_range(&expr, pushed_ns - 60_000_000_000, pushed_ns + 60_000_000_000, 10)
+                    .query_range(
+                        &expr,
+                        pushed_ns - 60_000_000_000,
+                        pushed_ns + 60_000_000_000,
+                        10,
+                    )
                     .await
                     .map_err(e)?;
                 Ok(matches!(got, Observed::Logs(l) if !l.is_empty()))
             }
             Probe::TraceById => {
                 let tempo = b.tempo.as_ref().ok_or("no tempo")?;
-                Ok(tempo.trace(trace_id).await.map_err(e)?.is_some_and(|s| !s.is_empty()))
+                Ok(tempo
+                    .trace(trace_id)
+                    .await
+                    .map_err(e)?
+                    .is_some_and(|s| !s.is_empty()))
             }
             Probe::TraceQlSearch => {
                 let tempo = b.tempo.as_ref().ok_or("no tempo")?;
@@ -521,14 +540,22 @@ async fn ask(
     let get = |url: String, params: Vec<(&'static str, String)>| {
         let http = t.http.clone();
         async move {
-            let r = http.get(url).query(&params).send().await.map_err(|e| e.to_string())?;
+            let r = http
+                .get(url)
+                .query(&params)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             let status = r.status().as_u16();
             Ok::<_, String>((status, r.text().await.unwrap_or_default()))
         }
     };
     match probe {
         Probe::LogLine => {
-            let url = format!("{}/loki/api/v1/query_range", t.loki.as_ref().ok_or("no loki")?);
+            let url = format!(
+                "{}/loki/api/v1/query_range",
+                t.loki.as_ref().ok_or("no loki")?
+            );
             let (_, body) = get(
                 url,
                 vec![
@@ -543,7 +570,10 @@ async fn ask(
                 .is_ok_and(|o| matches!(o, Observed::Logs(l) if !l.is_empty())))
         }
         Probe::TraceById => {
-            let url = format!("{}/api/traces/{trace_id}", t.tempo.as_ref().ok_or("no tempo")?);
+            let url = format!(
+                "{}/api/traces/{trace_id}",
+                t.tempo.as_ref().ok_or("no tempo")?
+            );
             let (status, _) = get(url, Vec::new()).await?;
             Ok(status == 200)
         }
@@ -579,7 +609,10 @@ async fn ask(
                 .is_ok_and(|s| s.iter().any(|x| x.value > 0.0)))
         }
         Probe::PromQlSample => {
-            let url = format!("{}/api/v1/query", t.prom_query.as_ref().ok_or("no metrics role")?);
+            let url = format!(
+                "{}/api/v1/query",
+                t.prom_query.as_ref().ok_or("no metrics role")?
+            );
             let (_, body) = get(
                 url,
                 vec![("query", format!("lgtm_bench_probe{{bench=\"{id}\"}}"))],
@@ -628,7 +661,7 @@ async fn sample(
     }
 }
 
-/// 3. Time-to-visible per signal, harness and bare, `samples` each.
+/// Step 3: time-to-visible per signal, harness and bare, `samples` each.
 async fn visible(stack: &Stack, samples: usize, prefix: &str) -> Vec<Visible> {
     let backends = stack.backends();
     let t = Targets {
@@ -649,6 +682,8 @@ async fn visible(stack: &Stack, samples: usize, prefix: &str) -> Vec<Visible> {
             bare_p50_ms: None,
             bare_p95_ms: None,
             misses: Vec::new(),
+            harness_missed: 0,
+            bare_missed: 0,
         };
         if !stack.is_running(probe.component()) {
             v.misses
@@ -666,7 +701,13 @@ async fn visible(stack: &Stack, samples: usize, prefix: &str) -> Vec<Visible> {
                 let t = &t;
                 let backends = &backends;
                 async move {
-                    let h = sample(t, Some(backends), probe, &format!("{prefix}-h{i}-{probe:?}")).await;
+                    let h = sample(
+                        t,
+                        Some(backends),
+                        probe,
+                        &format!("{prefix}-h{i}-{probe:?}"),
+                    )
+                    .await;
                     let b = sample(t, None, probe, &format!("{prefix}-b{i}-{probe:?}")).await;
                     (h, b)
                 }
@@ -674,11 +715,17 @@ async fn visible(stack: &Stack, samples: usize, prefix: &str) -> Vec<Visible> {
             for (h, b) in futures::future::join_all(runs).await {
                 match h {
                     Ok(ms) => harness.push(ms),
-                    Err(e) => v.misses.push(format!("harness: {e}")),
+                    Err(e) => {
+                        v.harness_missed += 1;
+                        v.misses.push(format!("harness: {e}"));
+                    }
                 }
                 match b {
                     Ok(ms) => bare.push(ms),
-                    Err(e) => v.misses.push(format!("bare: {e}")),
+                    Err(e) => {
+                        v.bare_missed += 1;
+                        v.misses.push(format!("bare: {e}"));
+                    }
                 }
             }
         }
@@ -691,7 +738,7 @@ async fn visible(stack: &Stack, samples: usize, prefix: &str) -> Vec<Visible> {
     out
 }
 
-/// 4. The volume scenario on the stack, one signal at a time.
+/// Step 4: the volume scenario on the stack, one signal at a time.
 async fn volume(
     stack: &Stack,
     plan: &RunPlan,
@@ -720,12 +767,38 @@ async fn volume(
     let sizes = opts
         .log_lines
         .iter()
-        .map(|&n| (Signal::Logs, VolumeSize { log_lines: n, spans: 0, series: 0 }, n))
+        .map(|&n| {
+            (
+                Signal::Logs,
+                VolumeSize {
+                    log_lines: n,
+                    spans: 0,
+                    series: 0,
+                },
+                n,
+            )
+        })
         .chain(opts.spans.iter().map(|&n| {
-            (Signal::Traces, VolumeSize { log_lines: 0, spans: n, series: 0 }, n)
+            (
+                Signal::Traces,
+                VolumeSize {
+                    log_lines: 0,
+                    spans: n,
+                    series: 0,
+                },
+                n,
+            )
         }))
         .chain(opts.series.iter().map(|&n| {
-            (Signal::Metrics, VolumeSize { log_lines: 0, spans: 0, series: n }, n)
+            (
+                Signal::Metrics,
+                VolumeSize {
+                    log_lines: 0,
+                    spans: 0,
+                    series: n,
+                },
+                n,
+            )
         }));
     let backends = stack.backends();
     let components = stack.components().clone();
@@ -739,7 +812,12 @@ async fn volume(
             args.extend(["--loki-url".into(), url]);
         }
         if let Ok(url) = stack.otlp_grpc_url() {
-            args.extend(["--otlp-endpoint".into(), url, "--otlp-protocol".into(), "grpc".into()]);
+            args.extend([
+                "--otlp-endpoint".into(),
+                url,
+                "--otlp-protocol".into(),
+                "grpc".into(),
+            ]);
         }
         if signal == Signal::Metrics {
             args.extend([
@@ -770,12 +848,23 @@ async fn volume(
         let mut arrival = Vec::new();
         let mut lost = Some(0);
         for check in checks_for(&VOLUME, &run.manifest, &ctx) {
-            let r = run_check(&check, &backends, &components, run.emitted_at, Duration::from_secs(120)).await;
+            let r = run_check(
+                &check,
+                &backends,
+                &components,
+                run.emitted_at,
+                Duration::from_secs(120),
+            )
+            .await;
             match r.status {
                 CheckStatus::Pass => {}
                 _ => {
                     lost = None;
-                    arrival.push(format!("{}: {}", r.id, r.reason.lines().next().unwrap_or("")));
+                    arrival.push(format!(
+                        "{}: {}",
+                        r.id,
+                        r.reason.lines().next().unwrap_or("")
+                    ));
                 }
             }
         }
@@ -805,9 +894,12 @@ async fn volume(
     out
 }
 
-/// 5. The same components by `docker run`, polled every 5 ms; each component's time
-/// to ready and the whole start. Every container is removed after.
-async fn raw_start(specs: &[stack::ComponentSpec], prefix: &str) -> (BTreeMap<Component, u64>, Option<u64>, Vec<String>) {
+/// Step 5: the same components by `docker run`, polled every 5 ms; each component's
+/// time to ready and the whole start. Every container is removed after.
+async fn raw_start(
+    specs: &[stack::ComponentSpec],
+    prefix: &str,
+) -> (BTreeMap<Component, u64>, Option<u64>, Vec<String>) {
     let mut notes = Vec::new();
     let raw_run = format!("{prefix}-raw");
     let network = format!("lgtm-check-{raw_run}");
@@ -828,16 +920,21 @@ async fn raw_start(specs: &[stack::ComponentSpec], prefix: &str) -> (BTreeMap<Co
     let http = reqwest::Client::new();
     let started_all = Instant::now();
     let starts = specs.iter().map(|spec| {
-        let (http, dir, network, labels) = (http.clone(), dir.clone(), network.clone(), labels.clone());
+        let (http, dir, network, labels) =
+            (http.clone(), dir.clone(), network.clone(), labels.clone());
         let raw_run = raw_run.clone();
         async move {
             let name = format!("lgtm-check-{raw_run}-{}", spec.component.name());
-            let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
+            let mut args: Vec<String> =
+                vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
             args.extend(labels);
             args.extend([
-                "--network".into(), network,
-                "--network-alias".into(), spec.container_name.clone(),
-                "-p".into(), format!("127.0.0.1::{}", spec.http_port),
+                "--network".into(),
+                network,
+                "--network-alias".into(),
+                spec.container_name.clone(),
+                "-p".into(),
+                format!("127.0.0.1::{}", spec.http_port),
             ]);
             for (i, (path, contents)) in spec.files.iter().enumerate() {
                 let host: PathBuf = dir.join(format!("{}-{i}", spec.component.name()));
@@ -850,7 +947,10 @@ async fn raw_start(specs: &[stack::ComponentSpec], prefix: &str) -> (BTreeMap<Co
                 args.extend(["-e".into(), format!("{k}={v}")]);
             }
             if spec.reach_host {
-                args.extend(["--add-host".into(), "host.docker.internal:host-gateway".into()]);
+                args.extend([
+                    "--add-host".into(),
+                    "host.docker.internal:host-gateway".into(),
+                ]);
             }
             args.push(spec.image.to_string());
             args.extend(spec.cmd.iter().cloned());
@@ -867,7 +967,10 @@ async fn raw_start(specs: &[stack::ComponentSpec], prefix: &str) -> (BTreeMap<Co
                     return Ok((spec.component, started.elapsed().as_millis() as u64));
                 }
                 if started.elapsed() > Duration::from_secs(120) {
-                    return Err(format!("{} not ready by docker run in 120 s", spec.component.name()));
+                    return Err(format!(
+                        "{} not ready by docker run in 120 s",
+                        spec.component.name()
+                    ));
                 }
                 tokio::time::sleep(BARE_POLL).await;
             }
@@ -995,17 +1098,21 @@ impl BenchReport {
         let m = &self.machine;
         writeln!(
             out,
-            "Machine: {} CPUs ({}), {} GiB; images: {}",
+            "Machine: {} CPUs ({}), {} GiB, load {} at start; images: {}",
             m.cpus,
             m.cpu_model,
             m.memory_gib,
+            m.load_at_start.map_or("?".into(), |l| format!("{l:.1}")),
             m.images
                 .iter()
                 .map(|(c, i)| format!("{c}={i}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         )?;
-        writeln!(out, "\n| stack ready | lgtm-check (ms) | docker run + 5 ms poll (ms) | ratio |")?;
+        writeln!(
+            out,
+            "\n| stack ready | lgtm-check (ms) | docker run + 5 ms poll (ms) | ratio |"
+        )?;
         writeln!(out, "|---|---|---|---|")?;
         for r in &self.ready {
             writeln!(
@@ -1030,17 +1137,20 @@ impl BenchReport {
             "| whole start (images checked, network, all components) | {} | {} | {} |",
             self.stack_start_ms,
             ms(self.raw_start_ms.map(|v| v as f64)),
-            ratio(Some(self.stack_start_ms as f64), self.raw_start_ms.map(|v| v as f64))
+            ratio(
+                Some(self.stack_start_ms as f64),
+                self.raw_start_ms.map(|v| v as f64)
+            )
         )?;
         writeln!(
             out,
-            "\n| time-to-visible | samples | lgtm-check p50 | p95 | bare probe (5 ms) p50 | p95 | ratio p50 | ratio p95 |"
+            "\n| time-to-visible (ms) | samples | lgtm-check p50 | p95 | bare probe (5 ms) p50 | p95 | ratio p50 | ratio p95 | not visible in 60 s (lgtm-check / bare) |"
         )?;
-        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
         for v in &self.visible {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
                 v.signal,
                 v.samples,
                 ms(v.harness_p50_ms),
@@ -1048,7 +1158,9 @@ impl BenchReport {
                 ms(v.bare_p50_ms),
                 ms(v.bare_p95_ms),
                 ratio(v.harness_p50_ms, v.bare_p50_ms),
-                ratio(v.harness_p95_ms, v.bare_p95_ms)
+                ratio(v.harness_p95_ms, v.bare_p95_ms),
+                v.harness_missed,
+                v.bare_missed
             )?;
         }
         writeln!(out, "\n| run | ms |")?;
@@ -1069,7 +1181,8 @@ impl BenchReport {
         writeln!(
             out,
             "| stack peak (sum over containers, docker stats) | {} |",
-            self.stack_peak_memory_mib.map_or("-".into(), |v| format!("{v:.1}"))
+            self.stack_peak_memory_mib
+                .map_or("-".into(), |v| format!("{v:.1}"))
         )?;
         for (c, v) in &self.stack_peak_memory_by_component_mib {
             writeln!(out, "| — {c} peak | {v:.1} |")?;
@@ -1077,9 +1190,13 @@ impl BenchReport {
         writeln!(
             out,
             "| lgtm-check peak RSS during the default run (VmHWM) | {} |",
-            self.harness_peak_rss_mib.map_or("-".into(), |v| format!("{v:.1}"))
+            self.harness_peak_rss_mib
+                .map_or("-".into(), |v| format!("{v:.1}"))
         )?;
-        writeln!(out, "\n| volume | items | start → flushed (ms) | items/s | arrival | lost | push-back |")?;
+        writeln!(
+            out,
+            "\n| volume | items | start → flushed (ms) | items/s | arrival | lost | push-back |"
+        )?;
         writeln!(out, "|---|---|---|---|---|---|---|")?;
         for v in &self.volume {
             writeln!(
@@ -1120,7 +1237,10 @@ mod tests {
     #[test]
     fn docker_stats_memory_is_read_in_bytes() {
         assert_eq!(parse_mem("100MiB / 23.4GiB"), Some(100.0 * 1024.0 * 1024.0));
-        assert_eq!(parse_mem("1.5GiB / 23GiB"), Some(1.5 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(
+            parse_mem("1.5GiB / 23GiB"),
+            Some(1.5 * 1024.0 * 1024.0 * 1024.0)
+        );
         assert_eq!(parse_mem("garbage"), None);
     }
 }

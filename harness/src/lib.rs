@@ -41,6 +41,7 @@ pub mod bench;
 pub mod clients;
 pub mod core;
 pub mod execute;
+pub mod remote_write;
 pub mod report;
 pub mod runner;
 pub mod scenario;

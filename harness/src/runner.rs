@@ -208,7 +208,7 @@ pub async fn run(
     }
 
     // Where the stack pushed back on a scenario's pushes: a finding of the report.
-    let pushback: Vec<PushBackFinding> = scenarios
+    let mut pushback: Vec<PushBackFinding> = scenarios
         .iter()
         .flat_map(|(spec, run)| {
             run.manifest
@@ -217,6 +217,12 @@ pub async fn run(
                 .map(|p| PushBackFinding::new(spec.binary, p.clone()))
         })
         .collect();
+    // Metrics are remote-written by the Prometheus role: its log and counters say.
+    if let Some((spec, _)) = scenarios.iter().find(|(s, _)| s.scraped)
+        && let Some(p) = crate::remote_write::read(&stack).await
+    {
+        pushback.push(PushBackFinding::new(spec.binary, p));
+    }
 
     // 6. Clean-up.
     for (_, run) in scenarios {

@@ -97,7 +97,7 @@ impl LokiPusher {
             };
             self.ledger.refused(&status, &answer, first);
             first = false;
-            match backoff.next_delay() {
+            match self.ledger.next_delay(&mut backoff) {
                 Some(d) => tokio::time::sleep(d).await,
                 None => {
                     tracing::error!(

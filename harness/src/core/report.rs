@@ -376,6 +376,7 @@ impl PushBackFinding {
         let what = match p.signal.as_str() {
             "logs" => "lines",
             "traces" => "spans",
+            "metrics" => "samples",
             other => other,
         };
         let limit = p
@@ -383,16 +384,22 @@ impl PushBackFinding {
             .as_deref()
             .map(|l| format!(" (limit: {l})"))
             .unwrap_or_default();
+        // Prometheus counts the samples of its remote writes, not the writes.
+        let unit = if p.signal == "metrics" {
+            "samples"
+        } else {
+            "pushes"
+        };
         let end = if p.all_delivered() {
             format!("all {} {what} accepted in the end", p.items)
         } else {
             format!(
-                "{} of {} {what} accepted in the end; {} pushes given up",
+                "{} of {} {what} accepted in the end; {} {unit} given up",
                 p.delivered, p.items, p.abandoned_pushes
             )
         };
         let summary = format!(
-            "{component} pushed back on {scenario}'s {signal}{limit}: {retried} of {pushes} pushes retried ({refusals} refusals); {end}. It answered {status}: {answer}",
+            "{component} pushed back on {scenario}'s {signal}{limit}: {retried} of {pushes} {unit} retried ({refusals} refusals); {end}. It answered {status}: {answer}",
             component = p.component,
             signal = p.signal,
             retried = p.retried_pushes,

@@ -300,7 +300,10 @@ impl Docker {
         Ok(containers
             .into_iter()
             .map(|c| {
-                let name = c.names.and_then(|n| n.into_iter().next()).unwrap_or_default();
+                let name = c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default();
                 format!("container {}", name.trim_start_matches('/'))
             })
             .chain(

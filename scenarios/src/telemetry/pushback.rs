@@ -20,6 +20,10 @@ use crate::manifest::{PushBack, limit_named_in};
 
 /// How long one push is retried before it is given up.
 pub const PUSH_DEADLINE: Duration = Duration::from_secs(120);
+/// How long all pushes of one signal may wait for retries in all; past it, a
+/// refused push is given up at once. Bounds a run against a stack that refuses
+/// everything (the harness waits 180 s for a scenario's manifest).
+pub const RETRY_BUDGET: Duration = Duration::from_secs(60);
 /// The first wait after a refusal; it doubles up to [`MAX_DELAY`].
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(8);
@@ -64,6 +68,7 @@ struct Ledger {
     items: u64,
     delivered: u64,
     abandoned_items: u64,
+    waited: Duration,
 }
 
 /// Counts one signal's pushes and the backend's refusals of them.
@@ -96,6 +101,19 @@ impl PushLedger {
                 l.answer = Some(answer.trim().chars().take(ANSWER_CHARS).collect());
             }
         });
+    }
+
+    /// The wait before the next attempt of a push, from its `backoff`; `None` when
+    /// the push's deadline or the signal's [`RETRY_BUDGET`] would be passed. The wait
+    /// is counted against the budget.
+    pub fn next_delay(&self, backoff: &mut Backoff) -> Option<Duration> {
+        let d = backoff.next_delay()?;
+        self.with(|l| {
+            (l.waited + d <= RETRY_BUDGET).then(|| {
+                l.waited += d;
+                d
+            })
+        })
     }
 
     /// The push of `items` was accepted.
@@ -263,7 +281,7 @@ impl<E: SpanExporter> SpanExporter for RetryingExporter<E> {
                     };
                     self.ledger.refused(&grpc_code_name(&code), &message, first);
                     first = false;
-                    match backoff.next_delay() {
+                    match self.ledger.next_delay(&mut backoff) {
                         Some(d) => std::thread::sleep(d),
                         None => {
                             self.ledger.abandoned(n);
@@ -314,6 +332,21 @@ mod tests {
     #[test]
     fn grpc_codes_are_named_as_grpc_names_them() {
         assert_eq!(grpc_code_name("ResourceExhausted"), "RESOURCE_EXHAUSTED");
+    }
+
+    #[test]
+    fn the_retry_budget_is_shared_by_every_push() {
+        let l = PushLedger::default();
+        let mut waited = Duration::ZERO;
+        let mut b = Backoff::new(Duration::from_secs(3600));
+        while let Some(d) = l.next_delay(&mut b) {
+            waited += d;
+            if d == MAX_DELAY {
+                b = Backoff::new(Duration::from_secs(3600));
+            }
+        }
+        // Stopped by the budget, not by any push's deadline.
+        assert!(waited <= RETRY_BUDGET && waited > RETRY_BUDGET - MAX_DELAY);
     }
 
     #[test]
