@@ -604,7 +604,10 @@ password-env = "MY_PASSWORD"
         assert_eq!(loki.url, "http://loki.flag:3100");
         // A component's own tenant wins over the shared one, whichever layer.
         assert_eq!(loki.tenant.as_deref(), Some("logs-team"));
-        assert_eq!(t.tempo.as_ref().unwrap().tenant.as_deref(), Some("team-env"));
+        assert_eq!(
+            t.tempo.as_ref().unwrap().tenant.as_deref(),
+            Some("team-env")
+        );
         assert_eq!(t.otlp.as_ref().unwrap().protocol, "http/protobuf");
         assert_eq!(
             t.prometheus.as_ref().unwrap().url,
@@ -656,11 +659,17 @@ password-env = "MY_PASSWORD"
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: "), "{text}");
+        assert!(
+            text.starts_with("cannot read /repo/lgtm-check.toml: "),
+            "{text}"
+        );
         assert!(text.contains("loki_tenant"), "{text}");
         assert!(text.contains("line 3"), "{text}");
         let err = ConfigFile::parse("f.toml", "[external]\npassword = \"hunter2\"\n").unwrap_err();
-        assert!(err.to_string().contains("unknown field `password`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `password`"),
+            "{err}"
+        );
         let err = ConfigFile::parse("f.toml", "target = 3\n").unwrap_err();
         assert!(err.to_string().contains("target"), "{err}");
     }
@@ -686,12 +695,17 @@ password-env = "MY_PASSWORD"
                 "{url}: {err:?}"
             );
             let text = err.to_string();
-            assert!(text.starts_with("loki-url (--loki-url, LGTM_CHECK_LOKI_URL): `"), "{text}");
+            assert!(
+                text.starts_with("loki-url (--loki-url, LGTM_CHECK_LOKI_URL): `"),
+                "{text}"
+            );
             assert!(text.contains(why), "{url}: {text}");
         }
-        let err =
-            external_with(&[("LGTM_CHECK_LOKI_URL", "https://me:CanaryPw1@logs.example.com")])
-                .unwrap_err();
+        let err = external_with(&[(
+            "LGTM_CHECK_LOKI_URL",
+            "https://me:CanaryPw1@logs.example.com",
+        )])
+        .unwrap_err();
         assert!(matches!(err, TargetError::CredentialsInUrl { .. }));
         assert!(!err.to_string().contains("CanaryPw1"), "{err}");
     }
@@ -700,9 +714,12 @@ password-env = "MY_PASSWORD"
     fn incomplete_and_conflicting_settings_are_named() {
         assert_eq!(external_with(&[]).unwrap_err(), TargetError::Empty);
         let err = external_with(&[("LGTM_CHECK_TEMPO_URL", "http://t:3200")]).unwrap_err();
-        assert!(err.to_string().starts_with("--tempo-url is given without --otlp-url"));
-        let err = external_with(&[("LGTM_CHECK_PROMETHEUS_URL", "http://m/prometheus")])
-            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--tempo-url is given without --otlp-url")
+        );
+        let err =
+            external_with(&[("LGTM_CHECK_PROMETHEUS_URL", "http://m/prometheus")]).unwrap_err();
         assert!(err.to_string().contains("remote-write"), "{err}");
         let err = external_with(&[
             ("LGTM_CHECK_LOKI_URL", "http://l:3100"),
@@ -737,7 +754,11 @@ password-env = "MY_PASSWORD"
         assert_eq!(t.credentials.secret_var(), Some(DEFAULT_PASSWORD_ENV));
         assert_eq!(t.services().len(), 1);
         assert_eq!(t.not_given(Component::Loki), None);
-        assert!(t.not_given(Component::Tempo).unwrap().contains("--tempo-url"));
+        assert!(
+            t.not_given(Component::Tempo)
+                .unwrap()
+                .contains("--tempo-url")
+        );
         assert!(t.not_given(Component::Grafana).is_some());
     }
 }
