@@ -162,8 +162,8 @@ pub fn classify_transport(
             url,
             secs: PREFLIGHT_TIMEOUT.as_secs(),
         }
-    } else if lower.contains("invalid http version")
-        || lower.contains("invalid http")
+    } else if lower.contains("invalid http")
+        || lower.contains("unexpected message")
         || lower.contains("parse")
     {
         // A TLS server answering plain HTTP with a TLS alert is not HTTP.
@@ -583,13 +583,10 @@ impl Deployment {
     pub async fn preflight(&self) -> Vec<ComponentReport> {
         let mut out = Vec::new();
         for c in Component::ALL {
-            let where_ = match c {
-                Component::Prometheus => self
-                    .target
-                    .remote_write
-                    .as_ref()
-                    .map(|w| redact_url(&w.url)),
-                _ => self.endpoints.get(&c).map(|e| redact_url(&e.base)),
+            // No image: the report's target line says where each component is.
+            let given = match c {
+                Component::Prometheus => self.target.remote_write.is_some(),
+                _ => self.endpoints.contains_key(&c),
             };
             let mut report = ComponentReport {
                 name: c,
@@ -601,11 +598,10 @@ impl Deployment {
                 stand_in: None,
                 refused_guide_config: None,
             };
-            let Some(where_) = where_ else {
+            if !given {
                 out.push(report);
                 continue;
-            };
-            report.image = where_;
+            }
             let started = Instant::now();
             let result = match c {
                 Component::Prometheus => self.preflight_ingest(c).await.map(|()| None),

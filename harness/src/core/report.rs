@@ -107,6 +107,10 @@ impl ComponentReport {
                 self.reason.as_deref().unwrap_or("was not given")
             )),
             ComponentStatus::Skipped => Some(format!("image {} is not available", self.image)),
+            // An external component (no image): its preflight failed.
+            ComponentStatus::Failed if self.image.is_empty() => {
+                Some(format!("{} failed its preflight", self.name))
+            }
             ComponentStatus::Failed => Some(format!("{} failed to start", self.name)),
         }
     }
@@ -397,7 +401,14 @@ impl Report {
         let mut problems = Vec::new();
         for c in &components {
             if c.status == ComponentStatus::Failed {
-                problems.push(format!("{} failed to start", c.name));
+                problems.push(match c.image.is_empty() {
+                    true => format!(
+                        "{} failed its preflight: {}",
+                        c.name,
+                        first_line(c.reason.as_deref().unwrap_or_default())
+                    ),
+                    false => format!("{} failed to start", c.name),
+                });
             }
             if required.contains(&c.name) {
                 if c.status == ComponentStatus::Skipped {

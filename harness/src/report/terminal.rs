@@ -125,7 +125,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             c.name.name(),
             status,
             ready,
-            c.image,
+            if c.image.is_empty() { "-" } else { &c.image },
             c.version.as_deref().unwrap_or("-"),
             note
         )?;
