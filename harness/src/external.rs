@@ -182,7 +182,12 @@ pub fn classify_transport(
 }
 
 /// The named error of an answer that is not a success (`None` for a 2xx).
-pub fn classify(component: Component, url: &str, status: u16, body: &str) -> Option<ConnectionError> {
+pub fn classify(
+    component: Component,
+    url: &str,
+    status: u16,
+    body: &str,
+) -> Option<ConnectionError> {
     let url = redact_url(url);
     let message = redact_url(&body.trim().chars().take(300).collect::<String>());
     Some(match status {
@@ -328,12 +333,12 @@ impl Deployment {
         let (auth, value) = match &target.credentials {
             Credentials::None => (Auth::None, None),
             Credentials::Basic { user, password_env } => {
-                let password = secret(password_env).filter(|p| !p.is_empty()).ok_or_else(|| {
-                    TargetError::MissingSecret {
+                let password = secret(password_env)
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| TargetError::MissingSecret {
                         what: format!("the password of --user {user}"),
                         var: password_env.clone(),
-                    }
-                })?;
+                    })?;
                 (
                     Auth::Basic {
                         user: user.clone(),
@@ -405,7 +410,12 @@ impl Deployment {
             }
             secret_for("LOKI_PASSWORD", "LOKI_TOKEN", &mut s.env);
         }
-        if let Some(o) = self.target.otlp.as_ref().filter(|_| ready(Component::Tempo)) {
+        if let Some(o) = self
+            .target
+            .otlp
+            .as_ref()
+            .filter(|_| ready(Component::Tempo))
+        {
             s.traces = true;
             s.args.extend([
                 "--otlp-endpoint".into(),
@@ -550,11 +560,12 @@ impl Deployment {
                     )
                     .await
                 } else {
-                    let parsed = url::Url::parse(&o.url).map_err(|e| ConnectionError::Unreachable {
-                        component: Component::Tempo,
-                        url: redact_url(&o.url),
-                        detail: e.to_string(),
-                    })?;
+                    let parsed =
+                        url::Url::parse(&o.url).map_err(|e| ConnectionError::Unreachable {
+                            component: Component::Tempo,
+                            url: redact_url(&o.url),
+                            detail: e.to_string(),
+                        })?;
                     let host = parsed.host_str().unwrap_or_default().to_owned();
                     let port = parsed.port_or_known_default().unwrap_or(4317);
                     match tokio::time::timeout(
@@ -696,7 +707,13 @@ mod tests {
             ConnectionError::NotFound { .. }
         ));
         // What Go's net/http (Loki, Tempo, Mimir) answers plain HTTP on a TLS port.
-        let e = classify(c, url, 400, "Client sent an HTTP request to an HTTPS server.\n").unwrap();
+        let e = classify(
+            c,
+            url,
+            400,
+            "Client sent an HTTP request to an HTTPS server.\n",
+        )
+        .unwrap();
         assert!(matches!(e, ConnectionError::Tls { .. }), "{e:?}");
         assert!(matches!(
             classify(c, url, 502, "bad gateway").unwrap(),

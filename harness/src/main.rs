@@ -38,7 +38,7 @@ struct Cli {
 enum Command {
     /// Start the stack in containers (or, with --target external, use a running
     /// deployment), run the scenarios, run every check, print the report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Remove containers and networks left by runs whose process is gone.
     Cleanup,
     /// Print the image each component would run with (after environment and flags).
@@ -190,9 +190,7 @@ impl TargetArgs {
         let env = Env::from_vars(std::env::vars());
         match Target::resolve(file.as_ref(), &env, self.settings())? {
             Target::Containers => Ok(None),
-            Target::External(t) => {
-                Deployment::connect(&t, |var| std::env::var(var).ok()).map(Some)
-            }
+            Target::External(t) => Deployment::connect(&t, |var| std::env::var(var).ok()).map(Some),
         }
     }
 }
@@ -348,7 +346,7 @@ fn finish(
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {

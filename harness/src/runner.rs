@@ -319,8 +319,14 @@ async fn scenarios_and_checks_in(
     }
     if let Mode::External(deployment) = mode {
         let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
-        explain_invisible(deployment, backends, &plan.run_id, &manifests, &mut check_reports)
-            .await;
+        explain_invisible(
+            deployment,
+            backends,
+            &plan.run_id,
+            &manifests,
+            &mut check_reports,
+        )
+        .await;
     }
     for (_, run) in scenarios {
         run.finish().await;
@@ -371,7 +377,9 @@ async fn explain_invisible(
                 }
             }
             Component::Tempo => {
-                let Some(tempo) = &backends.tempo else { continue };
+                let Some(tempo) = &backends.tempo else {
+                    continue;
+                };
                 let probe = format!("{{ resource.{selector} }}").replace("run_id=~", "run_id =~ ");
                 match tempo
                     .search(&probe, start / 1000 - 60, end / 1000 + 120, 1)

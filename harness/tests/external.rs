@@ -135,10 +135,21 @@ async fn a_running_deployment_is_verified_through_its_urls_alone() {
         ],
         &[],
     );
+    let statuses: Vec<String> = report["checks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{} {} {}", c["status"], c["id"], c["reason"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("{}", statuses.join("\n"));
     // The target is named, in both reports.
     let target = report["target"].as_str().unwrap_or_default();
     assert!(
-        target.starts_with(&format!("external (loki {loki}; tempo {tempo}; otlp (grpc) {otlp}")),
+        target.starts_with(&format!(
+            "external (loki {loki}; tempo {tempo}; otlp (grpc) {otlp}"
+        )),
         "{target}\n{stderr}"
     );
     assert!(stdout.contains(&format!("target: {target}")), "{stdout}");
@@ -163,7 +174,8 @@ async fn a_running_deployment_is_verified_through_its_urls_alone() {
         "promql.guide.request_rate",
         "promql.guide.p95_latency",
         "promql.process_cpu",
-        "logql.guide.error_filter",
+        "logql.guide.json_level",
+        "traceql.guide.complex.semconv",
     ] {
         let c = check(&report, id);
         assert_eq!(c["status"], "pass", "{id}: {c:#}\n{stdout}");
@@ -198,7 +210,10 @@ fn preflight_error(args: &[&str], env: &[(&str, &str)]) -> String {
     let c = check(&report, "http.logs.exact");
     assert_eq!(c["status"], "skip");
     assert!(
-        c["reason"].as_str().unwrap().contains("loki failed its preflight"),
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("loki failed its preflight"),
         "{c:#}"
     );
     for text in [&stdout, &stderr, &report.to_string()] {
@@ -211,9 +226,8 @@ fn preflight_error(args: &[&str], env: &[(&str, &str)]) -> String {
 /// proxy in front of Loki does for refused credentials.
 async fn answering(status: u16, body: &'static str) -> String {
     use axum::http::StatusCode;
-    let app = axum::Router::new().fallback(move || async move {
-        (StatusCode::from_u16(status).unwrap(), body)
-    });
+    let app = axum::Router::new()
+        .fallback(move || async move { (StatusCode::from_u16(status).unwrap(), body) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -231,7 +245,9 @@ async fn not_http() -> String {
             let _ = socket.read(&mut request).await;
             // A TLS alert record (handshake failure), as a TLS server sends to a
             // client that speaks plain HTTP.
-            let _ = socket.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).await;
+            let _ = socket
+                .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+                .await;
         }
     });
     format!("http://{addr}")
@@ -247,7 +263,10 @@ async fn each_connection_failure_has_its_own_name() {
     let refused = preflight_error(&["--loki-url", "http://127.0.0.1:9"], &[]);
     assert!(refused.contains("connection refused"), "{refused}");
 
-    let dns = preflight_error(&["--loki-url", "http://loki.does-not-exist.invalid:3100"], &[]);
+    let dns = preflight_error(
+        &["--loki-url", "http://loki.does-not-exist.invalid:3100"],
+        &[],
+    );
     assert!(dns.contains("does not resolve (DNS)"), "{dns}");
 
     let tls = preflight_error(&["--loki-url", &not_http().await], &[]);
@@ -257,13 +276,19 @@ async fn each_connection_failure_has_its_own_name() {
     let mut args = vec!["--loki-url", proxy_401.as_str()];
     args.extend(&with_user);
     let unauthorized = preflight_error(&args, &password);
-    assert!(unauthorized.contains("credentials were refused (HTTP 401)"), "{unauthorized}");
+    assert!(
+        unauthorized.contains("credentials were refused (HTTP 401)"),
+        "{unauthorized}"
+    );
 
     let proxy_403 = answering(403, "<html>403 Forbidden</html>").await;
     let mut args = vec!["--loki-url", proxy_403.as_str()];
     args.extend(&with_user);
     let forbidden = preflight_error(&args, &password);
-    assert!(forbidden.contains("access forbidden (HTTP 403)"), "{forbidden}");
+    assert!(
+        forbidden.contains("access forbidden (HTTP 403)"),
+        "{forbidden}"
+    );
 
     // What Loki with auth_enabled answers a request without a tenant.
     let no_tenant = answering(401, "no org id\n").await;
@@ -275,17 +300,18 @@ async fn each_connection_failure_has_its_own_name() {
 fn input_that_is_malformed_before_anything_runs_exits_2_with_its_name() {
     let (code, _, stderr, _) = run(&["--loki-url", "loki:3100"], &[]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("loki-url (--loki-url, LGTM_CHECK_LOKI_URL): `loki:3100` is not a valid URL"), "{stderr}");
+    assert!(
+        stderr
+            .contains("loki-url (--loki-url, LGTM_CHECK_LOKI_URL): `loki:3100` is not a valid URL"),
+        "{stderr}"
+    );
     let (code, _, stderr, _) = run(&["--loki-url", "http://127.0.0.1:9", "--user", "u"], &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("the password of --user u: the variable LGTM_CHECK_PASSWORD is not set"),
         "{stderr}"
     );
-    let (code, _, stderr, _) = run(
-        &["--loki-url", "http://u:CanaryPass2@127.0.0.1:9"],
-        &[],
-    );
+    let (code, _, stderr, _) = run(&["--loki-url", "http://u:CanaryPass2@127.0.0.1:9"], &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains("CanaryPass2"), "{stderr}");
 }

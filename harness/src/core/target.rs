@@ -276,7 +276,7 @@ pub struct ExternalTarget {
 pub enum Target {
     /// Containers lgtm-check starts (and removes).
     Containers,
-    External(ExternalTarget),
+    External(Box<ExternalTarget>),
 }
 
 /// The URL of `key` checked: `http`/`https` with a host, no credentials; a trailing
@@ -348,7 +348,7 @@ impl Target {
                 }
                 Ok(Target::Containers)
             }
-            Some("external") => external(s).map(Target::External),
+            Some("external") => external(s).map(|t| Target::External(Box::new(t))),
             Some(other) => Err(TargetError::Kind(other.into())),
         }
     }
@@ -505,18 +505,18 @@ impl ExternalTarget {
     /// Why `c` is not part of this target, or `None` when it is.
     pub fn not_given(&self, c: Component) -> Option<String> {
         match c {
-            Component::Loki if self.loki.is_none() => Some("not given (no --loki-url)".into()),
+            Component::Loki if self.loki.is_none() => Some("is not given (no --loki-url)".into()),
             Component::Tempo if self.tempo.is_none() => {
-                Some("not given (no --tempo-url and --otlp-url)".into())
+                Some("is not given (no --tempo-url and --otlp-url)".into())
             }
             Component::Mimir if self.prometheus.is_none() => {
-                Some("not given (no --prometheus-url)".into())
+                Some("is not given (no --prometheus-url)".into())
             }
             Component::Prometheus if self.remote_write.is_none() => {
-                Some("not given (no --remote-write-url)".into())
+                Some("is not given (no --remote-write-url)".into())
             }
             Component::Grafana => Some(
-                "not checked on an external target (its checks need the dashboard and datasources lgtm-check provisions)"
+                "is not checked on an external target: its checks need the dashboard and datasources lgtm-check provisions"
                     .into(),
             ),
             _ => None,

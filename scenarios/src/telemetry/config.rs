@@ -343,16 +343,19 @@ impl TelemetryConfig {
     }
 }
 
+/// User and password.
+type BasicAuth = (String, String);
+
 /// Basic auth and bearer token of one endpoint: credentials in its URL, or a user
 /// flag with the password from its variable, or a bearer flag with the token from its
 /// variable; at most one of them.
 fn credentials(
     (url_name, url): (&str, &str),
-    from_url: Option<(String, String)>,
+    from_url: Option<BasicAuth>,
     (user_flag, user, password_var): (&str, Option<&str>, &str),
     (bearer_flag, bearer, token_var): (&str, bool, &str),
     env: &EnvMap,
-) -> Result<(Option<(String, String)>, Option<String>), ConfigError> {
+) -> Result<(Option<BasicAuth>, Option<String>), ConfigError> {
     let secret = |var: &str| env.get(var).filter(|v| !v.is_empty()).cloned();
     match (from_url, user, bearer) {
         (Some(_), Some(_), _) | (Some(_), _, true) => Err(invalid(
