@@ -145,11 +145,17 @@ pub fn classify_transport(
             url,
             detail,
         }
+    } else if url.starts_with("https://") && lower.contains("scheme is not http") {
+        ConnectionError::Tls {
+            component,
+            url,
+            detail: "lgtm-check is built without a TLS stack, so it cannot speak https:// yet"
+                .into(),
+        }
     } else if lower.contains("tls")
         || lower.contains("ssl")
         || lower.contains("certificate")
         || lower.contains("handshake")
-        || (url.starts_with("https://") && lower.contains("scheme is not http"))
     {
         ConnectionError::Tls {
             component,
