@@ -314,4 +314,21 @@ fn input_that_is_malformed_before_anything_runs_exits_2_with_its_name() {
     let (code, _, stderr, _) = run(&["--loki-url", "http://u:CanaryPass2@127.0.0.1:9"], &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains("CanaryPass2"), "{stderr}");
+
+    // A file with a key it does not know (a password, say) is refused, named.
+    let file = std::env::temp_dir().join(format!("lgtm-check-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "[external]\nloki-url = \"http://127.0.0.1:9\"\npassword = \"CanaryPass3\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr, _) = run(&["--config", file.to_str().unwrap()], &[]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read {}", file.display()))
+            && stderr.contains("unknown field `password`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CanaryPass3"), "{stderr}");
 }

@@ -140,11 +140,29 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Parses the file's text; `path` names it in the error.
+    /// Parses the file's text; `path` names it in the error, with the line and
+    /// column and the parser's words, but never the line itself (a secret put there
+    /// by mistake must not print).
     pub fn parse(path: &str, text: &str) -> Result<Self, TargetError> {
-        toml::from_str(text).map_err(|e| TargetError::File {
-            path: path.into(),
-            message: e.to_string().trim().to_owned(),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = before.len() - line_start + 1;
+                // The key of that line (names are not secret; the value may be).
+                let key = text[line_start..]
+                    .lines()
+                    .next()
+                    .and_then(|l| l.split_once('='))
+                    .map(|(k, _)| format!("key `{}`, ", k.trim()))
+                    .unwrap_or_default();
+                format!("line {line}, column {column}: {key}")
+            });
+            TargetError::File {
+                path: path.into(),
+                message: format!("{}{}", at.unwrap_or_default(), e.message().trim()),
+            }
         })
     }
 
@@ -664,14 +682,20 @@ password-env = "MY_PASSWORD"
             "{text}"
         );
         assert!(text.contains("loki_tenant"), "{text}");
-        assert!(text.contains("line 3"), "{text}");
+        assert!(
+            text.contains("line 3, column 1: key `loki_tenant`, unknown field"),
+            "{text}"
+        );
         let err = ConfigFile::parse("f.toml", "[external]\npassword = \"hunter2\"\n").unwrap_err();
         assert!(
             err.to_string().contains("unknown field `password`"),
             "{err}"
         );
         let err = ConfigFile::parse("f.toml", "target = 3\n").unwrap_err();
-        assert!(err.to_string().contains("target"), "{err}");
+        assert!(
+            err.to_string().contains("key `target`, invalid type"),
+            "{err}"
+        );
     }
 
     fn external_with(pairs: &[(&str, &str)]) -> Result<Target, TargetError> {
