@@ -40,6 +40,7 @@ pub mod assert;
 pub mod clients;
 pub mod core;
 pub mod execute;
+pub mod external;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -17,6 +17,8 @@ use lgtm_check::clients::redact_url;
 use lgtm_check::core::event::Event;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
 use lgtm_check::core::report::exit;
+use lgtm_check::core::target::{CONFIG_FILE, ConfigFile, Target, TargetError, TargetSettings};
+use lgtm_check::external::Deployment;
 use lgtm_check::report::{json, junit, terminal};
 use lgtm_check::runner;
 use lgtm_check::stack::docker::Docker;
@@ -34,8 +36,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Start the stack in containers, run the scenarios, run every check, print the report.
-    Run(RunArgs),
+    /// Start the stack in containers (or, with --target external, use a running
+    /// deployment), run the scenarios, run every check, print the report.
+    Run(Box<RunArgs>),
     /// Remove containers and networks left by runs whose process is gone.
     Cleanup,
     /// Print the image each component would run with (after environment and flags).
@@ -88,6 +91,112 @@ struct RunArgs {
     /// configs exactly as written, to see where they break.
     #[arg(long, value_name = "fixed|guide", default_value = "fixed")]
     configs: String,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// What `run` checks: its own containers, or a running deployment. Every setting also
+/// comes from `lgtm-check.toml` (table `[external]`, the same names) and
+/// `LGTM_CHECK_<NAME>`; flags win over the environment, which wins over the file.
+#[derive(clap::Args, Debug, Default)]
+struct TargetArgs {
+    /// `containers` (start the stack, the default) or `external` (check a running
+    /// deployment at the URLs given; nothing is started).
+    #[arg(long, value_name = "containers|external")]
+    target: Option<String>,
+    /// The settings file [default: ./lgtm-check.toml when it exists].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Loki's base URL.
+    #[arg(long, value_name = "URL")]
+    loki_url: Option<String>,
+    /// Tempo's query API base URL.
+    #[arg(long, value_name = "URL")]
+    tempo_url: Option<String>,
+    /// OTLP ingest base URL (the spans of the scenarios go there).
+    #[arg(long, value_name = "URL")]
+    otlp_url: Option<String>,
+    /// `grpc` (default) or `http/protobuf`.
+    #[arg(long, value_name = "PROTOCOL")]
+    otlp_protocol: Option<String>,
+    /// The Prometheus query API of Mimir, Cortex or Prometheus, with its prefix
+    /// (e.g. http://mimir:9009/prometheus).
+    #[arg(long, value_name = "URL")]
+    prometheus_url: Option<String>,
+    /// Where the scenarios remote-write their metrics (e.g. http://mimir:9009/api/v1/push).
+    #[arg(long, value_name = "URL")]
+    remote_write_url: Option<String>,
+    /// Tenant (X-Scope-OrgID) of every component unless its own is given.
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    loki_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    tempo_tenant: Option<String>,
+    /// Tenant of OTLP ingest [default: --tempo-tenant, else --tenant].
+    #[arg(long, value_name = "TENANT")]
+    otlp_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    prometheus_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    remote_write_tenant: Option<String>,
+    /// Basic-auth user of every component.
+    #[arg(long)]
+    user: Option<String>,
+    /// The variable holding the basic-auth password [default: LGTM_CHECK_PASSWORD].
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// The variable holding a bearer token (instead of --user).
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+}
+
+impl TargetArgs {
+    fn settings(&self) -> TargetSettings {
+        TargetSettings {
+            target: self.target.clone(),
+            loki_url: self.loki_url.clone(),
+            tempo_url: self.tempo_url.clone(),
+            otlp_url: self.otlp_url.clone(),
+            otlp_protocol: self.otlp_protocol.clone(),
+            prometheus_url: self.prometheus_url.clone(),
+            remote_write_url: self.remote_write_url.clone(),
+            tenant: self.tenant.clone(),
+            loki_tenant: self.loki_tenant.clone(),
+            tempo_tenant: self.tempo_tenant.clone(),
+            otlp_tenant: self.otlp_tenant.clone(),
+            prometheus_tenant: self.prometheus_tenant.clone(),
+            remote_write_tenant: self.remote_write_tenant.clone(),
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            token_env: self.token_env.clone(),
+        }
+    }
+
+    /// The target from the file, the environment and these flags; for an external
+    /// one, its endpoints with the secret read from the variable it names.
+    fn resolve(&self) -> Result<Option<Deployment>, TargetError> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let file = match &path {
+            Some(p) => {
+                let shown = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|e| TargetError::File {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+                Some(ConfigFile::parse(&shown, &text)?)
+            }
+            None => None,
+        };
+        let env = Env::from_vars(std::env::vars());
+        match Target::resolve(file.as_ref(), &env, self.settings())? {
+            Target::Containers => Ok(None),
+            Target::External(t) => Deployment::connect(&t, |var| std::env::var(var).ok()).map(Some),
+        }
+    }
 }
 
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
@@ -133,6 +242,34 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let deployment = match args.target.resolve() {
+        Ok(d) => d,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    if let Some(deployment) = deployment {
+        eprintln!(
+            "lgtm-check: run {} on {}",
+            plan.run_id,
+            redact_url(&deployment.target.to_string())
+        );
+        let result = tokio::select! {
+            r = runner::run_external(&plan, &deployment, &print_progress) => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("lgtm-check: interrupted (nothing was started on the target)");
+                return ExitCode::from(exit::INTERRUPTED as u8);
+            }
+        };
+        return match result {
+            Ok(report) => finish(&report, &plan),
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(exit::HARNESS_ERROR as u8)
+            }
+        };
+    }
     let result = tokio::select! {
         r = runner::run(&plan, &print_progress) => r,
         _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
@@ -229,7 +366,7 @@ fn write_file(
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {

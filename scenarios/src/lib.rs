@@ -23,6 +23,8 @@ pub mod http_service;
 #[cfg(feature = "telemetry")]
 pub mod metrics_endpoint;
 #[cfg(feature = "telemetry")]
+pub mod remote_write;
+#[cfg(feature = "telemetry")]
 pub mod sampling;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;

@@ -20,3 +20,4 @@ pub mod report;
 pub mod scenarios;
 pub mod settings;
 pub mod shape;
+pub mod target;

@@ -325,7 +325,7 @@ mod tests {
         skipped.reason = "needs tempo, which is not running".into();
         skipped.skipped_because = vec![Component::Tempo];
         let metrics = check(
-            "metrics.requests_total.exact",
+            "metrics.http_requests_total.exact",
             Component::Mimir,
             CheckStatus::Pass,
         );
@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(passed.attribute("time"), Some("1.234"));
         assert!(child(passed, "failure").is_none() && child(passed, "skipped").is_none());
         // No time-to-visible: no time.
-        let metrics = case(suite(&doc, "mimir"), "metrics.requests_total.exact");
+        let metrics = case(suite(&doc, "mimir"), "metrics.http_requests_total.exact");
         assert_eq!(metrics.attribute("time"), None);
 
         let props: Vec<(&str, &str)> = child(loki, "properties")
