@@ -362,6 +362,13 @@ fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, 
                 }
                 builder = builder.with_metadata(metadata);
             }
+            if otlp.endpoint.starts_with("https://") {
+                // The system's roots (and SSL_CERT_FILE's), as the HTTP clients trust.
+                builder = builder.with_tls_config(
+                    opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                        .with_native_roots(),
+                );
+            }
             builder.build()
         }
         OtlpProtocol::HttpProtobuf => {
