@@ -68,6 +68,9 @@ pub async fn run(
     for c in Component::ALL {
         builder = builder.image(c, plan.image(c).clone());
     }
+    for (c, path) in &plan.config_files {
+        builder = builder.config_file(*c, path);
+    }
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));

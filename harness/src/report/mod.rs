@@ -1,7 +1,8 @@
 //! Reporters: render the [`crate::core::report::Report`] (and progress events) into any
 //! writer, so tests can render into memory.
 //!
-//! One file per reporter: [`terminal`], [`json`].
+//! One file per reporter: [`terminal`], [`json`], and the upgrade gate's [`gate`].
 
+pub mod gate;
 pub mod json;
 pub mod terminal;
