@@ -439,10 +439,7 @@ pub fn compare(
     baseline: &Report,
     candidate: &Report,
     gated: &BTreeSet<Component>,
-    configs: (
-        &BTreeMap<Component, PathBuf>,
-        &BTreeMap<Component, PathBuf>,
-    ),
+    configs: (&BTreeMap<Component, PathBuf>, &BTreeMap<Component, PathBuf>),
 ) -> GateReport {
     // Checks, in the baseline's order, then the candidate's new ones.
     let mut checks: Vec<CheckDiff> = Vec::new();
@@ -511,9 +508,8 @@ pub fn compare(
         .collect();
 
     // Components.
-    let config = |m: &BTreeMap<Component, PathBuf>, c: Component| {
-        m.get(&c).map(|p| p.display().to_string())
-    };
+    let config =
+        |m: &BTreeMap<Component, PathBuf>, c: Component| m.get(&c).map(|p| p.display().to_string());
     let components: Vec<ComponentDiff> = Component::ALL
         .into_iter()
         .filter_map(|name| {
@@ -576,9 +572,7 @@ pub fn compare(
                     "{} did not run on the {side} (image {} is not available)",
                     c.name, s.image
                 )),
-                Some(s)
-                    if side == "baseline" && s.status == ComponentStatus::Failed =>
-                {
+                Some(s) if side == "baseline" && s.status == ComponentStatus::Failed => {
                     not_run.push(format!("{} did not start on the baseline", c.name))
                 }
                 None => not_run.push(format!("{} was not started on the {side}", c.name)),
@@ -628,5 +622,484 @@ pub fn compare(
         summary,
         problems,
         unverified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::ConfigSet;
+    use crate::core::report::ComponentReport;
+
+    fn component(name: Component, image: &str, status: ComponentStatus) -> ComponentReport {
+        ComponentReport {
+            name,
+            image: image.into(),
+            status,
+            ready_ms: (status == ComponentStatus::Ready).then_some(1000),
+            version: (status == ComponentStatus::Ready)
+                .then(|| image.rsplit(':').next().unwrap().into()),
+            reason: None,
+            stand_in: None,
+            refused_guide_config: None,
+        }
+    }
+
+    fn check(id: &str, signal: Signal, status: CheckStatus, ttv: Option<u64>) -> CheckReport {
+        CheckReport {
+            id: id.into(),
+            title: format!("title of {id}"),
+            signal,
+            component: match signal {
+                Signal::Logs => Component::Loki,
+                Signal::Traces => Component::Tempo,
+                Signal::Metrics => Component::Mimir,
+            },
+            needs: vec![],
+            status,
+            reason: format!("{id} answered {status:?}"),
+            query: format!("query of {id}"),
+            guide_query: None,
+            time_to_visible_ms: ttv,
+            skipped_because: vec![],
+        }
+    }
+
+    fn report(run_id: &str, components: Vec<ComponentReport>, checks: Vec<CheckReport>) -> Report {
+        Report::new(
+            run_id.into(),
+            BTreeSet::new(),
+            ConfigSet::Fixed,
+            components,
+            checks,
+        )
+    }
+
+    fn sides(tempo_candidate: ComponentStatus) -> (Vec<ComponentReport>, Vec<ComponentReport>) {
+        (
+            vec![
+                component(
+                    Component::Loki,
+                    "grafana/loki:3.2.0",
+                    ComponentStatus::Ready,
+                ),
+                component(
+                    Component::Tempo,
+                    "grafana/tempo:2.6.0",
+                    ComponentStatus::Ready,
+                ),
+            ],
+            vec![
+                component(
+                    Component::Loki,
+                    "grafana/loki:3.4.6",
+                    ComponentStatus::Ready,
+                ),
+                component(Component::Tempo, "grafana/tempo:2.7.2", tempo_candidate),
+            ],
+        )
+    }
+
+    fn gated() -> BTreeSet<Component> {
+        BTreeSet::from([Component::Loki, Component::Tempo])
+    }
+
+    fn no_configs() -> BTreeMap<Component, PathBuf> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn every_pair_of_statuses_has_its_change() {
+        use CheckStatus::*;
+        let cases = [
+            (Pass, Pass, Change::Unchanged),
+            (Fail, Fail, Change::Unchanged),
+            (Skip, Skip, Change::Unchanged),
+            (Pass, Fail, Change::Regressed),
+            (Fail, Pass, Change::Fixed),
+            (Pass, Skip, Change::NewlySkipped),
+            (Fail, Skip, Change::NewlySkipped),
+            (Skip, Pass, Change::PassingFromSkip),
+            (Skip, Fail, Change::FailingFromSkip),
+        ];
+        for (b, c, want) in cases {
+            assert_eq!(Change::between(Some(b), Some(c)), want, "{b:?} → {c:?}");
+        }
+        assert_eq!(Change::between(None, Some(Pass)), Change::OnlyCandidate);
+        assert_eq!(Change::between(Some(Pass), None), Change::OnlyBaseline);
+    }
+
+    #[test]
+    fn a_regression_fails_the_gate_naming_the_check_with_both_answers() {
+        let (b, c) = sides(ComponentStatus::Ready);
+        let baseline = report(
+            "g1-b",
+            b,
+            vec![
+                check("logs.a", Signal::Logs, CheckStatus::Pass, Some(100)),
+                check("traceql.rate", Signal::Traces, CheckStatus::Pass, Some(400)),
+                check("broken", Signal::Logs, CheckStatus::Fail, None),
+                check("grafana.x", Signal::Logs, CheckStatus::Skip, None),
+            ],
+        );
+        let candidate = report(
+            "g1-c",
+            c,
+            vec![
+                check("logs.a", Signal::Logs, CheckStatus::Pass, Some(150)),
+                check("traceql.rate", Signal::Traces, CheckStatus::Fail, None),
+                check("broken", Signal::Logs, CheckStatus::Pass, Some(90)),
+                check("grafana.x", Signal::Logs, CheckStatus::Skip, None),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+        assert_eq!(g.run_id, "g1");
+        let failing: Vec<&str> = g.failing().map(|c| c.id.as_str()).collect();
+        assert_eq!(failing, ["traceql.rate"]);
+        // Failing first, then other changes, then unchanged.
+        let order: Vec<(&str, Change)> =
+            g.checks.iter().map(|c| (c.id.as_str(), c.change)).collect();
+        assert_eq!(
+            order,
+            [
+                ("traceql.rate", Change::Regressed),
+                ("broken", Change::Fixed),
+                ("logs.a", Change::Unchanged),
+                ("grafana.x", Change::Unchanged),
+            ]
+        );
+        let r = &g.checks[0];
+        assert_eq!(
+            r.baseline.as_ref().unwrap().reason,
+            "traceql.rate answered Pass"
+        );
+        assert_eq!(
+            r.candidate.as_ref().unwrap().reason,
+            "traceql.rate answered Fail"
+        );
+        assert_eq!(
+            g.problems,
+            ["1 check fails on the candidate: traceql.rate".to_string()]
+        );
+        assert_eq!(
+            g.summary,
+            GateSummary {
+                unchanged: 2,
+                regressed: 1,
+                fixed: 1,
+                ..GateSummary::default()
+            }
+        );
+        assert_eq!(g.unverified, None);
+    }
+
+    #[test]
+    fn fixes_and_newly_skipped_checks_do_not_fail_the_gate() {
+        let (b, c) = sides(ComponentStatus::Ready);
+        let baseline = report(
+            "g-b",
+            b,
+            vec![
+                check("a", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("b", Signal::Logs, CheckStatus::Fail, None),
+                check("c", Signal::Traces, CheckStatus::Pass, Some(10)),
+                check("d", Signal::Traces, CheckStatus::Skip, None),
+            ],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![
+                check("a", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("b", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("c", Signal::Traces, CheckStatus::Skip, None),
+                check("d", Signal::Traces, CheckStatus::Pass, Some(10)),
+                check("e", Signal::Traces, CheckStatus::Pass, Some(10)),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::OK, "{:?}", g.problems);
+        assert_eq!(
+            g.summary,
+            GateSummary {
+                unchanged: 1,
+                fixed: 1,
+                newly_skipped: 1,
+                passing_from_skip: 1,
+                only_candidate: 1,
+                ..GateSummary::default()
+            }
+        );
+        // A check that could not run on the baseline and fails now fails the gate.
+        let mut candidate = candidate;
+        candidate.checks[3].status = CheckStatus::Fail;
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.summary.failing_from_skip, 1);
+        assert_eq!(
+            g.failing().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["d"]
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+    }
+
+    #[test]
+    fn a_component_that_refuses_its_config_on_the_candidate_fails_the_gate_with_its_log_line() {
+        let (b, mut c) = sides(ComponentStatus::Failed);
+        c[1].reason = Some(
+            "tempo (grafana/tempo:2.7.2) exited before it was ready (exit code Some(1)); its log: failed parsing config: field x not found"
+                .into(),
+        );
+        let baseline = report(
+            "g-b",
+            b,
+            vec![check("a", Signal::Logs, CheckStatus::Pass, Some(5))],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![check("a", Signal::Logs, CheckStatus::Pass, Some(5))],
+        );
+        let mut candidate_configs = BTreeMap::new();
+        candidate_configs.insert(
+            Component::Tempo,
+            PathBuf::from("fixtures/faults/tempo.yaml"),
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &candidate_configs),
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+        assert_eq!(
+            g.problems,
+            ["tempo did not start on the candidate: tempo (grafana/tempo:2.7.2) exited before it was ready (exit code Some(1)); its log: failed parsing config: field x not found".to_string()]
+        );
+        let tempo = &g.components[1];
+        assert_eq!(
+            tempo.candidate.as_ref().unwrap().config.as_deref(),
+            Some("fixtures/faults/tempo.yaml")
+        );
+        assert_eq!(
+            tempo.baseline.as_ref().unwrap().version.as_deref(),
+            Some("2.6.0")
+        );
+        assert_eq!(tempo.ready_ratio, None);
+    }
+
+    #[test]
+    fn time_to_ready_and_to_visible_side_by_side_with_the_ratio() {
+        let (b, mut c) = sides(ComponentStatus::Ready);
+        c[0].ready_ms = Some(1500);
+        let baseline = report(
+            "g-b",
+            b,
+            vec![
+                check("l1", Signal::Logs, CheckStatus::Pass, Some(400)),
+                check("l2", Signal::Logs, CheckStatus::Pass, Some(200)),
+                // Passing on one side only: not a like-for-like figure.
+                check("l3", Signal::Logs, CheckStatus::Pass, Some(1)),
+                check("t1", Signal::Traces, CheckStatus::Pass, Some(1000)),
+            ],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![
+                check("l1", Signal::Logs, CheckStatus::Pass, Some(500)),
+                check("l2", Signal::Logs, CheckStatus::Pass, Some(300)),
+                check("l3", Signal::Logs, CheckStatus::Fail, None),
+                check("t1", Signal::Traces, CheckStatus::Pass, Some(333)),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.components[0].ready_ratio, Some(1.5));
+        assert_eq!(g.components[1].ready_ratio, Some(1.0));
+        let by = |s: Signal| g.signals.iter().find(|t| t.signal == s).unwrap().clone();
+        assert_eq!(
+            by(Signal::Logs),
+            SignalTiming {
+                signal: Signal::Logs,
+                checks: 2,
+                baseline_ms: Some(200),
+                candidate_ms: Some(300),
+                ratio: Some(1.5)
+            }
+        );
+        assert_eq!(by(Signal::Traces).ratio, Some(0.33));
+        assert_eq!(
+            by(Signal::Metrics),
+            SignalTiming {
+                signal: Signal::Metrics,
+                checks: 0,
+                baseline_ms: None,
+                candidate_ms: None,
+                ratio: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_gated_component_that_did_not_run_leaves_the_upgrade_unverified() {
+        let (b, mut c) = sides(ComponentStatus::Skipped);
+        c[1].reason = Some(ComponentReport::image_missing_reason(
+            "grafana/tempo:2.7.2",
+            "no registry",
+        ));
+        let checks = |s| {
+            vec![
+                check("l", Signal::Logs, CheckStatus::Pass, Some(5)),
+                check("t", Signal::Traces, s, None),
+            ]
+        };
+        let baseline = report("g-b", b, checks(CheckStatus::Pass));
+        let candidate = report("g-c", c, checks(CheckStatus::Skip));
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::NOTHING_VERIFIED);
+        assert_eq!(
+            g.unverified.as_deref(),
+            Some(
+                "the upgrade was not verified: tempo did not run on the candidate (image grafana/tempo:2.7.2 is not available)"
+            )
+        );
+        assert_eq!(g.summary.newly_skipped, 1);
+        // The same skip on a component the gate is not about is only reported.
+        let g = compare(
+            &baseline,
+            &candidate,
+            &BTreeSet::from([Component::Loki]),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::OK);
+    }
+
+    #[test]
+    fn flags_make_two_plans_that_differ_only_where_named() {
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_MIMIR", "cortexproject/cortex:v1.18.1"),
+            ("LGTM_CHECK_FAULTS", "drop-span"),
+        ]);
+        let plan = GatePlan::build(
+            RawGate {
+                baseline: vec!["loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0".into()],
+                candidate: vec![
+                    "loki=grafana/loki:3.4.6".into(),
+                    "tempo=grafana/tempo:2.7.2".into(),
+                ],
+                candidate_configs: vec![
+                    "tempo=fixtures/faults/tempo-without-local-blocks.yaml".into(),
+                ],
+                check_timeout_secs: 60,
+                run_id: Some("g7".into()),
+                ..RawGate::default()
+            },
+            &env,
+            "rfresh".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                plan.run_id.as_str(),
+                plan.baseline.run_id.as_str(),
+                plan.candidate.run_id.as_str()
+            ),
+            ("g7", "g7-b", "g7-c")
+        );
+        assert_eq!(
+            plan.candidate.image(Component::Loki).to_string(),
+            "grafana/loki:3.4.6"
+        );
+        assert_eq!(
+            plan.baseline.image(Component::Tempo).to_string(),
+            "grafana/tempo:2.6.0"
+        );
+        for side in [&plan.baseline, &plan.candidate] {
+            assert_eq!(
+                side.image(Component::Mimir).to_string(),
+                "cortexproject/cortex:v1.18.1"
+            );
+            assert!(side.faults.is_empty());
+        }
+        assert_eq!(
+            plan.candidate.config_files.get(&Component::Tempo),
+            Some(&PathBuf::from(
+                "fixtures/faults/tempo-without-local-blocks.yaml"
+            ))
+        );
+        assert!(plan.baseline.config_files.is_empty());
+        assert_eq!(
+            plan.gated(),
+            BTreeSet::from([Component::Loki, Component::Tempo])
+        );
+    }
+
+    #[test]
+    fn bad_gate_flags_are_named() {
+        let build = |raw: RawGate| GatePlan::build(raw, &Env::default(), "r1".into()).unwrap_err();
+        let raw = |b: &str, c: &str| RawGate {
+            baseline: vec![b.into()],
+            candidate: vec![c.into()],
+            check_timeout_secs: 60,
+            ..RawGate::default()
+        };
+        assert_eq!(
+            build(raw("loki", "loki=x:1")).to_string(),
+            "--baseline `loki`: expected COMPONENT=IMAGE[,COMPONENT=IMAGE…]"
+        );
+        assert_eq!(
+            build(raw("loki=x:1", "loki=a:1,loki=b:2")),
+            GateError::Duplicate {
+                flag: "candidate",
+                component: Component::Loki
+            }
+        );
+        assert!(
+            build(raw("lokii=x:1", "loki=x:2"))
+                .to_string()
+                .contains("unknown component `lokii`")
+        );
+        assert_eq!(
+            build(RawGate {
+                baseline: vec!["loki=x:1".into()],
+                check_timeout_secs: 60,
+                ..RawGate::default()
+            }),
+            GateError::NoCandidate
+        );
+        assert_eq!(
+            build(RawGate {
+                candidate_configs: vec!["tempo=".into()],
+                check_timeout_secs: 60,
+                ..RawGate::default()
+            })
+            .to_string(),
+            "--candidate-config `tempo=`: expected COMPONENT=PATH[,COMPONENT=PATH…]"
+        );
     }
 }

@@ -121,7 +121,12 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
             && k.status != ComponentStatus::Ready
             && let Some(why) = &k.reason
         {
-            writeln!(out, "  {:<12}   candidate: {}", "", redact_url(&one_line(why)))?;
+            writeln!(
+                out,
+                "  {:<12}   candidate: {}",
+                "",
+                redact_url(&one_line(why))
+            )?;
         }
     }
     writeln!(
@@ -214,4 +219,160 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
         s.passing_from_skip,
         s.unchanged
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::component::Component;
+    use crate::core::gate::{
+        ComponentDiff, GATE_SCHEMA_VERSION, GateSummary, SideSummary, SignalTiming,
+    };
+    use crate::core::report::Summary;
+
+    fn outcome(status: CheckStatus, reason: &str, ttv: Option<u64>) -> CheckOutcome {
+        CheckOutcome {
+            status,
+            reason: reason.into(),
+            query: "{ resource.run_id = \"g-c-http\" } | rate() by (resource.service.name)".into(),
+            time_to_visible_ms: ttv,
+        }
+    }
+
+    fn sample() -> GateReport {
+        let side = |image: &str, version: &str, status, reason: Option<&str>| ComponentSide {
+            image: image.into(),
+            status,
+            version: Some(version.into()),
+            ready_ms: Some(1000),
+            stand_in: None,
+            reason: reason.map(str::to_owned),
+            config: None,
+        };
+        GateReport {
+            schema_version: GATE_SCHEMA_VERSION,
+            run_id: "g".into(),
+            baseline: SideSummary {
+                run_id: "g-b".into(),
+                summary: Summary {
+                    passed: 2,
+                    failed: 0,
+                    skipped: 0,
+                },
+            },
+            candidate: SideSummary {
+                run_id: "g-c".into(),
+                summary: Summary {
+                    passed: 1,
+                    failed: 1,
+                    skipped: 0,
+                },
+            },
+            components: vec![ComponentDiff {
+                name: Component::Tempo,
+                gated: true,
+                baseline: Some(side(
+                    "grafana/tempo:2.6.0",
+                    "2.6.0",
+                    ComponentStatus::Ready,
+                    None,
+                )),
+                candidate: Some(side(
+                    "grafana/tempo:2.7.2",
+                    "2.7.2",
+                    ComponentStatus::Ready,
+                    None,
+                )),
+                ready_ratio: Some(1.0),
+            }],
+            checks: vec![
+                CheckDiff {
+                    id: "traceql.guide.rate_by_service".into(),
+                    title: "guide TraceQL 5".into(),
+                    signal: Signal::Traces,
+                    component: Component::Tempo,
+                    change: Change::Regressed,
+                    baseline: Some(outcome(
+                        CheckStatus::Pass,
+                        "1 series as expected",
+                        Some(900),
+                    )),
+                    candidate: Some(outcome(
+                        CheckStatus::Fail,
+                        "tempo rejected the query:\nlocalblocks processor not found",
+                        None,
+                    )),
+                },
+                CheckDiff {
+                    id: "http.logs.exact".into(),
+                    title: "t".into(),
+                    signal: Signal::Logs,
+                    component: Component::Loki,
+                    change: Change::Unchanged,
+                    baseline: Some(outcome(CheckStatus::Pass, "ok", Some(10))),
+                    candidate: Some(outcome(CheckStatus::Pass, "ok", Some(12))),
+                },
+            ],
+            signals: vec![SignalTiming {
+                signal: Signal::Logs,
+                checks: 1,
+                baseline_ms: Some(10),
+                candidate_ms: Some(12),
+                ratio: Some(1.2),
+            }],
+            summary: GateSummary {
+                unchanged: 1,
+                regressed: 1,
+                ..GateSummary::default()
+            },
+            problems: vec!["1 check fails on the candidate: traceql.guide.rate_by_service".into()],
+            unverified: None,
+        }
+    }
+
+    #[test]
+    fn the_terminal_diff_names_the_regression_with_both_answers() {
+        let mut out = Vec::new();
+        terminal(&sample(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("  tempo *      ready 1000 ms, 2.6.0 (grafana/tempo:2.6.0)\n               → ready 1000 ms, 2.7.2 (grafana/tempo:2.7.2)   time to ready ×1.00\n"), "{text}");
+        assert!(
+            text.contains("  logs          1      10 ms      12 ms   ×1.20\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Regressions (1)\n  REGRESSED             traceql.guide.rate_by_service  (tempo)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      baseline   PASS    900 ms  1 series as expected\n"),
+            "{text}"
+        );
+        assert!(text.contains("      candidate  FAIL         -  tempo rejected the query: localblocks processor not found\n"), "{text}");
+        assert!(
+            text.contains(
+                "Unchanged: 1 checks (1 pass on both, 0 fail on both, 0 skipped on both)"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("\ngate FAILED: 1 regressed, 0 failing (was skipped), 0 fixed, 0 newly skipped, 0 passing (was skipped), 1 unchanged\n"), "{text}");
+    }
+
+    #[test]
+    fn the_json_has_its_schema_version_and_both_answers() {
+        let mut out = Vec::new();
+        json(&sample(), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        let c = &v["checks"][0];
+        assert_eq!(c["change"], "regressed");
+        assert_eq!(c["baseline"]["status"], "pass");
+        assert_eq!(c["candidate"]["status"], "fail");
+        assert_eq!(v["components"][0]["candidate"]["version"], "2.7.2");
+        assert_eq!(v["signals"][0]["ratio"], 1.2);
+        assert_eq!(v["summary"]["regressed"], 1);
+        assert!(v["unverified"].is_null());
+    }
 }
