@@ -43,7 +43,11 @@ fn side(s: Option<&ComponentSide>) -> String {
         return "not started".into();
     };
     let status = match s.status {
-        ComponentStatus::Ready => format!("ready {}", ms(s.ready_ms)),
+        ComponentStatus::Ready => format!(
+            "ready {}, {}",
+            ms(s.ready_ms),
+            s.version.as_deref().unwrap_or("version -")
+        ),
         ComponentStatus::Skipped => "SKIPPED".into(),
         ComponentStatus::Failed => "FAILED".into(),
     };
@@ -57,11 +61,7 @@ fn side(s: Option<&ComponentSide>) -> String {
         .as_ref()
         .map(|c| format!(", stand-in: {c}"))
         .unwrap_or_default();
-    format!(
-        "{status}, {} ({}{stand_in}{config})",
-        s.version.as_deref().unwrap_or("version -"),
-        s.image
-    )
+    format!("{status} ({}{stand_in}{config})", s.image)
 }
 
 fn outcome(out: &mut impl Write, label: &str, o: Option<&CheckOutcome>) -> std::io::Result<()> {
@@ -117,8 +117,10 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
             side(c.candidate.as_ref()),
             times(c.ready_ratio)
         )?;
+        // Why the candidate did not start (its own log line), or did not run.
         if let Some(k) = &c.candidate
-            && k.status != ComponentStatus::Ready
+            && (k.status == ComponentStatus::Failed
+                || (c.gated && k.status == ComponentStatus::Skipped))
             && let Some(why) = &k.reason
         {
             writeln!(
