@@ -50,6 +50,9 @@ enum Command {
     /// variables, then check what arrived: exactly, where it wrote a manifest, and
     /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
     App(lgtm_check::app_command::AppArgs),
+    /// Gate an upgrade: run the catalog on the baseline's images, then on the
+    /// candidate's, and report per check what changed (exit 1 on a regression).
+    Gate(lgtm_check::gate_command::GateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -314,6 +317,66 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     }
 }
 
+async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
+    use lgtm_check::core::gate::GatePlan;
+    use lgtm_check::gate_command::Side;
+    let plan = match GatePlan::build(
+        args.into(),
+        &Env::from_vars(std::env::vars()),
+        lgtm_check::stack::fresh_run_id(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("lgtm-check: {e}");
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let on_side = |side: Side| {
+        let p = match side {
+            Side::Baseline => &plan.baseline,
+            Side::Candidate => &plan.candidate,
+        };
+        let images: Vec<String> = plan
+            .gated()
+            .into_iter()
+            .map(|c| match p.config_files.get(&c) {
+                Some(f) => format!("{c}={} (config {})", p.image(c), f.display()),
+                None => format!("{c}={}", p.image(c)),
+            })
+            .collect();
+        eprintln!("lgtm-check gate: {} {}", side.name(), images.join(", "));
+    };
+    let result = tokio::select! {
+        r = lgtm_check::gate_command::run(&plan, &on_side, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            interrupted(&plan.baseline.run_id).await;
+            return interrupted(&plan.candidate.run_id).await;
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let _ = lgtm_check::report::gate::terminal(&report, &mut std::io::stdout().lock());
+    if let Some(path) = &plan.json {
+        let written = std::fs::File::create(path).and_then(|mut f| {
+            lgtm_check::report::gate::json(&report, &mut f)?;
+            f.flush()
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "lgtm-check: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
 /// After Ctrl-C: removes the run's containers and network, and says so.
 async fn interrupted(run_id: &str) -> ExitCode {
     eprintln!("lgtm-check: interrupted; removing run {run_id}");
@@ -368,6 +431,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
+        Command::Gate(args) => gate(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

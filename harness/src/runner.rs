@@ -71,6 +71,9 @@ pub async fn run(
     for c in Component::ALL {
         builder = builder.image(c, plan.image(c).clone());
     }
+    for (c, path) in &plan.config_files {
+        builder = builder.config_file(*c, path);
+    }
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
     let running = stack.running();

@@ -108,3 +108,50 @@ fn app_without_a_program_is_a_named_usage_error_with_exit_code_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--otlp-protocol `thrift`"), "{stderr}");
 }
+
+#[test]
+fn gate_flags_are_validated_before_anything_starts() {
+    // Docker is unreachable: every answer below comes before it is needed.
+    let no_docker = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];
+    let (code, _, stderr) = lgtm_check(
+        &["gate", "--baseline", "loki=grafana/loki:3.2.0"],
+        &no_docker,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nothing to gate"), "{stderr}");
+    let (code, _, stderr) = lgtm_check(
+        &["gate", "--candidate", "loki=grafana/loki:3.4.6,tempo"],
+        &no_docker,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--candidate `tempo`: expected COMPONENT=IMAGE"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = lgtm_check(
+        &["gate", "--candidate", "lokii=grafana/loki:3.4.6"],
+        &no_docker,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown component `lokii`"), "{stderr}");
+    // A candidate config that does not exist stops the gate before the baseline runs.
+    let (code, stdout, stderr) = lgtm_check(
+        &[
+            "gate",
+            "--baseline",
+            "tempo=grafana/tempo:2.6.0",
+            "--candidate",
+            "tempo=grafana/tempo:2.7.2",
+            "--candidate-config",
+            "tempo=/nonexistent/tempo.yaml",
+        ],
+        &no_docker,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("tempo: cannot read the config file /nonexistent/tempo.yaml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Docker is not reachable"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+}
