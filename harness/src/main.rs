@@ -152,6 +152,10 @@ struct TargetArgs {
     /// The variable holding a bearer token (instead of --user).
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// A PEM file of CA certificates to trust beside the system's roots (https
+    /// endpoints signed by a private CA).
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<String>,
 }
 
 impl TargetArgs {
@@ -173,6 +177,7 @@ impl TargetArgs {
             user: self.user.clone(),
             password_env: self.password_env.clone(),
             token_env: self.token_env.clone(),
+            ca_cert: self.ca_cert.clone(),
         }
     }
 
