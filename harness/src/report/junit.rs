@@ -12,7 +12,9 @@
 //!
 //! Several runs go into one document as separate suites named by their side
 //! (`baseline.loki`, `candidate.loki`): [`Junit::add_run`]. [`render`] writes the
-//! document of one run. Texts come from the [`Report`], whose reasons are already
+//! document of one run; [`render_gate`] the document of an upgrade gate: both runs,
+//! then a suite [`GATE_SUITE`] whose testcases are the gate's verdicts
+//! ([`Junit::add_gate`]). Texts come from the [`Report`], whose reasons are already
 //! redacted; every text is redacted once more here, so no credential of a URL can
 //! reach the file.
 
@@ -23,10 +25,16 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 
 use crate::clients::redact_url;
 use crate::core::component::Component;
+use crate::core::gate::{
+    Change, CheckDiff, CheckOutcome, ComponentDiff, ComponentSide, GateReport,
+};
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
 
 /// The name of the suite with one testcase per component.
 pub const COMPONENTS_SUITE: &str = "components";
+
+/// The name of the suite with the upgrade gate's verdicts.
+pub const GATE_SUITE: &str = "gate";
 
 /// A JUnit document: the suites of one or more runs.
 #[derive(Debug, Clone)]
@@ -50,6 +58,14 @@ impl Junit {
         self
     }
 
+    /// Adds the suite [`GATE_SUITE`]: one testcase per check (classname
+    /// `gate.<component>`) whose verdict is what changed between the sides, and one
+    /// per component (classname `gate.components`). See [`gate_suite`].
+    pub fn add_gate(&mut self, report: &GateReport) -> &mut Self {
+        self.document.add_test_suite(gate_suite(report));
+        self
+    }
+
     /// The document as built so far (counts included), e.g. to add suites of one's own.
     pub fn document(&self) -> &quick_junit::Report {
         &self.document
@@ -67,6 +83,21 @@ impl Junit {
 /// Writes the JUnit document of one run.
 pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     Junit::new("lgtm-check").add_run(report, None).write(out)
+}
+
+/// Writes the JUnit document of an upgrade gate: the baseline's run (suites
+/// `baseline.*`), the candidate's (`candidate.*`), then the suite [`GATE_SUITE`].
+pub fn render_gate(
+    baseline: &Report,
+    candidate: &Report,
+    gate: &GateReport,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    Junit::new("lgtm-check gate")
+        .add_run(baseline, Some("baseline"))
+        .add_run(candidate, Some("candidate"))
+        .add_gate(gate)
+        .write(out)
 }
 
 /// The suites of one run: the `components` suite, then one per component that checks
@@ -258,6 +289,236 @@ fn component_case(c: &ComponentReport, report: &Report, classname: &str) -> Test
     }
     case.set_system_out(redact_url(&out));
     case
+}
+
+fn status_word(s: CheckStatus) -> &'static str {
+    match s {
+        CheckStatus::Pass => "PASS",
+        CheckStatus::Fail => "FAIL",
+        CheckStatus::Skip => "SKIP",
+    }
+}
+
+/// `baseline: PASS in 900 ms: 1 series as expected` (or `not in this run`).
+fn side_answer(label: &str, o: Option<&CheckOutcome>) -> String {
+    match o {
+        Some(o) => {
+            let ttv = o
+                .time_to_visible_ms
+                .map(|ms| format!(" in {ms} ms"))
+                .unwrap_or_default();
+            format!("{label}: {}{ttv}: {}", status_word(o.status), o.reason)
+        }
+        None => format!("{label}: not in this run"),
+    }
+}
+
+/// Both sides' answers and the queries (one line when both asked the same).
+fn both_answers(c: &CheckDiff) -> String {
+    let mut text = format!(
+        "{}\n{}",
+        side_answer("baseline", c.baseline.as_ref()),
+        side_answer("candidate", c.candidate.as_ref())
+    );
+    match (&c.baseline, &c.candidate) {
+        (Some(b), Some(k)) if b.query != k.query => text.push_str(&format!(
+            "\nbaseline query: {}\ncandidate query: {}",
+            b.query, k.query
+        )),
+        (b, k) => {
+            if let Some(o) = k.as_ref().or(b.as_ref()) {
+                text.push_str(&format!("\nquery: {}", o.query));
+            }
+        }
+    }
+    redact_url(&text)
+}
+
+/// One check of the gate as a testcase: a failure when it fails the gate
+/// (regressed, failing where it was skipped, failing where it did not exist);
+/// skipped when the gate could not compare it (skipped on the candidate, or on both
+/// sides, or absent from the candidate's run); otherwise passed (unchanged, fixed,
+/// passing where it was skipped). Its time is the candidate's time-to-visible.
+fn gate_check_case(c: &CheckDiff) -> TestCase {
+    let answers = both_answers(c);
+    let candidate_status = c.candidate.as_ref().map(|o| o.status);
+    let candidate_reason = c
+        .candidate
+        .as_ref()
+        .map(|o| redact_url(&o.reason))
+        .unwrap_or_default();
+    let skipped = |message: String| {
+        let mut s = TestCaseStatus::skipped();
+        s.set_message(first_line(&message))
+            .set_description(answers.as_str());
+        s
+    };
+    let status = if c.fails_gate() {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        let was = match c.baseline.as_ref().map(|o| o.status) {
+            Some(b) => status_word(b),
+            None => "absent",
+        };
+        s.set_message(first_line(&format!(
+            "{} ({was} → FAIL): {candidate_reason}",
+            c.change.word()
+        )))
+        .set_type(match c.change {
+            Change::Regressed => "regressed",
+            Change::FailingFromSkip => "failing (was skipped)",
+            _ => "failing (only on the candidate)",
+        })
+        .set_description(answers.as_str());
+        s
+    } else {
+        match (c.change, candidate_status) {
+            (Change::OnlyBaseline, _) => skipped("not in the candidate's run".into()),
+            (Change::Unchanged, Some(CheckStatus::Skip)) => {
+                skipped(format!("skipped on both sides: {candidate_reason}"))
+            }
+            (_, Some(CheckStatus::Skip)) => {
+                skipped(format!("{}: {candidate_reason}", c.change.word()))
+            }
+            _ => TestCaseStatus::success(),
+        }
+    };
+    let mut case = TestCase::new(c.id.as_str(), status);
+    case.set_classname(format!("{GATE_SUITE}.{}", c.component));
+    if let Some(ms) = c.candidate.as_ref().and_then(|o| o.time_to_visible_ms) {
+        case.set_time(Duration::from_millis(ms));
+    }
+    let verdict = match (c.change, c.baseline.as_ref().map(|o| o.status)) {
+        (Change::Unchanged, Some(CheckStatus::Fail)) => {
+            "unchanged: fails on both sides (see the suites baseline.* and candidate.*)".to_owned()
+        }
+        (change, _) => change.word().to_owned(),
+    };
+    case.set_system_out(format!("{verdict}\n{}\n{answers}", c.title));
+    case
+}
+
+/// `grafana/tempo:2.6.0, version 2.6.0, ready in 1424 ms, config PATH`.
+fn describe_side(s: &ComponentSide) -> String {
+    let mut out = s.image.clone();
+    if let Some(v) = &s.version {
+        out.push_str(&format!(", version {v}"));
+    }
+    if let Some(ms) = s.ready_ms {
+        out.push_str(&format!(", ready in {ms} ms"));
+    }
+    if let Some(st) = &s.stand_in {
+        out.push_str(&format!(", stand-in: {st}"));
+    }
+    if let Some(c) = &s.config {
+        out.push_str(&format!(", config {c}"));
+    }
+    out
+}
+
+/// One component of the gate as a testcase: a failure when it did not start on the
+/// candidate (with its own log line); skipped when it did not run on a side and its
+/// image or config differs (the upgrade of it was not verified), or when it did not
+/// run on the candidate; otherwise passed. Its time is the candidate's time to ready.
+fn gate_component_case(c: &ComponentDiff) -> TestCase {
+    let (b, k) = (c.baseline.as_ref(), c.candidate.as_ref());
+    let not_run = |side: &str, s: Option<&ComponentSide>| -> Option<String> {
+        match s {
+            None => Some(format!("{} was not started on the {side}", c.name)),
+            Some(s) if s.status == ComponentStatus::Ready => None,
+            Some(s) => {
+                let how = if s.status == ComponentStatus::Failed {
+                    "did not start"
+                } else {
+                    "did not run"
+                };
+                Some(match &s.reason {
+                    Some(r) => format!("{} {how} on the {side}: {r}", c.name),
+                    None => format!("{} {how} on the {side}", c.name),
+                })
+            }
+        }
+    };
+    let status = if let Some(k) = k.filter(|k| k.status == ComponentStatus::Failed) {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(format!("{} did not start on the candidate", c.name))
+            .set_type("component failed");
+        if let Some(r) = &k.reason {
+            s.set_description(redact_url(r));
+        }
+        s
+    } else {
+        let why = if c.gated {
+            not_run("baseline", b).or_else(|| not_run("candidate", k))
+        } else {
+            not_run("candidate", k)
+        };
+        match why {
+            Some(why) => {
+                let why = redact_url(&why);
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(first_line(&why))
+                    .set_description(why.as_str());
+                s
+            }
+            None => TestCaseStatus::success(),
+        }
+    };
+    let mut case = TestCase::new(c.name.name(), status);
+    case.set_classname(format!("{GATE_SUITE}.{COMPONENTS_SUITE}"));
+    if let Some(ms) = k.and_then(|k| k.ready_ms) {
+        case.set_time(Duration::from_millis(ms));
+    }
+    let side = |s: Option<&ComponentSide>| s.map(describe_side).unwrap_or("not started".into());
+    let mut out = format!(
+        "{}baseline: {}\ncandidate: {}",
+        if c.gated {
+            "image or config differs\n"
+        } else {
+            ""
+        },
+        side(b),
+        side(k)
+    );
+    if let Some(r) = c.ready_ratio {
+        out.push_str(&format!("\ntime to ready ×{r:.2}"));
+    }
+    case.set_system_out(redact_url(&out));
+    case
+}
+
+/// The suite [`GATE_SUITE`] of `report`: one testcase per component, then one per
+/// check (in the report's order: the ones failing the gate first). Its properties
+/// are the gate's run id and each side's; its `<system-out>` holds the gate's
+/// problems and why it could not judge the upgrade.
+pub fn gate_suite(report: &GateReport) -> TestSuite {
+    let mut suite = TestSuite::new(GATE_SUITE);
+    suite.add_properties([
+        Property::new("run_id", report.run_id.as_str()),
+        Property::new("baseline.run_id", report.baseline.run_id.as_str()),
+        Property::new("candidate.run_id", report.candidate.run_id.as_str()),
+    ]);
+    suite.add_properties(report.components.iter().filter(|c| c.gated).map(|c| {
+        Property::new(
+            format!("gated.{}", c.name),
+            redact_url(&format!(
+                "{} → {}",
+                c.baseline.as_ref().map_or("-", |s| s.image.as_str()),
+                c.candidate.as_ref().map_or("-", |s| s.image.as_str())
+            )),
+        )
+    }));
+    suite.add_test_cases(report.components.iter().map(gate_component_case));
+    suite.add_test_cases(report.checks.iter().map(gate_check_case));
+    let notes: Vec<String> = report
+        .problems
+        .iter()
+        .chain(&report.unverified)
+        .map(|p| redact_url(p))
+        .collect();
+    if !notes.is_empty() {
+        suite.set_system_out(notes.join("\n"));
+    }
+    suite
 }
 
 #[cfg(test)]
