@@ -844,4 +844,287 @@ mod tests {
             .and_then(|n| n.attribute("value"));
         assert_eq!(side, Some("baseline"));
     }
+
+    /// A baseline and a candidate whose checks changed every way the gate knows, and
+    /// their comparison (Loki and Tempo gated).
+    fn gate_sides() -> (Report, Report, GateReport) {
+        use crate::core::gate::compare;
+        let mut baseline = run(BTreeSet::new());
+        baseline.run_id = "g-b".into();
+        let both_fail = check("logql.both_fail", Component::Loki, CheckStatus::Fail);
+        let mut was_skipped = check("traceql.was_skipped", Component::Tempo, CheckStatus::Skip);
+        was_skipped.reason = "needs tempo, which is not running".into();
+        baseline
+            .checks
+            .extend([both_fail.clone(), was_skipped.clone()]);
+
+        let mut candidate = run(BTreeSet::new());
+        candidate.run_id = "g-c".into();
+        // Regressed: passed, now fails (the answer carries a credential).
+        candidate.checks[0].status = CheckStatus::Fail;
+        candidate.checks[0].reason =
+            "not as expected after 60.0s: expected 3 lines, got 0 from http://u:CanaryPw5@loki:3100"
+                .into();
+        candidate.checks[0].time_to_visible_ms = None;
+        candidate.checks[0].query = "{run_id=\"g-c-http\"}".into();
+        // Fixed.
+        candidate.checks[1].status = CheckStatus::Pass;
+        candidate.checks[1].reason = "3 lines, as expected".into();
+        candidate.checks[1].time_to_visible_ms = Some(800);
+        // checks[2] skipped on both sides.
+        // Newly skipped.
+        candidate.checks[3].status = CheckStatus::Skip;
+        candidate.checks[3].reason = "needs mimir, which is not running".into();
+        let mut from_skip = was_skipped;
+        from_skip.status = CheckStatus::Fail;
+        from_skip.reason = "expected 1 series, got 0".into();
+        let mut only = check(
+            "traceql.only_candidate",
+            Component::Tempo,
+            CheckStatus::Fail,
+        );
+        only.reason = "expected 2 spans, got 1".into();
+        candidate.checks.extend([both_fail, from_skip, only]);
+        candidate.components[3].reason = Some(
+            "grafana exited before it was ready; its log: cannot reach http://admin:CanaryPw6@db:5432"
+                .into(),
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &BTreeSet::from([Component::Loki, Component::Tempo]),
+            (&Default::default(), &Default::default()),
+        );
+        (baseline, candidate, g)
+    }
+
+    fn gate_xml() -> String {
+        let (b, c, g) = gate_sides();
+        let mut buf = Vec::new();
+        render_gate(&b, &c, &g, &mut buf).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn a_gate_writes_both_runs_and_a_gate_suite_with_one_testcase_per_check() {
+        let text = gate_xml();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.attribute("name"), Some("lgtm-check gate"));
+        let names: Vec<&str> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .map(|n| n.attribute("name").unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "baseline.components",
+                "baseline.loki",
+                "baseline.tempo",
+                "baseline.mimir",
+                "candidate.components",
+                "candidate.loki",
+                "candidate.tempo",
+                "candidate.mimir",
+                "gate"
+            ]
+        );
+        let gate = suite(&doc, "gate");
+        let (_, _, report) = gate_sides();
+        // Four components, then every check of either side, in the report's order.
+        let expected: Vec<&str> = ["loki", "tempo", "mimir", "grafana"]
+            .into_iter()
+            .chain(report.checks.iter().map(|c| c.id.as_str()))
+            .collect();
+        let got: Vec<&str> = cases(gate).map(|n| n.attribute("name").unwrap()).collect();
+        assert_eq!(got, expected);
+        assert_eq!(report.checks.len(), 7);
+        // Failing: the regression, the check failing where it was skipped, the one
+        // failing only on the candidate, grafana not starting on the candidate.
+        // Skipped: tempo (gated, not run), two checks not compared.
+        assert_eq!(
+            (
+                gate.attribute("tests"),
+                gate.attribute("failures"),
+                gate.attribute("skipped")
+            ),
+            (Some("11"), Some("4"), Some("3"))
+        );
+        let props: Vec<(&str, &str)> = child(gate, "properties")
+            .unwrap()
+            .children()
+            .filter(|n| n.has_tag_name("property"))
+            .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
+            .collect();
+        for expected in [
+            ("run_id", "g"),
+            ("baseline.run_id", "g-b"),
+            ("candidate.run_id", "g-c"),
+            ("gated.loki", "grafana/loki:1.0 → grafana/loki:1.0"),
+        ] {
+            assert!(props.contains(&expected), "{expected:?} not in {props:?}");
+        }
+        let out = child(gate, "system-out").unwrap().text().unwrap();
+        assert!(
+            out.contains("grafana did not start on the candidate"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "3 checks fail on the candidate: http.logs.exact, traceql.was_skipped, traceql.only_candidate"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_regression_is_a_failure_with_both_answers_and_the_queries() {
+        let text = gate_xml();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let gate = suite(&doc, "gate");
+        let regressed = case(gate, "http.logs.exact");
+        assert_eq!(regressed.attribute("classname"), Some("gate.loki"));
+        let failure = child(regressed, "failure").expect("a <failure>");
+        assert_eq!(failure.attribute("type"), Some("regressed"));
+        assert_eq!(
+            failure.attribute("message"),
+            Some(
+                "REGRESSED (PASS → FAIL): not as expected after 60.0s: expected 3 lines, got 0 from http://***@loki:3100"
+            )
+        );
+        assert_eq!(
+            failure.text(),
+            Some(
+                "baseline: PASS in 1234 ms: 3 lines, as expected\n\
+                 candidate: FAIL: not as expected after 60.0s: expected 3 lines, got 0 from http://***@loki:3100\n\
+                 baseline query: {run_id=\"r1\"} # http.logs.exact\n\
+                 candidate query: {run_id=\"g-c-http\"}"
+            )
+        );
+        let from_skip = child(case(gate, "traceql.was_skipped"), "failure").unwrap();
+        assert_eq!(from_skip.attribute("type"), Some("failing (was skipped)"));
+        assert_eq!(
+            from_skip.attribute("message"),
+            Some("FAILING (was skipped) (SKIP → FAIL): expected 1 series, got 0")
+        );
+        let only = child(case(gate, "traceql.only_candidate"), "failure").unwrap();
+        assert_eq!(
+            only.attribute("type"),
+            Some("failing (only on the candidate)")
+        );
+        assert!(
+            only.text()
+                .unwrap()
+                .starts_with("baseline: not in this run\n")
+        );
+    }
+
+    #[test]
+    fn fixed_and_unchanged_pass_and_what_the_gate_could_not_compare_is_skipped() {
+        let text = gate_xml();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let gate = suite(&doc, "gate");
+        let verdict = |id: &str| {
+            let c = case(gate, id);
+            (
+                child(c, "failure").is_some(),
+                child(c, "skipped").and_then(|s| s.attribute("message")),
+            )
+        };
+        // Fixed, with the candidate's time to visible.
+        let fixed = case(gate, "logql.guide.regex");
+        assert_eq!(verdict("logql.guide.regex"), (false, None));
+        assert_eq!(fixed.attribute("time"), Some("0.800"));
+        assert!(
+            child(fixed, "system-out")
+                .unwrap()
+                .text()
+                .unwrap()
+                .starts_with("fixed\n"),
+        );
+        // Failing on both sides is no regression; the sides' suites show it.
+        assert_eq!(verdict("logql.both_fail"), (false, None));
+        let both = child(case(gate, "logql.both_fail"), "system-out").unwrap();
+        assert!(
+            both.text()
+                .unwrap()
+                .starts_with("unchanged: fails on both sides"),
+            "{both:?}"
+        );
+        assert!(
+            child(
+                case(suite(&doc, "candidate.loki"), "logql.both_fail"),
+                "failure"
+            )
+            .is_some()
+        );
+        assert_eq!(
+            verdict("metrics.http_requests_total.exact"),
+            (
+                false,
+                Some("newly skipped: needs mimir, which is not running")
+            )
+        );
+        assert_eq!(
+            verdict("http.traces.exact_ids"),
+            (
+                false,
+                Some("skipped on both sides: needs tempo, which is not running")
+            )
+        );
+    }
+
+    #[test]
+    fn a_component_that_did_not_start_on_the_candidate_is_a_failure_with_its_log_line() {
+        let text = gate_xml();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let gate = suite(&doc, "gate");
+        let grafana = case(gate, "grafana");
+        assert_eq!(grafana.attribute("classname"), Some("gate.components"));
+        let failure = child(grafana, "failure").expect("grafana fails the gate");
+        assert_eq!(
+            failure.attribute("message"),
+            Some("grafana did not start on the candidate")
+        );
+        assert_eq!(
+            failure.text(),
+            Some("grafana exited before it was ready; its log: cannot reach http://***@db:5432")
+        );
+        // Gated, but its image was missing: the upgrade of it was not verified.
+        let tempo = child(case(gate, "tempo"), "skipped").expect("tempo skipped");
+        assert_eq!(
+            tempo.attribute("message"),
+            Some(
+                "tempo did not run on the baseline: image grafana/tempo:1.0 is not available \
+                 locally and could not be pulled: dial tcp: lookup registry-1.docker.io: no such host"
+            )
+        );
+        let loki = case(gate, "loki");
+        assert!(child(loki, "failure").is_none() && child(loki, "skipped").is_none());
+        assert_eq!(loki.attribute("time"), Some("2.500"));
+        assert_eq!(
+            child(loki, "system-out").unwrap().text(),
+            Some(
+                "image or config differs\n\
+                 baseline: grafana/loki:1.0, version 1.0.3, ready in 2500 ms\n\
+                 candidate: grafana/loki:1.0, version 1.0.3, ready in 2500 ms\n\
+                 time to ready ×1.00"
+            )
+        );
+    }
+
+    #[test]
+    fn a_gate_document_reads_back_and_carries_no_credential() {
+        let text = gate_xml();
+        assert!(!text.contains("Canary"), "{text}");
+        let (b, c, g) = gate_sides();
+        let mut junit = Junit::new("lgtm-check gate");
+        junit
+            .add_run(&b, Some("baseline"))
+            .add_run(&c, Some("candidate"))
+            .add_gate(&g);
+        let read = quick_junit::Report::deserialize(text.as_bytes()).unwrap();
+        assert_eq!(&read, junit.document());
+    }
 }
