@@ -2,12 +2,18 @@
 //! (one stack at a time, each through [`runner::run`]), compared by the pure
 //! [`crate::core::gate::compare`].
 //!
-//! Main items: [`GateArgs`] (the flags), [`run`].
+//! The sides come from the `[gate]` table of `lgtm-check.toml` (or `--config PATH`),
+//! then the flags ([`plan`]).
+//!
+//! Main items: [`GateArgs`] (the flags), [`plan`], [`run`], [`GateRun`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::core::event::Event;
-use crate::core::gate::{GatePlan, GateReport, RawGate, compare};
+use crate::core::gate::{GateError, GateFileLayer, GatePlan, GateReport, RawGate, compare};
+use crate::core::plan::Env;
+use crate::core::report::Report;
+use crate::core::target::{CONFIG_FILE, ConfigFile, TargetError};
 use crate::runner::{self, RunError};
 use crate::stack::StackError;
 
@@ -17,7 +23,7 @@ pub struct GateArgs {
     /// The images to upgrade from: COMPONENT=IMAGE[,COMPONENT=IMAGE…], e.g.
     /// loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0. Components named on neither
     /// side keep their default (or LGTM_CHECK_IMAGE_<COMPONENT>) image on both.
-    /// Repeatable.
+    /// Repeatable; a component named here replaces its entry in the file's [gate].
     #[arg(long, value_name = "COMPONENT=IMAGE,…")]
     pub baseline: Vec<String>,
     /// The images to upgrade to, as --baseline.
@@ -34,6 +40,14 @@ pub struct GateArgs {
     /// Also write the gate's report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write JUnit XML to this file: both runs (suites `baseline.*`,
+    /// `candidate.*`) and a suite `gate` with the verdict of each check.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// The settings file whose [gate] table gives the sides [default:
+    /// ./lgtm-check.toml when it exists].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Where the scenario binaries are (default: beside this executable).
     #[arg(long, value_name = "DIR")]
     pub scenario_dir: Option<PathBuf>,
@@ -46,6 +60,7 @@ pub struct GateArgs {
 }
 
 impl From<GateArgs> for RawGate {
+    /// The flags alone (no file layer: [`plan`] reads it).
     fn from(a: GateArgs) -> Self {
         RawGate {
             baseline: a.baseline,
@@ -53,11 +68,54 @@ impl From<GateArgs> for RawGate {
             baseline_configs: a.baseline_config,
             candidate_configs: a.candidate_config,
             json: a.json,
+            junit: a.junit,
             scenario_dir: a.scenario_dir,
             check_timeout_secs: a.check_timeout,
             run_id: a.run_id,
+            file: None,
         }
     }
+}
+
+/// The `[gate]` table of `config` (a path given with `--config`, which must exist),
+/// else of `./lgtm-check.toml` when it exists; `None` when there is no file.
+pub fn read_file(config: Option<&Path>) -> Result<Option<GateFileLayer>, TargetError> {
+    let path = match config {
+        Some(p) => p.to_path_buf(),
+        None => match Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| TargetError::File {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let file = ConfigFile::parse(&shown, &text)?;
+    Ok(Some(GateFileLayer {
+        path,
+        gate: file.gate,
+    }))
+}
+
+/// The validated gate: the settings file's `[gate]` table, then the flags, with the
+/// environment's `LGTM_CHECK_IMAGE_*` for the components neither side names.
+pub fn plan(args: GateArgs, env: &Env, fresh_run_id: String) -> Result<GatePlan, GateError> {
+    let file = read_file(args.config.as_deref())?;
+    let raw = RawGate {
+        file,
+        ..args.into()
+    };
+    GatePlan::build(raw, env, fresh_run_id)
+}
+
+/// Both runs of a gate and their comparison.
+#[derive(Debug, Clone)]
+pub struct GateRun {
+    pub baseline: Report,
+    pub candidate: Report,
+    pub report: GateReport,
 }
 
 /// Which side of the gate a progress event belongs to.
@@ -82,7 +140,7 @@ pub async fn run(
     plan: &GatePlan,
     on_side: &(dyn Fn(Side) + Sync),
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<GateReport, RunError> {
+) -> Result<GateRun, RunError> {
     for side in [&plan.baseline, &plan.candidate] {
         for (c, path) in &side.config_files {
             if let Err(source) = std::fs::metadata(path).and_then(|m| {
@@ -105,10 +163,15 @@ pub async fn run(
     let baseline = runner::run(&plan.baseline, on_event).await?;
     on_side(Side::Candidate);
     let candidate = runner::run(&plan.candidate, on_event).await?;
-    Ok(compare(
+    let report = compare(
         &baseline,
         &candidate,
         &plan.gated(),
         (&plan.baseline.config_files, &plan.candidate.config_files),
-    ))
+    );
+    Ok(GateRun {
+        baseline,
+        candidate,
+        report,
+    })
 }

@@ -323,16 +323,15 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
 }
 
 async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
-    use lgtm_check::core::gate::GatePlan;
     use lgtm_check::gate_command::Side;
-    let plan = match GatePlan::build(
-        args.into(),
+    let plan = match lgtm_check::gate_command::plan(
+        args,
         &Env::from_vars(std::env::vars()),
         lgtm_check::stack::fresh_run_id(),
     ) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("lgtm-check: {e}");
+            report_error(&e);
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
@@ -358,28 +357,37 @@ async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
             return interrupted(&plan.candidate.run_id).await;
         }
     };
-    let report = match result {
+    let gate = match result {
         Ok(r) => r,
         Err(e) => {
             report_error(&e);
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
-    let _ = lgtm_check::report::gate::terminal(&report, &mut std::io::stdout().lock());
-    if let Some(path) = &plan.json {
-        let written = std::fs::File::create(path).and_then(|mut f| {
-            lgtm_check::report::gate::json(&report, &mut f)?;
-            f.flush()
-        });
-        if let Err(e) = written {
-            eprintln!(
-                "lgtm-check: cannot write the JSON report to {}: {e}",
-                path.display()
-            );
-            return ExitCode::from(exit::HARNESS_ERROR as u8);
-        }
+    let report = &gate.report;
+    let _ = lgtm_check::report::gate::terminal(report, &mut std::io::stdout().lock());
+    let mut code = ExitCode::from(report.exit_code() as u8);
+    if let Some(path) = &plan.json
+        && let Err(e) = write_file(path, |f| lgtm_check::report::gate::json(report, f))
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
     }
-    ExitCode::from(report.exit_code() as u8)
+    if let Some(path) = &plan.junit
+        && let Err(e) = write_file(path, |f| {
+            junit::render_gate(&gate.baseline, &gate.candidate, report, f)
+        })
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JUnit report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    code
 }
 
 /// After Ctrl-C: removes the run's containers and network, and says so.

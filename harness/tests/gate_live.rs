@@ -2,7 +2,7 @@
 //! metrics roles): the candidate is the same Tempo with a config that drops the
 //! metrics-generator's local-blocks processor (`fixtures/faults/`), so the gate must
 //! exit 1 naming the TraceQL metrics check as regressed, with both answers, and
-//! nothing else.
+//! nothing else — in the terminal, the JSON and the JUnit XML (read back).
 //!
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
@@ -31,6 +31,7 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
         "/fixtures/faults/tempo-without-local-blocks.yaml"
     );
     let json = std::env::temp_dir().join(format!("lgtm-check-gate-{}.json", std::process::id()));
+    let junit = json.with_extension("xml");
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
@@ -47,6 +48,7 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
         .args(["--candidate", "tempo=grafana/tempo:2.6.0"])
         .args(["--candidate-config", &format!("tempo={fault}")])
         .args(["--json", json.to_str().unwrap()])
+        .args(["--junit", junit.to_str().unwrap()])
         // Prometheus in both metrics roles (no Mimir image is needed).
         .env(
             "LGTM_CHECK_IMAGE_PROMETHEUS",
@@ -96,6 +98,35 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
     assert_eq!(tempo["gated"], true);
     assert_eq!(tempo["baseline"]["version"], "2.6.0");
     assert_eq!(tempo["candidate"]["version"], "2.6.0");
+    // The JUnit file: both runs, and the gate's verdicts with the one failure.
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit report");
+    let _ = std::fs::remove_file(&junit);
+    quick_junit::Report::deserialize(xml.as_bytes()).expect("a JUnit reader reads it");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testsuite") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no suite {name}"))
+    };
+    for side in ["baseline", "candidate"] {
+        suite(&format!("{side}.tempo"));
+    }
+    let gate = suite("gate");
+    let checks = report["checks"].as_array().unwrap().len();
+    let cases: Vec<roxmltree::Node> = gate
+        .children()
+        .filter(|n| {
+            n.has_tag_name("testcase") && n.attribute("classname") != Some("gate.components")
+        })
+        .collect();
+    assert_eq!(cases.len(), checks);
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(failed, ["traceql.guide.rate"], "{xml}");
+    assert_eq!(gate.attribute("failures"), Some("1"), "{xml}");
     // The containers of both sides are gone.
     for side in [
         &report["baseline"]["run_id"],

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::check::Signal;
 use super::component::{Component, ImageRef};
@@ -27,6 +27,40 @@ use super::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, 
 
 /// Version of the gate's JSON report.
 pub const GATE_SCHEMA_VERSION: u32 = 1;
+
+/// The `[gate]` table of `lgtm-check.toml`: the sides of an upgrade kept in the
+/// user's repository. Each key maps component names to an image or a path:
+///
+/// ```toml
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+/// candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+/// candidate-config = { tempo = "ci/tempo-2.7.yaml" }   # relative to the file
+/// ```
+///
+/// Unknown keys and unknown components are refused when the file is parsed
+/// ([`crate::core::target::ConfigFile::parse`] names the file, line and key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GateFile {
+    #[serde(default)]
+    pub baseline: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub baseline_config: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate_config: BTreeMap<Component, String>,
+}
+
+/// The `[gate]` table of one settings file, with the path it was read from (for
+/// errors, and as the directory its relative config paths start from).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateFileLayer {
+    /// The file as the user named it (`lgtm-check.toml`, `ci/lgtm-check.toml`).
+    pub path: PathBuf,
+    pub gate: GateFile,
+}
 
 /// What the `gate` command was asked, before validation.
 #[derive(Debug, Clone, Default)]
@@ -40,10 +74,14 @@ pub struct RawGate {
     /// `--candidate-config component=PATH` values.
     pub candidate_configs: Vec<String>,
     pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
     pub scenario_dir: Option<PathBuf>,
     pub check_timeout_secs: u64,
     /// The gate's run id; the sides run as `<id>-b` and `<id>-c`.
     pub run_id: Option<String>,
+    /// The `[gate]` table of the settings file, if one was read: the layer under
+    /// the flags.
+    pub file: Option<GateFileLayer>,
 }
 
 /// Flags that cannot make a gate.
@@ -66,10 +104,21 @@ pub enum GateError {
         flag: &'static str,
         component: Component,
     },
+    #[error("{path}: [gate] {key}.{component} = `{value}`: {reason}")]
+    File {
+        path: String,
+        key: &'static str,
+        component: Component,
+        value: String,
+        reason: String,
+    },
     #[error(
-        "nothing to gate: give the candidate's images (--candidate loki=grafana/loki:3.4.6,…) or configs (--candidate-config loki=PATH)"
+        "nothing to gate: give the candidate's images (--candidate loki=grafana/loki:3.4.6,…) or configs (--candidate-config loki=PATH), or `candidate` in the [gate] table of lgtm-check.toml"
     )]
     NoCandidate,
+    /// The settings file could not be read or parsed.
+    #[error(transparent)]
+    Config(#[from] super::target::TargetError),
     #[error(transparent)]
     Plan(#[from] PlanError),
 }
@@ -82,6 +131,7 @@ pub struct GatePlan {
     pub baseline: RunPlan,
     pub candidate: RunPlan,
     pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
 }
 
 /// `component=value` pairs from `values` (each comma-separated), each component once.
@@ -120,15 +170,62 @@ fn pairs(
 
 impl GatePlan {
     /// Validates `raw` against `env`; `fresh_run_id` is used when no run id was given.
+    ///
+    /// Layers per side and component: the file's `[gate]` entry, then the flag (a
+    /// flag naming a component replaces the file's entry for it, the others stay).
+    /// `LGTM_CHECK_IMAGE_<COMPONENT>` is not a side: it gives the image of the
+    /// components a side does not name, on both sides alike.
     pub fn build(raw: RawGate, env: &Env, fresh_run_id: String) -> Result<Self, GateError> {
+        let empty = GateFile::default();
+        let (file_path, file) = match &raw.file {
+            Some(l) => (l.path.clone(), &l.gate),
+            None => (PathBuf::new(), &empty),
+        };
+        let shown = file_path.display().to_string();
+        // Relative config paths in the file start from the file's directory.
+        let file_dir = file_path.parent().map(PathBuf::from).unwrap_or_default();
+        let file_error = |key: &'static str, component: Component, value: &str, reason: String| {
+            GateError::File {
+                path: shown.clone(),
+                key,
+                component,
+                value: value.to_owned(),
+                reason,
+            }
+        };
+        let file_images = |key: &'static str,
+                           m: &BTreeMap<Component, String>|
+         -> Result<BTreeMap<Component, String>, GateError> {
+            m.iter()
+                .map(|(c, image)| {
+                    image
+                        .parse::<ImageRef>()
+                        .map(|i| (*c, i.to_string()))
+                        .map_err(|reason| file_error(key, *c, image, reason))
+                })
+                .collect()
+        };
+        let file_configs = |key: &'static str,
+                            m: &BTreeMap<Component, String>|
+         -> Result<BTreeMap<Component, PathBuf>, GateError> {
+            m.iter()
+                .map(|(c, path)| {
+                    if path.trim().is_empty() {
+                        return Err(file_error(key, *c, path, "an empty path".into()));
+                    }
+                    Ok((*c, file_dir.join(path.trim())))
+                })
+                .collect()
+        };
         let side = |flag: &'static str,
                     cflag: &'static str,
                     images: &[String],
                     configs: &[String],
+                    mut file_images: BTreeMap<Component, String>,
+                    mut file_configs: BTreeMap<Component, PathBuf>,
                     suffix: &str|
          -> Result<RunPlan, GateError> {
-            let images = pairs(flag, "IMAGE", images)?;
-            for (c, image) in &images {
+            for (c, image) in pairs(flag, "IMAGE", images)? {
                 image
                     .parse::<ImageRef>()
                     .map_err(|reason| GateError::Value {
@@ -136,8 +233,11 @@ impl GatePlan {
                         value: format!("{c}={image}"),
                         reason,
                     })?;
+                file_images.insert(c, image);
             }
-            let configs = pairs(cflag, "PATH", configs)?;
+            for (c, path) in pairs(cflag, "PATH", configs)? {
+                file_configs.insert(c, PathBuf::from(path));
+            }
             let run_id = raw
                 .run_id
                 .clone()
@@ -145,7 +245,10 @@ impl GatePlan {
                 .unwrap_or_else(|| fresh_run_id.clone());
             let mut plan = RunPlan::build(
                 RawRun {
-                    images: images.iter().map(|(c, i)| format!("{c}={i}")).collect(),
+                    images: file_images
+                        .iter()
+                        .map(|(c, i)| format!("{c}={i}"))
+                        .collect(),
                     json: None,
                     scenario_dir: raw.scenario_dir.clone(),
                     check_timeout_secs: raw.check_timeout_secs,
@@ -158,10 +261,7 @@ impl GatePlan {
                     .only(|k| k != "LGTM_CHECK_FAULTS" && k != "LGTM_CHECK_RUN_ID"),
                 fresh_run_id.clone(),
             )?;
-            plan.config_files = configs
-                .into_iter()
-                .map(|(c, p)| (c, PathBuf::from(p)))
-                .collect();
+            plan.config_files = file_configs;
             Ok(plan)
         };
         let baseline = side(
@@ -169,6 +269,8 @@ impl GatePlan {
             "baseline-config",
             &raw.baseline,
             &raw.baseline_configs,
+            file_images("baseline", &file.baseline)?,
+            file_configs("baseline-config", &file.baseline_config)?,
             "b",
         )?;
         let candidate = side(
@@ -176,9 +278,15 @@ impl GatePlan {
             "candidate-config",
             &raw.candidate,
             &raw.candidate_configs,
+            file_images("candidate", &file.candidate)?,
+            file_configs("candidate-config", &file.candidate_config)?,
             "c",
         )?;
-        if raw.candidate.is_empty() && raw.candidate_configs.is_empty() {
+        if raw.candidate.is_empty()
+            && raw.candidate_configs.is_empty()
+            && file.candidate.is_empty()
+            && file.candidate_config.is_empty()
+        {
             return Err(GateError::NoCandidate);
         }
         let run_id = baseline
@@ -191,6 +299,7 @@ impl GatePlan {
             baseline,
             candidate,
             json: raw.json,
+            junit: raw.junit,
         })
     }
 
@@ -1100,6 +1209,173 @@ mod tests {
             })
             .to_string(),
             "--candidate-config `tempo=`: expected COMPONENT=PATH[,COMPONENT=PATH…]"
+        );
+    }
+
+    const GATE_TOML: &str = r#"
+[gate]
+baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+candidate-config = { tempo = "ci/tempo-2.7.yaml", loki = "/abs/loki.yaml" }
+baseline-config = { tempo = "ci/tempo-2.6.yaml" }
+"#;
+
+    fn file_layer(path: &str, text: &str) -> GateFileLayer {
+        let file = super::super::target::ConfigFile::parse(path, text).unwrap();
+        GateFileLayer {
+            path: PathBuf::from(path),
+            gate: file.gate,
+        }
+    }
+
+    #[test]
+    fn the_file_gives_the_sides_and_a_flag_replaces_its_component_only() {
+        // LGTM_CHECK_IMAGE_* fills the components no side names, on both sides; the
+        // sides' own entries (file or flag) win over it.
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_LOKI", "env/loki:1"),
+            ("LGTM_CHECK_IMAGE_MIMIR", "cortexproject/cortex:v1.18.1"),
+        ]);
+        let plan = GatePlan::build(
+            RawGate {
+                candidate: vec!["loki=grafana/loki:3.4.1".into()],
+                candidate_configs: vec!["tempo=flag/tempo.yaml".into()],
+                check_timeout_secs: 60,
+                run_id: Some("g8".into()),
+                file: Some(file_layer("repo/ci/lgtm-check.toml", GATE_TOML)),
+                ..RawGate::default()
+            },
+            &env,
+            "rfresh".into(),
+        )
+        .unwrap();
+        let image = |p: &RunPlan, c| p.image(c).to_string();
+        assert_eq!(image(&plan.baseline, Component::Loki), "grafana/loki:3.2.0");
+        assert_eq!(
+            image(&plan.baseline, Component::Tempo),
+            "grafana/tempo:2.6.0"
+        );
+        // The flag replaced the file's candidate Loki; the file's Tempo stays.
+        assert_eq!(
+            image(&plan.candidate, Component::Loki),
+            "grafana/loki:3.4.1"
+        );
+        assert_eq!(
+            image(&plan.candidate, Component::Tempo),
+            "grafana/tempo:2.7.2"
+        );
+        for side in [&plan.baseline, &plan.candidate] {
+            assert_eq!(
+                image(side, Component::Mimir),
+                "cortexproject/cortex:v1.18.1"
+            );
+        }
+        // Relative paths in the file start from its directory; a flag's from the
+        // current one; absolute ones stay.
+        assert_eq!(
+            plan.baseline.config_files,
+            BTreeMap::from([(Component::Tempo, PathBuf::from("repo/ci/ci/tempo-2.6.yaml"))])
+        );
+        assert_eq!(
+            plan.candidate.config_files,
+            BTreeMap::from([
+                (Component::Loki, PathBuf::from("/abs/loki.yaml")),
+                (Component::Tempo, PathBuf::from("flag/tempo.yaml")),
+            ])
+        );
+        assert_eq!(
+            plan.gated(),
+            BTreeSet::from([Component::Loki, Component::Tempo])
+        );
+    }
+
+    #[test]
+    fn a_file_alone_is_a_gate_and_a_file_without_a_candidate_is_not() {
+        let plan = GatePlan::build(
+            RawGate {
+                check_timeout_secs: 60,
+                file: Some(file_layer(
+                    "lgtm-check.toml",
+                    "[gate]\ncandidate-config = { tempo = \"tempo.yaml\" }\n",
+                )),
+                ..RawGate::default()
+            },
+            &Env::default(),
+            "r2".into(),
+        )
+        .unwrap();
+        // The file is in the current directory: its paths stay as written.
+        assert_eq!(
+            plan.candidate.config_files.get(&Component::Tempo),
+            Some(&PathBuf::from("tempo.yaml"))
+        );
+        assert_eq!(plan.gated(), BTreeSet::from([Component::Tempo]));
+        let err = GatePlan::build(
+            RawGate {
+                check_timeout_secs: 60,
+                file: Some(file_layer(
+                    "lgtm-check.toml",
+                    "target = \"containers\"\n[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\n",
+                )),
+                ..RawGate::default()
+            },
+            &Env::default(),
+            "r2".into(),
+        )
+        .unwrap_err();
+        assert_eq!(err, GateError::NoCandidate);
+    }
+
+    #[test]
+    fn bad_values_in_the_file_are_named_with_its_path_and_key() {
+        let build = |text: &str| {
+            GatePlan::build(
+                RawGate {
+                    check_timeout_secs: 60,
+                    file: Some(file_layer("ci/lgtm-check.toml", text)),
+                    ..RawGate::default()
+                },
+                &Env::default(),
+                "r3".into(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            build("[gate]\ncandidate = { loki = \"grafana/loki:\" }\n"),
+            "ci/lgtm-check.toml: [gate] candidate.loki = `grafana/loki:`: `grafana/loki:` is not an image reference"
+        );
+        assert_eq!(
+            build("[gate]\ncandidate-config = { tempo = \" \" }\n"),
+            "ci/lgtm-check.toml: [gate] candidate-config.tempo = ` `: an empty path"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_components_in_the_gate_table_are_refused_with_the_key() {
+        use super::super::target::ConfigFile;
+        let err = |text: &str| {
+            ConfigFile::parse("/repo/lgtm-check.toml", text)
+                .unwrap_err()
+                .to_string()
+        };
+        let text = err(
+            "[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\ncandidates = { loki = \"grafana/loki:3.4.6\" }\n",
+        );
+        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: line 3, column 1: key `candidates`, unknown field `candidates`"), "{text}");
+        let text = err("[gate]\ncandidate = { lokii = \"grafana/loki:3.4.6\" }\n");
+        assert!(
+            text.starts_with("cannot read /repo/lgtm-check.toml: line 2"),
+            "{text}"
+        );
+        assert!(text.contains("lokii"), "{text}");
+        let text = err("[gate.candidate]\nloki = \"grafana/loki:3.4.6\"\nlokii = \"x:1\"\n");
+        assert!(text.contains("line 3, column 1: key `lokii`"), "{text}");
+        // One form only: a table, not the flags' string.
+        let text = err("[gate]\ncandidate = \"loki=grafana/loki:3.4.6\"\n");
+        assert!(
+            text.contains("key `candidate`, invalid type: string"),
+            "{text}"
         );
     }
 }

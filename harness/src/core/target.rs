@@ -21,6 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::component::Component;
+use super::gate::GateFile;
 use super::plan::Env;
 
 /// The name of the configuration file read from the current directory.
@@ -133,6 +134,10 @@ impl TargetSettings {
 /// tenant = "team-a"
 /// user = "checker"
 /// password-env = "LGTM_CHECK_PASSWORD"   # the name of a variable, never a password
+///
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0" }
+/// candidate = { loki = "grafana/loki:3.4.6" }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +146,9 @@ pub struct ConfigFile {
     pub target: Option<String>,
     #[serde(default)]
     pub external: TargetSettings,
+    /// The sides of `lgtm-check gate` ([`GateFile`]); `run` does not read it.
+    #[serde(default)]
+    pub gate: GateFile,
 }
 
 impl ConfigFile {
