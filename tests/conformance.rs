@@ -217,6 +217,8 @@ fn a_run_without_any_image_verifies_nothing() {
 #[case::traceql_guide_traces_to_logs_original("traceql.guide.traces_to_logs.original")]
 #[case::traceql_guide_rate("traceql.guide.rate")]
 #[case::traceql_guide_rate_original("traceql.guide.rate.original")]
+#[case::traceql_upgrade_regex_partial_match("traceql.upgrade.regex_partial_match")]
+#[case::traceql_upgrade_regex_explicit_wildcards("traceql.upgrade.regex_explicit_wildcards")]
 #[case::dashboard_panel1_a("dashboard.panel1.A")]
 #[case::dashboard_panel2_a("dashboard.panel2.A")]
 #[case::dashboard_panel2_b("dashboard.panel2.B")]

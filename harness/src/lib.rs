@@ -33,7 +33,9 @@
 //!   events;
 //! - [`report`]: terminal and JSON reporters;
 //! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run;
-//! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked.
+//! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked;
+//! - [`gate_command`]: `lgtm-check gate`, the catalog on a baseline and a candidate,
+//!   compared ([`core::gate`]).
 
 pub mod app_command;
 pub mod assert;
@@ -41,6 +43,8 @@ pub mod bench;
 pub mod clients;
 pub mod core;
 pub mod execute;
+pub mod external;
+pub mod gate_command;
 pub mod remote_write;
 pub mod report;
 pub mod runner;

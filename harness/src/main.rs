@@ -17,6 +17,8 @@ use lgtm_check::clients::redact_url;
 use lgtm_check::core::event::Event;
 use lgtm_check::core::plan::{Env, RawRun, RunPlan};
 use lgtm_check::core::report::exit;
+use lgtm_check::core::target::{CONFIG_FILE, ConfigFile, Target, TargetError, TargetSettings};
+use lgtm_check::external::Deployment;
 use lgtm_check::report::{json, junit, terminal};
 use lgtm_check::runner;
 use lgtm_check::stack::docker::Docker;
@@ -34,8 +36,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Start the stack in containers, run the scenarios, run every check, print the report.
-    Run(RunArgs),
+    /// Start the stack in containers (or, with --target external, use a running
+    /// deployment), run the scenarios, run every check, print the report.
+    Run(Box<RunArgs>),
     /// Remove containers and networks left by runs whose process is gone.
     Cleanup,
     /// Print the image each component would run with (after environment and flags).
@@ -47,11 +50,14 @@ enum Command {
     /// variables, then check what arrived: exactly, where it wrote a manifest, and
     /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
     App(lgtm_check::app_command::AppArgs),
+    /// Gate an upgrade: run the catalog on the baseline's images, then on the
+    /// candidate's, and report per check what changed (exit 1 on a regression).
+    Gate(lgtm_check::gate_command::GateArgs),
     /// Run the suite N times in a row (each with its own stack and run id) and
     /// report passes, flakes (each failing check with its reason) and anything a run
     /// leaked (containers, networks). Takes `run`'s flags; `--json` writes the soak
     /// summary.
-    Soak(SoakArgs),
+    Soak(Box<SoakArgs>),
     /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
     /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
     /// memory, volume throughput and loss. Prints tables; `--json` writes them.
@@ -148,8 +154,119 @@ struct RunArgs {
     series: Option<u64>,
     /// Run a component with this config file instead of the fixture:
     /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
-    #[arg(long = "config", value_name = "COMPONENT=PATH")]
+    #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
     config_files: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// What `run` checks: its own containers, or a running deployment. Every setting also
+/// comes from `lgtm-check.toml` (table `[external]`, the same names) and
+/// `LGTM_CHECK_<NAME>`; flags win over the environment, which wins over the file.
+#[derive(clap::Args, Debug, Default)]
+struct TargetArgs {
+    /// `containers` (start the stack, the default) or `external` (check a running
+    /// deployment at the URLs given; nothing is started).
+    #[arg(long, value_name = "containers|external")]
+    target: Option<String>,
+    /// The settings file [default: ./lgtm-check.toml when it exists].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Loki's base URL.
+    #[arg(long, value_name = "URL")]
+    loki_url: Option<String>,
+    /// Tempo's query API base URL.
+    #[arg(long, value_name = "URL")]
+    tempo_url: Option<String>,
+    /// OTLP ingest base URL (the spans of the scenarios go there).
+    #[arg(long, value_name = "URL")]
+    otlp_url: Option<String>,
+    /// `grpc` (default) or `http/protobuf`.
+    #[arg(long, value_name = "PROTOCOL")]
+    otlp_protocol: Option<String>,
+    /// The Prometheus query API of Mimir, Cortex or Prometheus, with its prefix
+    /// (e.g. http://mimir:9009/prometheus).
+    #[arg(long, value_name = "URL")]
+    prometheus_url: Option<String>,
+    /// Where the scenarios remote-write their metrics (e.g. http://mimir:9009/api/v1/push).
+    #[arg(long, value_name = "URL")]
+    remote_write_url: Option<String>,
+    /// Tenant (X-Scope-OrgID) of every component unless its own is given.
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    loki_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    tempo_tenant: Option<String>,
+    /// Tenant of OTLP ingest [default: --tempo-tenant, else --tenant].
+    #[arg(long, value_name = "TENANT")]
+    otlp_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    prometheus_tenant: Option<String>,
+    #[arg(long, value_name = "TENANT")]
+    remote_write_tenant: Option<String>,
+    /// Basic-auth user of every component.
+    #[arg(long)]
+    user: Option<String>,
+    /// The variable holding the basic-auth password [default: LGTM_CHECK_PASSWORD].
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// The variable holding a bearer token (instead of --user).
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// A PEM file of CA certificates to trust beside the system's roots (https
+    /// endpoints signed by a private CA).
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<String>,
+}
+
+impl TargetArgs {
+    fn settings(&self) -> TargetSettings {
+        TargetSettings {
+            target: self.target.clone(),
+            loki_url: self.loki_url.clone(),
+            tempo_url: self.tempo_url.clone(),
+            otlp_url: self.otlp_url.clone(),
+            otlp_protocol: self.otlp_protocol.clone(),
+            prometheus_url: self.prometheus_url.clone(),
+            remote_write_url: self.remote_write_url.clone(),
+            tenant: self.tenant.clone(),
+            loki_tenant: self.loki_tenant.clone(),
+            tempo_tenant: self.tempo_tenant.clone(),
+            otlp_tenant: self.otlp_tenant.clone(),
+            prometheus_tenant: self.prometheus_tenant.clone(),
+            remote_write_tenant: self.remote_write_tenant.clone(),
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            token_env: self.token_env.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+
+    /// The target from the file, the environment and these flags; for an external
+    /// one, its endpoints with the secret read from the variable it names.
+    fn resolve(&self) -> Result<Option<Deployment>, TargetError> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let file = match &path {
+            Some(p) => {
+                let shown = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|e| TargetError::File {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+                Some(ConfigFile::parse(&shown, &text)?)
+            }
+            None => None,
+        };
+        let env = Env::from_vars(std::env::vars());
+        match Target::resolve(file.as_ref(), &env, self.settings())? {
+            Target::Containers => Ok(None),
+            Target::External(t) => Deployment::connect(&t, |var| std::env::var(var).ok()).map(Some),
+        }
+    }
 }
 
 fn plan(raw: RawRun) -> Result<RunPlan, ExitCode> {
@@ -179,31 +296,59 @@ fn report_error(e: &(dyn std::error::Error + 'static)) {
     eprintln!("{}", redact_url(&msg));
 }
 
-fn raw_run(args: RunArgs) -> RawRun {
+fn raw_run(args: &RunArgs) -> RawRun {
     RawRun {
-        images: args.images.images,
+        images: args.images.images.clone(),
         require_all: args.require_all,
-        require: args.require,
-        json: args.json,
-        junit: args.junit,
-        scenario_dir: args.scenario_dir,
+        require: args.require.clone(),
+        json: args.json.clone(),
+        junit: args.junit.clone(),
+        scenario_dir: args.scenario_dir.clone(),
         check_timeout_secs: args.check_timeout,
-        run_id: args.run_id,
-        configs: Some(args.configs),
+        run_id: args.run_id.clone(),
+        configs: Some(args.configs.clone()),
         faults: Vec::new(),
-        scenarios: args.scenarios,
+        scenarios: args.scenarios.clone(),
         log_lines: args.log_lines,
         spans: args.spans,
         series: args.series,
-        config_files: args.config_files,
+        config_files: args.config_files.clone(),
     }
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let plan = match plan(raw_run(args)) {
+    let plan = match plan(raw_run(&args)) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let deployment = match args.target.resolve() {
+        Ok(d) => d,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    if let Some(deployment) = deployment {
+        eprintln!(
+            "lgtm-check: run {} on {}",
+            plan.run_id,
+            redact_url(&deployment.target.to_string())
+        );
+        let result = tokio::select! {
+            r = runner::run_external(&plan, &deployment, &print_progress) => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("lgtm-check: interrupted (nothing was started on the target)");
+                return ExitCode::from(exit::INTERRUPTED as u8);
+            }
+        };
+        return match result {
+            Ok(report) => finish(&report, &plan),
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(exit::HARNESS_ERROR as u8)
+            }
+        };
+    }
     let result = tokio::select! {
         r = runner::run(&plan, &print_progress) => r,
         _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
@@ -222,8 +367,12 @@ async fn soak(args: SoakArgs) -> ExitCode {
         eprintln!("lgtm-check: soak gives each run its own id; --run-id cannot be used");
         return ExitCode::from(exit::HARNESS_ERROR as u8);
     }
+    if args.run.target.target.is_some() {
+        eprintln!("lgtm-check: soak starts its own stack for each run; --target cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
     let json = args.run.json.clone();
-    let mut raw = raw_run(args.run);
+    let mut raw = raw_run(&args.run);
     raw.json = None;
     raw.junit = None;
     let plan = match plan(raw) {
@@ -342,6 +491,74 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     }
 }
 
+async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
+    use lgtm_check::gate_command::Side;
+    let plan = match lgtm_check::gate_command::plan(
+        args,
+        &Env::from_vars(std::env::vars()),
+        lgtm_check::stack::fresh_run_id(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let on_side = |side: Side| {
+        let p = match side {
+            Side::Baseline => &plan.baseline,
+            Side::Candidate => &plan.candidate,
+        };
+        let images: Vec<String> = plan
+            .gated()
+            .into_iter()
+            .map(|c| match p.config_files.get(&c) {
+                Some(f) => format!("{c}={} (config {})", p.image(c), f.display()),
+                None => format!("{c}={}", p.image(c)),
+            })
+            .collect();
+        eprintln!("lgtm-check gate: {} {}", side.name(), images.join(", "));
+    };
+    let result = tokio::select! {
+        r = lgtm_check::gate_command::run(&plan, &on_side, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            interrupted(&plan.baseline.run_id).await;
+            return interrupted(&plan.candidate.run_id).await;
+        }
+    };
+    let gate = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let report = &gate.report;
+    let _ = lgtm_check::report::gate::terminal(report, &mut std::io::stdout().lock());
+    let mut code = ExitCode::from(report.exit_code() as u8);
+    if let Some(path) = &plan.json
+        && let Err(e) = write_file(path, |f| lgtm_check::report::gate::json(report, f))
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if let Some(path) = &plan.junit
+        && let Err(e) = write_file(path, |f| {
+            junit::render_gate(&gate.baseline, &gate.candidate, report, f)
+        })
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JUnit report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    code
+}
+
 /// After Ctrl-C: removes the run's containers and network, and says so.
 async fn interrupted(run_id: &str) -> ExitCode {
     eprintln!("lgtm-check: interrupted; removing run {run_id}");
@@ -394,10 +611,11 @@ fn write_file(
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
-        Command::Soak(args) => soak(args).await,
+        Command::Soak(args) => soak(*args).await,
         Command::Bench(args) => bench(args).await,
+        Command::Gate(args) => gate(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

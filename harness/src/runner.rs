@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
 use crate::core::catalog_grafana::LoadedDashboard;
-use crate::core::check::Check;
+use std::collections::BTreeMap;
+
+use crate::core::check::{Check, Query};
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::RunPlan;
-use crate::core::report::{PushBackFinding, Report};
+use crate::core::report::{
+    CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
+};
 use crate::core::scenarios::{VOLUME, checks_for};
-use crate::execute::{loaded_dashboard, run_check};
+use crate::execute::{Backends, loaded_dashboard, run_check};
+use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
 use crate::stack::{self, Stack, StackError};
@@ -48,7 +53,7 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-/// Runs everything the plan asks and reports on it.
+/// Runs everything the plan asks on the containers it starts, and reports on it.
 pub async fn run(
     plan: &RunPlan,
     on_event: &(dyn Fn(Event<'_>) + Sync),
@@ -73,21 +78,159 @@ pub async fn run(
     }
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
+    let running = stack.running();
+    let metrics_path_up =
+        running.contains_key(&Component::Prometheus) && running.contains_key(&Component::Mimir);
+    let mut sinks = ScenarioSinks::default();
+    if let Some(r) = running.get(&Component::Loki) {
+        sinks.logs = true;
+        sinks.args.extend(["--loki-url".into(), r.api_url.clone()]);
+    }
+    if let Some(addr) = running
+        .get(&Component::Tempo)
+        .and_then(|r| r.host_ports.get(&4317))
+    {
+        sinks.traces = true;
+        sinks.args.extend([
+            "--otlp-endpoint".into(),
+            format!("http://{addr}"),
+            "--otlp-protocol".into(),
+            "grpc".into(),
+        ]);
+    }
+    // http-service serves /metrics until the checks are done.
+    sinks.metrics_args.extend([
+        "--metrics-listen".into(),
+        format!("0.0.0.0:{metrics_port}"),
+        "--hold".into(),
+    ]);
+    if metrics_path_up {
+        sinks.metrics = true;
+        sinks.metrics_args.push("--await-scrapes".into());
+    }
+    let backends = stack.backends();
+    let result = scenarios_and_checks(
+        plan,
+        &sinks,
+        &backends,
+        &component_reports,
+        Mode::Containers,
+        on_event,
+    )
+    .await;
+    // Metrics are remote-written by the Prometheus role: its log and counters say
+    // whether the Mimir role pushed back.
+    let mut rw_pushback = None;
+    if let Some(spec) = plan.scenarios.iter().find(|s| s.scraped)
+        && let Some(p) = crate::remote_write::read(&stack).await
+    {
+        rw_pushback = Some(PushBackFinding::new(spec.binary, p));
+    }
+    // 6. Clean-up.
+    let removed = stack.stop().await;
+    on_event(Event::CleanedUp { removed });
+    let (checks, mut pushback) = result?;
+    pushback.extend(rw_pushback);
+    Ok(Report::new(
+        plan.run_id.clone(),
+        plan.required.clone(),
+        plan.configs,
+        component_reports.into_values().collect(),
+        checks,
+    )
+    .with_pushback(pushback))
+}
+
+/// Runs the scenarios against a running deployment and every check against it:
+/// nothing is started. Each component is preflighted first; one that fails is
+/// reported `failed` with the named error, and the checks that need it are skipped.
+pub async fn run_external(
+    plan: &RunPlan,
+    deployment: &Deployment,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, RunError> {
+    let components = deployment.preflight().await;
+    for c in &components {
+        on_event(Event::ComponentFinished(c));
+    }
+    let backends = deployment.backends(&components);
+    // Push only where the preflight passed.
+    let sinks = deployment.sinks(|c| {
+        components
+            .iter()
+            .any(|r| r.name == c && r.status == ComponentStatus::Ready)
+    });
+    let component_reports: BTreeMap<Component, ComponentReport> =
+        components.iter().map(|c| (c.name, c.clone())).collect();
+    let (checks, pushback) = scenarios_and_checks(
+        plan,
+        &sinks,
+        &backends,
+        &component_reports,
+        Mode::External(deployment),
+        on_event,
+    )
+    .await?;
+    Ok(Report::new(
+        plan.run_id.clone(),
+        plan.required.clone(),
+        plan.configs,
+        components,
+        checks,
+    )
+    .with_target(&deployment.target.to_string())
+    .with_pushback(pushback))
+}
+
+/// Where the run's checks go.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Containers,
+    External(&'a Deployment),
+}
+
+/// Steps 4 and 5 of every run: the scenarios, all at once, pushing where `sinks`
+/// say, then every check of their manifests against `backends`. Also returns where
+/// the stack pushed back on the scenarios' pushes (their manifests say).
+async fn scenarios_and_checks(
+    plan: &RunPlan,
+    sinks: &ScenarioSinks,
+    backends: &Backends,
+    component_reports: &BTreeMap<Component, ComponentReport>,
+    mode: Mode<'_>,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
     std::fs::create_dir_all(&work_dir).map_err(|source| RunError::WorkDir {
         path: work_dir.display().to_string(),
         source,
     })?;
-    let running = stack.running();
+    let result = scenarios_and_checks_in(
+        plan,
+        sinks,
+        backends,
+        component_reports,
+        mode,
+        &work_dir,
+        on_event,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&work_dir);
+    result
+}
 
-    // 4. The scenarios, all at once: http-service serves /metrics until the checks
-    //    are done; the others exit once they have written their manifests.
-    let metrics_path_up =
-        running.contains_key(&Component::Prometheus) && running.contains_key(&Component::Mimir);
-    let loki_url = running.get(&Component::Loki).map(|r| r.api_url.clone());
-    let otlp = running
-        .get(&Component::Tempo)
-        .and_then(|r| r.host_ports.get(&4317).cloned());
+async fn scenarios_and_checks_in(
+    plan: &RunPlan,
+    sinks: &ScenarioSinks,
+    backends: &Backends,
+    component_reports: &BTreeMap<Component, ComponentReport>,
+    mode: Mode<'_>,
+    work_dir: &std::path::Path,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
+    // 4. The scenarios, all at once: those with metrics may hold (serving /metrics)
+    //    until the checks are done; the others exit once they have written their
+    //    manifests.
     let mut launches = Vec::new();
     for spec in &plan.scenarios {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
@@ -97,24 +240,14 @@ pub async fn run(
         if *spec == VOLUME {
             args.extend(plan.volume.args());
         }
-        if let Some(url) = &loki_url {
-            args.extend(["--loki-url".into(), url.clone()]);
-        }
-        if let Some(addr) = &otlp {
-            args.extend([
-                "--otlp-endpoint".into(),
-                format!("http://{addr}"),
-                "--otlp-protocol".into(),
-                "grpc".into(),
-            ]);
-        }
+        args.extend(sinks.args.iter().cloned());
         if spec.binary == "http-service" {
             // A fault needs the signal it corrupts: a dropped span needs spans to be
             // exported, a mislabelled line needs lines to be pushed.
             for f in &plan.faults {
                 let possible = match f.as_str() {
-                    "drop-span" | "wrong-attribute" | "drop-legacy-attributes" => otlp.is_some(),
-                    "mislabel-log" | "duplicate-log" | "extra-label" => loki_url.is_some(),
+                    "drop-span" | "wrong-attribute" | "drop-legacy-attributes" => sinks.traces,
+                    "mislabel-log" | "duplicate-log" | "extra-label" => sinks.logs,
                     _ => true,
                 };
                 if possible {
@@ -123,19 +256,13 @@ pub async fn run(
             }
         }
         if spec.scraped {
-            args.extend([
-                "--metrics-listen".into(),
-                format!("0.0.0.0:{metrics_port}"),
-                "--hold".into(),
-            ]);
-            if metrics_path_up {
-                args.push("--await-scrapes".into());
-            }
+            args.extend(sinks.metrics_args.iter().cloned());
         }
         on_event(Event::ScenarioStarted { name: spec.binary });
         let manifest = work_dir.join(format!("{}.manifest.json", spec.binary));
+        let env = sinks.env.clone();
         launches.push(async move {
-            let r = ScenarioRun::start(spec.binary, &binary, &args, &manifest).await;
+            let r = ScenarioRun::start_with_env(spec.binary, &binary, &args, &env, &manifest).await;
             (spec, r)
         });
     }
@@ -163,13 +290,12 @@ pub async fn run(
     }
 
     // 5. The checks.
-    let backends = stack.backends();
     let mut all_checks: Vec<(Instant, Check)> = Vec::new();
     // Grafana's checks judge what Grafana loaded: read it back before the catalog.
     let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
         .expect("the embedded provisioning is valid")
         .dashboard;
-    let loaded = loaded_dashboard(&backends, &provisioned, Duration::from_secs(15)).await;
+    let loaded = loaded_dashboard(backends, &provisioned, Duration::from_secs(15)).await;
     let ctx = stack::configs::catalog_context(plan.configs, loaded)
         .expect("the embedded provisioning is valid");
     for (spec, run) in &scenarios {
@@ -180,7 +306,16 @@ pub async fn run(
         );
     }
     let started_checks = Instant::now();
-    all_checks.extend(retention_checks().into_iter().map(|c| (started_checks, c)));
+    all_checks.extend(retention_checks().into_iter().map(|mut c| {
+        if matches!(mode, Mode::External(_)) {
+            // The guide's retention is what the fixtures set, not what a deployment
+            // owes anyone.
+            c.query = Query::NotPossible {
+                reason: "an external deployment's retention is its own: the guide's settings are checked only on the containers lgtm-check starts".into(),
+            };
+        }
+        (started_checks, c)
+    }));
     // A check that could pass without data is refused before anything is judged.
     if let Err(e) = validate(all_checks.iter().map(|(_, c)| c), |c| {
         c.needs.iter().all(|n| backends.has(*n))
@@ -188,17 +323,14 @@ pub async fn run(
         for (_, run) in scenarios {
             run.finish().await;
         }
-        let removed = stack.stop().await;
-        on_event(Event::CleanedUp { removed });
-        let _ = std::fs::remove_dir_all(&work_dir);
         return Err(e.into());
     }
     let mut check_reports = Vec::new();
     for (emitted_at, check) in &all_checks {
         let report = run_check(
             check,
-            &backends,
-            &component_reports,
+            backends,
+            component_reports,
             *emitted_at,
             plan.check_timeout,
         )
@@ -206,9 +338,18 @@ pub async fn run(
         on_event(Event::CheckFinished(&report));
         check_reports.push(report);
     }
-
-    // Where the stack pushed back on a scenario's pushes: a finding of the report.
-    let mut pushback: Vec<PushBackFinding> = scenarios
+    if let Mode::External(deployment) = mode {
+        let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
+        explain_invisible(
+            deployment,
+            backends,
+            &plan.run_id,
+            &manifests,
+            &mut check_reports,
+        )
+        .await;
+    }
+    let pushback = scenarios
         .iter()
         .flat_map(|(spec, run)| {
             run.manifest
@@ -217,27 +358,100 @@ pub async fn run(
                 .map(|p| PushBackFinding::new(spec.binary, p.clone()))
         })
         .collect();
-    // Metrics are remote-written by the Prometheus role: its log and counters say.
-    if let Some((spec, _)) = scenarios.iter().find(|(s, _)| s.scraped)
-        && let Some(p) = crate::remote_write::read(&stack).await
-    {
-        pushback.push(PushBackFinding::new(spec.binary, p));
-    }
-
-    // 6. Clean-up.
     for (_, run) in scenarios {
         run.finish().await;
     }
-    let removed = stack.stop().await;
-    on_event(Event::CleanedUp { removed });
-    let _ = std::fs::remove_dir_all(&work_dir);
+    Ok((check_reports, pushback))
+}
 
-    Ok(Report::new(
-        plan.run_id.clone(),
-        plan.required.clone(),
-        plan.configs,
-        component_reports.into_values().collect(),
-        check_reports,
-    )
-    .with_pushback(pushback))
+/// On an external target: where every failed check of a component saw nothing and a
+/// probe for anything of the run (asked once, after the checks) finds nothing under
+/// the tenant asked, though the scenarios' pushes were accepted, the checks' reasons
+/// say the data is not visible to that tenant.
+async fn explain_invisible(
+    deployment: &Deployment,
+    backends: &Backends,
+    run_id: &str,
+    manifests: &[&lgtm_check_recorder::manifest::Manifest],
+    checks: &mut [CheckReport],
+) {
+    let (Some(start), Some(end)) = (
+        manifests.iter().map(|m| m.started_at_unix_ms).min(),
+        manifests.iter().map(|m| m.finished_at_unix_ms).max(),
+    ) else {
+        return;
+    };
+    let selector = format!("run_id=~\"{run_id}-.+\"");
+    for c in [Component::Loki, Component::Tempo, Component::Mimir] {
+        if !checks
+            .iter()
+            .any(|r| r.component == c && r.status == CheckStatus::Fail)
+        {
+            continue;
+        }
+        let (probe, empty) = match c {
+            Component::Loki => {
+                let Some(loki) = &backends.loki else { continue };
+                let probe = format!("{{{selector}}}");
+                let answer = loki
+                    .query_range(
+                        &probe,
+                        (start as u128 - 60_000) * 1_000_000,
+                        (end as u128 + 120_000) * 1_000_000,
+                        1,
+                    )
+                    .await;
+                match answer {
+                    Ok(seen) => (probe, is_empty(&seen)),
+                    Err(_) => continue,
+                }
+            }
+            Component::Tempo => {
+                let Some(tempo) = &backends.tempo else {
+                    continue;
+                };
+                let probe = format!("{{ resource.{selector} }}").replace("run_id=~", "run_id =~ ");
+                match tempo
+                    .search(&probe, start / 1000 - 60, end / 1000 + 120, 1)
+                    .await
+                {
+                    Ok(found) => (probe, found.is_empty()),
+                    Err(_) => continue,
+                }
+            }
+            _ => {
+                let Some(prom) = backends.prometheus_api.get(&Component::Mimir) else {
+                    continue;
+                };
+                let probe = format!("count({{{selector}}})");
+                let at = crate::core::check::unix_seconds(end + 60_000);
+                match prom.query(&probe, Some(&at)).await {
+                    Ok(samples) => (format!("{probe} at {at}"), samples.is_empty()),
+                    Err(_) => continue,
+                }
+            }
+        };
+        if !empty {
+            continue;
+        }
+        let tenant = deployment.endpoints.get(&c).and_then(|e| e.tenant.clone());
+        let why = invisible_reason(c, tenant.as_deref(), &probe);
+        for r in checks
+            .iter_mut()
+            .filter(|r| r.component == c && r.status == CheckStatus::Fail)
+        {
+            r.reason = format!("{why}; {}", r.reason);
+        }
+    }
+}
+
+/// Whether an answer holds nothing.
+fn is_empty(seen: &crate::core::observed::Observed) -> bool {
+    use crate::core::observed::Observed;
+    match seen {
+        Observed::Series(s) => s.is_empty(),
+        Observed::Logs(l) => l.is_empty(),
+        Observed::Traces(t) => t.is_empty(),
+        _ => false,
+    }
 }

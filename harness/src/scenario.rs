@@ -120,6 +120,18 @@ impl ScenarioRun {
         args: &[String],
         manifest_path: &Path,
     ) -> Result<Self, ScenarioError> {
+        Self::start_with_env(name, binary, args, &[], manifest_path).await
+    }
+
+    /// As [`ScenarioRun::start`], with variables set for the scenario alone (the
+    /// secrets of an external target: `LOKI_PASSWORD`, `OTLP_TOKEN`, …).
+    pub async fn start_with_env(
+        name: &str,
+        binary: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        manifest_path: &Path,
+    ) -> Result<Self, ScenarioError> {
         let mut command = Command::new(binary);
         // The scenario's settings are its flags, not the caller's environment: the
         // standard OTEL_* variables, LGTM_CHECK_* and LOKI_PASSWORD would change what
@@ -130,6 +142,17 @@ impl ScenarioRun {
                 command.env_remove(&key);
             }
         }
+        const SECRETS: [&str; 5] = [
+            "LOKI_TOKEN",
+            "OTLP_PASSWORD",
+            "OTLP_TOKEN",
+            "REMOTE_WRITE_PASSWORD",
+            "REMOTE_WRITE_TOKEN",
+        ];
+        for k in SECRETS {
+            command.env_remove(k);
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         let mut child = command
             .args(args)
             .arg("--manifest")

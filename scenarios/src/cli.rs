@@ -16,6 +16,7 @@ use anyhow::Context;
 
 use crate::manifest::{MANIFEST_SCHEMA_VERSION, Manifest};
 use crate::metrics_endpoint::MetricsEndpoint;
+use crate::remote_write::{RemoteWriteConfig, RemoteWriter};
 use crate::telemetry::{Recorded, TelemetryConfig, TelemetryFlags, TelemetryGuard, process_env};
 
 /// Flags every scenario takes.
@@ -42,6 +43,9 @@ pub struct CommonArgs {
     /// Loki basic-auth user; the password is read from LOKI_PASSWORD.
     #[arg(long)]
     pub loki_user: Option<String>,
+    /// Send the token in LOKI_TOKEN to Loki as `Authorization: Bearer`.
+    #[arg(long)]
+    pub loki_bearer: bool,
     /// OTLP base URL, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318 (http/protobuf)
     /// [default: OTEL_EXPORTER_OTLP_ENDPOINT; absent: spans are not exported].
     #[arg(long)]
@@ -49,6 +53,15 @@ pub struct CommonArgs {
     /// `grpc` or `http/protobuf` [default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf].
     #[arg(long)]
     pub otlp_protocol: Option<String>,
+    /// OTLP tenant (X-Scope-OrgID).
+    #[arg(long)]
+    pub otlp_tenant: Option<String>,
+    /// OTLP basic-auth user; the password is read from OTLP_PASSWORD.
+    #[arg(long)]
+    pub otlp_user: Option<String>,
+    /// Send the token in OTLP_TOKEN to the OTLP endpoint as `Authorization: Bearer`.
+    #[arg(long)]
+    pub otlp_bearer: bool,
     /// Root sampling ratio: sampler ParentBased(TraceIdRatioBased(R)) [default: OTEL_TRACES_SAMPLER(_ARG), else parentbased_always_on].
     #[arg(long)]
     pub sampler_ratio: Option<f64>,
@@ -63,8 +76,12 @@ impl CommonArgs {
             loki_url: self.loki_url.clone(),
             loki_tenant: self.loki_tenant.clone(),
             loki_user: self.loki_user.clone(),
+            loki_bearer: self.loki_bearer,
             otlp_endpoint: self.otlp_endpoint.clone(),
             otlp_protocol: self.otlp_protocol.clone(),
+            otlp_tenant: self.otlp_tenant.clone(),
+            otlp_user: self.otlp_user.clone(),
+            otlp_bearer: self.otlp_bearer,
             sampler_ratio: self.sampler_ratio,
         }
     }
@@ -85,10 +102,21 @@ impl CommonArgs {
         opt("--loki-user", &self.loki_user);
         opt("--otlp-endpoint", &self.otlp_endpoint);
         opt("--otlp-protocol", &self.otlp_protocol);
+        opt("--otlp-tenant", &self.otlp_tenant);
+        opt("--otlp-user", &self.otlp_user);
+
         opt(
             "--sampler-ratio",
             &self.sampler_ratio.map(|r| r.to_string()),
         );
+        for (flag, on) in [
+            ("--loki-bearer", self.loki_bearer),
+            ("--otlp-bearer", self.otlp_bearer),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
         args
     }
 
@@ -116,6 +144,19 @@ pub struct MetricsArgs {
     /// After writing the manifest, keep serving /metrics until standard input closes.
     #[arg(long)]
     pub hold: bool,
+    /// Also push every series by Prometheus remote write to this URL (e.g.
+    /// http://mimir:9009/api/v1/push): at zero before the workload, final after it.
+    #[arg(long)]
+    pub remote_write_url: Option<String>,
+    /// Remote-write tenant (X-Scope-OrgID).
+    #[arg(long)]
+    pub remote_write_tenant: Option<String>,
+    /// Remote-write basic-auth user; the password is read from REMOTE_WRITE_PASSWORD.
+    #[arg(long)]
+    pub remote_write_user: Option<String>,
+    /// Send the token in REMOTE_WRITE_TOKEN as `Authorization: Bearer`.
+    #[arg(long)]
+    pub remote_write_bearer: bool,
 }
 
 /// Prints one JSON event line on stdout; the harness reads these.
@@ -183,10 +224,13 @@ pub fn write_manifest(
     Ok(())
 }
 
-/// The `/metrics` side of a scenario's flow.
+/// The `/metrics` side of a scenario's flow, and its remote write.
 pub struct MetricsSession {
     pub endpoint: MetricsEndpoint,
     args: MetricsArgs,
+    remote_write: Option<RemoteWriter>,
+    /// When the zero samples were pushed (Unix ms): the final push is later.
+    pushed_zero_at: std::sync::atomic::AtomicI64,
 }
 
 impl MetricsSession {
@@ -197,6 +241,16 @@ impl MetricsSession {
         config: &TelemetryConfig,
         register: impl FnOnce(),
     ) -> anyhow::Result<Self> {
+        let remote_write = match &args.remote_write_url {
+            Some(url) => Some(RemoteWriter::new(RemoteWriteConfig::resolve(
+                url,
+                args.remote_write_tenant.as_deref(),
+                args.remote_write_user.as_deref(),
+                args.remote_write_bearer,
+                &process_env(),
+            )?)),
+            None => None,
+        };
         let endpoint = MetricsEndpoint::start(
             args.metrics_listen,
             &config.service,
@@ -207,6 +261,8 @@ impl MetricsSession {
         Ok(MetricsSession {
             endpoint,
             args: args.clone(),
+            remote_write,
+            pushed_zero_at: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -215,16 +271,36 @@ impl MetricsSession {
     }
 
     /// With `--await-scrapes`: waits for one scrape (every series is at zero in it:
-    /// they were registered before the endpoint served).
+    /// they were registered before the endpoint served). With `--remote-write-url`:
+    /// pushes every series as it is now (the workload's at zero).
     pub async fn before_workload(&self) -> anyhow::Result<()> {
+        if let Some(w) = &self.remote_write {
+            let at = unix_ms() as i64;
+            w.push(&self.endpoint.render(), at).await?;
+            self.pushed_zero_at
+                .store(at, std::sync::atomic::Ordering::SeqCst);
+        }
         if self.args.await_scrapes {
             self.endpoint.scrapes.wait_for(1, self.timeout()).await?;
         }
         Ok(())
     }
 
-    /// With `--await-scrapes`: waits for two more complete scrapes.
+    /// With `--remote-write-url`: pushes every series' final value, at a timestamp
+    /// after the zero's (and before the manifest's end). With `--await-scrapes`:
+    /// waits for two more complete scrapes.
     pub async fn after_emitted(&self) -> anyhow::Result<()> {
+        if let Some(w) = &self.remote_write {
+            let zero = self
+                .pushed_zero_at
+                .load(std::sync::atomic::Ordering::SeqCst);
+            let mut at = unix_ms() as i64;
+            if at <= zero {
+                tokio::time::sleep(Duration::from_millis((zero + 1 - at) as u64)).await;
+                at = unix_ms() as i64;
+            }
+            w.push(&self.endpoint.render(), at).await?;
+        }
         if self.args.await_scrapes {
             let after = self.endpoint.scrapes.completed();
             self.endpoint

@@ -25,6 +25,8 @@ pub mod loki_push;
 #[cfg(feature = "telemetry")]
 pub mod metrics_endpoint;
 #[cfg(feature = "telemetry")]
+pub mod remote_write;
+#[cfg(feature = "telemetry")]
 pub mod sampling;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;

@@ -192,6 +192,20 @@ pub struct MetricsEndpoint {
     pub addr: SocketAddr,
     pub scrapes: Arc<Scrapes>,
     recorder: Recorder,
+    /// The global labels, also on the process metrics.
+    labels: [(&'static str, String); 2],
+}
+
+/// The recorder's exposition followed by the process metrics, with `labels`.
+fn render(handle: &PrometheusHandle, labels: &[(&'static str, String); 2]) -> String {
+    let mut body = handle.render();
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let process = process_samples(&metrics_process::collector::collect());
+    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    body.push_str(&render_process_metrics(&process, &labels));
+    body
 }
 
 impl MetricsEndpoint {
@@ -225,13 +239,14 @@ impl MetricsEndpoint {
             completed: AtomicU64::new(0),
             changed: Notify::new(),
         });
+        let labels = [
+            ("service", service.to_owned()),
+            ("run_id", run_id.to_owned()),
+        ];
         let app = {
             let scrapes = scrapes.clone();
             let handle = handle.clone();
-            let labels = [
-                ("service", service.to_owned()),
-                ("run_id", run_id.to_owned()),
-            ];
+            let labels = labels.clone();
             Router::new().route(
                 "/metrics",
                 get(move || {
@@ -239,14 +254,7 @@ impl MetricsEndpoint {
                     let handle = handle.clone();
                     let labels = labels.clone();
                     async move {
-                        let mut body = handle.render();
-                        if !body.is_empty() && !body.ends_with('\n') {
-                            body.push('\n');
-                        }
-                        let process = process_samples(&metrics_process::collector::collect());
-                        let labels: Vec<(&str, &str)> =
-                            labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                        body.push_str(&render_process_metrics(&process, &labels));
+                        let body = render(&handle, &labels);
                         scrapes.completed.fetch_add(1, Ordering::SeqCst);
                         scrapes.changed.notify_waiters();
                         body
@@ -264,7 +272,14 @@ impl MetricsEndpoint {
             addr,
             scrapes,
             recorder,
+            labels,
         })
+    }
+
+    /// What `/metrics` serves now (the recorder's series and the process metrics),
+    /// without counting as a scrape: what remote write pushes.
+    pub fn render(&self) -> String {
+        render(&self.handle, &self.labels)
     }
 
     /// The series the scenario counted or observed into (those only registered at

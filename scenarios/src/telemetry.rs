@@ -368,22 +368,45 @@ fn basic_authorization(user: &str, password: &str) -> String {
     format!("Basic {token}")
 }
 
+/// The `Authorization` value of basic auth or a bearer token, if any.
+fn authorization(basic: &Option<(String, String)>, bearer: &Option<String>) -> Option<String> {
+    match (basic, bearer) {
+        (Some((user, password)), _) => Some(basic_authorization(user, password)),
+        (None, Some(token)) => Some(format!("Bearer {token}")),
+        (None, None) => None,
+    }
+}
+
 fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
     use opentelemetry_otlp::{WithHttpConfig, WithTonicConfig};
-    let authorization = otlp
-        .basic_auth
-        .as_ref()
-        .map(|(user, password)| basic_authorization(user, password));
+    let mut headers: Vec<(&str, String)> = Vec::new();
+    if let Some(value) = authorization(&otlp.basic_auth, &otlp.bearer) {
+        headers.push(("authorization", value));
+    }
+    if let Some(tenant) = &otlp.tenant {
+        headers.push(("x-scope-orgid", tenant.clone()));
+    }
     let built = match otlp.protocol {
         OtlpProtocol::Grpc => {
             let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(otlp.endpoint.clone())
                 .with_timeout(Duration::from_secs(10));
-            if let Some(value) = authorization.as_deref().and_then(|a| a.parse().ok()) {
+            if !headers.is_empty() {
                 let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
-                metadata.insert("authorization", value);
+                for (key, value) in &headers {
+                    if let Ok(value) = value.parse() {
+                        metadata.insert(*key, value);
+                    }
+                }
                 builder = builder.with_metadata(metadata);
+            }
+            if otlp.endpoint.starts_with("https://") {
+                // The system's roots (and SSL_CERT_FILE's), as the HTTP clients trust.
+                builder = builder.with_tls_config(
+                    opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                        .with_native_roots(),
+                );
             }
             builder.build()
         }
@@ -393,9 +416,13 @@ fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, 
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_endpoint(otlp.endpoint.clone())
                 .with_timeout(Duration::from_secs(10));
-            if let Some(value) = authorization {
-                builder = builder
-                    .with_headers([("Authorization".to_string(), value)].into_iter().collect());
+            if !headers.is_empty() {
+                builder = builder.with_headers(
+                    headers
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                );
             }
             builder.build()
         }
@@ -478,9 +505,9 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
                         source,
                     })?;
             }
-            if let Some((user, password)) = &loki.basic_auth {
+            if let Some(value) = authorization(&loki.basic_auth, &loki.bearer) {
                 builder = builder
-                    .http_header("Authorization", basic_authorization(user, password))
+                    .http_header("Authorization", value)
                     .map_err(|source| TelemetryError::Loki {
                         url: loki.url.clone(),
                         source,

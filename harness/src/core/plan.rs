@@ -77,7 +77,7 @@ pub struct RawRun {
     pub log_lines: Option<u64>,
     pub spans: Option<u64>,
     pub series: Option<u64>,
-    /// `--config COMPONENT=PATH`: run a component with this config file.
+    /// `--component-config COMPONENT=PATH`: run a component with this config file.
     pub config_files: Vec<String>,
 }
 
@@ -125,8 +125,10 @@ pub struct RunPlan {
     pub scenarios: Vec<ScenarioSpec>,
     /// How much the volume scenario emits, when it runs.
     pub volume: VolumeSize,
-    /// Config files that replace a component's (`--config loki=PATH`).
-    pub config_files: Vec<(Component, PathBuf)>,
+    /// Configuration files that replace a component's fixture (`run --component-config
+    /// loki=PATH`, the gate's `--candidate-config loki=PATH`); read when the stack
+    /// starts.
+    pub config_files: BTreeMap<Component, PathBuf>,
 }
 
 /// Flags or environment that cannot make a plan.
@@ -162,7 +164,9 @@ pub enum PlanError {
         "--scenario volume with {0}: both serve /metrics on the one target the Prometheus role scrapes; run them in separate runs"
     )]
     TwoScraped(&'static str),
-    #[error("--config `{value}`: expected COMPONENT=PATH, e.g. loki=loki.yaml ({reason})")]
+    #[error(
+        "--component-config `{value}`: expected COMPONENT=PATH, e.g. loki=loki.yaml ({reason})"
+    )]
     ConfigFile { value: String, reason: String },
 }
 
@@ -271,7 +275,7 @@ impl RunPlan {
                 }
                 Ok((c, PathBuf::from(path)))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
         Ok(RunPlan {
             scenarios,
             volume,

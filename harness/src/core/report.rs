@@ -100,7 +100,17 @@ impl ComponentReport {
     pub fn down_because(&self) -> Option<String> {
         match self.status {
             ComponentStatus::Ready => None,
+            // Not part of an external target: the reason says so, no image involved.
+            ComponentStatus::Skipped if self.image.is_empty() => Some(format!(
+                "{} {}",
+                self.name,
+                self.reason.as_deref().unwrap_or("was not given")
+            )),
             ComponentStatus::Skipped => Some(format!("image {} is not available", self.image)),
+            // An external component (no image): its preflight failed.
+            ComponentStatus::Failed if self.image.is_empty() => {
+                Some(format!("{} failed its preflight", self.name))
+            }
             ComponentStatus::Failed => Some(format!("{} failed to start", self.name)),
         }
     }
@@ -108,6 +118,9 @@ impl ComponentReport {
     /// The error behind [`ComponentReport::down_because`] in one short line: the
     /// image pull's error, or the first line of why it failed.
     pub fn short_error(&self) -> Option<String> {
+        if self.status == ComponentStatus::Skipped && self.image.is_empty() {
+            return None;
+        }
         let reason = self.reason.as_deref()?;
         let error = match reason.split_once(PULL_ERROR_AFTER) {
             Some((_, pull)) => pull,
@@ -333,6 +346,9 @@ pub fn guide_defects(
 pub struct Report {
     pub schema_version: u32,
     pub run_id: String,
+    /// What was checked: `containers` (started by lgtm-check), or
+    /// `external (loki https://…, tenant …; …)`, URLs redacted.
+    pub target: String,
     /// Components that had to really run (`--require`, `--require-all`).
     pub required: BTreeSet<Component>,
     /// Whose configs ran: `fixed` or `guide`.
@@ -452,7 +468,14 @@ impl Report {
         let mut problems = Vec::new();
         for c in &components {
             if c.status == ComponentStatus::Failed {
-                problems.push(format!("{} failed to start", c.name));
+                problems.push(match c.image.is_empty() {
+                    true => format!(
+                        "{} failed its preflight: {}",
+                        c.name,
+                        first_line(c.reason.as_deref().unwrap_or_default())
+                    ),
+                    false => format!("{} failed to start", c.name),
+                });
             }
             if required.contains(&c.name) {
                 if c.status == ComponentStatus::Skipped {
@@ -485,6 +508,7 @@ impl Report {
         let all_needs_down = checks.iter().all(|c| c.needs.iter().all(down));
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
+            target: "containers".into(),
             guide_defects: guide_defects(configs, &components, &checks),
             nothing_verified: nothing_verified(summary, &skips, all_needs_down),
             skips,
@@ -502,6 +526,13 @@ impl Report {
     /// This report with the stack's push-back findings.
     pub fn with_pushback(mut self, findings: Vec<PushBackFinding>) -> Self {
         self.pushback = findings;
+        self
+    }
+
+    /// The same report of a run on `target` (as [`crate::core::target::ExternalTarget`]
+    /// displays it); the text is redacted once more here.
+    pub fn with_target(mut self, target: &str) -> Self {
+        self.target = redact_url(target);
         self
     }
 

@@ -86,6 +86,7 @@ fn status_word(s: CheckStatus) -> &'static str {
 /// The final report.
 pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "\nlgtm-check report — run {}", report.run_id)?;
+    writeln!(out, "target: {}", report.target)?;
     writeln!(out, "\nComponents")?;
     writeln!(
         out,
@@ -124,7 +125,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             c.name.name(),
             status,
             ready,
-            c.image,
+            if c.image.is_empty() { "-" } else { &c.image },
             c.version.as_deref().unwrap_or("-"),
             note
         )?;

@@ -43,6 +43,8 @@ pub struct LokiConfig {
     pub tenant: Option<String>,
     /// HTTP basic auth (user, password).
     pub basic_auth: Option<(String, String)>,
+    /// A bearer token (`--loki-bearer`, from `LOKI_TOKEN`).
+    pub bearer: Option<String>,
 }
 
 impl std::fmt::Debug for LokiConfig {
@@ -55,6 +57,7 @@ impl std::fmt::Debug for LokiConfig {
                 "basic_auth",
                 &self.basic_auth.as_ref().map(|(u, _)| (u, "<redacted>")),
             )
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -93,8 +96,13 @@ pub struct OtlpConfig {
     /// `…/v1/traces` URL.
     pub endpoint: String,
     pub protocol: OtlpProtocol,
-    /// HTTP basic auth (user, password), from credentials in the endpoint URL.
+    /// HTTP basic auth (user, password), from credentials in the endpoint URL or
+    /// `--otlp-user` with `OTLP_PASSWORD`.
     pub basic_auth: Option<(String, String)>,
+    /// A bearer token (`--otlp-bearer`, from `OTLP_TOKEN`).
+    pub bearer: Option<String>,
+    /// Sent as `X-Scope-OrgID` (`--otlp-tenant`).
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for OtlpConfig {
@@ -107,6 +115,8 @@ impl std::fmt::Debug for OtlpConfig {
                 "basic_auth",
                 &self.basic_auth.as_ref().map(|(u, _)| (u, "<redacted>")),
             )
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("tenant", &self.tenant)
             .finish()
     }
 }
@@ -163,8 +173,15 @@ pub struct TelemetryFlags {
     pub loki_url: Option<String>,
     pub loki_tenant: Option<String>,
     pub loki_user: Option<String>,
+    /// Send `LOKI_TOKEN` as a bearer token.
+    pub loki_bearer: bool,
     pub otlp_endpoint: Option<String>,
     pub otlp_protocol: Option<String>,
+    pub otlp_tenant: Option<String>,
+    /// Basic-auth user of the OTLP endpoint; the password is read from `OTLP_PASSWORD`.
+    pub otlp_user: Option<String>,
+    /// Send `OTLP_TOKEN` as a bearer token.
+    pub otlp_bearer: bool,
     pub sampler_ratio: Option<f64>,
 }
 
@@ -268,11 +285,20 @@ impl TelemetryConfig {
             });
         let otlp = match endpoint {
             Some((name, e)) => {
-                let (e, basic_auth) = http_url(name, e)?;
+                let (clean, from_url) = http_url(name, e)?;
+                let (basic_auth, bearer) = credentials(
+                    (name, e),
+                    from_url,
+                    ("--otlp-user", flags.otlp_user.as_deref(), "OTLP_PASSWORD"),
+                    ("--otlp-bearer", flags.otlp_bearer, "OTLP_TOKEN"),
+                    env,
+                )?;
                 Some(OtlpConfig {
-                    endpoint: signal_endpoint(&e, protocol),
+                    endpoint: signal_endpoint(&clean, protocol),
                     protocol,
                     basic_auth,
+                    bearer,
+                    tenant: flags.otlp_tenant.clone(),
                 })
             }
             None => None,
@@ -286,30 +312,18 @@ impl TelemetryConfig {
         let loki = match &flags.loki_url {
             Some(url) => {
                 let (clean, from_url) = http_url("--loki-url", url)?;
-                let basic_auth = match &flags.loki_user {
-                    Some(_) if from_url.is_some() => {
-                        return Err(invalid(
-                            "--loki-url",
-                            url,
-                            "carries credentials, and --loki-user is given too: use one",
-                        ));
-                    }
-                    None => from_url,
-                    Some(user) => {
-                        let password = env.get("LOKI_PASSWORD").cloned().ok_or_else(|| {
-                            invalid(
-                                "--loki-user",
-                                user,
-                                "needs the password in the environment variable LOKI_PASSWORD",
-                            )
-                        })?;
-                        Some((user.clone(), password))
-                    }
-                };
+                let (basic_auth, bearer) = credentials(
+                    ("--loki-url", url),
+                    from_url,
+                    ("--loki-user", flags.loki_user.as_deref(), "LOKI_PASSWORD"),
+                    ("--loki-bearer", flags.loki_bearer, "LOKI_TOKEN"),
+                    env,
+                )?;
                 Some(LokiConfig {
                     url: clean,
                     tenant: flags.loki_tenant.clone(),
                     basic_auth,
+                    bearer,
                 })
             }
             None => None,
@@ -326,6 +340,55 @@ impl TelemetryConfig {
             sampler,
             stderr_filter: get("RUST_LOG").unwrap_or("info").to_owned(),
         })
+    }
+}
+
+/// User and password.
+type BasicAuth = (String, String);
+
+/// Basic auth and bearer token of one endpoint: credentials in its URL, or a user
+/// flag with the password from its variable, or a bearer flag with the token from its
+/// variable; at most one of them.
+fn credentials(
+    (url_name, url): (&str, &str),
+    from_url: Option<BasicAuth>,
+    (user_flag, user, password_var): (&str, Option<&str>, &str),
+    (bearer_flag, bearer, token_var): (&str, bool, &str),
+    env: &EnvMap,
+) -> Result<(Option<BasicAuth>, Option<String>), ConfigError> {
+    let secret = |var: &str| env.get(var).filter(|v| !v.is_empty()).cloned();
+    match (from_url, user, bearer) {
+        (Some(_), Some(_), _) | (Some(_), _, true) => Err(invalid(
+            url_name,
+            url,
+            &format!("carries credentials, and {user_flag} or {bearer_flag} is given too: use one"),
+        )),
+        (_, Some(user), true) => Err(invalid(
+            user_flag,
+            user,
+            &format!("{bearer_flag} is given too: use basic auth or a bearer token"),
+        )),
+        (from_url, None, false) => Ok((from_url, None)),
+        (None, Some(user), false) => {
+            let password = secret(password_var).ok_or_else(|| {
+                invalid(
+                    user_flag,
+                    user,
+                    &format!("needs the password in the environment variable {password_var}"),
+                )
+            })?;
+            Ok((Some((user.to_owned(), password)), None))
+        }
+        (None, None, true) => {
+            let token = secret(token_var).ok_or_else(|| {
+                invalid(
+                    bearer_flag,
+                    "",
+                    &format!("needs the token in the environment variable {token_var}"),
+                )
+            })?;
+            Ok((None, Some(token)))
+        }
     }
 }
 
@@ -482,6 +545,8 @@ mod tests {
                 endpoint: "http://tempo:4318/v1/traces".into(),
                 protocol: OtlpProtocol::HttpProtobuf,
                 basic_auth: None,
+                bearer: None,
+                tenant: None,
             })
         );
         assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
@@ -516,6 +581,8 @@ mod tests {
                 endpoint: "http://127.0.0.1:4317".into(),
                 protocol: OtlpProtocol::Grpc,
                 basic_auth: None,
+                bearer: None,
+                tenant: None,
             })
         );
         assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.01));

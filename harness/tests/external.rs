@@ -1,0 +1,334 @@
+//! `lgtm-check run --target external` as a deployment is used: the harness's own
+//! Stack (Loki 3.2.0, Tempo 2.6.0, Cortex 1.18.1 in the Mimir role) is started by the
+//! test and then verified through its URLs alone: the scenarios push logs to Loki,
+//! spans over OTLP/gRPC and metrics by remote write, and every check queries the
+//! deployment. Then the connection errors, each with its own name, against real
+//! sockets: a refused port, a name that does not resolve, plain HTTP to a TLS port,
+//! and a port that is not HTTP; 401 and 403 from a local HTTP server that answers as
+//! an auth proxy does (no proxy image exists here yet); a wrong tenant, whose pushes
+//! are accepted while the data stays invisible to the tenant asked.
+//!
+//! The live cases are skipped, with the reason, when Docker, an image or the scenario
+//! binary is missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
+
+mod common;
+
+use std::process::Command;
+
+use lgtm_check::Stack;
+use lgtm_check::core::component::Component;
+
+const IMAGES: [&str; 3] = [
+    "grafana/loki:3.2.0",
+    "grafana/tempo:2.6.0",
+    "cortexproject/cortex:v1.18.1",
+];
+
+/// Why the live cases cannot run here, if they cannot.
+fn missing() -> Option<String> {
+    common::cannot_run(&IMAGES.map(String::from))
+}
+
+fn skip(why: String) {
+    if std::env::var("LGTM_CHECK_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("cannot run: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// Runs `lgtm-check run --target external` without the caller's `LGTM_CHECK_*`,
+/// `OTEL_*` and `DOCKER_HOST`, in an empty directory (no lgtm-check.toml), with
+/// `args` and the variables `env`; returns the exit code, stdout, stderr and the JSON
+/// report.
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "lgtm-check-external-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("report.json");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
+            command.env_remove(&key);
+        }
+    }
+    let out = command
+        .current_dir(&dir)
+        .envs(env.iter().copied())
+        .args(["run", "--target", "external", "--json"])
+        .arg(&json)
+        .args(args)
+        .output()
+        .expect("lgtm-check runs");
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+    )
+}
+
+fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+fn component<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["components"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no component {name} in {report:#}"))
+}
+
+async fn stack() -> Option<Stack> {
+    if let Some(why) = missing() {
+        skip(why);
+        return None;
+    }
+    Some(
+        Stack::builder()
+            .components([Component::Loki, Component::Tempo, Component::Mimir])
+            .image(Component::Loki, IMAGES[0].parse().unwrap())
+            .image(Component::Tempo, IMAGES[1].parse().unwrap())
+            .image(Component::Mimir, IMAGES[2].parse().unwrap())
+            .start()
+            .await
+            .expect("the stack starts"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_deployment_is_verified_through_its_urls_alone() {
+    let Some(stack) = stack().await else { return };
+    let loki = stack.loki_url().unwrap();
+    let tempo = stack.url(Component::Tempo).unwrap();
+    let otlp = stack.otlp_grpc_url().unwrap();
+    let prometheus = stack.prometheus_query_url().unwrap();
+    let remote_write = stack.remote_write_url().unwrap();
+    let (code, stdout, stderr, report) = run(
+        &[
+            "--loki-url",
+            &loki,
+            "--tempo-url",
+            &tempo,
+            "--otlp-url",
+            &otlp,
+            "--prometheus-url",
+            &prometheus,
+            "--remote-write-url",
+            &remote_write,
+            "--check-timeout",
+            "60",
+        ],
+        &[],
+    );
+    let statuses: Vec<String> = report["checks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{} {} {}", c["status"], c["id"], c["reason"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("{}", statuses.join("\n"));
+    // The target is named, in both reports.
+    let target = report["target"].as_str().unwrap_or_default();
+    assert!(
+        target.starts_with(&format!(
+            "external (loki {loki}; tempo {tempo}; otlp (grpc) {otlp}"
+        )),
+        "{target}\n{stderr}"
+    );
+    assert!(stdout.contains(&format!("target: {target}")), "{stdout}");
+    // Ready with the versions they report; the Prometheus role is the scenarios'
+    // remote write, and Grafana is not part of the target.
+    assert_eq!(component(&report, "loki")["version"], "3.2.0", "{report:#}");
+    assert_eq!(component(&report, "tempo")["status"], "ready");
+    assert_eq!(component(&report, "mimir")["status"], "ready");
+    assert_eq!(
+        component(&report, "prometheus")["stand_in"],
+        "remote write from the scenarios"
+    );
+    assert_eq!(component(&report, "grafana")["status"], "skipped");
+    // Each signal verified exactly, metrics included (pushed, not scraped).
+    for id in [
+        "http.logs.exact",
+        "http.traces.exact_ids",
+        "http.traces.span_trees",
+        "chain.traces.span_trees",
+        "metrics.http_requests_total.exact",
+        "metrics.http_request_duration_seconds.buckets",
+        "promql.guide.request_rate",
+        "promql.guide.p95_latency",
+        "promql.process_cpu",
+        "logql.guide.json_level",
+        "traceql.guide.complex.semconv",
+    ] {
+        let c = check(&report, id);
+        assert_eq!(c["status"], "pass", "{id}: {c:#}\n{stdout}");
+    }
+    let grafana = check(&report, "grafana.health");
+    assert_eq!(grafana["status"], "skip");
+    assert!(
+        grafana["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not checked on an external target"),
+        "{grafana:#}"
+    );
+    assert_eq!(
+        check(&report, "config.loki.retention_period")["status"],
+        "skip"
+    );
+    assert_eq!(report["summary"]["failed"], 0, "{stdout}");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+/// The named error of the single component given, from the JSON report; the run
+/// fails (exit 1) and no check passes.
+fn preflight_error(args: &[&str], env: &[(&str, &str)]) -> String {
+    let (code, stdout, stderr, report) = run(args, env);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(report["summary"]["passed"], 0, "{report:#}");
+    let loki = component(&report, "loki");
+    assert_eq!(loki["status"], "failed", "{report:#}");
+    let reason = loki["reason"].as_str().unwrap().to_owned();
+    // The checks that need it are skipped, saying so.
+    let c = check(&report, "http.logs.exact");
+    assert_eq!(c["status"], "skip");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("loki failed its preflight"),
+        "{c:#}"
+    );
+    for text in [&stdout, &stderr, &report.to_string()] {
+        assert!(!text.contains("CanaryPass"), "a secret printed: {text}");
+    }
+    reason
+}
+
+/// A local server that answers every request with `status` and `body`, as an auth
+/// proxy in front of Loki does for refused credentials.
+async fn answering(status: u16, body: &'static str) -> String {
+    use axum::http::StatusCode;
+    let app = axum::Router::new()
+        .fallback(move || async move { (StatusCode::from_u16(status).unwrap(), body) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// A port that accepts and answers bytes that are not HTTP.
+async fn not_http() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            // A TLS alert record (handshake failure), as a TLS server sends to a
+            // client that speaks plain HTTP.
+            let _ = socket
+                .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+                .await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_connection_failure_has_its_own_name() {
+    let user = [("--user", "checker")];
+    let with_user: Vec<&str> = user.iter().flat_map(|(k, v)| [*k, *v]).collect();
+    let password = [("LGTM_CHECK_PASSWORD", "CanaryPass1")];
+
+    // Port 9 (discard) refuses connections here.
+    let refused = preflight_error(&["--loki-url", "http://127.0.0.1:9"], &[]);
+    assert!(refused.contains("connection refused"), "{refused}");
+
+    let dns = preflight_error(
+        &["--loki-url", "http://loki.does-not-exist.invalid:3100"],
+        &[],
+    );
+    assert!(dns.contains("does not resolve (DNS)"), "{dns}");
+
+    let tls = preflight_error(&["--loki-url", &not_http().await], &[]);
+    assert!(tls.contains("TLS failure"), "{tls}");
+
+    let proxy_401 = answering(401, "<html>401 Authorization Required</html>").await;
+    let mut args = vec!["--loki-url", proxy_401.as_str()];
+    args.extend(&with_user);
+    let unauthorized = preflight_error(&args, &password);
+    assert!(
+        unauthorized.contains("credentials were refused (HTTP 401)"),
+        "{unauthorized}"
+    );
+
+    let proxy_403 = answering(403, "<html>403 Forbidden</html>").await;
+    let mut args = vec!["--loki-url", proxy_403.as_str()];
+    args.extend(&with_user);
+    let forbidden = preflight_error(&args, &password);
+    assert!(
+        forbidden.contains("access forbidden (HTTP 403)"),
+        "{forbidden}"
+    );
+
+    // What Loki with auth_enabled answers a request without a tenant.
+    let no_tenant = answering(401, "no org id\n").await;
+    let missing = preflight_error(&["--loki-url", &no_tenant], &[]);
+    assert!(missing.contains("carries no tenant"), "{missing}");
+}
+
+#[test]
+fn input_that_is_malformed_before_anything_runs_exits_2_with_its_name() {
+    let (code, _, stderr, _) = run(&["--loki-url", "loki:3100"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .contains("loki-url (--loki-url, LGTM_CHECK_LOKI_URL): `loki:3100` is not a valid URL"),
+        "{stderr}"
+    );
+    let (code, _, stderr, _) = run(&["--loki-url", "http://127.0.0.1:9", "--user", "u"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the password of --user u: the variable LGTM_CHECK_PASSWORD is not set"),
+        "{stderr}"
+    );
+    let (code, _, stderr, _) = run(&["--loki-url", "http://u:CanaryPass2@127.0.0.1:9"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains("CanaryPass2"), "{stderr}");
+
+    // A file with a key it does not know (a password, say) is refused, named.
+    let file = std::env::temp_dir().join(format!("lgtm-check-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "[external]\nloki-url = \"http://127.0.0.1:9\"\npassword = \"CanaryPass3\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr, _) = run(&["--config", file.to_str().unwrap()], &[]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read {}", file.display()))
+            && stderr.contains("unknown field `password`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("CanaryPass3"), "{stderr}");
+}
