@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, FuturesUnordered, StreamExt};
+
 use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
 use crate::core::catalog_grafana::LoadedDashboard;
@@ -15,7 +17,8 @@ use crate::core::event::Event;
 use crate::core::plan::RunPlan;
 use crate::core::report::Report;
 use crate::core::scenarios::{SCENARIOS, checks_for};
-use crate::execute::{loaded_dashboard, run_check};
+use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_batches};
+use crate::execute::loaded_dashboard;
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
 use crate::stack::{self, Stack, StackError};
@@ -76,6 +79,14 @@ pub async fn run(
         source,
     })?;
     let running = stack.running();
+    let backends = stack.backends();
+    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
+    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
+        .expect("the embedded provisioning is valid")
+        .dashboard;
+    let loaded = loaded_dashboard(&backends, &provisioned, Duration::from_secs(15)).await;
+    let ctx = stack::configs::catalog_context(plan.configs, loaded)
+        .expect("the embedded provisioning is valid");
 
     // 4. The scenarios, all at once: http-service serves /metrics until the checks
     //    are done; the others exit once they have written their manifests.
@@ -86,7 +97,7 @@ pub async fn run(
         .get(&Component::Tempo)
         .and_then(|r| r.host_ports.get(&4317).cloned());
     let mut launches = Vec::new();
-    for spec in &SCENARIOS {
+    for (key, spec) in SCENARIOS.iter().enumerate() {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
@@ -130,84 +141,55 @@ pub async fn run(
         let manifest = work_dir.join(format!("{}.manifest.json", spec.binary));
         launches.push(async move {
             let r = ScenarioRun::start(spec.binary, &binary, &args, &manifest).await;
-            (spec, r)
+            (key, spec, r)
         });
     }
+    // 5. The checks: each scenario's as soon as its manifest is read, concurrently,
+    //    each on its own clock (from its scenario's emission); a check that could
+    //    pass without data is refused before it runs.
     let mut scenarios = Vec::new();
-    let mut first_error = None;
-    for (spec, result) in futures::future::join_all(launches).await {
-        match result {
-            Ok(run) => {
-                on_event(Event::ScenarioEmitted {
-                    name: &run.name,
-                    manifest: &run.manifest_path.display().to_string(),
-                });
-                scenarios.push((spec, run));
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = first_error {
-        for (_, run) in scenarios {
-            run.finish().await;
-        }
-        return Err(e.into());
-    }
+    let mut catalog: Vec<Check> = Vec::new();
+    let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
+        catalog.extend(checks.iter().cloned());
+        validate(&catalog, |c| c.needs.iter().all(|n| backends.has(*n)))?;
+        let timed = checks.into_iter().map(|check| TimedCheck { emitted_at, check });
+        Ok::<_, RunError>((key, timed.collect()))
+    };
+    let retention = admit(SCENARIOS.len(), Instant::now(), retention_checks());
+    let emitted = launches
+        .into_iter()
+        .collect::<FuturesUnordered<_>>()
+        .map(|(key, spec, result)| {
+            let run = result?;
+            on_event(Event::ScenarioEmitted {
+                name: &run.name,
+                manifest: &run.manifest_path.display().to_string(),
+            });
+            let batch = admit(key, run.emitted_at, checks_for(spec, &run.manifest, &ctx));
+            scenarios.push(run);
+            batch
+        });
+    on_event(Event::ChecksStarted {
+        at_once: CHECKS_AT_ONCE,
+    });
+    let outcome = run_batches(
+        stream::iter([retention]).chain(emitted),
+        &backends,
+        &component_reports,
+        plan.check_timeout,
+        CHECKS_AT_ONCE,
+        |r| on_event(Event::CheckFinished(r)),
+    )
+    .await;
 
-    // 5. The checks.
-    let backends = stack.backends();
-    let mut all_checks: Vec<(Instant, Check)> = Vec::new();
-    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
-    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
-        .expect("the embedded provisioning is valid")
-        .dashboard;
-    let loaded = loaded_dashboard(&backends, &provisioned, Duration::from_secs(15)).await;
-    let ctx = stack::configs::catalog_context(plan.configs, loaded)
-        .expect("the embedded provisioning is valid");
-    for (spec, run) in &scenarios {
-        all_checks.extend(
-            checks_for(spec, &run.manifest, &ctx)
-                .into_iter()
-                .map(|c| (run.emitted_at, c)),
-        );
-    }
-    let started_checks = Instant::now();
-    all_checks.extend(retention_checks().into_iter().map(|c| (started_checks, c)));
-    // A check that could pass without data is refused before anything is judged.
-    if let Err(e) = validate(all_checks.iter().map(|(_, c)| c), |c| {
-        c.needs.iter().all(|n| backends.has(*n))
-    }) {
-        for (_, run) in scenarios {
-            run.finish().await;
-        }
-        let removed = stack.stop().await;
-        on_event(Event::CleanedUp { removed });
-        let _ = std::fs::remove_dir_all(&work_dir);
-        return Err(e.into());
-    }
-    let mut check_reports = Vec::new();
-    for (emitted_at, check) in &all_checks {
-        let report = run_check(
-            check,
-            &backends,
-            &component_reports,
-            *emitted_at,
-            plan.check_timeout,
-        )
-        .await;
-        on_event(Event::CheckFinished(&report));
-        check_reports.push(report);
-    }
-
-    // 6. Clean-up.
-    for (_, run) in scenarios {
+    // 6. Clean-up (also when a scenario failed or the catalog was refused).
+    for run in scenarios {
         run.finish().await;
     }
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
     let _ = std::fs::remove_dir_all(&work_dir);
+    let check_reports = outcome?;
 
     Ok(Report::new(
         plan.run_id.clone(),
