@@ -101,8 +101,8 @@ pub async fn run_batches<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::loki::LokiClient;
     use crate::clients::Endpoint;
+    use crate::clients::loki::LokiClient;
     use crate::core::check::{Query, Signal, Window};
     use crate::core::expect::Expectation;
     use crate::core::report::CheckStatus;
@@ -183,7 +183,12 @@ mod tests {
         assert_eq!(finished, ["quick.1", "quick.2", "slow"]);
         let ids: Vec<_> = reports.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["slow", "quick.1", "quick.2"]);
-        assert_eq!(reports[0].status, CheckStatus::Fail, "{}", reports[0].reason);
+        assert_eq!(
+            reports[0].status,
+            CheckStatus::Fail,
+            "{}",
+            reports[0].reason
+        );
         assert!(
             reports[0].reason.contains("not as expected after"),
             "{}",

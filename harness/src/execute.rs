@@ -335,8 +335,8 @@ pub async fn execute(
                     .map(|id| with_slot(&b.lookups.tempo, tempo.trace(id))),
             )
             .buffered(FAN_OUT)
-                .collect()
-                .await;
+            .collect()
+            .await;
             let mut out = Vec::with_capacity(ids.len());
             for (id, r) in ids.iter().zip(fetched) {
                 out.push((id.clone(), r.map_err(attempt_error)?));

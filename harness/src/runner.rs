@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, FuturesUnordered, StreamExt};
 
+use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_batches};
 use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
 use crate::core::catalog_grafana::LoadedDashboard;
@@ -17,7 +18,6 @@ use crate::core::event::Event;
 use crate::core::plan::RunPlan;
 use crate::core::report::Report;
 use crate::core::scenarios::{SCENARIOS, checks_for};
-use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_batches};
 use crate::execute::loaded_dashboard;
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
@@ -152,23 +152,26 @@ pub async fn run(
     let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
         catalog.extend(checks.iter().cloned());
         validate(&catalog, |c| c.needs.iter().all(|n| backends.has(*n)))?;
-        let timed = checks.into_iter().map(|check| TimedCheck { emitted_at, check });
+        let timed = checks
+            .into_iter()
+            .map(|check| TimedCheck { emitted_at, check });
         Ok::<_, RunError>((key, timed.collect()))
     };
     let retention = admit(SCENARIOS.len(), Instant::now(), retention_checks());
-    let emitted = launches
-        .into_iter()
-        .collect::<FuturesUnordered<_>>()
-        .map(|(key, spec, result)| {
-            let run = result?;
-            on_event(Event::ScenarioEmitted {
-                name: &run.name,
-                manifest: &run.manifest_path.display().to_string(),
+    let emitted =
+        launches
+            .into_iter()
+            .collect::<FuturesUnordered<_>>()
+            .map(|(key, spec, result)| {
+                let run = result?;
+                on_event(Event::ScenarioEmitted {
+                    name: &run.name,
+                    manifest: &run.manifest_path.display().to_string(),
+                });
+                let batch = admit(key, run.emitted_at, checks_for(spec, &run.manifest, &ctx));
+                scenarios.push(run);
+                batch
             });
-            let batch = admit(key, run.emitted_at, checks_for(spec, &run.manifest, &ctx));
-            scenarios.push(run);
-            batch
-        });
     on_event(Event::ChecksStarted {
         at_once: CHECKS_AT_ONCE,
     });

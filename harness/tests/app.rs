@@ -26,7 +26,7 @@ fn missing() -> Option<String> {
 
 /// Runs `lgtm-check app` without the caller's `LGTM_CHECK_*`, `OTEL_*` and
 /// `DOCKER_HOST`, with `args` before `--` and `program` after it.
-fn app(args: &[&str], program: &[&str]) -> (i32, String, String) {
+fn app(args: &[&str], program: &[&str], check_timeout: &str) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
@@ -37,7 +37,7 @@ fn app(args: &[&str], program: &[&str]) -> (i32, String, String) {
     let out = command
         .arg("app")
         .args(["--image", "prometheus=lgtm-check/prometheus:debian"])
-        .args(["--check-timeout", "60"])
+        .args(["--check-timeout", check_timeout])
         .args(args)
         .arg("--")
         .args(program)
@@ -124,6 +124,7 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
             snapshot.to_str().unwrap(),
         ],
         &program,
+        "60",
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let got = checks(&json);
@@ -148,9 +149,13 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     let json = dir.join("fault.json");
     let program = http_service("--fault drop-span", "; exit 7");
     let program: Vec<&str> = program.iter().map(String::as_str).collect();
+    // The dropped span never arrives: its check fails only when it has waited its
+    // timeout, which need not be long (the rest of the run is visible within a few
+    // seconds).
     let (code, stdout, stderr) = app(
         &["--run-id", &run_id, "--json", json.to_str().unwrap()],
         &program,
+        "10",
     );
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let got = checks(&json);

@@ -62,8 +62,10 @@ pub fn tempo_metrics_unanswerable(served: &str) -> Option<String> {
     let processors = field(PROCESSORS)?;
     let legacy = field(LEGACY)?;
     let enabled = |list: &Option<String>| {
-        list.as_deref()
-            .is_some_and(|l| l.lines().any(|p| p.trim_start_matches(['-', ' ']) == "local-blocks"))
+        list.as_deref().is_some_and(|l| {
+            l.lines()
+                .any(|p| p.trim_start_matches(['-', ' ']) == "local-blocks")
+        })
     };
     if enabled(&processors) || enabled(&legacy) {
         return None;

@@ -61,7 +61,7 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
         }
         Event::ChecksStarted { at_once } => writeln!(
             out,
-            "  checks start as each scenario's data is in, up to {at_once} at once (listed as they finish; the report keeps the catalog's order)"
+            "  checks start as their data is emitted, up to {at_once} at once (listed as they finish; the report keeps the catalog's order)"
         ),
         Event::CheckFinished(c) => match c.time_to_visible_ms {
             Some(ms) => writeln!(
