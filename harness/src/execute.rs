@@ -46,7 +46,7 @@ pub struct Backends {
 
 /// Per-id lookups (one trace by id, one LogQL query per trace id) in flight at once
 /// over all the checks that share a [`Backends`]: each check asks at most
-/// [`FAN_OUT`] at a time, and all of them together at most [`LOOKUPS_IN_FLIGHT`] per
+/// `FAN_OUT` (4) at a time, and all of them together at most `LOOKUPS_IN_FLIGHT` per
 /// backend, however many checks run concurrently.
 #[derive(Debug, Clone)]
 pub struct Lookups {

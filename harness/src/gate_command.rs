@@ -22,8 +22,8 @@ use crate::stack::StackError;
 pub struct GateArgs {
     /// The images to upgrade from: COMPONENT=IMAGE[,COMPONENT=IMAGE…], e.g.
     /// loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0. Components named on neither
-    /// side keep their default (or LGTM_CHECK_IMAGE_<COMPONENT>) image on both.
-    /// Repeatable; a component named here replaces its entry in the file's [gate].
+    /// side keep their default (or `LGTM_CHECK_IMAGE_<COMPONENT>`) image on both.
+    /// Repeatable; a component named here replaces its entry in the file's `[gate]`.
     #[arg(long, value_name = "COMPONENT=IMAGE,…")]
     pub baseline: Vec<String>,
     /// The images to upgrade to, as --baseline.
@@ -44,7 +44,7 @@ pub struct GateArgs {
     /// `candidate.*`) and a suite `gate` with the verdict of each check.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// The settings file whose [gate] table gives the sides [default:
+    /// The settings file whose `[gate]` table gives the sides [default:
     /// ./lgtm-check.toml when it exists].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
