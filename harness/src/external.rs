@@ -24,65 +24,115 @@ use crate::execute::{Backends, version_of};
 /// that a test (or a caller) can tell them apart; URLs are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
+    /// The host name of the URL does not resolve: a typo in the URL, or a name only
+    /// another network (a cluster, a VPN) knows.
     #[error("{component} at {url}: the host name does not resolve (DNS): {detail}")]
     Dns {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The resolver's message, redacted.
         detail: String,
     },
+    /// The host answered but nothing listens on the port (wrong port, component down).
     #[error("{component} at {url}: connection refused (nothing listens there)")]
-    Refused { component: Component, url: String },
+    Refused {
+        /// The component whose URL this is.
+        component: Component,
+        /// The URL that was tried, redacted.
+        url: String,
+    },
+    /// TLS could not be agreed: an untrusted or expired certificate (give
+    /// `--ca-cert`), `https://` to a plain port, or `http://` to a TLS port.
     #[error("{component} at {url}: TLS failure: {detail}")]
     Tls {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// What went wrong in the handshake, with the hint that applies, redacted.
         detail: String,
     },
+    /// No answer within [`PREFLIGHT_TIMEOUT`] (a firewall dropping packets, an
+    /// overloaded component).
     #[error("{component} at {url}: no answer within {secs} s")]
     Timeout {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The time waited, in seconds.
         secs: u64,
     },
+    /// HTTP 401 without the "no org id" text: the user, password or token was
+    /// refused.
     #[error("{component} at {url}: the credentials were refused (HTTP 401): {message}")]
     Unauthorized {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 401 "no org id": the deployment runs multi-tenant and the request named
+    /// no tenant (`X-Scope-OrgID`).
     #[error(
         "{component} at {url}: the request carries no tenant and the deployment needs one (HTTP 401: {message}); give --tenant or --{component}-tenant"
     )]
     NoTenant {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 403: the credentials were accepted but may not read this tenant or path.
     #[error("{component} at {url}: access forbidden (HTTP 403): {message}")]
     Forbidden {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 404: the URL reaches a server, but not the component's API (a missing
+    /// path prefix, another service behind the same gateway).
     #[error(
         "{component} at {url}: not found (HTTP 404): is this the component's URL, with its prefix? {message}"
     )]
     NotFound {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// Any other status that is not a success (5xx, 429, a 400 that is not about TLS).
     #[error("{component} at {url}: answered HTTP {status}: {message}")]
     Status {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The HTTP status code of the answer.
         status: u16,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// A transport failure none of the other variants names, or an answer that
+    /// cannot be read.
     #[error("{component} at {url}: unreachable: {detail}")]
     Unreachable {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The chain of the cause's messages, redacted.
         detail: String,
     },
 }
@@ -279,18 +329,43 @@ pub fn from_client_error(e: &ClientError) -> ConnectionError {
 /// How long one preflight request may take.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for a deployment.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The HTTP client for a deployment: TLS by rustls with the system's roots, and
+/// `extra_roots` (the `--ca-cert` file's certificates) beside them.
+pub fn http_client(extra_roots: &[reqwest::Certificate]) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
         .timeout(PREFLIGHT_TIMEOUT)
-        .connect_timeout(PREFLIGHT_TIMEOUT)
-        .build()
-        .expect("HTTP client")
+        .connect_timeout(PREFLIGHT_TIMEOUT);
+    for cert in extra_roots {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build().expect("HTTP client")
 }
 
-/// A deployment's endpoints, with tenant and credentials.
-#[derive(Debug, Clone)]
+/// The certificates of the PEM file `path` (`--ca-cert`), or the named error.
+pub fn read_ca_cert(path: &str) -> Result<Vec<reqwest::Certificate>, TargetError> {
+    let named = |message: String| TargetError::CaCert {
+        path: path.to_owned(),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| named(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| named(format!("not a PEM certificate bundle: {e}")))?;
+    if certs.is_empty() {
+        return Err(named("holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// Where the system keeps its CA certificates as a directory (Debian, Alpine,
+/// Fedora), for the scenarios' `SSL_CERT_DIR` beside a `--ca-cert` file.
+const SYSTEM_CERT_DIRS: [&str; 2] = ["/etc/ssl/certs", "/etc/pki/tls/certs"];
+
+/// A deployment's endpoints, with tenant and credentials. `Debug` never shows the
+/// secret.
+#[derive(Clone)]
 pub struct Deployment {
+    /// The target as the flags described it (URLs, tenants, the credentials'
+    /// variable names; never the secret itself).
     pub target: ExternalTarget,
     /// The query side of Loki, Tempo and the Mimir role.
     pub endpoints: BTreeMap<Component, Endpoint>,
@@ -298,7 +373,21 @@ pub struct Deployment {
     /// The secret's variable and value, for the scenarios (they read it under their
     /// own names: `LOKI_PASSWORD`, `OTLP_TOKEN`, …).
     secret: Option<String>,
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` for the scenarios when `--ca-cert` is given.
+    tls_env: Vec<(String, String)>,
     http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("target", &self.target)
+            .field("endpoints", &self.endpoints)
+            .field("auth", &self.auth)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("tls_env", &self.tls_env)
+            .finish()
+    }
 }
 
 /// What the scenarios are given to push to the deployment: their flags and the
@@ -311,8 +400,11 @@ pub struct ScenarioSinks {
     pub metrics_args: Vec<String>,
     /// Variables set for the scenarios alone (`LOKI_PASSWORD`, …).
     pub env: Vec<(String, String)>,
+    /// Whether the scenarios push logs to a Loki (so the log checks can expect data).
     pub logs: bool,
+    /// Whether the scenarios export spans by OTLP to a Tempo.
     pub traces: bool,
+    /// Whether the metrics path (Prometheus scraping, remote write to Mimir) is up.
     pub metrics: bool,
 }
 
@@ -378,12 +470,33 @@ impl Deployment {
                 )
             })
             .collect();
+        let roots = match &target.ca_cert {
+            Some(path) => read_ca_cert(path)?,
+            None => Vec::new(),
+        };
+        // The scenarios' TLS clients read the system's roots; SSL_CERT_FILE adds the
+        // private CA, SSL_CERT_DIR keeps the system's (setting either replaces the
+        // platform's store).
+        let mut tls_env = Vec::new();
+        if let Some(path) = &target.ca_cert {
+            let absolute = std::path::absolute(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| path.clone());
+            tls_env.push(("SSL_CERT_FILE".to_string(), absolute));
+            if let Some(dir) = SYSTEM_CERT_DIRS
+                .iter()
+                .find(|d| std::path::Path::new(d).is_dir())
+            {
+                tls_env.push(("SSL_CERT_DIR".to_string(), dir.to_string()));
+            }
+        }
         Ok(Deployment {
             target: target.clone(),
             endpoints,
             auth,
             secret: value,
-            http: http_client(),
+            tls_env,
+            http: http_client(&roots),
         })
     }
 
@@ -408,6 +521,7 @@ impl Deployment {
     /// components `ready` accepts (those whose preflight passed).
     pub fn sinks(&self, ready: impl Fn(Component) -> bool) -> ScenarioSinks {
         let mut s = ScenarioSinks::default();
+        s.env.extend(self.tls_env.iter().cloned());
         let (user, bearer) = match &self.auth {
             Auth::Basic { user, .. } => (Some(user.clone()), false),
             Auth::Bearer(_) => (None, true),
@@ -742,5 +856,65 @@ mod tests {
             classify(c, url, 502, "bad gateway").unwrap(),
             ConnectionError::Status { status: 502, .. }
         ));
+    }
+
+    fn target(ca_cert: Option<String>) -> ExternalTarget {
+        ExternalTarget {
+            loki: Some(crate::core::target::Service {
+                url: "https://logs.example.com".into(),
+                tenant: Some("team-a".into()),
+            }),
+            tempo: None,
+            otlp: None,
+            prometheus: None,
+            remote_write: None,
+            credentials: Credentials::Basic {
+                user: "checker".into(),
+                password_env: "PW".into(),
+            },
+            ca_cert,
+        }
+    }
+
+    #[test]
+    fn a_deployment_never_shows_its_secret() {
+        let d = Deployment::connect(&target(None), |_| Some("CanaryPw7".into())).unwrap();
+        let shown = format!("{d:?} {:?}", d.sinks(|_| true));
+        assert!(!shown.contains("CanaryPw7"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn a_ca_file_that_is_missing_or_holds_no_certificate_is_named() {
+        let missing = "/nonexistent/ca.pem".to_string();
+        let e =
+            Deployment::connect(&target(Some(missing.clone())), |_| Some("pw".into())).unwrap_err();
+        assert!(
+            matches!(&e, TargetError::CaCert { path, .. } if *path == missing),
+            "{e:?}"
+        );
+        let empty =
+            std::env::temp_dir().join(format!("lgtm-check-empty-ca-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = read_ca_cert(&empty.display().to_string()).unwrap_err();
+        let _ = std::fs::remove_file(&empty);
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_is_trusted_by_the_scenarios_beside_the_systems_roots() {
+        let Some(system) = ["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+        else {
+            eprintln!("SKIPPED: no system CA bundle on this machine");
+            return;
+        };
+        let d = Deployment::connect(&target(Some(system.into())), |_| Some("pw".into())).unwrap();
+        let env = d.sinks(|_| true).env;
+        assert!(
+            env.iter().any(|(k, v)| k == "SSL_CERT_FILE" && v == system),
+            "{env:?}"
+        );
     }
 }

@@ -29,18 +29,23 @@
 //! - [`wait`]: the one poll loop of every check;
 //! - [`assert`](mod@assert): waiting assertions on a [`Stack`] for a user's own tests;
 //! - [`execute`]: one check's wait–evaluate–report path;
+//! - [`concurrent`]: a run's checks, concurrently, each on its own clock;
 //! - [`runner`]: the CLI's run: [`Stack`], scenarios and catalog, reporting through
 //!   events;
 //! - [`report`]: terminal and JSON reporters;
 //! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run;
-//! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked.
+//! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked;
+//! - [`gate_command`]: `lgtm-check gate`, the catalog on a baseline and a candidate,
+//!   compared ([`core::gate`]).
 
 pub mod app_command;
 pub mod assert;
 pub mod clients;
+pub mod concurrent;
 pub mod core;
 pub mod execute;
 pub mod external;
+pub mod gate_command;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -50,6 +50,9 @@ enum Command {
     /// variables, then check what arrived: exactly, where it wrote a manifest, and
     /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
     App(lgtm_check::app_command::AppArgs),
+    /// Gate an upgrade: run the catalog on the baseline's images, then on the
+    /// candidate's, and report per check what changed (exit 1 on a regression).
+    Gate(lgtm_check::gate_command::GateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -149,6 +152,10 @@ struct TargetArgs {
     /// The variable holding a bearer token (instead of --user).
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// A PEM file of CA certificates to trust beside the system's roots (https
+    /// endpoints signed by a private CA).
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<String>,
 }
 
 impl TargetArgs {
@@ -170,6 +177,7 @@ impl TargetArgs {
             user: self.user.clone(),
             password_env: self.password_env.clone(),
             token_env: self.token_env.clone(),
+            ca_cert: self.ca_cert.clone(),
         }
     }
 
@@ -314,6 +322,74 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     }
 }
 
+async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
+    use lgtm_check::gate_command::Side;
+    let plan = match lgtm_check::gate_command::plan(
+        args,
+        &Env::from_vars(std::env::vars()),
+        lgtm_check::stack::fresh_run_id(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let on_side = |side: Side| {
+        let p = match side {
+            Side::Baseline => &plan.baseline,
+            Side::Candidate => &plan.candidate,
+        };
+        let images: Vec<String> = plan
+            .gated()
+            .into_iter()
+            .map(|c| match p.config_files.get(&c) {
+                Some(f) => format!("{c}={} (config {})", p.image(c), f.display()),
+                None => format!("{c}={}", p.image(c)),
+            })
+            .collect();
+        eprintln!("lgtm-check gate: {} {}", side.name(), images.join(", "));
+    };
+    let result = tokio::select! {
+        r = lgtm_check::gate_command::run(&plan, &on_side, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            interrupted(&plan.baseline.run_id).await;
+            return interrupted(&plan.candidate.run_id).await;
+        }
+    };
+    let gate = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let report = &gate.report;
+    let _ = lgtm_check::report::gate::terminal(report, &mut std::io::stdout().lock());
+    let mut code = ExitCode::from(report.exit_code() as u8);
+    if let Some(path) = &plan.json
+        && let Err(e) = write_file(path, |f| lgtm_check::report::gate::json(report, f))
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if let Some(path) = &plan.junit
+        && let Err(e) = write_file(path, |f| {
+            junit::render_gate(&gate.baseline, &gate.candidate, report, f)
+        })
+    {
+        eprintln!(
+            "lgtm-check: cannot write the JUnit report to {}: {e}",
+            path.display()
+        );
+        code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    code
+}
+
 /// After Ctrl-C: removes the run's containers and network, and says so.
 async fn interrupted(run_id: &str) -> ExitCode {
     eprintln!("lgtm-check: interrupted; removing run {run_id}");
@@ -368,6 +444,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
+        Command::Gate(args) => gate(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

@@ -5,7 +5,7 @@
 //! the sampling bound.
 //!
 //! Main functions: [`logs_checks`], [`traces_checks`], [`correlation_checks`],
-//! [`guide_log_checks`], [`guide_trace_checks`], [`sampling_checks`].
+//! [`guide_log_checks`], [`guide_trace_checks`], [`upgrade_trace_checks`], [`sampling_checks`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -705,6 +705,51 @@ pub fn guide_trace_checks(m: &Manifest) -> Vec<Check> {
     ]
 }
 
+/// Checks that guard a behaviour users depend on and an upgrade changes, each naming
+/// the changelog entry. Tempo 2.7 anchors every TraceQL regular expression
+/// (tempo#4329, "All regular expression matchers will now be fully anchored"):
+/// `span.http.route =~ "users"` finds the `/api/users` traces up to Tempo 2.6 and
+/// nothing from 2.7 on, while `=~ ".*users.*"` finds them on both. The first check
+/// pins the answer queries written for Tempo 2.6 rely on, so `lgtm-check gate`
+/// shows the change as a regression; the second is the form that survives it.
+pub fn upgrade_trace_checks(m: &Manifest) -> Vec<Check> {
+    let run = &m.run_id;
+    let w = window(m);
+    let users = traces_with(m, |s| {
+        attr_str(s, "http.route").is_some_and(|r| r.contains("users"))
+    });
+    let search = |regex: &str| Query::TraceQlSearch {
+        query: format!("{{ resource.run_id = \"{run}\" && span.http.route =~ \"{regex}\" }}"),
+        window: w,
+    };
+    vec![
+        check(
+            "traceql.upgrade.regex_partial_match".into(),
+            "TraceQL `span.http.route =~ \"users\"` finds exactly the traces whose route contains `users`, as Tempo up to 2.6 evaluates a regex (unanchored); Tempo 2.7 anchors it (tempo#4329) and the same query finds nothing: write `=~ \".*users.*\"`",
+            Signal::Traces,
+            Component::Tempo,
+            search("users"),
+            None,
+            Expectation::TraceIds {
+                ids: users.clone(),
+                exact: true,
+            },
+        ),
+        check(
+            "traceql.upgrade.regex_explicit_wildcards".into(),
+            "TraceQL `span.http.route =~ \".*users.*\"` finds exactly the traces whose route contains `users`, anchored or not (tempo#4329): the form that keeps its answer across Tempo 2.6 → 2.7",
+            Signal::Traces,
+            Component::Tempo,
+            search(".*users.*"),
+            None,
+            Expectation::TraceIds {
+                ids: users,
+                exact: true,
+            },
+        ),
+    ]
+}
+
 /// Whether the manifest's spans carry the guide's old HTTP attribute names
 /// (`http.method`, `http.status_code`), i.e. http-service ran with
 /// `--legacy-http-attributes`.
@@ -1131,5 +1176,50 @@ mod tests {
         assert!(v.summary().contains("missing traces post503"), "{v:?}");
         // Nothing arrived: below the interval (the old bound [0, 21] passed it).
         assert!(!eval(found(&[])).is_pass());
+    }
+
+    #[test]
+    fn the_regex_checks_guard_tempo_4329_on_the_users_traces() {
+        let mut m = http_manifest(false, true);
+        for t in &mut m.traces.traces {
+            let root = &mut t.spans[0];
+            let route = if root.name.starts_with("GET") {
+                "/api/users"
+            } else {
+                "/api/orders"
+            };
+            root.attributes
+                .insert("http.route".into(), serde_json::json!(route));
+        }
+        let checks = upgrade_trace_checks(&m);
+        let users: BTreeSet<String> = traces_with(&m, |s| {
+            attr_str(s, "http.route").as_deref() == Some("/api/users")
+        });
+        assert_eq!(users.len(), 2);
+        for (id, regex) in [
+            ("traceql.upgrade.regex_partial_match", "=~ \"users\""),
+            (
+                "traceql.upgrade.regex_explicit_wildcards",
+                "=~ \".*users.*\"",
+            ),
+        ] {
+            let c = find(&checks, id);
+            assert!(c.title.contains("tempo#4329"), "{}", c.title);
+            let Query::TraceQlSearch { query, .. } = &c.query else {
+                panic!("{id}: {:?}", c.query)
+            };
+            assert!(
+                query.contains(&format!("resource.run_id = \"{}\"", m.run_id))
+                    && query.contains(regex),
+                "{query}"
+            );
+            assert_eq!(
+                c.expect,
+                Expectation::TraceIds {
+                    ids: users.clone(),
+                    exact: true
+                }
+            );
+        }
     }
 }

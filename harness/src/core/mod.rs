@@ -13,6 +13,7 @@ pub mod component;
 pub mod dashboard;
 pub mod event;
 pub mod expect;
+pub mod gate;
 pub mod observed;
 pub mod plan;
 pub mod quantile;

@@ -110,6 +110,9 @@ pub struct RunPlan {
     /// Faults http-service builds into its manifest (`--fault`), so that named checks
     /// must fail: from `LGTM_CHECK_FAULTS=a,b`, for testing lgtm-check itself.
     pub faults: Vec<String>,
+    /// Configuration files that replace a component's fixture (the gate's
+    /// `--candidate-config loki=PATH`); read when the stack starts.
+    pub config_files: BTreeMap<Component, PathBuf>,
 }
 
 /// Flags or environment that cannot make a plan.
@@ -230,6 +233,7 @@ impl RunPlan {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            config_files: BTreeMap::new(),
             configs: match raw.configs.as_deref() {
                 None | Some("fixed") => ConfigSet::Fixed,
                 Some("guide") => ConfigSet::Guide,

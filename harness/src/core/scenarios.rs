@@ -11,7 +11,7 @@ use super::catalog_grafana::{
 };
 use super::catalog_telemetry::{
     correlation_checks, exemplar_check, guide_log_checks, guide_trace_checks, logs_checks,
-    sampling_checks, traces_checks,
+    sampling_checks, traces_checks, upgrade_trace_checks,
 };
 use super::check::Check;
 use super::dashboard::{Dashboard, KnownDatasource};
@@ -92,6 +92,7 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Ve
             checks.push(exemplar_check(p));
             checks.extend(guide_log_checks(m));
             checks.extend(guide_trace_checks(m));
+            checks.extend(upgrade_trace_checks(m));
             checks.extend(dashboard_checks(m, &ctx.dashboard, &ctx.datasources));
             checks.push(derived_field_check(m, &ctx.derived_field_regex));
             checks.extend(grafana_checks(

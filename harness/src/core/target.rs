@@ -21,6 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::component::Component;
+use super::gate::GateFile;
 use super::plan::Env;
 
 /// The name of the configuration file read from the current directory.
@@ -63,6 +64,9 @@ pub struct TargetSettings {
     pub password_env: Option<String>,
     /// The variable holding a bearer token (instead of basic auth).
     pub token_env: Option<String>,
+    /// A PEM file of CA certificates trusted beside the system's roots (a deployment
+    /// whose https certificates a private CA signed).
+    pub ca_cert: Option<String>,
 }
 
 /// The keys of [`TargetSettings`], as the file spells them, with the field each
@@ -85,7 +89,8 @@ macro_rules! each_setting {
             remote_write_tenant,
             user,
             password_env,
-            token_env
+            token_env,
+            ca_cert
         )
     };
 }
@@ -129,6 +134,10 @@ impl TargetSettings {
 /// tenant = "team-a"
 /// user = "checker"
 /// password-env = "LGTM_CHECK_PASSWORD"   # the name of a variable, never a password
+///
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0" }
+/// candidate = { loki = "grafana/loki:3.4.6" }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +146,9 @@ pub struct ConfigFile {
     pub target: Option<String>,
     #[serde(default)]
     pub external: TargetSettings,
+    /// The sides of `lgtm-check gate` ([`GateFile`]); `run` does not read it.
+    #[serde(default)]
+    pub gate: GateFile,
 }
 
 impl ConfigFile {
@@ -221,6 +233,9 @@ pub enum TargetError {
     VariableName { setting: &'static str, name: String },
     #[error("{what}: the variable {var} is not set")]
     MissingSecret { what: String, var: String },
+    /// `--ca-cert` names a file that cannot be read or holds no PEM certificate.
+    #[error("ca-cert {path}: {message}")]
+    CaCert { path: String, message: String },
 }
 
 /// One component of a deployment: its base URL (any prefix included) and tenant.
@@ -287,6 +302,9 @@ pub struct ExternalTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_write: Option<Service>,
     pub credentials: Credentials,
+    /// A PEM file of CA certificates trusted beside the system's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
 }
 
 /// What a run checks.
@@ -398,6 +416,7 @@ fn first_given(s: &TargetSettings) -> Option<&'static str> {
         "remote_write_tenant" => "remote-write-tenant",
         "user" => "user",
         "password_env" => "password-env",
+        "ca_cert" => "ca-cert",
         _ => "token-env",
     })
 }
@@ -499,6 +518,12 @@ fn external(s: TargetSettings) -> Result<ExternalTarget, TargetError> {
         prometheus,
         remote_write,
         credentials,
+        ca_cert: s
+            .ca_cert
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
     })
 }
 

@@ -1,0 +1,1381 @@
+//! The upgrade gate: the catalog run once on the baseline's images and once on the
+//! candidate's, compared check by check, component by component and signal by
+//! signal. Plain data and pure functions: the `gate` command runs the two sides
+//! ([`crate::gate_command`]), the reporters render the [`GateReport`].
+//!
+//! Main items: [`GatePlan`] (the validated flags: two [`RunPlan`]s), [`compare`],
+//! [`GateReport`] (with [`GATE_SCHEMA_VERSION`] and [`GateReport::exit_code`]),
+//! [`Change`] (what happened to one check).
+//!
+//! The gate fails (exit 1) on a check that passed on the baseline and fails on the
+//! candidate ([`Change::Regressed`]), on a check that fails on the candidate where it
+//! could not run on the baseline ([`Change::FailingFromSkip`], [`Change::OnlyCandidate`]
+//! failing), and on a component that does not start on the candidate (its own log
+//! line is in the report). It verified nothing (exit 3) when a component whose image
+//! or configuration differs did not run on one side (a missing image), or when no
+//! check passed on both sides.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::check::Signal;
+use super::component::{Component, ImageRef};
+use super::plan::{Env, PlanError, RawRun, RunPlan};
+use super::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report, exit};
+
+/// Version of the gate's JSON report.
+pub const GATE_SCHEMA_VERSION: u32 = 1;
+
+/// The `[gate]` table of `lgtm-check.toml`: the sides of an upgrade kept in the
+/// user's repository. Each key maps component names to an image or a path:
+///
+/// ```toml
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+/// candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+/// candidate-config = { tempo = "ci/tempo-2.7.yaml" }   # relative to the file
+/// ```
+///
+/// Unknown keys and unknown components are refused when the file is parsed
+/// ([`crate::core::target::ConfigFile::parse`] names the file, line and key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GateFile {
+    #[serde(default)]
+    pub baseline: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub baseline_config: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate_config: BTreeMap<Component, String>,
+}
+
+/// The `[gate]` table of one settings file, with the path it was read from (for
+/// errors, and as the directory its relative config paths start from).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateFileLayer {
+    /// The file as the user named it (`lgtm-check.toml`, `ci/lgtm-check.toml`).
+    pub path: PathBuf,
+    pub gate: GateFile,
+}
+
+/// What the `gate` command was asked, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawGate {
+    /// `--baseline` values, each `component=image[,component=image…]`.
+    pub baseline: Vec<String>,
+    /// `--candidate` values, as `baseline`.
+    pub candidate: Vec<String>,
+    /// `--baseline-config component=PATH` values.
+    pub baseline_configs: Vec<String>,
+    /// `--candidate-config component=PATH` values.
+    pub candidate_configs: Vec<String>,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub scenario_dir: Option<PathBuf>,
+    pub check_timeout_secs: u64,
+    /// The gate's run id; the sides run as `<id>-b` and `<id>-c`.
+    pub run_id: Option<String>,
+    /// The `[gate]` table of the settings file, if one was read: the layer under
+    /// the flags.
+    pub file: Option<GateFileLayer>,
+}
+
+/// Flags that cannot make a gate.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GateError {
+    #[error("--{flag} `{value}`: expected COMPONENT={what}[,COMPONENT={what}…]")]
+    Syntax {
+        flag: &'static str,
+        value: String,
+        what: &'static str,
+    },
+    #[error("--{flag} `{value}`: {reason}")]
+    Value {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("--{flag} names {component} twice")]
+    Duplicate {
+        flag: &'static str,
+        component: Component,
+    },
+    #[error("{path}: [gate] {key}.{component} = `{value}`: {reason}")]
+    File {
+        path: String,
+        key: &'static str,
+        component: Component,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "nothing to gate: give the candidate's images (--candidate loki=grafana/loki:3.4.6,…) or configs (--candidate-config loki=PATH), or `candidate` in the [gate] table of lgtm-check.toml"
+    )]
+    NoCandidate,
+    /// The settings file could not be read or parsed.
+    #[error(transparent)]
+    Config(#[from] super::target::TargetError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// A validated gate: the plan of each side. Components the flags do not name keep
+/// their default (or `LGTM_CHECK_IMAGE_<COMPONENT>`) image on both sides.
+#[derive(Debug, Clone)]
+pub struct GatePlan {
+    pub run_id: String,
+    pub baseline: RunPlan,
+    pub candidate: RunPlan,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+}
+
+/// `component=value` pairs from `values` (each comma-separated), each component once.
+fn pairs(
+    flag: &'static str,
+    what: &'static str,
+    values: &[String],
+) -> Result<Vec<(Component, String)>, GateError> {
+    let mut out: Vec<(Component, String)> = Vec::new();
+    for item in values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (c, v) = item
+            .split_once('=')
+            .filter(|(_, v)| !v.trim().is_empty())
+            .ok_or_else(|| GateError::Syntax {
+                flag,
+                value: item.into(),
+                what,
+            })?;
+        let component: Component = c.parse().map_err(|reason| GateError::Value {
+            flag,
+            value: item.into(),
+            reason,
+        })?;
+        if out.iter().any(|(seen, _)| *seen == component) {
+            return Err(GateError::Duplicate { flag, component });
+        }
+        out.push((component, v.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+impl GatePlan {
+    /// Validates `raw` against `env`; `fresh_run_id` is used when no run id was given.
+    ///
+    /// Layers per side and component: the file's `[gate]` entry, then the flag (a
+    /// flag naming a component replaces the file's entry for it, the others stay).
+    /// `LGTM_CHECK_IMAGE_<COMPONENT>` is not a side: it gives the image of the
+    /// components a side does not name, on both sides alike.
+    pub fn build(raw: RawGate, env: &Env, fresh_run_id: String) -> Result<Self, GateError> {
+        let empty = GateFile::default();
+        let (file_path, file) = match &raw.file {
+            Some(l) => (l.path.clone(), &l.gate),
+            None => (PathBuf::new(), &empty),
+        };
+        let shown = file_path.display().to_string();
+        // Relative config paths in the file start from the file's directory.
+        let file_dir = file_path.parent().map(PathBuf::from).unwrap_or_default();
+        let file_error = |key: &'static str, component: Component, value: &str, reason: String| {
+            GateError::File {
+                path: shown.clone(),
+                key,
+                component,
+                value: value.to_owned(),
+                reason,
+            }
+        };
+        let file_images = |key: &'static str,
+                           m: &BTreeMap<Component, String>|
+         -> Result<BTreeMap<Component, String>, GateError> {
+            m.iter()
+                .map(|(c, image)| {
+                    image
+                        .parse::<ImageRef>()
+                        .map(|i| (*c, i.to_string()))
+                        .map_err(|reason| file_error(key, *c, image, reason))
+                })
+                .collect()
+        };
+        let file_configs = |key: &'static str,
+                            m: &BTreeMap<Component, String>|
+         -> Result<BTreeMap<Component, PathBuf>, GateError> {
+            m.iter()
+                .map(|(c, path)| {
+                    if path.trim().is_empty() {
+                        return Err(file_error(key, *c, path, "an empty path".into()));
+                    }
+                    Ok((*c, file_dir.join(path.trim())))
+                })
+                .collect()
+        };
+        let side = |flag: &'static str,
+                    cflag: &'static str,
+                    images: &[String],
+                    configs: &[String],
+                    mut file_images: BTreeMap<Component, String>,
+                    mut file_configs: BTreeMap<Component, PathBuf>,
+                    suffix: &str|
+         -> Result<RunPlan, GateError> {
+            for (c, image) in pairs(flag, "IMAGE", images)? {
+                image
+                    .parse::<ImageRef>()
+                    .map_err(|reason| GateError::Value {
+                        flag,
+                        value: format!("{c}={image}"),
+                        reason,
+                    })?;
+                file_images.insert(c, image);
+            }
+            for (c, path) in pairs(cflag, "PATH", configs)? {
+                file_configs.insert(c, PathBuf::from(path));
+            }
+            let run_id = raw
+                .run_id
+                .clone()
+                .or_else(|| env.get("LGTM_CHECK_RUN_ID").map(str::to_owned))
+                .unwrap_or_else(|| fresh_run_id.clone());
+            let mut plan = RunPlan::build(
+                RawRun {
+                    images: file_images
+                        .iter()
+                        .map(|(c, i)| format!("{c}={i}"))
+                        .collect(),
+                    json: None,
+                    scenario_dir: raw.scenario_dir.clone(),
+                    check_timeout_secs: raw.check_timeout_secs,
+                    run_id: Some(format!("{run_id}-{suffix}")),
+                    ..RawRun::default()
+                },
+                // The gate's own faults and run id come from its flags, not from
+                // variables meant for a single run.
+                &env.clone()
+                    .only(|k| k != "LGTM_CHECK_FAULTS" && k != "LGTM_CHECK_RUN_ID"),
+                fresh_run_id.clone(),
+            )?;
+            plan.config_files = file_configs;
+            Ok(plan)
+        };
+        let baseline = side(
+            "baseline",
+            "baseline-config",
+            &raw.baseline,
+            &raw.baseline_configs,
+            file_images("baseline", &file.baseline)?,
+            file_configs("baseline-config", &file.baseline_config)?,
+            "b",
+        )?;
+        let candidate = side(
+            "candidate",
+            "candidate-config",
+            &raw.candidate,
+            &raw.candidate_configs,
+            file_images("candidate", &file.candidate)?,
+            file_configs("candidate-config", &file.candidate_config)?,
+            "c",
+        )?;
+        if raw.candidate.is_empty()
+            && raw.candidate_configs.is_empty()
+            && file.candidate.is_empty()
+            && file.candidate_config.is_empty()
+        {
+            return Err(GateError::NoCandidate);
+        }
+        let run_id = baseline
+            .run_id
+            .strip_suffix("-b")
+            .unwrap_or(&baseline.run_id)
+            .to_owned();
+        Ok(GatePlan {
+            run_id,
+            baseline,
+            candidate,
+            json: raw.json,
+            junit: raw.junit,
+        })
+    }
+
+    /// The components whose image or configuration differs between the sides: the
+    /// ones the gate is about.
+    pub fn gated(&self) -> BTreeSet<Component> {
+        Component::ALL
+            .into_iter()
+            .filter(|c| {
+                self.baseline.image(*c) != self.candidate.image(*c)
+                    || self.baseline.config_files.get(c) != self.candidate.config_files.get(c)
+            })
+            .collect()
+    }
+}
+
+/// What happened to one check between the baseline and the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Passed on the baseline, fails on the candidate.
+    Regressed,
+    /// Could not run on the baseline (skipped), fails on the candidate.
+    FailingFromSkip,
+    /// Failed on the baseline, passes on the candidate.
+    Fixed,
+    /// Ran (passed or failed) on the baseline, skipped on the candidate.
+    NewlySkipped,
+    /// Skipped on the baseline, passes on the candidate.
+    PassingFromSkip,
+    /// The check exists only in the candidate's run.
+    OnlyCandidate,
+    /// The check exists only in the baseline's run.
+    OnlyBaseline,
+    /// The same status on both sides (pass/pass, fail/fail, skip/skip).
+    Unchanged,
+}
+
+impl Change {
+    /// The change between two statuses (`None`: the check is not in that run).
+    pub fn between(baseline: Option<CheckStatus>, candidate: Option<CheckStatus>) -> Change {
+        use CheckStatus::*;
+        match (baseline, candidate) {
+            (None, _) => Change::OnlyCandidate,
+            (_, None) => Change::OnlyBaseline,
+            (Some(b), Some(c)) if b == c => Change::Unchanged,
+            (Some(Pass), Some(Fail)) => Change::Regressed,
+            (Some(Fail), Some(Pass)) => Change::Fixed,
+            (Some(_), Some(Skip)) => Change::NewlySkipped,
+            (Some(Skip), Some(Pass)) => Change::PassingFromSkip,
+            (Some(Skip), Some(Fail)) => Change::FailingFromSkip,
+            (Some(_), Some(_)) => unreachable!("every pair of statuses is matched above"),
+        }
+    }
+
+    /// The word the terminal report shows.
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Regressed => "REGRESSED",
+            Change::FailingFromSkip => "FAILING (was skipped)",
+            Change::Fixed => "fixed",
+            Change::NewlySkipped => "newly skipped",
+            Change::PassingFromSkip => "passing (was skipped)",
+            Change::OnlyCandidate => "only on the candidate",
+            Change::OnlyBaseline => "only on the baseline",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One side's answer to one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckOutcome {
+    pub status: CheckStatus,
+    /// What the backend answered, or why it was skipped.
+    pub reason: String,
+    pub query: String,
+    pub time_to_visible_ms: Option<u64>,
+}
+
+impl From<&CheckReport> for CheckOutcome {
+    fn from(c: &CheckReport) -> Self {
+        CheckOutcome {
+            status: c.status,
+            reason: c.reason.clone(),
+            query: c.query.clone(),
+            time_to_visible_ms: c.time_to_visible_ms,
+        }
+    }
+}
+
+/// One check on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckDiff {
+    pub id: String,
+    pub title: String,
+    pub signal: Signal,
+    pub component: Component,
+    pub change: Change,
+    pub baseline: Option<CheckOutcome>,
+    pub candidate: Option<CheckOutcome>,
+}
+
+impl CheckDiff {
+    /// Whether this check fails the gate: it fails on the candidate and did not fail
+    /// on the baseline.
+    pub fn fails_gate(&self) -> bool {
+        match self.change {
+            Change::Regressed | Change::FailingFromSkip => true,
+            Change::OnlyCandidate => self
+                .candidate
+                .as_ref()
+                .is_some_and(|c| c.status == CheckStatus::Fail),
+            _ => false,
+        }
+    }
+}
+
+/// One side of a component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentSide {
+    pub image: String,
+    pub status: ComponentStatus,
+    /// What the component reports about itself (build info), not the tag.
+    pub version: Option<String>,
+    pub ready_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<String>,
+    /// Why it is not ready; for a component that exited, its own log line.
+    pub reason: Option<String>,
+    /// The configuration file given for this side (`--*-config`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+impl ComponentSide {
+    fn of(c: &ComponentReport, config: Option<String>) -> Self {
+        ComponentSide {
+            image: c.image.clone(),
+            status: c.status,
+            version: c.version.clone(),
+            ready_ms: c.ready_ms,
+            stand_in: c.stand_in.clone(),
+            reason: c.reason.clone(),
+            config,
+        }
+    }
+}
+
+/// One component on both sides, with the ratio of their times to ready
+/// (candidate / baseline).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentDiff {
+    pub name: Component,
+    /// Its image or configuration differs between the sides.
+    pub gated: bool,
+    pub baseline: Option<ComponentSide>,
+    pub candidate: Option<ComponentSide>,
+    pub ready_ratio: Option<f64>,
+}
+
+/// Time to visible of one signal on both sides: the earliest first matching answer
+/// among the checks of that signal that passed on both sides (the same checks, run
+/// in the same order on both sides), with the ratio candidate / baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalTiming {
+    pub signal: Signal,
+    /// How many checks the figures are taken from.
+    pub checks: usize,
+    pub baseline_ms: Option<u64>,
+    pub candidate_ms: Option<u64>,
+    pub ratio: Option<f64>,
+}
+
+/// What one side ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideSummary {
+    pub run_id: String,
+    pub summary: super::report::Summary,
+}
+
+/// How many checks changed which way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GateSummary {
+    pub unchanged: usize,
+    pub regressed: usize,
+    pub failing_from_skip: usize,
+    pub fixed: usize,
+    pub newly_skipped: usize,
+    pub passing_from_skip: usize,
+    pub only_baseline: usize,
+    pub only_candidate: usize,
+}
+
+/// The gate's verdict, as `--json` writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateReport {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub baseline: SideSummary,
+    pub candidate: SideSummary,
+    /// Every component on both sides, in report order.
+    pub components: Vec<ComponentDiff>,
+    /// Every check on both sides: the ones that fail the gate first, then the other
+    /// changes, then the unchanged ones (each group in catalog order).
+    pub checks: Vec<CheckDiff>,
+    pub signals: Vec<SignalTiming>,
+    pub summary: GateSummary,
+    /// Why the gate fails, beyond its listed checks (regressions are named here
+    /// too, with the components that refused to start on the candidate).
+    pub problems: Vec<String>,
+    /// Set when the gate could not judge the upgrade: why, in one line.
+    pub unverified: Option<String>,
+}
+
+impl GateReport {
+    /// The checks that fail the gate.
+    pub fn failing(&self) -> impl Iterator<Item = &CheckDiff> {
+        self.checks.iter().filter(|c| c.fails_gate())
+    }
+
+    /// 1 on a regression or a component that failed on the candidate; 3 when the
+    /// upgrade could not be judged; else 0.
+    pub fn exit_code(&self) -> i32 {
+        if !self.problems.is_empty() {
+            exit::CHECKS_FAILED
+        } else if self.unverified.is_some() {
+            exit::NOTHING_VERIFIED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+fn ratio(baseline: Option<u64>, candidate: Option<u64>) -> Option<f64> {
+    match (baseline, candidate) {
+        (Some(b), Some(c)) if b > 0 => Some(((c as f64 / b as f64) * 100.0).round() / 100.0),
+        _ => None,
+    }
+}
+
+/// Compares the baseline's run with the candidate's. `gated`: the components whose
+/// image or configuration differs ([`GatePlan::gated`]); `configs`: the config file
+/// each side was given, by component, for the report.
+pub fn compare(
+    baseline: &Report,
+    candidate: &Report,
+    gated: &BTreeSet<Component>,
+    configs: (&BTreeMap<Component, PathBuf>, &BTreeMap<Component, PathBuf>),
+) -> GateReport {
+    // Checks, in the baseline's order, then the candidate's new ones.
+    let mut checks: Vec<CheckDiff> = Vec::new();
+    for b in &baseline.checks {
+        let c = candidate.checks.iter().find(|c| c.id == b.id);
+        checks.push(CheckDiff {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            signal: b.signal,
+            component: b.component,
+            change: Change::between(Some(b.status), c.map(|c| c.status)),
+            baseline: Some(b.into()),
+            candidate: c.map(Into::into),
+        });
+    }
+    for c in &candidate.checks {
+        if !baseline.checks.iter().any(|b| b.id == c.id) {
+            checks.push(CheckDiff {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                signal: c.signal,
+                component: c.component,
+                change: Change::OnlyCandidate,
+                baseline: None,
+                candidate: Some(c.into()),
+            });
+        }
+    }
+    let mut summary = GateSummary::default();
+    for c in &checks {
+        *match c.change {
+            Change::Unchanged => &mut summary.unchanged,
+            Change::Regressed => &mut summary.regressed,
+            Change::FailingFromSkip => &mut summary.failing_from_skip,
+            Change::Fixed => &mut summary.fixed,
+            Change::NewlySkipped => &mut summary.newly_skipped,
+            Change::PassingFromSkip => &mut summary.passing_from_skip,
+            Change::OnlyBaseline => &mut summary.only_baseline,
+            Change::OnlyCandidate => &mut summary.only_candidate,
+        } += 1;
+    }
+
+    // Time to visible per signal, from the checks that passed on both sides.
+    let signals = [Signal::Metrics, Signal::Logs, Signal::Traces]
+        .into_iter()
+        .map(|signal| {
+            let both: Vec<(u64, u64)> = checks
+                .iter()
+                .filter(|c| c.signal == signal && c.change == Change::Unchanged)
+                .filter_map(|c| {
+                    let (b, k) = (c.baseline.as_ref()?, c.candidate.as_ref()?);
+                    (b.status == CheckStatus::Pass)
+                        .then_some((b.time_to_visible_ms?, k.time_to_visible_ms?))
+                })
+                .collect();
+            let baseline_ms = both.iter().map(|(b, _)| *b).min();
+            let candidate_ms = both.iter().map(|(_, c)| *c).min();
+            SignalTiming {
+                signal,
+                checks: both.len(),
+                baseline_ms,
+                candidate_ms,
+                ratio: ratio(baseline_ms, candidate_ms),
+            }
+        })
+        .collect();
+
+    // Components.
+    let config =
+        |m: &BTreeMap<Component, PathBuf>, c: Component| m.get(&c).map(|p| p.display().to_string());
+    let components: Vec<ComponentDiff> = Component::ALL
+        .into_iter()
+        .filter_map(|name| {
+            let b = baseline.components.iter().find(|c| c.name == name);
+            let c = candidate.components.iter().find(|c| c.name == name);
+            if b.is_none() && c.is_none() {
+                return None;
+            }
+            Some(ComponentDiff {
+                name,
+                gated: gated.contains(&name),
+                baseline: b.map(|b| ComponentSide::of(b, config(configs.0, name))),
+                candidate: c.map(|c| ComponentSide::of(c, config(configs.1, name))),
+                ready_ratio: ratio(b.and_then(|b| b.ready_ms), c.and_then(|c| c.ready_ms)),
+            })
+        })
+        .collect();
+
+    // Why the gate fails.
+    let mut problems = Vec::new();
+    for c in &components {
+        if let Some(k) = &c.candidate
+            && k.status == ComponentStatus::Failed
+        {
+            let was = match c.baseline.as_ref().map(|b| b.status) {
+                Some(ComponentStatus::Failed) => " (it failed on the baseline too)",
+                _ => "",
+            };
+            problems.push(format!(
+                "{} did not start on the candidate{was}: {}",
+                c.name,
+                k.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+    }
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.fails_gate())
+        .map(|c| c.id.as_str())
+        .collect();
+    if !failing.is_empty() {
+        problems.push(format!(
+            "{} {} on the candidate: {}",
+            failing.len(),
+            if failing.len() == 1 {
+                "check fails"
+            } else {
+                "checks fail"
+            },
+            failing.join(", ")
+        ));
+    }
+
+    // Whether the upgrade could be judged at all.
+    let mut not_run = Vec::new();
+    for c in components.iter().filter(|c| c.gated) {
+        for (side, s) in [("baseline", &c.baseline), ("candidate", &c.candidate)] {
+            match s {
+                Some(s) if s.status == ComponentStatus::Skipped => not_run.push(format!(
+                    "{} did not run on the {side} (image {} is not available)",
+                    c.name, s.image
+                )),
+                Some(s) if side == "baseline" && s.status == ComponentStatus::Failed => {
+                    not_run.push(format!("{} did not start on the baseline", c.name))
+                }
+                None => not_run.push(format!("{} was not started on the {side}", c.name)),
+                _ => {}
+            }
+        }
+    }
+    let passed_on_both = checks.iter().any(|c| {
+        c.baseline.as_ref().map(|o| o.status) == Some(CheckStatus::Pass)
+            && c.candidate.as_ref().map(|o| o.status) == Some(CheckStatus::Pass)
+    });
+    let unverified = if !not_run.is_empty() {
+        Some(format!(
+            "the upgrade was not verified: {}",
+            not_run.join("; ")
+        ))
+    } else if !passed_on_both && failing.is_empty() {
+        Some("the upgrade was not verified: no check passed on both sides".to_owned())
+    } else {
+        None
+    };
+
+    // Failing first, then other changes, then unchanged; stable within each group.
+    checks.sort_by_key(|c| match c.change {
+        _ if c.fails_gate() => 0,
+        Change::Unchanged => 2,
+        _ => 1,
+    });
+    GateReport {
+        schema_version: GATE_SCHEMA_VERSION,
+        run_id: baseline
+            .run_id
+            .strip_suffix("-b")
+            .unwrap_or(&baseline.run_id)
+            .to_owned(),
+        baseline: SideSummary {
+            run_id: baseline.run_id.clone(),
+            summary: baseline.summary,
+        },
+        candidate: SideSummary {
+            run_id: candidate.run_id.clone(),
+            summary: candidate.summary,
+        },
+        components,
+        checks,
+        signals,
+        summary,
+        problems,
+        unverified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::ConfigSet;
+    use crate::core::report::ComponentReport;
+
+    fn component(name: Component, image: &str, status: ComponentStatus) -> ComponentReport {
+        ComponentReport {
+            name,
+            image: image.into(),
+            status,
+            ready_ms: (status == ComponentStatus::Ready).then_some(1000),
+            version: (status == ComponentStatus::Ready)
+                .then(|| image.rsplit(':').next().unwrap().into()),
+            reason: None,
+            stand_in: None,
+            refused_guide_config: None,
+        }
+    }
+
+    fn check(id: &str, signal: Signal, status: CheckStatus, ttv: Option<u64>) -> CheckReport {
+        CheckReport {
+            id: id.into(),
+            title: format!("title of {id}"),
+            signal,
+            component: match signal {
+                Signal::Logs => Component::Loki,
+                Signal::Traces => Component::Tempo,
+                Signal::Metrics => Component::Mimir,
+            },
+            needs: vec![],
+            status,
+            reason: format!("{id} answered {status:?}"),
+            query: format!("query of {id}"),
+            guide_query: None,
+            time_to_visible_ms: ttv,
+            skipped_because: vec![],
+        }
+    }
+
+    fn report(run_id: &str, components: Vec<ComponentReport>, checks: Vec<CheckReport>) -> Report {
+        Report::new(
+            run_id.into(),
+            BTreeSet::new(),
+            ConfigSet::Fixed,
+            components,
+            checks,
+        )
+    }
+
+    fn sides(tempo_candidate: ComponentStatus) -> (Vec<ComponentReport>, Vec<ComponentReport>) {
+        (
+            vec![
+                component(
+                    Component::Loki,
+                    "grafana/loki:3.2.0",
+                    ComponentStatus::Ready,
+                ),
+                component(
+                    Component::Tempo,
+                    "grafana/tempo:2.6.0",
+                    ComponentStatus::Ready,
+                ),
+            ],
+            vec![
+                component(
+                    Component::Loki,
+                    "grafana/loki:3.4.6",
+                    ComponentStatus::Ready,
+                ),
+                component(Component::Tempo, "grafana/tempo:2.7.2", tempo_candidate),
+            ],
+        )
+    }
+
+    fn gated() -> BTreeSet<Component> {
+        BTreeSet::from([Component::Loki, Component::Tempo])
+    }
+
+    fn no_configs() -> BTreeMap<Component, PathBuf> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn every_pair_of_statuses_has_its_change() {
+        use CheckStatus::*;
+        let cases = [
+            (Pass, Pass, Change::Unchanged),
+            (Fail, Fail, Change::Unchanged),
+            (Skip, Skip, Change::Unchanged),
+            (Pass, Fail, Change::Regressed),
+            (Fail, Pass, Change::Fixed),
+            (Pass, Skip, Change::NewlySkipped),
+            (Fail, Skip, Change::NewlySkipped),
+            (Skip, Pass, Change::PassingFromSkip),
+            (Skip, Fail, Change::FailingFromSkip),
+        ];
+        for (b, c, want) in cases {
+            assert_eq!(Change::between(Some(b), Some(c)), want, "{b:?} → {c:?}");
+        }
+        assert_eq!(Change::between(None, Some(Pass)), Change::OnlyCandidate);
+        assert_eq!(Change::between(Some(Pass), None), Change::OnlyBaseline);
+    }
+
+    #[test]
+    fn a_regression_fails_the_gate_naming_the_check_with_both_answers() {
+        let (b, c) = sides(ComponentStatus::Ready);
+        let baseline = report(
+            "g1-b",
+            b,
+            vec![
+                check("logs.a", Signal::Logs, CheckStatus::Pass, Some(100)),
+                check("traceql.rate", Signal::Traces, CheckStatus::Pass, Some(400)),
+                check("broken", Signal::Logs, CheckStatus::Fail, None),
+                check("grafana.x", Signal::Logs, CheckStatus::Skip, None),
+            ],
+        );
+        let candidate = report(
+            "g1-c",
+            c,
+            vec![
+                check("logs.a", Signal::Logs, CheckStatus::Pass, Some(150)),
+                check("traceql.rate", Signal::Traces, CheckStatus::Fail, None),
+                check("broken", Signal::Logs, CheckStatus::Pass, Some(90)),
+                check("grafana.x", Signal::Logs, CheckStatus::Skip, None),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+        assert_eq!(g.run_id, "g1");
+        let failing: Vec<&str> = g.failing().map(|c| c.id.as_str()).collect();
+        assert_eq!(failing, ["traceql.rate"]);
+        // Failing first, then other changes, then unchanged.
+        let order: Vec<(&str, Change)> =
+            g.checks.iter().map(|c| (c.id.as_str(), c.change)).collect();
+        assert_eq!(
+            order,
+            [
+                ("traceql.rate", Change::Regressed),
+                ("broken", Change::Fixed),
+                ("logs.a", Change::Unchanged),
+                ("grafana.x", Change::Unchanged),
+            ]
+        );
+        let r = &g.checks[0];
+        assert_eq!(
+            r.baseline.as_ref().unwrap().reason,
+            "traceql.rate answered Pass"
+        );
+        assert_eq!(
+            r.candidate.as_ref().unwrap().reason,
+            "traceql.rate answered Fail"
+        );
+        assert_eq!(
+            g.problems,
+            ["1 check fails on the candidate: traceql.rate".to_string()]
+        );
+        assert_eq!(
+            g.summary,
+            GateSummary {
+                unchanged: 2,
+                regressed: 1,
+                fixed: 1,
+                ..GateSummary::default()
+            }
+        );
+        assert_eq!(g.unverified, None);
+    }
+
+    #[test]
+    fn fixes_and_newly_skipped_checks_do_not_fail_the_gate() {
+        let (b, c) = sides(ComponentStatus::Ready);
+        let baseline = report(
+            "g-b",
+            b,
+            vec![
+                check("a", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("b", Signal::Logs, CheckStatus::Fail, None),
+                check("c", Signal::Traces, CheckStatus::Pass, Some(10)),
+                check("d", Signal::Traces, CheckStatus::Skip, None),
+            ],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![
+                check("a", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("b", Signal::Logs, CheckStatus::Pass, Some(10)),
+                check("c", Signal::Traces, CheckStatus::Skip, None),
+                check("d", Signal::Traces, CheckStatus::Pass, Some(10)),
+                check("e", Signal::Traces, CheckStatus::Pass, Some(10)),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::OK, "{:?}", g.problems);
+        assert_eq!(
+            g.summary,
+            GateSummary {
+                unchanged: 1,
+                fixed: 1,
+                newly_skipped: 1,
+                passing_from_skip: 1,
+                only_candidate: 1,
+                ..GateSummary::default()
+            }
+        );
+        // A check that could not run on the baseline and fails now fails the gate.
+        let mut candidate = candidate;
+        candidate.checks[3].status = CheckStatus::Fail;
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.summary.failing_from_skip, 1);
+        assert_eq!(
+            g.failing().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["d"]
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+    }
+
+    #[test]
+    fn a_component_that_refuses_its_config_on_the_candidate_fails_the_gate_with_its_log_line() {
+        let (b, mut c) = sides(ComponentStatus::Failed);
+        c[1].reason = Some(
+            "tempo (grafana/tempo:2.7.2) exited before it was ready (exit code Some(1)); its log: failed parsing config: field x not found"
+                .into(),
+        );
+        let baseline = report(
+            "g-b",
+            b,
+            vec![check("a", Signal::Logs, CheckStatus::Pass, Some(5))],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![check("a", Signal::Logs, CheckStatus::Pass, Some(5))],
+        );
+        let mut candidate_configs = BTreeMap::new();
+        candidate_configs.insert(
+            Component::Tempo,
+            PathBuf::from("fixtures/faults/tempo.yaml"),
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &candidate_configs),
+        );
+        assert_eq!(g.exit_code(), exit::CHECKS_FAILED);
+        assert_eq!(
+            g.problems,
+            ["tempo did not start on the candidate: tempo (grafana/tempo:2.7.2) exited before it was ready (exit code Some(1)); its log: failed parsing config: field x not found".to_string()]
+        );
+        let tempo = &g.components[1];
+        assert_eq!(
+            tempo.candidate.as_ref().unwrap().config.as_deref(),
+            Some("fixtures/faults/tempo.yaml")
+        );
+        assert_eq!(
+            tempo.baseline.as_ref().unwrap().version.as_deref(),
+            Some("2.6.0")
+        );
+        assert_eq!(tempo.ready_ratio, None);
+    }
+
+    #[test]
+    fn time_to_ready_and_to_visible_side_by_side_with_the_ratio() {
+        let (b, mut c) = sides(ComponentStatus::Ready);
+        c[0].ready_ms = Some(1500);
+        let baseline = report(
+            "g-b",
+            b,
+            vec![
+                check("l1", Signal::Logs, CheckStatus::Pass, Some(400)),
+                check("l2", Signal::Logs, CheckStatus::Pass, Some(200)),
+                // Passing on one side only: not a like-for-like figure.
+                check("l3", Signal::Logs, CheckStatus::Pass, Some(1)),
+                check("t1", Signal::Traces, CheckStatus::Pass, Some(1000)),
+            ],
+        );
+        let candidate = report(
+            "g-c",
+            c,
+            vec![
+                check("l1", Signal::Logs, CheckStatus::Pass, Some(500)),
+                check("l2", Signal::Logs, CheckStatus::Pass, Some(300)),
+                check("l3", Signal::Logs, CheckStatus::Fail, None),
+                check("t1", Signal::Traces, CheckStatus::Pass, Some(333)),
+            ],
+        );
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.components[0].ready_ratio, Some(1.5));
+        assert_eq!(g.components[1].ready_ratio, Some(1.0));
+        let by = |s: Signal| g.signals.iter().find(|t| t.signal == s).unwrap().clone();
+        assert_eq!(
+            by(Signal::Logs),
+            SignalTiming {
+                signal: Signal::Logs,
+                checks: 2,
+                baseline_ms: Some(200),
+                candidate_ms: Some(300),
+                ratio: Some(1.5)
+            }
+        );
+        assert_eq!(by(Signal::Traces).ratio, Some(0.33));
+        assert_eq!(
+            by(Signal::Metrics),
+            SignalTiming {
+                signal: Signal::Metrics,
+                checks: 0,
+                baseline_ms: None,
+                candidate_ms: None,
+                ratio: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_gated_component_that_did_not_run_leaves_the_upgrade_unverified() {
+        let (b, mut c) = sides(ComponentStatus::Skipped);
+        c[1].reason = Some(ComponentReport::image_missing_reason(
+            "grafana/tempo:2.7.2",
+            "no registry",
+        ));
+        let checks = |s| {
+            vec![
+                check("l", Signal::Logs, CheckStatus::Pass, Some(5)),
+                check("t", Signal::Traces, s, None),
+            ]
+        };
+        let baseline = report("g-b", b, checks(CheckStatus::Pass));
+        let candidate = report("g-c", c, checks(CheckStatus::Skip));
+        let g = compare(
+            &baseline,
+            &candidate,
+            &gated(),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::NOTHING_VERIFIED);
+        assert_eq!(
+            g.unverified.as_deref(),
+            Some(
+                "the upgrade was not verified: tempo did not run on the candidate (image grafana/tempo:2.7.2 is not available)"
+            )
+        );
+        assert_eq!(g.summary.newly_skipped, 1);
+        // The same skip on a component the gate is not about is only reported.
+        let g = compare(
+            &baseline,
+            &candidate,
+            &BTreeSet::from([Component::Loki]),
+            (&no_configs(), &no_configs()),
+        );
+        assert_eq!(g.exit_code(), exit::OK);
+    }
+
+    #[test]
+    fn flags_make_two_plans_that_differ_only_where_named() {
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_MIMIR", "cortexproject/cortex:v1.18.1"),
+            ("LGTM_CHECK_FAULTS", "drop-span"),
+        ]);
+        let plan = GatePlan::build(
+            RawGate {
+                baseline: vec!["loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0".into()],
+                candidate: vec![
+                    "loki=grafana/loki:3.4.6".into(),
+                    "tempo=grafana/tempo:2.7.2".into(),
+                ],
+                candidate_configs: vec![
+                    "tempo=fixtures/faults/tempo-without-local-blocks.yaml".into(),
+                ],
+                check_timeout_secs: 60,
+                run_id: Some("g7".into()),
+                ..RawGate::default()
+            },
+            &env,
+            "rfresh".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                plan.run_id.as_str(),
+                plan.baseline.run_id.as_str(),
+                plan.candidate.run_id.as_str()
+            ),
+            ("g7", "g7-b", "g7-c")
+        );
+        assert_eq!(
+            plan.candidate.image(Component::Loki).to_string(),
+            "grafana/loki:3.4.6"
+        );
+        assert_eq!(
+            plan.baseline.image(Component::Tempo).to_string(),
+            "grafana/tempo:2.6.0"
+        );
+        for side in [&plan.baseline, &plan.candidate] {
+            assert_eq!(
+                side.image(Component::Mimir).to_string(),
+                "cortexproject/cortex:v1.18.1"
+            );
+            assert!(side.faults.is_empty());
+        }
+        assert_eq!(
+            plan.candidate.config_files.get(&Component::Tempo),
+            Some(&PathBuf::from(
+                "fixtures/faults/tempo-without-local-blocks.yaml"
+            ))
+        );
+        assert!(plan.baseline.config_files.is_empty());
+        assert_eq!(
+            plan.gated(),
+            BTreeSet::from([Component::Loki, Component::Tempo])
+        );
+    }
+
+    #[test]
+    fn bad_gate_flags_are_named() {
+        let build = |raw: RawGate| GatePlan::build(raw, &Env::default(), "r1".into()).unwrap_err();
+        let raw = |b: &str, c: &str| RawGate {
+            baseline: vec![b.into()],
+            candidate: vec![c.into()],
+            check_timeout_secs: 60,
+            ..RawGate::default()
+        };
+        assert_eq!(
+            build(raw("loki", "loki=x:1")).to_string(),
+            "--baseline `loki`: expected COMPONENT=IMAGE[,COMPONENT=IMAGE…]"
+        );
+        assert_eq!(
+            build(raw("loki=x:1", "loki=a:1,loki=b:2")),
+            GateError::Duplicate {
+                flag: "candidate",
+                component: Component::Loki
+            }
+        );
+        assert!(
+            build(raw("lokii=x:1", "loki=x:2"))
+                .to_string()
+                .contains("unknown component `lokii`")
+        );
+        assert_eq!(
+            build(RawGate {
+                baseline: vec!["loki=x:1".into()],
+                check_timeout_secs: 60,
+                ..RawGate::default()
+            }),
+            GateError::NoCandidate
+        );
+        assert_eq!(
+            build(RawGate {
+                candidate_configs: vec!["tempo=".into()],
+                check_timeout_secs: 60,
+                ..RawGate::default()
+            })
+            .to_string(),
+            "--candidate-config `tempo=`: expected COMPONENT=PATH[,COMPONENT=PATH…]"
+        );
+    }
+
+    const GATE_TOML: &str = r#"
+[gate]
+baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+candidate-config = { tempo = "ci/tempo-2.7.yaml", loki = "/abs/loki.yaml" }
+baseline-config = { tempo = "ci/tempo-2.6.yaml" }
+"#;
+
+    fn file_layer(path: &str, text: &str) -> GateFileLayer {
+        let file = super::super::target::ConfigFile::parse(path, text).unwrap();
+        GateFileLayer {
+            path: PathBuf::from(path),
+            gate: file.gate,
+        }
+    }
+
+    #[test]
+    fn the_file_gives_the_sides_and_a_flag_replaces_its_component_only() {
+        // LGTM_CHECK_IMAGE_* fills the components no side names, on both sides; the
+        // sides' own entries (file or flag) win over it.
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_IMAGE_LOKI", "env/loki:1"),
+            ("LGTM_CHECK_IMAGE_MIMIR", "cortexproject/cortex:v1.18.1"),
+        ]);
+        let plan = GatePlan::build(
+            RawGate {
+                candidate: vec!["loki=grafana/loki:3.4.1".into()],
+                candidate_configs: vec!["tempo=flag/tempo.yaml".into()],
+                check_timeout_secs: 60,
+                run_id: Some("g8".into()),
+                file: Some(file_layer("repo/ci/lgtm-check.toml", GATE_TOML)),
+                ..RawGate::default()
+            },
+            &env,
+            "rfresh".into(),
+        )
+        .unwrap();
+        let image = |p: &RunPlan, c| p.image(c).to_string();
+        assert_eq!(image(&plan.baseline, Component::Loki), "grafana/loki:3.2.0");
+        assert_eq!(
+            image(&plan.baseline, Component::Tempo),
+            "grafana/tempo:2.6.0"
+        );
+        // The flag replaced the file's candidate Loki; the file's Tempo stays.
+        assert_eq!(
+            image(&plan.candidate, Component::Loki),
+            "grafana/loki:3.4.1"
+        );
+        assert_eq!(
+            image(&plan.candidate, Component::Tempo),
+            "grafana/tempo:2.7.2"
+        );
+        for side in [&plan.baseline, &plan.candidate] {
+            assert_eq!(
+                image(side, Component::Mimir),
+                "cortexproject/cortex:v1.18.1"
+            );
+        }
+        // Relative paths in the file start from its directory; a flag's from the
+        // current one; absolute ones stay.
+        assert_eq!(
+            plan.baseline.config_files,
+            BTreeMap::from([(Component::Tempo, PathBuf::from("repo/ci/ci/tempo-2.6.yaml"))])
+        );
+        assert_eq!(
+            plan.candidate.config_files,
+            BTreeMap::from([
+                (Component::Loki, PathBuf::from("/abs/loki.yaml")),
+                (Component::Tempo, PathBuf::from("flag/tempo.yaml")),
+            ])
+        );
+        assert_eq!(
+            plan.gated(),
+            BTreeSet::from([Component::Loki, Component::Tempo])
+        );
+    }
+
+    #[test]
+    fn a_file_alone_is_a_gate_and_a_file_without_a_candidate_is_not() {
+        let plan = GatePlan::build(
+            RawGate {
+                check_timeout_secs: 60,
+                file: Some(file_layer(
+                    "lgtm-check.toml",
+                    "[gate]\ncandidate-config = { tempo = \"tempo.yaml\" }\n",
+                )),
+                ..RawGate::default()
+            },
+            &Env::default(),
+            "r2".into(),
+        )
+        .unwrap();
+        // The file is in the current directory: its paths stay as written.
+        assert_eq!(
+            plan.candidate.config_files.get(&Component::Tempo),
+            Some(&PathBuf::from("tempo.yaml"))
+        );
+        assert_eq!(plan.gated(), BTreeSet::from([Component::Tempo]));
+        let err = GatePlan::build(
+            RawGate {
+                check_timeout_secs: 60,
+                file: Some(file_layer(
+                    "lgtm-check.toml",
+                    "target = \"containers\"\n[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\n",
+                )),
+                ..RawGate::default()
+            },
+            &Env::default(),
+            "r2".into(),
+        )
+        .unwrap_err();
+        assert_eq!(err, GateError::NoCandidate);
+    }
+
+    #[test]
+    fn bad_values_in_the_file_are_named_with_its_path_and_key() {
+        let build = |text: &str| {
+            GatePlan::build(
+                RawGate {
+                    check_timeout_secs: 60,
+                    file: Some(file_layer("ci/lgtm-check.toml", text)),
+                    ..RawGate::default()
+                },
+                &Env::default(),
+                "r3".into(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            build("[gate]\ncandidate = { loki = \"grafana/loki:\" }\n"),
+            "ci/lgtm-check.toml: [gate] candidate.loki = `grafana/loki:`: `grafana/loki:` is not an image reference"
+        );
+        assert_eq!(
+            build("[gate]\ncandidate-config = { tempo = \" \" }\n"),
+            "ci/lgtm-check.toml: [gate] candidate-config.tempo = ` `: an empty path"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_components_in_the_gate_table_are_refused_with_the_key() {
+        use super::super::target::ConfigFile;
+        let err = |text: &str| {
+            ConfigFile::parse("/repo/lgtm-check.toml", text)
+                .unwrap_err()
+                .to_string()
+        };
+        let text = err(
+            "[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\ncandidates = { loki = \"grafana/loki:3.4.6\" }\n",
+        );
+        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: line 3, column 1: key `candidates`, unknown field `candidates`"), "{text}");
+        let text = err("[gate]\ncandidate = { lokii = \"grafana/loki:3.4.6\" }\n");
+        assert!(
+            text.starts_with("cannot read /repo/lgtm-check.toml: line 2"),
+            "{text}"
+        );
+        assert!(text.contains("lokii"), "{text}");
+        let text = err("[gate.candidate]\nloki = \"grafana/loki:3.4.6\"\nlokii = \"x:1\"\n");
+        assert!(text.contains("line 3, column 1: key `lokii`"), "{text}");
+        // One form only: a table, not the flags' string.
+        let text = err("[gate]\ncandidate = \"loki=grafana/loki:3.4.6\"\n");
+        assert!(
+            text.contains("key `candidate`, invalid type: string"),
+            "{text}"
+        );
+    }
+}
