@@ -500,6 +500,23 @@ impl Deployment {
         })
     }
 
+    /// The same deployment, with the preflight and the checks of `component` asking
+    /// as `tenant` while the scenarios still push as the target says: what someone
+    /// sees who looks at another tenant than the one the data went to. A test of
+    /// tenant isolation runs with it: every check of `component` that needs the
+    /// run's data must then fail, naming the tenant it was invisible to.
+    ///
+    /// For Tempo and the Mimir role the target can say the same
+    /// (`--otlp-tenant`/`--tempo-tenant`, `--remote-write-tenant`/
+    /// `--prometheus-tenant`); Loki has one URL and one tenant for both.
+    #[must_use]
+    pub fn querying_as(mut self, component: Component, tenant: &str) -> Self {
+        if let Some(e) = self.endpoints.get_mut(&component) {
+            e.tenant = Some(tenant.to_owned());
+        }
+        self
+    }
+
     /// Flags and variables that make the scenarios push to this deployment, to the
     /// components `ready` accepts (those whose preflight passed).
     pub fn sinks(&self, ready: impl Fn(Component) -> bool) -> ScenarioSinks {
