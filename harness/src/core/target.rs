@@ -21,7 +21,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::component::Component;
-use super::gate::GateFile;
 use super::plan::Env;
 
 /// The name of the configuration file read from the current directory.
@@ -122,6 +121,32 @@ impl TargetSettings {
         each_setting!(merge);
         self
     }
+}
+
+/// The `[gate]` table of `lgtm-check.toml`: the sides of an upgrade kept in the
+/// user's repository. Each key maps component names to an image or a path:
+///
+/// ```toml
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+/// candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+/// candidate-config = { tempo = "ci/tempo-2.7.yaml" }   # relative to the file
+/// ```
+///
+/// Unknown keys and unknown components are refused when the file is parsed
+/// ([`ConfigFile::parse`] names the file, line and key). What the sides mean is
+/// `core::gate`'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GateFile {
+    #[serde(default)]
+    pub baseline: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub baseline_config: BTreeMap<Component, String>,
+    #[serde(default)]
+    pub candidate_config: BTreeMap<Component, String>,
 }
 
 /// `lgtm-check.toml`: the settings kept in the user's repository.
@@ -809,5 +834,32 @@ password-env = "MY_PASSWORD"
                 .contains("--tempo-url")
         );
         assert!(t.not_given(Component::Grafana).is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_components_in_the_gate_table_are_refused_with_the_key() {
+        let err = |text: &str| {
+            ConfigFile::parse("/repo/lgtm-check.toml", text)
+                .unwrap_err()
+                .to_string()
+        };
+        let text = err(
+            "[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\ncandidates = { loki = \"grafana/loki:3.4.6\" }\n",
+        );
+        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: line 3, column 1: key `candidates`, unknown field `candidates`"), "{text}");
+        let text = err("[gate]\ncandidate = { lokii = \"grafana/loki:3.4.6\" }\n");
+        assert!(
+            text.starts_with("cannot read /repo/lgtm-check.toml: line 2"),
+            "{text}"
+        );
+        assert!(text.contains("lokii"), "{text}");
+        let text = err("[gate.candidate]\nloki = \"grafana/loki:3.4.6\"\nlokii = \"x:1\"\n");
+        assert!(text.contains("line 3, column 1: key `lokii`"), "{text}");
+        // One form only: a table, not the flags' string.
+        let text = err("[gate]\ncandidate = \"loki=grafana/loki:3.4.6\"\n");
+        assert!(
+            text.contains("key `candidate`, invalid type: string"),
+            "{text}"
+        );
     }
 }
