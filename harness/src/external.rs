@@ -195,12 +195,13 @@ pub fn classify_transport(
             url,
             detail,
         }
-    } else if url.starts_with("https://") && lower.contains("scheme is not http") {
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
         ConnectionError::Tls {
             component,
             url,
-            detail: "lgtm-check is built without a TLS stack, so it cannot speak https:// yet"
-                .into(),
+            detail: format!(
+                "the certificate's issuer is not trusted (a private CA? give it with --ca-cert): {detail}"
+            ),
         }
     } else if lower.contains("tls")
         || lower.contains("ssl")

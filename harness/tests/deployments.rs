@@ -433,6 +433,7 @@ async fn multi_tenant() -> Option<(Compose, String)> {
             ("LGTM_CHECK_IMAGE_MIMIR", CORTEX),
             ("LGTM_CHECK_IMAGE_GATEWAY", NGINX),
             ("GATEWAY_PUBLISH", "127.0.0.1:"),
+            ("GATEWAY_TLS_PUBLISH", "127.0.0.1:"),
         ],
     );
     compose.up(&[]);
@@ -526,7 +527,37 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
     let run = lgtm_check(&args, &[]);
     assert_refused(&run, "the credentials were refused (HTTP 401)");
 
-    // 5. Valid credentials for a tenant the user may not act as: the gateway's 403.
+    // 5. The same gateway over TLS (a test-only CA signed its certificate): with
+    //    --ca-cert every component is verified, the scenarios' pushes included
+    //    (they trust the CA through SSL_CERT_FILE); without it, the named TLS
+    //    failure for every component, never a pass.
+    let tls_gateway = format!(
+        "https://localhost:{}",
+        compose
+            .port("gateway", 8443)
+            .rsplit(':')
+            .next()
+            .expect("a published port")
+    );
+    let tls_urls = through(&tls_gateway);
+    let mut args: Vec<&str> = tls_urls.iter().map(String::as_str).collect();
+    args.extend(["--tenant", "tenant-a", "--user", "checker"]);
+    let without_ca = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)]);
+    without_ca.assert_never_prints(&secrets);
+    assert_refused(&without_ca, "TLS failure");
+    assert_refused(&without_ca, "give it with --ca-cert");
+    let ca = repo().join("fixtures/multi-tenant/tls/ca.pem");
+    let ca = ca.display().to_string();
+    args.extend(["--ca-cert", ca.as_str()]);
+    let run = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)]);
+    run.assert_never_prints(&secrets);
+    assert!(run.stdout.contains("https://localhost:"), "{}", run.stdout);
+    assert_verified(
+        &run,
+        &[("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")],
+    );
+
+    // 6. Valid credentials for a tenant the user may not act as: the gateway's 403.
     let mut args = urls.clone();
     args.extend([
         "--tenant",
