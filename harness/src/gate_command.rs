@@ -113,19 +113,30 @@ pub fn plan(args: GateArgs, env: &Env, fresh_run_id: String) -> Result<GatePlan,
 /// Both runs of a gate and their comparison.
 #[derive(Debug, Clone)]
 pub struct GateRun {
+    /// The baseline side's own run report (run id `<gate id>-b`).
     pub baseline: Report,
+    /// The candidate side's own run report (run id `<gate id>-c`).
     pub candidate: Report,
+    /// The two runs compared: the gate's verdict and exit code.
     pub report: GateReport,
 }
 
 /// Which side of the gate a progress event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The run on the images and configuration files upgraded from.
     Baseline,
+    /// The run on the images and configuration files upgraded to.
     Candidate,
 }
 
 impl Side {
+    /// `baseline` or `candidate`, as the progress lines name the side.
+    ///
+    /// ```
+    /// use lgtm_check::gate_command::Side;
+    /// assert_eq!(Side::Candidate.name(), "candidate");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Side::Baseline => "baseline",
