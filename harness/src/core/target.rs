@@ -629,7 +629,9 @@ fn external(s: TargetSettings) -> Result<ExternalTarget, TargetError> {
             Ok::<_, TargetError>(OtlpIngest {
                 url: check_url("otlp-url", u)?,
                 protocol: protocol.into(),
-                tenant: tenant(&s.otlp_tenant).or_else(|| tenant(&s.tempo_tenant)),
+                // Its own, else Tempo's (the spans must land where Tempo is asked),
+                // else every component's.
+                tenant: tenant(&s.otlp_tenant.clone().or_else(|| s.tempo_tenant.clone())),
             })
         })
         .transpose()?;
@@ -1007,5 +1009,30 @@ password-env = "MY_PASSWORD"
             text.contains("key `candidate`, invalid type: string"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn otlp_ingest_takes_tempos_tenant_before_every_components() {
+        let settings = TargetSettings {
+            target: Some("external".into()),
+            tempo_url: Some("http://tempo:3200".into()),
+            otlp_url: Some("http://tempo:4317".into()),
+            tenant: Some("everyone".into()),
+            tempo_tenant: Some("traces-team".into()),
+            ..TargetSettings::default()
+        };
+        let Target::External(t) = Target::resolve(None, &Env::default(), settings.clone()).unwrap()
+        else {
+            panic!("external")
+        };
+        assert_eq!(t.otlp.unwrap().tenant.as_deref(), Some("traces-team"));
+        let own = TargetSettings {
+            otlp_tenant: Some("ingest".into()),
+            ..settings
+        };
+        let Target::External(t) = Target::resolve(None, &Env::default(), own).unwrap() else {
+            panic!("external")
+        };
+        assert_eq!(t.otlp.unwrap().tenant.as_deref(), Some("ingest"));
     }
 }
