@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lgtm_check_recorder::manifest::{Manifest, ManifestError};
 
+use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_checks};
 use crate::core::catalog::{MetricsVia, exact_metrics_checks, settled_after, validate};
 use crate::core::catalog_telemetry::{logs_checks, traces_checks};
 use crate::core::check::{Check, Signal, Window};
@@ -19,7 +20,6 @@ use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::RunPlan;
 use crate::core::report::{CheckReport, CheckStatus, Report};
-use crate::execute::run_check;
 use crate::shape::{CollectError, ShapeSources, UpdateMode, check_snapshot, collect_settled};
 use crate::stack::{Stack, StackError};
 
@@ -415,12 +415,22 @@ pub async fn run(
     let mut check_reports = Vec::new();
     let timeout = Duration::from_secs(args.check_timeout);
     if let Some(m) = &manifest {
-        for check in manifest_checks(m, unix_ms(finished)) {
-            let report =
-                run_check(&check, &backends, &component_reports, emitted_at, timeout).await;
-            on_event(Event::CheckFinished(&report));
-            check_reports.push(report);
-        }
+        let checks = manifest_checks(m, unix_ms(finished))
+            .into_iter()
+            .map(|check| TimedCheck { emitted_at, check })
+            .collect();
+        on_event(Event::ChecksStarted {
+            at_once: CHECKS_AT_ONCE,
+        });
+        check_reports = run_checks(
+            checks,
+            &backends,
+            &component_reports,
+            timeout,
+            CHECKS_AT_ONCE,
+            |r| on_event(Event::CheckFinished(r)),
+        )
+        .await;
     }
 
     // The shape, in every case: pinned to the program's run, with a margin for

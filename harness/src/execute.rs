@@ -5,6 +5,7 @@
 //! query is found invalid, or the check's deadline passes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
@@ -14,6 +15,7 @@ use crate::clients::loki::LokiClient;
 use crate::clients::prometheus::PromClient;
 use crate::clients::tempo::TempoClient;
 use crate::clients::{ClientError, Endpoint};
+use crate::core::catalog::is_negative;
 use crate::core::catalog_grafana::{LoadedDashboard, targets_summary};
 use crate::core::check::{Check, EvalAt, Query, settled_at, unix_seconds};
 use crate::core::component::Component;
@@ -22,7 +24,7 @@ use crate::core::expect::{Expectation, Verdict, evaluate};
 use crate::core::observed::Observed;
 use crate::core::plan::MimirFlavour;
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport};
-use crate::core::settings::yaml_field;
+use crate::core::settings::{tempo_metrics_unanswerable, yaml_field};
 use crate::wait::{Attempt, WaitFailure, poll_until};
 
 /// Clients of the components that are up.
@@ -37,6 +39,38 @@ pub struct Backends {
     pub mimir: Option<MimirFlavour>,
     pub http: Option<reqwest::Client>,
     pub grafana: Option<GrafanaClient>,
+    /// The per-id lookups in flight, shared by every check that runs on these
+    /// clients at the same time.
+    pub lookups: Lookups,
+}
+
+/// Per-id lookups (one trace by id, one LogQL query per trace id) in flight at once
+/// over all the checks that share a [`Backends`]: each check asks at most
+/// `FAN_OUT` (4) at a time, and all of them together at most `LOOKUPS_IN_FLIGHT` per
+/// backend, however many checks run concurrently.
+#[derive(Debug, Clone)]
+pub struct Lookups {
+    tempo: Arc<tokio::sync::Semaphore>,
+    loki: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups {
+            tempo: Arc::new(tokio::sync::Semaphore::new(LOOKUPS_IN_FLIGHT)),
+            loki: Arc::new(tokio::sync::Semaphore::new(LOOKUPS_IN_FLIGHT)),
+        }
+    }
+}
+
+/// Runs `lookup` once a slot of `slots` is free.
+async fn with_slot<T>(
+    slots: &tokio::sync::Semaphore,
+    lookup: impl std::future::Future<Output = T>,
+) -> T {
+    // The semaphore is never closed, so a permit always comes.
+    let _permit = slots.acquire().await;
+    lookup.await
 }
 
 /// Where a component serves its effective configuration (YAML).
@@ -162,6 +196,11 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<String, Attempt> 
 /// Queries in flight at once when a check asks per trace id (Tempo answers 429
 /// "job queue full" to 47 at once).
 const FAN_OUT: usize = 4;
+
+/// Per-id queries in flight at once per backend over all concurrent checks (Tempo
+/// 2.6 splits each trace-by-id query into 50 jobs and queues at most 2000 per
+/// tenant).
+const LOOKUPS_IN_FLIGHT: usize = 8;
 
 /// Log lines per page of a log query: Loki's default `max_entries_limit_per_query`,
 /// so that paging works against any Loki; every page after the first is asked for
@@ -291,10 +330,13 @@ pub async fn execute(
         }
         Query::TracesById { ids } => {
             let tempo = b.tempo.as_ref().ok_or_else(|| missing(Component::Tempo))?;
-            let fetched: Vec<_> = stream::iter(ids.iter().map(|id| tempo.trace(id)))
-                .buffered(FAN_OUT)
-                .collect()
-                .await;
+            let fetched: Vec<_> = stream::iter(
+                ids.iter()
+                    .map(|id| with_slot(&b.lookups.tempo, tempo.trace(id))),
+            )
+            .buffered(FAN_OUT)
+            .collect()
+            .await;
             let mut out = Vec::with_capacity(ids.len());
             for (id, r) in ids.iter().zip(fetched) {
                 out.push((id.clone(), r.map_err(attempt_error)?));
@@ -312,11 +354,12 @@ pub async fn execute(
                 .iter()
                 .map(|id| format!("{selector} | json | trace_id=\"{id}\""))
                 .collect();
-            let fetched: Vec<_> = stream::iter(
-                exprs
-                    .iter()
-                    .map(|e| loki.query_range_all(e, start, end, PAGE_LINES)),
-            )
+            let fetched: Vec<_> = stream::iter(exprs.iter().map(|e| {
+                with_slot(
+                    &b.lookups.loki,
+                    loki.query_range_all(e, start, end, PAGE_LINES),
+                )
+            }))
             .buffered(FAN_OUT)
             .collect()
             .await;
@@ -434,6 +477,11 @@ pub async fn run_check(
         report.skipped_because = down;
         return report;
     }
+    if let Some(why) = unanswerable(check, backends).await {
+        report.status = CheckStatus::Fail;
+        report.reason = why;
+        return report;
+    }
     let outcome = poll_until(timeout, || async {
         let observed = execute(&check.query, check.component, backends).await?;
         let control = match &check.control {
@@ -449,6 +497,28 @@ pub async fn run_check(
         report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
     }
     report
+}
+
+/// Why the check's query can never return the run's data, when the component's own
+/// state already says so: read once before waiting, so that such a check fails at
+/// once with the component's evidence instead of at its timeout. Only checks that
+/// expect data; `None` whenever the state cannot be read (then asking tells).
+///
+/// Known: TraceQL metrics from a Tempo whose served configuration enables no
+/// local-blocks processor ([`tempo_metrics_unanswerable`]).
+async fn unanswerable(check: &Check, b: &Backends) -> Option<String> {
+    let expects_data =
+        !matches!(check.expect, Expectation::Rejected) && !is_negative(&check.expect);
+    if !expects_data || !matches!(check.query, Query::TraceQlMetrics { .. }) {
+        return None;
+    }
+    let path = config_path(Component::Tempo, b.mimir)?;
+    let root = b.roots.get(&Component::Tempo)?;
+    let (status, body) = root.get(b.http.as_ref()?, path, &[]).await.ok()?;
+    let why = (status == 200).then(|| tempo_metrics_unanswerable(&body))??;
+    Some(format!(
+        "Tempo can never answer this with data: {why}; its served configuration ({path}) says so, so the check was not waited for"
+    ))
 }
 
 /// Judges one attempt: the answer against the expectation and, for a negative check,

@@ -24,65 +24,115 @@ use crate::execute::{Backends, version_of};
 /// that a test (or a caller) can tell them apart; URLs are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
+    /// The host name of the URL does not resolve: a typo in the URL, or a name only
+    /// another network (a cluster, a VPN) knows.
     #[error("{component} at {url}: the host name does not resolve (DNS): {detail}")]
     Dns {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The resolver's message, redacted.
         detail: String,
     },
+    /// The host answered but nothing listens on the port (wrong port, component down).
     #[error("{component} at {url}: connection refused (nothing listens there)")]
-    Refused { component: Component, url: String },
+    Refused {
+        /// The component whose URL this is.
+        component: Component,
+        /// The URL that was tried, redacted.
+        url: String,
+    },
+    /// TLS could not be agreed: an untrusted or expired certificate (give
+    /// `--ca-cert`), `https://` to a plain port, or `http://` to a TLS port.
     #[error("{component} at {url}: TLS failure: {detail}")]
     Tls {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// What went wrong in the handshake, with the hint that applies, redacted.
         detail: String,
     },
+    /// No answer within [`PREFLIGHT_TIMEOUT`] (a firewall dropping packets, an
+    /// overloaded component).
     #[error("{component} at {url}: no answer within {secs} s")]
     Timeout {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The time waited, in seconds.
         secs: u64,
     },
+    /// HTTP 401 without the "no org id" text: the user, password or token was
+    /// refused.
     #[error("{component} at {url}: the credentials were refused (HTTP 401): {message}")]
     Unauthorized {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 401 "no org id": the deployment runs multi-tenant and the request named
+    /// no tenant (`X-Scope-OrgID`).
     #[error(
         "{component} at {url}: the request carries no tenant and the deployment needs one (HTTP 401: {message}); give --tenant or --{component}-tenant"
     )]
     NoTenant {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 403: the credentials were accepted but may not read this tenant or path.
     #[error("{component} at {url}: access forbidden (HTTP 403): {message}")]
     Forbidden {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// HTTP 404: the URL reaches a server, but not the component's API (a missing
+    /// path prefix, another service behind the same gateway).
     #[error(
         "{component} at {url}: not found (HTTP 404): is this the component's URL, with its prefix? {message}"
     )]
     NotFound {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// Any other status that is not a success (5xx, 429, a 400 that is not about TLS).
     #[error("{component} at {url}: answered HTTP {status}: {message}")]
     Status {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The HTTP status code of the answer.
         status: u16,
+        /// The start of the answer's body (300 characters at most), redacted.
         message: String,
     },
+    /// A transport failure none of the other variants names, or an answer that
+    /// cannot be read.
     #[error("{component} at {url}: unreachable: {detail}")]
     Unreachable {
+        /// The component whose URL this is.
         component: Component,
+        /// The URL that was tried, redacted.
         url: String,
+        /// The chain of the cause's messages, redacted.
         detail: String,
     },
 }
@@ -145,12 +195,13 @@ pub fn classify_transport(
             url,
             detail,
         }
-    } else if url.starts_with("https://") && lower.contains("scheme is not http") {
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
         ConnectionError::Tls {
             component,
             url,
-            detail: "lgtm-check is built without a TLS stack, so it cannot speak https:// yet"
-                .into(),
+            detail: format!(
+                "the certificate's issuer is not trusted (a private CA? give it with --ca-cert): {detail}"
+            ),
         }
     } else if lower.contains("tls")
         || lower.contains("ssl")
@@ -314,6 +365,8 @@ const SYSTEM_CERT_DIRS: [&str; 2] = ["/etc/ssl/certs", "/etc/pki/tls/certs"];
 /// secret.
 #[derive(Clone)]
 pub struct Deployment {
+    /// The target as the flags described it (URLs, tenants, the credentials'
+    /// variable names; never the secret itself).
     pub target: ExternalTarget,
     /// The query side of Loki, Tempo and the Mimir role.
     pub endpoints: BTreeMap<Component, Endpoint>,
@@ -348,8 +401,11 @@ pub struct ScenarioSinks {
     pub metrics_args: Vec<String>,
     /// Variables set for the scenarios alone (`LOKI_PASSWORD`, …).
     pub env: Vec<(String, String)>,
+    /// Whether the scenarios push logs to a Loki (so the log checks can expect data).
     pub logs: bool,
+    /// Whether the scenarios export spans by OTLP to a Tempo.
     pub traces: bool,
+    /// Whether the metrics path (Prometheus scraping, remote write to Mimir) is up.
     pub metrics: bool,
 }
 
@@ -443,6 +499,23 @@ impl Deployment {
             tls_env,
             http: http_client(&roots),
         })
+    }
+
+    /// The same deployment, with the preflight and the checks of `component` asking
+    /// as `tenant` while the scenarios still push as the target says: what someone
+    /// sees who looks at another tenant than the one the data went to. A test of
+    /// tenant isolation runs with it: every check of `component` that needs the
+    /// run's data must then fail, naming the tenant it was invisible to.
+    ///
+    /// For Tempo and the Mimir role the target can say the same
+    /// (`--otlp-tenant`/`--tempo-tenant`, `--remote-write-tenant`/
+    /// `--prometheus-tenant`); Loki has one URL and one tenant for both.
+    #[must_use]
+    pub fn querying_as(mut self, component: Component, tenant: &str) -> Self {
+        if let Some(e) = self.endpoints.get_mut(&component) {
+            e.tenant = Some(tenant.to_owned());
+        }
+        self
     }
 
     /// Flags and variables that make the scenarios push to this deployment, to the

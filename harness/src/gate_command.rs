@@ -22,8 +22,8 @@ use crate::stack::StackError;
 pub struct GateArgs {
     /// The images to upgrade from: COMPONENT=IMAGE[,COMPONENT=IMAGE…], e.g.
     /// loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0. Components named on neither
-    /// side keep their default (or LGTM_CHECK_IMAGE_<COMPONENT>) image on both.
-    /// Repeatable; a component named here replaces its entry in the file's [gate].
+    /// side keep their default (or `LGTM_CHECK_IMAGE_<COMPONENT>`) image on both.
+    /// Repeatable; a component named here replaces its entry in the file's `[gate]`.
     #[arg(long, value_name = "COMPONENT=IMAGE,…")]
     pub baseline: Vec<String>,
     /// The images to upgrade to, as --baseline.
@@ -44,7 +44,7 @@ pub struct GateArgs {
     /// `candidate.*`) and a suite `gate` with the verdict of each check.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// The settings file whose [gate] table gives the sides [default:
+    /// The settings file whose `[gate]` table gives the sides [default:
     /// ./lgtm-check.toml when it exists].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -113,19 +113,30 @@ pub fn plan(args: GateArgs, env: &Env, fresh_run_id: String) -> Result<GatePlan,
 /// Both runs of a gate and their comparison.
 #[derive(Debug, Clone)]
 pub struct GateRun {
+    /// The baseline side's own run report (run id `<gate id>-b`).
     pub baseline: Report,
+    /// The candidate side's own run report (run id `<gate id>-c`).
     pub candidate: Report,
+    /// The two runs compared: the gate's verdict and exit code.
     pub report: GateReport,
 }
 
 /// Which side of the gate a progress event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The run on the images and configuration files upgraded from.
     Baseline,
+    /// The run on the images and configuration files upgraded to.
     Candidate,
 }
 
 impl Side {
+    /// `baseline` or `candidate`, as the progress lines name the side.
+    ///
+    /// ```
+    /// use lgtm_check::gate_command::Side;
+    /// assert_eq!(Side::Candidate.name(), "candidate");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Side::Baseline => "baseline",

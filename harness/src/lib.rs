@@ -29,6 +29,7 @@
 //! - [`wait`]: the one poll loop of every check;
 //! - [`assert`](mod@assert): waiting assertions on a [`Stack`] for a user's own tests;
 //! - [`execute`]: one check's wait–evaluate–report path;
+//! - [`concurrent`]: a run's checks, concurrently, each on its own clock;
 //! - [`runner`]: the CLI's run: [`Stack`], scenarios and catalog, reporting through
 //!   events;
 //! - [`report`]: terminal and JSON reporters;
@@ -41,6 +42,7 @@ pub mod app_command;
 pub mod assert;
 pub mod bench;
 pub mod clients;
+pub mod concurrent;
 pub mod core;
 pub mod execute;
 pub mod external;

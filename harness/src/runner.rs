@@ -6,6 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, FuturesUnordered, StreamExt};
+
+use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_batches};
+
 use crate::core::catalog::{CatalogError, validate};
 use crate::core::catalog_config::retention_checks;
 use crate::core::catalog_grafana::LoadedDashboard;
@@ -19,7 +23,7 @@ use crate::core::report::{
     CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
 };
 use crate::core::scenarios::{VOLUME, checks_for};
-use crate::execute::{Backends, loaded_dashboard, run_check};
+use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
@@ -228,11 +232,19 @@ async fn scenarios_and_checks_in(
     work_dir: &std::path::Path,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
+    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
+    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
+        .expect("the embedded provisioning is valid")
+        .dashboard;
+    let loaded = loaded_dashboard(backends, &provisioned, Duration::from_secs(15)).await;
+    let ctx = stack::configs::catalog_context(plan.configs, loaded)
+        .expect("the embedded provisioning is valid");
+
     // 4. The scenarios, all at once: those with metrics may hold (serving /metrics)
     //    until the checks are done; the others exit once they have written their
     //    manifests.
     let mut launches = Vec::new();
-    for spec in &plan.scenarios {
+    for (key, spec) in plan.scenarios.iter().enumerate() {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
@@ -263,83 +275,74 @@ async fn scenarios_and_checks_in(
         let env = sinks.env.clone();
         launches.push(async move {
             let r = ScenarioRun::start_with_env(spec.binary, &binary, &args, &env, &manifest).await;
-            (spec, r)
+            (key, spec, r)
         });
     }
+
+    // 5. The checks: each scenario's as soon as its manifest is read, concurrently,
+    //    each on its own clock (from its scenario's emission); a check that could
+    //    pass without data is refused before it runs.
     let mut scenarios = Vec::new();
-    let mut first_error = None;
-    for (spec, result) in futures::future::join_all(launches).await {
-        match result {
-            Ok(run) => {
+    let mut catalog: Vec<Check> = Vec::new();
+    let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
+        catalog.extend(checks.iter().cloned());
+        validate(&catalog, |c| c.needs.iter().all(|n| backends.has(*n)))?;
+        let timed = checks
+            .into_iter()
+            .map(|check| TimedCheck { emitted_at, check });
+        Ok::<_, RunError>((key, timed.collect()))
+    };
+    let retention = retention_checks()
+        .into_iter()
+        .map(|mut c| {
+            if matches!(mode, Mode::External(_)) {
+                // The guide's retention is what the fixtures set, not what a
+                // deployment owes anyone.
+                c.query = Query::NotPossible {
+                    reason: "an external deployment's retention is its own: the guide's settings are checked only on the containers lgtm-check starts".into(),
+                };
+            }
+            c
+        })
+        .collect();
+    let retention = admit(plan.scenarios.len(), Instant::now(), retention);
+    let emitted =
+        launches
+            .into_iter()
+            .collect::<FuturesUnordered<_>>()
+            .map(|(key, spec, result)| {
+                let run = result?;
                 on_event(Event::ScenarioEmitted {
                     name: &run.name,
                     manifest: &run.manifest_path.display().to_string(),
                 });
-                scenarios.push((spec, run));
+                let batch = admit(key, run.emitted_at, checks_for(spec, &run.manifest, &ctx));
+                scenarios.push(run);
+                batch
+            });
+    on_event(Event::ChecksStarted {
+        at_once: CHECKS_AT_ONCE,
+    });
+    let outcome = run_batches(
+        stream::iter([retention]).chain(emitted),
+        backends,
+        component_reports,
+        plan.check_timeout,
+        CHECKS_AT_ONCE,
+        |r| on_event(Event::CheckFinished(r)),
+    )
+    .await;
+    let mut check_reports = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            for run in scenarios {
+                run.finish().await;
             }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            return Err(e);
         }
-    }
-    if let Some(e) = first_error {
-        for (_, run) in scenarios {
-            run.finish().await;
-        }
-        return Err(e.into());
-    }
-
-    // 5. The checks.
-    let mut all_checks: Vec<(Instant, Check)> = Vec::new();
-    // Grafana's checks judge what Grafana loaded: read it back before the catalog.
-    let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
-        .expect("the embedded provisioning is valid")
-        .dashboard;
-    let loaded = loaded_dashboard(backends, &provisioned, Duration::from_secs(15)).await;
-    let ctx = stack::configs::catalog_context(plan.configs, loaded)
-        .expect("the embedded provisioning is valid");
-    for (spec, run) in &scenarios {
-        all_checks.extend(
-            checks_for(spec, &run.manifest, &ctx)
-                .into_iter()
-                .map(|c| (run.emitted_at, c)),
-        );
-    }
-    let started_checks = Instant::now();
-    all_checks.extend(retention_checks().into_iter().map(|mut c| {
-        if matches!(mode, Mode::External(_)) {
-            // The guide's retention is what the fixtures set, not what a deployment
-            // owes anyone.
-            c.query = Query::NotPossible {
-                reason: "an external deployment's retention is its own: the guide's settings are checked only on the containers lgtm-check starts".into(),
-            };
-        }
-        (started_checks, c)
-    }));
-    // A check that could pass without data is refused before anything is judged.
-    if let Err(e) = validate(all_checks.iter().map(|(_, c)| c), |c| {
-        c.needs.iter().all(|n| backends.has(*n))
-    }) {
-        for (_, run) in scenarios {
-            run.finish().await;
-        }
-        return Err(e.into());
-    }
-    let mut check_reports = Vec::new();
-    for (emitted_at, check) in &all_checks {
-        let report = run_check(
-            check,
-            backends,
-            component_reports,
-            *emitted_at,
-            plan.check_timeout,
-        )
-        .await;
-        on_event(Event::CheckFinished(&report));
-        check_reports.push(report);
-    }
+    };
     if let Mode::External(deployment) = mode {
-        let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
+        let manifests: Vec<_> = scenarios.iter().map(|r| &r.manifest).collect();
         explain_invisible(
             deployment,
             backends,
@@ -351,14 +354,14 @@ async fn scenarios_and_checks_in(
     }
     let pushback = scenarios
         .iter()
-        .flat_map(|(spec, run)| {
+        .flat_map(|run| {
             run.manifest
                 .pushback
                 .iter()
-                .map(|p| PushBackFinding::new(spec.binary, p.clone()))
+                .map(|p| PushBackFinding::new(&run.name, p.clone()))
         })
         .collect();
-    for (_, run) in scenarios {
+    for run in scenarios {
         run.finish().await;
     }
     Ok((check_reports, pushback))

@@ -26,7 +26,7 @@ fn missing() -> Option<String> {
 
 /// Runs `lgtm-check app` without the caller's `LGTM_CHECK_*`, `OTEL_*` and
 /// `DOCKER_HOST`, with `args` before `--` and `program` after it.
-fn app(args: &[&str], program: &[&str]) -> (i32, String, String) {
+fn app(args: &[&str], program: &[&str], check_timeout: &str) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
@@ -37,7 +37,7 @@ fn app(args: &[&str], program: &[&str]) -> (i32, String, String) {
     let out = command
         .arg("app")
         .args(["--image", "prometheus=lgtm-check/prometheus:debian"])
-        .args(["--check-timeout", "60"])
+        .args(["--check-timeout", check_timeout])
         .args(args)
         .arg("--")
         .args(program)
@@ -110,21 +110,47 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     let snapshot = dir.join("app.shape.yaml");
     let json = dir.join("ok.json");
 
+    // Both programs run at the same time, each against a stack of its own.
     // 1. The honest program: every check of its manifest passes, the shape is written.
     let run_id = format!("app{}", std::process::id());
-    let program = http_service("", "");
-    let program: Vec<&str> = program.iter().map(String::as_str).collect();
-    let (code, stdout, stderr) = app(
-        &[
-            "--run-id",
-            &run_id,
-            "--json",
-            json.to_str().unwrap(),
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-        ],
-        &program,
-    );
+    let honest = {
+        let (run_id, json, snapshot) = (run_id.clone(), json.clone(), snapshot.clone());
+        std::thread::spawn(move || {
+            let program = http_service("", "");
+            let program: Vec<&str> = program.iter().map(String::as_str).collect();
+            app(
+                &[
+                    "--run-id",
+                    &run_id,
+                    "--json",
+                    json.to_str().unwrap(),
+                    "--snapshot",
+                    snapshot.to_str().unwrap(),
+                ],
+                &program,
+                "60",
+            )
+        })
+    };
+    // 2. A dropped span the manifest still claims, and a non-zero exit. The span never
+    // arrives: its check fails only when it has waited its timeout, which need not
+    // be long (the rest of the run is visible within a few seconds).
+    let fault_run_id = format!("appfault{}", std::process::id());
+    let fault_json = dir.join("fault.json");
+    let faulty = {
+        let (run_id, json) = (fault_run_id.clone(), fault_json.clone());
+        std::thread::spawn(move || {
+            let program = http_service("--fault drop-span", "; exit 7");
+            let program: Vec<&str> = program.iter().map(String::as_str).collect();
+            app(
+                &["--run-id", &run_id, "--json", json.to_str().unwrap()],
+                &program,
+                "10",
+            )
+        })
+    };
+
+    let (code, stdout, stderr) = honest.join().unwrap();
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let got = checks(&json);
     for id in [
@@ -143,15 +169,8 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     assert!(shape.contains("http_requests_total"), "{shape}");
     assert!(leftover_containers(&run_id).is_empty());
 
-    // 2. A dropped span the manifest still claims, and a non-zero exit.
-    let run_id = format!("appfault{}", std::process::id());
-    let json = dir.join("fault.json");
-    let program = http_service("--fault drop-span", "; exit 7");
-    let program: Vec<&str> = program.iter().map(String::as_str).collect();
-    let (code, stdout, stderr) = app(
-        &["--run-id", &run_id, "--json", json.to_str().unwrap()],
-        &program,
-    );
+    let (run_id, json) = (fault_run_id, fault_json);
+    let (code, stdout, stderr) = faulty.join().unwrap();
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let got = checks(&json);
     assert!(

@@ -44,14 +44,25 @@ const PATH: &str = "/api/payments";
 /// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Where logs and spans go, and the run's identity.
     pub telemetry: TelemetryConfig,
+    /// Where to write the manifest (JSON).
     pub manifest: PathBuf,
+    /// The `/metrics` endpoint, scrapes to wait for, and any remote write.
     pub metrics: MetricsArgs,
+    /// How many failing requests (cycling through [`FAILURES`]) come first.
     pub failures: u32,
+    /// How many successful requests (status 200) follow them.
     pub successes: u32,
 }
 
 /// The status of every request in order: failures first, then successes.
+///
+/// ```
+/// use lgtm_scenarios::burst::statuses;
+///
+/// assert_eq!(statuses(4, 1), [504, 503, 500, 504, 200]);
+/// ```
 pub fn statuses(failures: u32, successes: u32) -> Vec<u16> {
     (0..failures)
         .map(|i| FAILURES[i as usize % FAILURES.len()].2)
@@ -59,6 +70,10 @@ pub fn statuses(failures: u32, successes: u32) -> Vec<u16> {
         .collect()
 }
 
+/// Serves `/metrics` (every status's counter at zero), sends the burst, flushes, and
+/// writes the manifest with the counters' final values. Fails when telemetry or the
+/// metrics endpoint cannot start, a flush or an awaited scrape fails, or the
+/// manifest cannot be written.
 pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let guard = telemetry::init(opts.telemetry.clone())?;
     let mut statuses_used: Vec<u16> = statuses(opts.failures, opts.successes);

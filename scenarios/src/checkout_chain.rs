@@ -40,7 +40,10 @@ use crate::telemetry::{self, Recorded, TelemetryConfig};
 /// How to run the frontend.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The frontend's telemetry: where its logs and spans go, its `service.name`.
     pub telemetry: TelemetryConfig,
+    /// Where to write the merged manifest; the backend's part goes beside it
+    /// (`run.json` → `run.backend.json`).
     pub manifest: PathBuf,
     /// The backend's `service.name`.
     pub backend_service: String,

@@ -68,6 +68,7 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// The flags that bear on telemetry, for [`TelemetryConfig::resolve`].
     pub fn telemetry_flags(&self) -> TelemetryFlags {
         TelemetryFlags {
             run_id: self.run_id.clone(),
@@ -167,6 +168,8 @@ pub fn announce(event: serde_json::Value) {
     let _ = out.flush();
 }
 
+/// The wall clock now, in milliseconds since the Unix epoch (0 if the clock is set
+/// before 1970): the manifest's start and end times.
 pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -226,6 +229,7 @@ pub fn write_manifest(
 
 /// The `/metrics` side of a scenario's flow, and its remote write.
 pub struct MetricsSession {
+    /// The `/metrics` endpoint being served, with its scrape counter.
     pub endpoint: MetricsEndpoint,
     args: MetricsArgs,
     remote_write: Option<RemoteWriter>,

@@ -58,9 +58,15 @@ use crate::telemetry::{self, TelemetryConfig};
 /// One kind of request of the workload, sent `count` times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestKind {
+    /// The HTTP method (`GET`, `POST`): label `method`, attribute
+    /// `http.request.method`.
     pub method: &'static str,
+    /// The route (`/api/users`): label `path`, span name and attribute `http.route`.
     pub path: &'static str,
+    /// The status the server answers with: label `status`; 5xx makes the span an
+    /// error and the log line `error`.
     pub status: u16,
+    /// How many requests of this kind the workload sends.
     pub count: u32,
     /// Server-side delay of the i-th request of this kind, cycled.
     pub delays_ms: &'static [u64],
@@ -69,6 +75,7 @@ pub struct RequestKind {
 /// The fixed, known workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
+    /// The kinds of request, sent in this order ([`Workload::requests`]).
     pub kinds: Vec<RequestKind>,
 }
 
@@ -136,10 +143,15 @@ impl Workload {
 /// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Where logs and spans go, and the run's identity.
     pub telemetry: TelemetryConfig,
+    /// Where to write the manifest (JSON), `--manifest`.
     pub manifest: PathBuf,
+    /// Address of the instrumented HTTP API (`--api-listen`; port 0 picks a free one).
     pub api_listen: SocketAddr,
+    /// The `/metrics` endpoint, scrapes to wait for, and any remote write.
     pub metrics: MetricsArgs,
+    /// Requests in flight at once (`--concurrency`; 0 counts as 1).
     pub concurrency: usize,
     /// Also emit the guide's old attribute names `http.method`, `http.status_code`.
     pub legacy_http_attributes: bool,

@@ -49,10 +49,13 @@ pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 /// One standard process metric and its current value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSample {
+    /// The metric name (`process_cpu_seconds_total`, `process_open_fds`, …).
     pub name: &'static str,
     /// `counter` or `gauge`.
     pub kind: &'static str,
+    /// The `# HELP` text, with the unit (seconds, bytes, a count).
     pub help: &'static str,
+    /// The value the OS reported, in the unit of the name (seconds, bytes, a count).
     pub value: f64,
 }
 
@@ -161,6 +164,8 @@ pub struct Scrapes {
 }
 
 impl Scrapes {
+    /// How many scrapes of `/metrics` have been answered so far (one counts once its
+    /// body is rendered); [`MetricsEndpoint::render`] does not count.
     pub fn completed(&self) -> u64 {
         self.completed.load(Ordering::SeqCst)
     }
@@ -188,8 +193,12 @@ impl Scrapes {
 
 /// The installed recorder and its running endpoint.
 pub struct MetricsEndpoint {
+    /// metrics-exporter-prometheus' handle: renders the recorder's series (without
+    /// the process metrics).
     pub handle: PrometheusHandle,
+    /// The address `/metrics` is served on (the real port when port 0 was asked for).
     pub addr: SocketAddr,
+    /// The scrapes answered so far, to wait on.
     pub scrapes: Arc<Scrapes>,
     recorder: Recorder,
     /// The global labels, also on the process metrics.

@@ -21,6 +21,7 @@ use crate::telemetry::{ConfigError, EnvMap};
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
+    /// Every series pushed, each with its own samples.
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
 }
@@ -28,8 +29,10 @@ pub struct WriteRequest {
 /// `prometheus.TimeSeries`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TimeSeries {
+    /// The series' labels, `__name__` (the metric name) among them, sorted by name.
     #[prost(message, repeated, tag = "1")]
     pub labels: Vec<Label>,
+    /// Its samples, oldest first (one per push here).
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
 }
@@ -37,8 +40,10 @@ pub struct TimeSeries {
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Label {
+    /// The label name (`__name__`, `service`, `run_id`, `le`, …).
     #[prost(string, tag = "1")]
     pub name: String,
+    /// The label value, unescaped.
     #[prost(string, tag = "2")]
     pub value: String,
 }
@@ -46,6 +51,7 @@ pub struct Label {
 /// `prometheus.Sample`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Sample {
+    /// The value, as the exposition had it (a counter's total, a bucket's count).
     #[prost(double, tag = "1")]
     pub value: f64,
     /// Unix milliseconds.
@@ -162,6 +168,7 @@ pub fn write_request(samples: &[ExposedSample], timestamp_ms: i64) -> WriteReque
 pub struct RemoteWriteConfig {
     /// The full push URL (`…/api/v1/push`, `…/api/v1/write`), without credentials.
     pub url: String,
+    /// Sent as `X-Scope-OrgID` (`--remote-write-tenant`); `None` sends no header.
     pub tenant: Option<String>,
     /// The `Authorization` header's value.
     pub authorization: Option<String>,
@@ -260,6 +267,7 @@ pub struct RemoteWriter {
 }
 
 impl RemoteWriter {
+    /// A writer to `config`'s URL; each push may take 30 s at most.
     pub fn new(config: RemoteWriteConfig) -> Self {
         RemoteWriter {
             config,

@@ -19,13 +19,22 @@ use crate::telemetry::{self, TelemetryConfig};
 /// The guide's production sampling ratio.
 pub const DEFAULT_RATIO: f64 = 0.01;
 
+/// How to run the scenario.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Where logs and spans go, and the sampler (the guide's ratio unless
+    /// `--sampler-ratio` or `OTEL_TRACES_SAMPLER` say otherwise).
     pub telemetry: TelemetryConfig,
+    /// Where to write the manifest (JSON).
     pub manifest: PathBuf,
+    /// How many root traces to start, sampled or not.
     pub traces: u32,
 }
 
+/// Starts `traces` root traces, flushes, and writes the manifest with the sampled
+/// traces and the ids of the unsampled ones. Fails when telemetry cannot start or
+/// flush, when the sampler saw another number of roots than were started, or when
+/// the manifest cannot be written.
 pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     let guard = telemetry::init(opts.telemetry.clone())?;
     let started_at = cli::unix_ms();

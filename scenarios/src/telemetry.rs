@@ -80,36 +80,62 @@ const SPAN_QUEUE: usize = 1 << 17;
 /// Why telemetry could not start or finish.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    /// A flag or variable could not be understood (see [`ConfigError`]); nothing
+    /// was started.
     #[error("invalid telemetry setting")]
     Config(#[from] ConfigError),
+    /// tracing-loki refused a label, a header (tenant, `Authorization`) or the URL
+    /// while [`init`] built the Loki layer.
     #[error("cannot set up the Loki layer for {}", crate::redact::redact_url(.url))]
     Loki {
+        /// Loki's base URL (shown redacted).
         url: String,
+        /// tracing-loki's error.
         #[source]
         source: tracing_loki::Error,
     },
+    /// The OTLP exporter could not be built for the endpoint (an invalid URL or
+    /// header for its transport).
     #[error("cannot build the OTLP span exporter for {}", crate::redact::redact_url(.endpoint))]
     Otlp {
+        /// The exporter's URL (shown redacted).
         endpoint: String,
+        /// The exporter builder's error.
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
     },
+    /// [`init`] was called when the process already has a global subscriber (a
+    /// second `init`, or one set by a test harness).
     #[error("a global tracing subscriber is already installed")]
     AlreadyInitialized(#[source] tracing_subscriber::util::TryInitError),
+    /// [`init`] was called outside a Tokio runtime: the Loki task and the exporters
+    /// need one.
     #[error("telemetry must be initialised inside a Tokio runtime")]
     NoRuntime,
+    /// At shutdown, tracing-loki's task did not finish pushing within the time
+    /// given ([`FLUSH_TIMEOUT`]); lines may be missing from Loki.
     #[error("Loki did not take every line within {0:?}")]
     LokiFlushTimeout(Duration),
+    /// tracing-loki gave up on this many lines after its pushes kept failing.
     #[error("tracing-loki dropped {0} lines it could not push")]
     LokiDropped(u64),
+    /// This many lines never reached tracing-loki's queue: it was full, or already
+    /// shut down.
     #[error("tracing-loki dropped {0} lines because its channel was full")]
     LokiChannelFull(u64),
+    /// This many pushes to Loki failed (tracing-loki retried them; the reason is on
+    /// stderr), so the lines Loki holds may differ from the manifest.
     #[error("{0} pushes to Loki failed (see stderr); lines may be lost")]
     LokiPushFailed(u64),
+    /// The exporter reported this many spans in batches it failed to send.
     #[error("the OTLP exporter failed to export {0} spans")]
     SpansNotExported(u64),
+    /// The batch span processor dropped this many spans before they reached the
+    /// exporter (its queue was full, or it shut down with spans queued).
     #[error("the batch span processor dropped {0} spans before export")]
     SpansDropped(u64),
+    /// The tracer provider's shutdown (the final flush of spans) failed; the text
+    /// is the SDK's error.
     #[error("shutting down the tracer provider failed: {0}")]
     TracerShutdown(String),
 }
@@ -117,7 +143,10 @@ pub enum TelemetryError {
 /// What the run really emitted, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {
+    /// The lines sent to Loki, grouped into streams: the manifest's `logs` section.
     pub logs: LogsManifest,
+    /// The spans exported, by trace, with the sampler's ratio and the roots it did
+    /// not sample: the manifest's `traces` section.
     pub traces: TracesManifest,
     /// What the exporters lost (empty unless taken with
     /// [`TelemetryGuard::shutdown_keeping_losses`]).

@@ -27,8 +27,12 @@ pub enum Auth {
     /// No credentials (the harness' own containers).
     #[default]
     None,
+    /// HTTP basic auth (`Authorization: Basic …`), as a gateway in front of a
+    /// deployment or Grafana Cloud asks for.
     Basic {
+        /// The user name (a Grafana Cloud stack's numeric id, for instance).
         user: String,
+        /// The password or API key; never printed.
         password: String,
     },
     /// A token sent as `Authorization: Bearer …`.
@@ -74,9 +78,14 @@ pub fn split_credentials(base: &str) -> (String, Option<Auth>) {
 /// (`X-Scope-OrgID`) and credentials. `Debug` and `Display` never show a secret.
 #[derive(Clone)]
 pub struct Endpoint {
+    /// The component behind it; named in every error.
     pub component: Component,
+    /// Base URL, with any path prefix (Mimir's `/prometheus`) and without a trailing
+    /// `/` or credentials; request paths are appended to it.
     pub base: String,
+    /// The tenant sent as `X-Scope-OrgID`; `None` sends no header.
     pub tenant: Option<String>,
+    /// The credentials added to every request.
     pub auth: Auth,
 }
 
@@ -207,33 +216,58 @@ impl Endpoint {
 /// backend's words through [`redact_url`].
 #[derive(thiserror::Error)]
 pub enum ClientError {
+    /// No HTTP answer: connection refused, DNS, TLS, a timeout, or the body broke off.
     #[error("{component} at {} is unreachable", redact_url(.url))]
     Unreachable {
+        /// The component that was asked.
         component: Component,
+        /// The URL requested, redacted.
         url: String,
+        /// The transport error, without its own copy of the URL.
         #[source]
         source: reqwest::Error,
     },
     #[error("{component} at {} answered HTTP {status} to `{query}`: {}", redact_url(.url), redact_url(.message))]
+    /// An answer with a status that is neither 200 nor a rejected query (400): auth
+    /// (401, 403), not found (404), a server error (5xx), too many requests (429).
     Status {
+        /// The component that was asked.
         component: Component,
+        /// The URL requested, with its path (shown redacted).
         url: String,
+        /// What was asked: the LogQL, TraceQL or PromQL, or what the request looks up.
         query: String,
+        /// The HTTP status code.
         status: u16,
+        /// The backend's error message, else the start of the answer's body (1000
+        /// characters at most).
         message: String,
     },
     #[error("{component} at {} rejected `{query}`: {}", redact_url(.url), redact_url(.message))]
+    /// HTTP 400 (or Prometheus' `bad_data`): the backend refused the request; see
+    /// [`ClientError::is_query_rejection`] for telling a syntax error from a
+    /// rejected parameter.
     InvalidQuery {
+        /// The component that was asked.
         component: Component,
+        /// The URL requested, with its path (shown redacted).
         url: String,
+        /// What was asked: the LogQL, TraceQL or PromQL, or what the request looks up.
         query: String,
+        /// The backend's own words (the body, or its `error` field).
         message: String,
     },
     #[error("{component} at {} sent an answer to `{query}` that cannot be read: {}", redact_url(.url), redact_url(.detail))]
+    /// A success whose body is not what the API documents (not JSON, another
+    /// result type, a missing field): often another service behind the URL.
     Decode {
+        /// The component that was asked.
         component: Component,
+        /// The URL requested, with its path (shown redacted).
         url: String,
+        /// What was asked: the LogQL, TraceQL or PromQL, or what the request looks up.
         query: String,
+        /// What could not be read, and where.
         detail: String,
     },
 }

@@ -439,16 +439,28 @@ pub enum CatalogError {
     /// A positive check expects nothing (no series, no line, no trace): an empty
     /// backend would pass it.
     #[error("check {check} expects an empty {what}, so an empty backend would pass it")]
-    EmptyExpectation { check: String, what: &'static str },
+    EmptyExpectation {
+        /// The check's id; `<id> (its control)` when the empty one is its control.
+        check: String,
+        /// What is empty: `set of series`, `set of log lines`, `trace count (its
+        /// lower bound is 0)`, ….
+        what: &'static str,
+    },
     /// A negative check (matches nothing, no series with a label) has no positive
     /// control, so it would pass on an empty backend.
     #[error(
         "check {check} expects its query to match nothing but has no positive control to show the data is there"
     )]
-    NoControl { check: String },
+    NoControl {
+        /// The id of the negative check.
+        check: String,
+    },
     /// Two checks share an id.
     #[error("check id {check} is used twice")]
-    DuplicateId { check: String },
+    DuplicateId {
+        /// The id found twice.
+        check: String,
+    },
 }
 
 /// Whether an expectation is a negative one (passes on an absence).

@@ -42,6 +42,14 @@ pub enum Event<'a> {
         /// The path of the manifest it wrote.
         manifest: &'a str,
     },
+    /// The checks start, each scenario's as soon as its manifest is read: up to
+    /// `at_once` wait for their data at the same time, so their
+    /// [`Event::CheckFinished`] come in the order they finish, not in the catalog's
+    /// (the report lists them in the catalog's order).
+    ChecksStarted {
+        /// How many checks run at the same time at most.
+        at_once: usize,
+    },
     /// A check reached its verdict (pass, fail or skip).
     CheckFinished(&'a CheckReport),
     /// The run's containers and network were removed.

@@ -18,40 +18,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::check::Signal;
 use super::component::{Component, ImageRef};
 use super::plan::{Env, PlanError, RawRun, RunPlan};
 use super::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report, exit};
+pub use super::target::GateFile;
 
 /// Version of the gate's JSON report.
 pub const GATE_SCHEMA_VERSION: u32 = 1;
-
-/// The `[gate]` table of `lgtm-check.toml`: the sides of an upgrade kept in the
-/// user's repository. Each key maps component names to an image or a path:
-///
-/// ```toml
-/// [gate]
-/// baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
-/// candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
-/// candidate-config = { tempo = "ci/tempo-2.7.yaml" }   # relative to the file
-/// ```
-///
-/// Unknown keys and unknown components are refused when the file is parsed
-/// ([`crate::core::target::ConfigFile::parse`] names the file, line and key).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct GateFile {
-    #[serde(default)]
-    pub baseline: BTreeMap<Component, String>,
-    #[serde(default)]
-    pub candidate: BTreeMap<Component, String>,
-    #[serde(default)]
-    pub baseline_config: BTreeMap<Component, String>,
-    #[serde(default)]
-    pub candidate_config: BTreeMap<Component, String>,
-}
 
 /// The `[gate]` table of one settings file, with the path it was read from (for
 /// errors, and as the directory its relative config paths start from).
@@ -59,6 +35,7 @@ pub struct GateFile {
 pub struct GateFileLayer {
     /// The file as the user named it (`lgtm-check.toml`, `ci/lgtm-check.toml`).
     pub path: PathBuf,
+    /// The table as parsed; its config paths are still relative to `path`'s directory.
     pub gate: GateFile,
 }
 
@@ -73,9 +50,15 @@ pub struct RawGate {
     pub baseline_configs: Vec<String>,
     /// `--candidate-config component=PATH` values.
     pub candidate_configs: Vec<String>,
+    /// `--json PATH`: where to write the [`GateReport`] as JSON.
     pub json: Option<PathBuf>,
+    /// `--junit PATH`: where to write both runs and the gate's verdict as JUnit XML.
     pub junit: Option<PathBuf>,
+    /// `--scenario-dir`: where the scenario binaries are (`None`: beside the
+    /// executable).
     pub scenario_dir: Option<PathBuf>,
+    /// `--check-timeout`: how long each check waits for its data to become visible,
+    /// in seconds, on both sides.
     pub check_timeout_secs: u64,
     /// The gate's run id; the sides run as `<id>-b` and `<id>-c`.
     pub run_id: Option<String>,
@@ -87,31 +70,52 @@ pub struct RawGate {
 /// Flags that cannot make a gate.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum GateError {
+    /// An item of a side's flag is not `COMPONENT=VALUE` (no `=`, or nothing after it).
     #[error("--{flag} `{value}`: expected COMPONENT={what}[,COMPONENT={what}…]")]
     Syntax {
+        /// The flag without its dashes (`candidate`, `baseline-config`).
         flag: &'static str,
+        /// The item as given.
         value: String,
+        /// What belongs after the `=`: `IMAGE` or `PATH`.
         what: &'static str,
     },
+    /// An item of a side's flag names an unknown component, or an image reference
+    /// that does not parse.
     #[error("--{flag} `{value}`: {reason}")]
     Value {
+        /// The flag without its dashes.
         flag: &'static str,
+        /// The item as given (`component=value`).
         value: String,
+        /// Why the component or the image was refused.
         reason: String,
     },
+    /// One flag names the same component twice, counting all its repeated values.
     #[error("--{flag} names {component} twice")]
     Duplicate {
+        /// The flag without its dashes.
         flag: &'static str,
+        /// The component named twice.
         component: Component,
     },
+    /// An entry of the settings file's `[gate]` table is not an image reference
+    /// (`baseline`, `candidate`) or is an empty path (`*-config`).
     #[error("{path}: [gate] {key}.{component} = `{value}`: {reason}")]
     File {
+        /// The settings file as the user named it.
         path: String,
+        /// The table's key (`baseline`, `candidate-config`, …).
         key: &'static str,
+        /// The component the entry is for.
         component: Component,
+        /// The entry's value.
         value: String,
+        /// Why it was refused.
         reason: String,
     },
+    /// Neither the flags nor the file give the candidate an image or a
+    /// configuration: both sides would run the same stack.
     #[error(
         "nothing to gate: give the candidate's images (--candidate loki=grafana/loki:3.4.6,…) or configs (--candidate-config loki=PATH), or `candidate` in the [gate] table of lgtm-check.toml"
     )]
@@ -119,6 +123,8 @@ pub enum GateError {
     /// The settings file could not be read or parsed.
     #[error(transparent)]
     Config(#[from] super::target::TargetError),
+    /// A side's run could not be planned, e.g. an `LGTM_CHECK_IMAGE_<COMPONENT>`
+    /// value that is not an image reference.
     #[error(transparent)]
     Plan(#[from] PlanError),
 }
@@ -127,10 +133,16 @@ pub enum GateError {
 /// their default (or `LGTM_CHECK_IMAGE_<COMPONENT>`) image on both sides.
 #[derive(Debug, Clone)]
 pub struct GatePlan {
+    /// The gate's run id (`--run-id`, `LGTM_CHECK_RUN_ID` or a fresh one); the sides
+    /// run, and name their containers, as `<run_id>-b` and `<run_id>-c`.
     pub run_id: String,
+    /// The run on the baseline's images and configuration files.
     pub baseline: RunPlan,
+    /// The run on the candidate's images and configuration files.
     pub candidate: RunPlan,
+    /// Where to write the [`GateReport`] as JSON (`--json`).
     pub json: Option<PathBuf>,
+    /// Where to write both runs and the verdict as JUnit XML (`--junit`).
     pub junit: Option<PathBuf>,
 }
 
@@ -175,6 +187,25 @@ impl GatePlan {
     /// flag naming a component replaces the file's entry for it, the others stay).
     /// `LGTM_CHECK_IMAGE_<COMPONENT>` is not a side: it gives the image of the
     /// components a side does not name, on both sides alike.
+    ///
+    /// ```
+    /// use lgtm_check::core::component::Component;
+    /// use lgtm_check::core::gate::{GatePlan, RawGate};
+    /// use lgtm_check::core::plan::Env;
+    ///
+    /// let raw = RawGate {
+    ///     baseline: vec!["loki=grafana/loki:3.2.0".into()],
+    ///     candidate: vec!["loki=grafana/loki:3.4.6".into()],
+    ///     check_timeout_secs: 60,
+    ///     ..RawGate::default()
+    /// };
+    /// let plan = GatePlan::build(raw, &Env::from_pairs([]), "r1".into()).unwrap();
+    /// assert_eq!(plan.run_id, "r1");
+    /// assert_eq!(plan.candidate.run_id, "r1-c");
+    /// assert_eq!(plan.candidate.image(Component::Loki).to_string(), "grafana/loki:3.4.6");
+    /// // Only Loki differs, so only Loki is gated.
+    /// assert_eq!(plan.gated().into_iter().collect::<Vec<_>>(), [Component::Loki]);
+    /// ```
     pub fn build(raw: RawGate, env: &Env, fresh_run_id: String) -> Result<Self, GateError> {
         let empty = GateFile::default();
         let (file_path, file) = match &raw.file {
@@ -340,6 +371,15 @@ pub enum Change {
 
 impl Change {
     /// The change between two statuses (`None`: the check is not in that run).
+    ///
+    /// ```
+    /// use lgtm_check::core::gate::Change;
+    /// use lgtm_check::core::report::CheckStatus::{Fail, Pass, Skip};
+    ///
+    /// assert_eq!(Change::between(Some(Pass), Some(Fail)), Change::Regressed);
+    /// assert_eq!(Change::between(Some(Skip), Some(Fail)), Change::FailingFromSkip);
+    /// assert_eq!(Change::between(None, Some(Pass)), Change::OnlyCandidate);
+    /// ```
     pub fn between(baseline: Option<CheckStatus>, candidate: Option<CheckStatus>) -> Change {
         use CheckStatus::*;
         match (baseline, candidate) {
@@ -373,10 +413,14 @@ impl Change {
 /// One side's answer to one check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckOutcome {
+    /// Passed, failed or skipped on this side.
     pub status: CheckStatus,
     /// What the backend answered, or why it was skipped.
     pub reason: String,
+    /// The query the check sent, with its pinned time or window.
     pub query: String,
+    /// Milliseconds from the moment the scenario had emitted to the first matching
+    /// answer; `None` when none came (or the check reads configuration).
     pub time_to_visible_ms: Option<u64>,
 }
 
@@ -394,12 +438,21 @@ impl From<&CheckReport> for CheckOutcome {
 /// One check on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckDiff {
+    /// The check's catalog id (`grafana.derived_field.trace_id`): the sides' checks
+    /// are matched on it.
     pub id: String,
+    /// The check's title, from the baseline's run (the candidate's when only it has
+    /// the check).
     pub title: String,
+    /// The telemetry the check reads.
     pub signal: Signal,
+    /// The component whose answer the check judges.
     pub component: Component,
+    /// What happened between the sides; [`CheckDiff::fails_gate`] reads it.
     pub change: Change,
+    /// The baseline's outcome; `None` when the check is only in the candidate's run.
     pub baseline: Option<CheckOutcome>,
+    /// The candidate's outcome; `None` when the check is only in the baseline's run.
     pub candidate: Option<CheckOutcome>,
 }
 
@@ -421,11 +474,16 @@ impl CheckDiff {
 /// One side of a component.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentSide {
+    /// The image that ran on this side (or was asked for, when skipped).
     pub image: String,
+    /// Ready; skipped (its image is not available); or failed (it did not start).
     pub status: ComponentStatus,
     /// What the component reports about itself (build info), not the tag.
     pub version: Option<String>,
+    /// Milliseconds from container start to its first ready answer; `None` when it
+    /// did not become ready.
     pub ready_ms: Option<u64>,
+    /// Set when another program filled this role (Mimir's: `cortex`, `prometheus`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stand_in: Option<String>,
     /// Why it is not ready; for a component that exited, its own log line.
@@ -453,11 +511,16 @@ impl ComponentSide {
 /// (candidate / baseline).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentDiff {
+    /// The component.
     pub name: Component,
     /// Its image or configuration differs between the sides.
     pub gated: bool,
+    /// The component on the baseline; `None` when that run did not include it.
     pub baseline: Option<ComponentSide>,
+    /// The component on the candidate; `None` when that run did not include it.
     pub candidate: Option<ComponentSide>,
+    /// The candidate's time to ready divided by the baseline's, to two decimals
+    /// (`1.25`: a quarter slower); `None` unless both sides became ready.
     pub ready_ratio: Option<f64>,
 }
 
@@ -466,47 +529,76 @@ pub struct ComponentDiff {
 /// in the same order on both sides), with the ratio candidate / baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalTiming {
+    /// Metrics, logs or traces.
     pub signal: Signal,
     /// How many checks the figures are taken from.
     pub checks: usize,
+    /// The baseline's earliest time to visible among those checks, in milliseconds;
+    /// `None` when `checks` is 0.
     pub baseline_ms: Option<u64>,
+    /// The candidate's earliest time to visible among the same checks, in
+    /// milliseconds; `None` when `checks` is 0.
     pub candidate_ms: Option<u64>,
+    /// `candidate_ms / baseline_ms` to two decimals (`0.8`: a fifth faster); `None`
+    /// when a figure is missing or the baseline's is 0.
     pub ratio: Option<f64>,
 }
 
 /// What one side ran.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SideSummary {
+    /// That side's run id: the gate's id with `-b` or `-c`.
     pub run_id: String,
+    /// How many of its checks passed, failed and were skipped.
     pub summary: super::report::Summary,
 }
 
 /// How many checks changed which way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GateSummary {
+    /// Checks with the same status on both sides ([`Change::Unchanged`]).
     pub unchanged: usize,
+    /// Checks that passed on the baseline and fail on the candidate
+    /// ([`Change::Regressed`]).
     pub regressed: usize,
+    /// Checks skipped on the baseline that fail on the candidate
+    /// ([`Change::FailingFromSkip`]).
     pub failing_from_skip: usize,
+    /// Checks that failed on the baseline and pass on the candidate
+    /// ([`Change::Fixed`]).
     pub fixed: usize,
+    /// Checks that ran on the baseline and are skipped on the candidate
+    /// ([`Change::NewlySkipped`]).
     pub newly_skipped: usize,
+    /// Checks skipped on the baseline that pass on the candidate
+    /// ([`Change::PassingFromSkip`]).
     pub passing_from_skip: usize,
+    /// Checks only in the baseline's run ([`Change::OnlyBaseline`]).
     pub only_baseline: usize,
+    /// Checks only in the candidate's run ([`Change::OnlyCandidate`]), whatever
+    /// their status.
     pub only_candidate: usize,
 }
 
 /// The gate's verdict, as `--json` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateReport {
+    /// The layout of this JSON: [`GATE_SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The gate's run id (the sides' ids without their `-b` and `-c`).
     pub run_id: String,
+    /// The baseline's run id and counts.
     pub baseline: SideSummary,
+    /// The candidate's run id and counts.
     pub candidate: SideSummary,
     /// Every component on both sides, in report order.
     pub components: Vec<ComponentDiff>,
     /// Every check on both sides: the ones that fail the gate first, then the other
     /// changes, then the unchanged ones (each group in catalog order).
     pub checks: Vec<CheckDiff>,
+    /// Time to visible of metrics, logs and traces on both sides.
     pub signals: Vec<SignalTiming>,
+    /// How many checks changed which way.
     pub summary: GateSummary,
     /// Why the gate fails, beyond its listed checks (regressions are named here
     /// too, with the components that refused to start on the candidate).
@@ -1348,34 +1440,6 @@ baseline-config = { tempo = "ci/tempo-2.6.yaml" }
         assert_eq!(
             build("[gate]\ncandidate-config = { tempo = \" \" }\n"),
             "ci/lgtm-check.toml: [gate] candidate-config.tempo = ` `: an empty path"
-        );
-    }
-
-    #[test]
-    fn unknown_keys_and_components_in_the_gate_table_are_refused_with_the_key() {
-        use super::super::target::ConfigFile;
-        let err = |text: &str| {
-            ConfigFile::parse("/repo/lgtm-check.toml", text)
-                .unwrap_err()
-                .to_string()
-        };
-        let text = err(
-            "[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\ncandidates = { loki = \"grafana/loki:3.4.6\" }\n",
-        );
-        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: line 3, column 1: key `candidates`, unknown field `candidates`"), "{text}");
-        let text = err("[gate]\ncandidate = { lokii = \"grafana/loki:3.4.6\" }\n");
-        assert!(
-            text.starts_with("cannot read /repo/lgtm-check.toml: line 2"),
-            "{text}"
-        );
-        assert!(text.contains("lokii"), "{text}");
-        let text = err("[gate.candidate]\nloki = \"grafana/loki:3.4.6\"\nlokii = \"x:1\"\n");
-        assert!(text.contains("line 3, column 1: key `lokii`"), "{text}");
-        // One form only: a table, not the flags' string.
-        let text = err("[gate]\ncandidate = \"loki=grafana/loki:3.4.6\"\n");
-        assert!(
-            text.contains("key `candidate`, invalid type: string"),
-            "{text}"
         );
     }
 }

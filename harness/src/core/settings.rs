@@ -1,6 +1,7 @@
 //! Reading a component's effective configuration: a field of the YAML it serves
-//! (`/config`, `/status/config`) and Prometheus-style durations (`1w`, `2w1d`,
-//! `24h0m0s`, `168h`, `15d`). Pure functions.
+//! (`/config`, `/status/config`), Prometheus-style durations (`1w`, `2w1d`,
+//! `24h0m0s`, `168h`, `15d`), and what a served configuration says a backend can
+//! never answer ([`tempo_metrics_unanswerable`]). Pure functions.
 
 use serde_yaml_ng::Value;
 
@@ -35,6 +36,54 @@ pub fn yaml_field(text: &str, path: &str) -> Result<Option<String>, String> {
             .trim()
             .to_owned(),
     }))
+}
+
+/// Why Tempo, configured as `served` (its `/status/config`), can never answer a
+/// TraceQL metrics query (`{…} | rate()`) with data: its metrics-generator computes
+/// those from the local-blocks processor's blocks, and no tenant has that processor
+/// enabled. `None` when the processor is enabled, or when a tenant could enable it
+/// at run time (per-tenant or user-configurable overrides), or when the
+/// configuration cannot be read: then only asking can tell.
+///
+/// ```
+/// use lgtm_check::core::settings::tempo_metrics_unanswerable;
+///
+/// // The part of what Tempo 2.6 serves with the guide's tempo-config.yaml:
+/// let without = "overrides:\n    defaults:\n        metrics_generator:\n            generate_native_histograms: classic\n    per_tenant_override_config: \"\"\n";
+/// assert!(tempo_metrics_unanswerable(without).unwrap().contains("no local-blocks processor"));
+/// let with = "overrides:\n    defaults:\n        metrics_generator:\n            processors:\n                - local-blocks\n";
+/// assert_eq!(tempo_metrics_unanswerable(with), None);
+/// ```
+pub fn tempo_metrics_unanswerable(served: &str) -> Option<String> {
+    const PROCESSORS: &str = "overrides.defaults.metrics_generator.processors";
+    // Tempo's legacy (flat) overrides format.
+    const LEGACY: &str = "overrides.metrics_generator_processors";
+    let field = |path: &str| yaml_field(served, path).ok();
+    let processors = field(PROCESSORS)?;
+    let legacy = field(LEGACY)?;
+    let enabled = |list: &Option<String>| {
+        list.as_deref().is_some_and(|l| {
+            l.lines()
+                .any(|p| p.trim_start_matches(['-', ' ']) == "local-blocks")
+        })
+    };
+    if enabled(&processors) || enabled(&legacy) {
+        return None;
+    }
+    // Tempo always serves this field: without it, this is not Tempo's configuration.
+    let per_tenant = field("overrides.per_tenant_override_config")??;
+    let user_configurable = field("overrides.user_configurable_overrides.enabled")?;
+    if !per_tenant.is_empty() || user_configurable.as_deref() == Some("true") {
+        return None;
+    }
+    let listed = match processors.as_deref() {
+        None | Some("") | Some("[]") => "none".to_string(),
+        Some(l) => l.lines().map(str::trim).collect::<Vec<_>>().join(" "),
+    };
+    Some(format!(
+        "no local-blocks processor is enabled ({PROCESSORS}: {listed}; no per-tenant or \
+         user-configurable overrides), and TraceQL metrics are computed from its blocks"
+    ))
 }
 
 /// Seconds of a duration written as Prometheus (`1w2d`, `15d`) or Go (`24h0m0s`,
@@ -122,5 +171,45 @@ mod tests {
             Some("24h0m0s")
         );
         assert!(yaml_field("a: [", "a").is_err());
+    }
+
+    /// Tempo 2.6.0's `/status/config` (tests/data/SOURCES.md).
+    fn served(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/tempo/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn tempo_without_local_blocks_cannot_answer_traceql_metrics() {
+        let why = tempo_metrics_unanswerable(&served("status_config_guide.yaml"))
+            .expect("the guide's Tempo has no local-blocks processor");
+        assert!(why.contains("no local-blocks processor"), "{why}");
+        assert!(
+            why.contains("overrides.defaults.metrics_generator.processors: none"),
+            "{why}"
+        );
+        assert_eq!(
+            tempo_metrics_unanswerable(&served("status_config_fixed.yaml")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_tenant_that_may_enable_local_blocks_leaves_it_to_the_query() {
+        let guide = served("status_config_guide.yaml");
+        let per_tenant = guide.replace(
+            "per_tenant_override_config: \"\"",
+            "per_tenant_override_config: /etc/overrides.yaml",
+        );
+        assert_ne!(per_tenant, guide);
+        assert_eq!(tempo_metrics_unanswerable(&per_tenant), None);
+        let legacy = "overrides:\n    metrics_generator_processors: [local-blocks]\n";
+        assert_eq!(tempo_metrics_unanswerable(legacy), None);
+        // Not Tempo's configuration, or not YAML: nothing can be concluded.
+        assert_eq!(tempo_metrics_unanswerable("a: ["), None);
+        assert_eq!(tempo_metrics_unanswerable("target: all\n"), None);
     }
 }

@@ -21,7 +21,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::component::Component;
-use super::gate::GateFile;
 use super::plan::Env;
 
 /// The name of the configuration file read from the current directory.
@@ -39,6 +38,8 @@ pub const DEFAULT_PASSWORD_ENV: &str = "LGTM_CHECK_PASSWORD";
 pub struct TargetSettings {
     /// `containers` or `external`.
     pub target: Option<String>,
+    /// Loki's base URL (any path prefix included): the scenarios push their logs
+    /// there and the checks query them there.
     pub loki_url: Option<String>,
     /// Tempo's query API.
     pub tempo_url: Option<String>,
@@ -53,10 +54,16 @@ pub struct TargetSettings {
     pub remote_write_url: Option<String>,
     /// `X-Scope-OrgID` of every component unless its own is given.
     pub tenant: Option<String>,
+    /// `X-Scope-OrgID` sent to Loki, instead of `tenant`.
     pub loki_tenant: Option<String>,
+    /// `X-Scope-OrgID` sent to Tempo's query API, instead of `tenant`; OTLP ingest
+    /// uses it too when neither `otlp-tenant` nor `tenant` is given.
     pub tempo_tenant: Option<String>,
+    /// `X-Scope-OrgID` sent with OTLP ingest, instead of `tenant`.
     pub otlp_tenant: Option<String>,
+    /// `X-Scope-OrgID` sent to the Prometheus query API, instead of `tenant`.
     pub prometheus_tenant: Option<String>,
+    /// `X-Scope-OrgID` sent with remote write, instead of `tenant`.
     pub remote_write_tenant: Option<String>,
     /// Basic-auth user; the password is in the variable `password_env` names.
     pub user: Option<String>,
@@ -124,6 +131,40 @@ impl TargetSettings {
     }
 }
 
+/// The `[gate]` table of `lgtm-check.toml`: the sides of an upgrade kept in the
+/// user's repository. Each key maps component names to an image or a path:
+///
+/// ```toml
+/// [gate]
+/// baseline = { loki = "grafana/loki:3.2.0", tempo = "grafana/tempo:2.6.0" }
+/// candidate = { loki = "grafana/loki:3.4.6", tempo = "grafana/tempo:2.7.2" }
+/// candidate-config = { tempo = "ci/tempo-2.7.yaml" }   # relative to the file
+/// ```
+///
+/// Unknown keys and unknown components are refused when the file is parsed
+/// ([`ConfigFile::parse`] names the file, line and key). What the sides mean is
+/// `core::gate`'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GateFile {
+    /// `baseline`: the image each named component upgrades from
+    /// (`loki = "grafana/loki:3.2.0"`); `--baseline` replaces an entry per component.
+    #[serde(default)]
+    pub baseline: BTreeMap<Component, String>,
+    /// `candidate`: the image each named component upgrades to; `--candidate`
+    /// replaces an entry per component.
+    #[serde(default)]
+    pub candidate: BTreeMap<Component, String>,
+    /// `baseline-config`: a configuration file per component for the baseline side,
+    /// used instead of its fixture; a relative path starts from the settings file's
+    /// directory.
+    #[serde(default)]
+    pub baseline_config: BTreeMap<Component, String>,
+    /// `candidate-config`: as `baseline-config`, for the candidate side.
+    #[serde(default)]
+    pub candidate_config: BTreeMap<Component, String>,
+}
+
 /// `lgtm-check.toml`: the settings kept in the user's repository.
 ///
 /// ```toml
@@ -144,6 +185,8 @@ impl TargetSettings {
 pub struct ConfigFile {
     /// `containers` or `external`: what `lgtm-check run` checks unless told otherwise.
     pub target: Option<String>,
+    /// The `[external]` table: the file's layer of settings, under the environment
+    /// and the flags.
     #[serde(default)]
     pub external: TargetSettings,
     /// The sides of `lgtm-check gate` ([`GateFile`]); `run` does not read it.
@@ -155,6 +198,21 @@ impl ConfigFile {
     /// Parses the file's text; `path` names it in the error, with the line and
     /// column and the parser's words, but never the line itself (a secret put there
     /// by mistake must not print).
+    ///
+    /// ```
+    /// use lgtm_check::core::target::ConfigFile;
+    ///
+    /// let text = "[external]\nloki-url = \"http://loki:3100\"\n";
+    /// let file = ConfigFile::parse("lgtm-check.toml", text).unwrap();
+    /// assert_eq!(file.external.loki_url.as_deref(), Some("http://loki:3100"));
+    ///
+    /// // A misspelt key is refused, named with its line (the value is not shown).
+    /// let text = "[external]\nloki-ulr = \"http://loki:3100\"\n";
+    /// let err = ConfigFile::parse("lgtm-check.toml", text).unwrap_err();
+    /// let shown = err.to_string();
+    /// assert!(shown.starts_with("cannot read lgtm-check.toml: line 2, column 1: key `loki-ulr`"));
+    /// assert!(!shown.contains("http://loki:3100"));
+    /// ```
     pub fn parse(path: &str, text: &str) -> Result<Self, TargetError> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             let at = e.span().map(|span| {
@@ -199,49 +257,102 @@ fn key_name(key: &str) -> String {
 /// binary exits 2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
+    /// The settings file could not be read, is not TOML, or has an unknown key.
     #[error("cannot read {path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The file as the user named it.
+        path: String,
+        /// The reader's or the parser's words, with the line, column and key (never
+        /// the line's text).
+        message: String,
+    },
+    /// `target` is neither `containers` nor `external`; holds the value given.
     #[error("target `{0}`: expected `containers` or `external`")]
     Kind(String),
+    /// A URL setting does not parse, is not http or https, names no host, or has a
+    /// query or fragment.
     #[error("{key}: `{value}` is not a valid URL: {reason}")]
     MalformedUrl {
+        /// The setting with its flag and variable
+        /// (`loki-url (--loki-url, LGTM_CHECK_LOKI_URL)`).
         key: String,
+        /// The URL given, redacted.
         value: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// A URL setting has a user or password in it: credentials come from `user` and
+    /// the variable `password-env` names, never from a URL.
     #[error(
         "{key}: the URL carries credentials; give the user with --user and the password in the variable --password-env names (the URL is shown redacted: `{value}`)"
     )]
-    CredentialsInUrl { key: String, value: String },
+    CredentialsInUrl {
+        /// The setting with its flag and variable.
+        key: String,
+        /// The URL given, redacted.
+        value: String,
+    },
+    /// `otlp-protocol` is neither `grpc` nor `http/protobuf`; holds the value given.
     #[error("otlp-protocol `{0}`: expected `grpc` or `http/protobuf`")]
     OtlpProtocol(String),
+    /// A setting of an external target is given while the target is `containers`;
+    /// holds the setting with its flag and variable.
     #[error("{0} needs --target external")]
     NotExternal(String),
+    /// `--target external` gives none of Loki, Tempo or the metrics backend.
     #[error(
         "an external target names no component: give at least one of --loki-url, --tempo-url with --otlp-url, --prometheus-url with --remote-write-url"
     )]
     Empty,
+    /// One URL of a pair is given without the other: Tempo's query API and OTLP
+    /// ingest, or the Prometheus query API and remote write.
     #[error("{needs} is given without {missing}: {why}")]
     Incomplete {
+        /// The flag that is given (`--tempo-url`).
         needs: &'static str,
+        /// The flag it needs (`--otlp-url`).
         missing: &'static str,
+        /// Why the two go together.
         why: &'static str,
     },
+    /// Both `user` (basic auth) and `token-env` (a bearer token) are given.
     #[error("--user and --token-env are both given: use basic auth or a bearer token")]
     TwoCredentials,
+    /// `password-env` or `token-env` is not a variable name (ASCII letters, digits
+    /// and `_`, not starting with a digit).
     #[error("{setting}: `{name}` is not a variable name")]
-    VariableName { setting: &'static str, name: String },
+    VariableName {
+        /// `password-env` or `token-env`.
+        setting: &'static str,
+        /// The value given.
+        name: String,
+    },
+    /// The variable that should hold the password or token is unset or empty when
+    /// the clients are made, before anything runs.
     #[error("{what}: the variable {var} is not set")]
-    MissingSecret { what: String, var: String },
+    MissingSecret {
+        /// Which secret (`the password of --user checker`).
+        what: String,
+        /// The variable's name (never its value).
+        var: String,
+    },
     /// `--ca-cert` names a file that cannot be read or holds no PEM certificate.
     #[error("ca-cert {path}: {message}")]
-    CaCert { path: String, message: String },
+    CaCert {
+        /// The file as given.
+        path: String,
+        /// Why it was refused.
+        message: String,
+    },
 }
 
 /// One component of a deployment: its base URL (any prefix included) and tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
+    /// The base URL as [`check_url`] accepted it: http or https, no credentials, no
+    /// trailing `/`.
     pub url: String,
+    /// `X-Scope-OrgID` sent with every request; `None`: no header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -249,9 +360,12 @@ pub struct Service {
 /// OTLP ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtlpIngest {
+    /// Where the scenarios send their spans (Tempo's distributor, a collector, a
+    /// gateway), as [`check_url`] accepted it.
     pub url: String,
     /// `grpc` or `http/protobuf`.
     pub protocol: String,
+    /// `X-Scope-OrgID` sent with the spans; `None`: no header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
@@ -261,9 +375,21 @@ pub struct OtlpIngest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum Credentials {
+    /// No authentication header is sent.
     None,
-    Basic { user: String, password_env: String },
-    Bearer { token_env: String },
+    /// HTTP basic auth.
+    Basic {
+        /// The user (`--user`).
+        user: String,
+        /// The variable holding the password (`--password-env`, default
+        /// [`DEFAULT_PASSWORD_ENV`]).
+        password_env: String,
+    },
+    /// `Authorization: Bearer` with a token.
+    Bearer {
+        /// The variable holding the token (`--token-env`).
+        token_env: String,
+    },
 }
 
 impl Credentials {
@@ -289,18 +415,24 @@ impl Credentials {
 /// A running deployment: the URL and tenant of each component it gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExternalTarget {
+    /// Loki, where the scenarios push logs and the checks query them; `None`: Loki
+    /// is not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loki: Option<Service>,
     /// Tempo's query API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tempo: Option<Service>,
+    /// Where the scenarios send their spans; given exactly when `tempo` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp: Option<OtlpIngest>,
     /// The Prometheus query API of the metrics backend (the Mimir role).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<Service>,
+    /// Where the scenarios remote-write their metrics (the Prometheus role); given
+    /// exactly when `prometheus` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_write: Option<Service>,
+    /// How every request authenticates, the same for all components.
     pub credentials: Credentials,
     /// A PEM file of CA certificates trusted beside the system's roots.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,11 +444,20 @@ pub struct ExternalTarget {
 pub enum Target {
     /// Containers lgtm-check starts (and removes).
     Containers,
+    /// A deployment that is already running, at the URLs given.
     External(Box<ExternalTarget>),
 }
 
 /// The URL of `key` checked: `http`/`https` with a host, no credentials; a trailing
 /// `/` dropped. The error shows the value redacted.
+///
+/// ```
+/// use lgtm_check::core::target::check_url;
+///
+/// assert_eq!(check_url("loki-url", "http://loki:3100/").unwrap(), "http://loki:3100");
+/// let err = check_url("loki-url", "https://checker:hunter2@logs.example.com").unwrap_err();
+/// assert!(!err.to_string().contains("hunter2"));
+/// ```
 pub fn check_url(key: &str, value: &str) -> Result<String, TargetError> {
     let shown = lgtm_scenarios::redact::redact_url(value);
     let malformed = |reason: String| TargetError::MalformedUrl {
@@ -363,6 +504,36 @@ impl Target {
     /// The target from the layers: `file` (already parsed), then `env`, then `flags`.
     /// `containers` unless a layer says `external`; external settings with the
     /// containers target are an error, not ignored.
+    ///
+    /// ```
+    /// use lgtm_check::core::plan::Env;
+    /// use lgtm_check::core::target::{Target, TargetError, TargetSettings};
+    ///
+    /// let env = Env::from_pairs([
+    ///     ("LGTM_CHECK_TARGET", "external"),
+    ///     ("LGTM_CHECK_TENANT", "team-a"),
+    /// ]);
+    /// let flags = TargetSettings {
+    ///     loki_url: Some("https://logs.example.com/".into()),
+    ///     ..TargetSettings::default()
+    /// };
+    /// let Target::External(t) = Target::resolve(None, &env, flags).unwrap() else {
+    ///     panic!("the environment asked for an external target");
+    /// };
+    /// let loki = t.loki.as_ref().unwrap();
+    /// assert_eq!(loki.url, "https://logs.example.com");
+    /// assert_eq!(loki.tenant.as_deref(), Some("team-a"));
+    ///
+    /// // Without `external`, a URL is an error rather than silently ignored.
+    /// let flags = TargetSettings {
+    ///     loki_url: Some("https://logs.example.com".into()),
+    ///     ..TargetSettings::default()
+    /// };
+    /// assert!(matches!(
+    ///     Target::resolve(None, &Env::from_pairs([]), flags),
+    ///     Err(TargetError::NotExternal(_))
+    /// ));
+    /// ```
     pub fn resolve(
         file: Option<&ConfigFile>,
         env: &Env,
@@ -458,7 +629,9 @@ fn external(s: TargetSettings) -> Result<ExternalTarget, TargetError> {
             Ok::<_, TargetError>(OtlpIngest {
                 url: check_url("otlp-url", u)?,
                 protocol: protocol.into(),
-                tenant: tenant(&s.otlp_tenant).or_else(|| tenant(&s.tempo_tenant)),
+                // Its own, else Tempo's (the spans must land where Tempo is asked),
+                // else every component's.
+                tenant: tenant(&s.otlp_tenant.clone().or_else(|| s.tempo_tenant.clone())),
             })
         })
         .transpose()?;
@@ -809,5 +982,57 @@ password-env = "MY_PASSWORD"
                 .contains("--tempo-url")
         );
         assert!(t.not_given(Component::Grafana).is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_components_in_the_gate_table_are_refused_with_the_key() {
+        let err = |text: &str| {
+            ConfigFile::parse("/repo/lgtm-check.toml", text)
+                .unwrap_err()
+                .to_string()
+        };
+        let text = err(
+            "[gate]\nbaseline = { loki = \"grafana/loki:3.2.0\" }\ncandidates = { loki = \"grafana/loki:3.4.6\" }\n",
+        );
+        assert!(text.starts_with("cannot read /repo/lgtm-check.toml: line 3, column 1: key `candidates`, unknown field `candidates`"), "{text}");
+        let text = err("[gate]\ncandidate = { lokii = \"grafana/loki:3.4.6\" }\n");
+        assert!(
+            text.starts_with("cannot read /repo/lgtm-check.toml: line 2"),
+            "{text}"
+        );
+        assert!(text.contains("lokii"), "{text}");
+        let text = err("[gate.candidate]\nloki = \"grafana/loki:3.4.6\"\nlokii = \"x:1\"\n");
+        assert!(text.contains("line 3, column 1: key `lokii`"), "{text}");
+        // One form only: a table, not the flags' string.
+        let text = err("[gate]\ncandidate = \"loki=grafana/loki:3.4.6\"\n");
+        assert!(
+            text.contains("key `candidate`, invalid type: string"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn otlp_ingest_takes_tempos_tenant_before_every_components() {
+        let settings = TargetSettings {
+            target: Some("external".into()),
+            tempo_url: Some("http://tempo:3200".into()),
+            otlp_url: Some("http://tempo:4317".into()),
+            tenant: Some("everyone".into()),
+            tempo_tenant: Some("traces-team".into()),
+            ..TargetSettings::default()
+        };
+        let Target::External(t) = Target::resolve(None, &Env::default(), settings.clone()).unwrap()
+        else {
+            panic!("external")
+        };
+        assert_eq!(t.otlp.unwrap().tenant.as_deref(), Some("traces-team"));
+        let own = TargetSettings {
+            otlp_tenant: Some("ingest".into()),
+            ..settings
+        };
+        let Target::External(t) = Target::resolve(None, &Env::default(), own).unwrap() else {
+            panic!("external")
+        };
+        assert_eq!(t.otlp.unwrap().tenant.as_deref(), Some("ingest"));
     }
 }

@@ -59,7 +59,19 @@ pub fn progress(event: &Event<'_>, out: &mut impl Write) -> std::io::Result<()> 
         Event::ScenarioEmitted { name, manifest } => {
             writeln!(out, "  scenario {name} emitted; manifest {manifest}")
         }
-        Event::CheckFinished(c) => writeln!(out, "  {:<4}     {}", status_word(c.status), c.id),
+        Event::ChecksStarted { at_once } => writeln!(
+            out,
+            "  checks start as their data is emitted, up to {at_once} at once (listed as they finish; the report keeps the catalog's order)"
+        ),
+        Event::CheckFinished(c) => match c.time_to_visible_ms {
+            Some(ms) => writeln!(
+                out,
+                "  {:<4}     {} (visible {ms} ms after emission)",
+                status_word(c.status),
+                c.id
+            ),
+            None => writeln!(out, "  {:<4}     {}", status_word(c.status), c.id),
+        },
         Event::CleanedUp { removed } => {
             writeln!(out, "lgtm-check: removed {removed} containers and networks")
         }

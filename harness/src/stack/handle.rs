@@ -39,8 +39,11 @@ pub enum StackError {
     /// [`StackBuilder::skip_unavailable`]).
     #[error("{component}: image {image} is not available: {pull_error}")]
     ImageMissing {
+        /// The first component whose image is missing.
         component: Component,
+        /// The image, as `name:tag`.
         image: String,
+        /// Why the pull failed (no registry, unknown tag, no credentials).
         pull_error: String,
     },
     /// A component did not become ready: its refused config (its own log line), or
@@ -50,22 +53,34 @@ pub enum StackError {
     /// A config override given as a path could not be read.
     #[error("{component}: cannot read the config file {path}")]
     ConfigFile {
+        /// The component whose config it was to be.
         component: Component,
+        /// The path as given to [`StackBuilder::config_file`].
         path: PathBuf,
+        /// The I/O error of the read.
         #[source]
         source: std::io::Error,
     },
     /// An endpoint of a component this stack does not run.
     #[error("{component} is not running in this stack ({why})")]
-    NotRunning { component: Component, why: String },
+    NotRunning {
+        /// The component asked for.
+        component: Component,
+        /// Why it is absent: the reason it was skipped or failed, "it was not asked
+        /// for", or the port that is not published.
+        why: String,
+    },
     /// The run id is not letters, digits and `-`.
     #[error("run id `{0}` may only contain ASCII letters, digits and `-`")]
     RunId(String),
     /// `LGTM_CHECK_IMAGE_<COMPONENT>` does not name an image.
     #[error("{var}=`{value}`: {reason}")]
     EnvImage {
+        /// The variable's name (`LGTM_CHECK_IMAGE_LOKI`, …).
         var: String,
+        /// Its value as set.
         value: String,
+        /// Why it is not an image reference.
         reason: String,
     },
 }

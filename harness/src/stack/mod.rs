@@ -56,33 +56,49 @@ impl Image for ComponentImage {
 /// Everything needed to run one component: plain data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentSpec {
+    /// The LGTM role this container fills.
     pub component: Component,
+    /// The image it runs (for the Mimir role, maybe a Cortex or Prometheus stand-in).
     pub image: ImageRef,
     /// Name on the run's network (other containers address it by this name).
     pub container_name: String,
+    /// The arguments given to the image's entrypoint (`-config.file=…`).
     pub cmd: Vec<String>,
     /// Files copied in before start: (path in the container, contents).
     pub files: Vec<(String, String)>,
+    /// Environment variables of the container (Grafana's `GF_*` settings).
     pub env: Vec<(String, String)>,
     /// The HTTP port (readiness and queries).
     pub http_port: u16,
+    /// Further container ports published to the host (Tempo's OTLP 4317 and 4318).
     pub other_ports: Vec<u16>,
+    /// Path on the HTTP port that answers 200 once the component is ready
+    /// (`/ready`, Prometheus' `/-/ready`, Grafana's `/api/health`).
     pub ready_path: String,
     /// Add `host.docker.internal` → the host (for scraping scenarios on the host).
     pub reach_host: bool,
     /// Prefix of the query API under the HTTP port (Mimir: `/prometheus`).
     pub api_prefix: String,
+    /// What fills the role when it is not the component itself (`cortex`,
+    /// `prometheus` for the Mimir role); `None` for the real component. Reports
+    /// show it beside the image.
     pub stand_in: Option<String>,
 }
 
 /// What the stack needs to know to lay itself out.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The run id: part of every container's and the network's name.
     pub run_id: String,
+    /// The Docker network of the run (`lgtm-check-<run id>`); containers reach each
+    /// other on it by container name.
     pub network: String,
     /// `host:port` where the Prometheus role scrapes the scenario.
     pub scrape_target: String,
+    /// What fills the Mimir role (Mimir, Cortex, or a Prometheus receiver): decides
+    /// its port, push path and query prefix.
     pub mimir: MimirFlavour,
+    /// Which configuration files the components run with (fixed, or the guide's own).
     pub configs: ConfigSet,
 }
 
@@ -315,39 +331,60 @@ fn fixed_spec(layout: &Layout, component: Component, image: ImageRef) -> Compone
 
 /// A started, ready component.
 pub struct Running {
+    /// What was started.
     pub spec: ComponentSpec,
+    /// The container; dropping it removes it.
     pub container: ContainerAsync<ComponentImage>,
     /// Base URL from the host, including the API prefix.
     pub api_url: String,
     /// Host address of each container port (e.g. Tempo's 4317 for OTLP/gRPC).
     pub host_ports: std::collections::BTreeMap<u16, String>,
+    /// Time from the start request until the ready endpoint answered 200.
     pub ready: Duration,
 }
 
 /// Why a component is not running.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Docker could not create or start the container, or tell its host port (a
+    /// name still taken, a port conflict, the daemon gone).
     #[error("{component} ({image}) could not be created: {detail}")]
     Create {
+        /// The role that was being started.
         component: Component,
+        /// The image, as `name:tag`.
         image: String,
+        /// Docker's error, as testcontainers reports it.
         detail: String,
     },
     #[error(
         "{component} ({image}) exited before it was ready (exit code {code:?}); its log: {log_line}"
     )]
+    /// The process stopped before the ready endpoint answered 200: most often the
+    /// component refused its configuration.
     Exited {
+        /// The role that was being started.
         component: Component,
+        /// The image, as `name:tag`.
         image: String,
+        /// The container's exit code, when Docker tells it.
         code: Option<i64>,
+        /// The line of its log that says why (see [`reason_line`]).
         log_line: String,
     },
     #[error("{component} ({image}) was not ready at {url} within {waited:?}; last answer: {last}")]
+    /// Still running, but its ready endpoint did not answer 200 within
+    /// [`READY_TIMEOUT`].
     NotReady {
+        /// The role that was being started.
         component: Component,
+        /// The image, as `name:tag`.
         image: String,
+        /// The ready URL that was polled, from the host.
         url: String,
+        /// How long it was polled ([`READY_TIMEOUT`]).
         waited: Duration,
+        /// Its last answer: `HTTP <status>: <body>`, or the transport error.
         last: String,
     },
 }

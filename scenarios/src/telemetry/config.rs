@@ -81,6 +81,14 @@ impl OtlpProtocol {
         }
     }
 
+    /// The `OTEL_EXPORTER_OTLP_PROTOCOL` spelling, as [`OtlpProtocol::parse`] reads it.
+    ///
+    /// ```
+    /// use lgtm_scenarios::telemetry::OtlpProtocol;
+    ///
+    /// assert_eq!(OtlpProtocol::Grpc.as_str(), "grpc");
+    /// assert_eq!(OtlpProtocol::parse("http/protobuf").unwrap().as_str(), "http/protobuf");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             OtlpProtocol::Grpc => "grpc",
@@ -95,6 +103,7 @@ pub struct OtlpConfig {
     /// The URL the exporter is given (without credentials): for HTTP the full
     /// `…/v1/traces` URL.
     pub endpoint: String,
+    /// gRPC or HTTP/protobuf (`--otlp-protocol`, `OTEL_EXPORTER_OTLP_PROTOCOL`).
     pub protocol: OtlpProtocol,
     /// HTTP basic auth (user, password), from credentials in the endpoint URL or
     /// `--otlp-user` with `OTLP_PASSWORD`.
@@ -124,10 +133,18 @@ impl std::fmt::Debug for OtlpConfig {
 /// The trace sampler (the `OTEL_TRACES_SAMPLER` values).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SamplerConfig {
+    /// `always_on`: every span is sampled, whatever its parent decided.
     AlwaysOn,
+    /// `always_off`: no span is sampled (nothing reaches Tempo).
     AlwaysOff,
+    /// `traceidratio`: a span is sampled with this probability (0 to 1), judged
+    /// from its trace id, whatever its parent decided.
     TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default): a root span is sampled, a child
+    /// follows its parent.
     ParentBasedAlwaysOn,
+    /// `parentbased_traceidratio` (`--sampler-ratio`): a root span is sampled with
+    /// this probability (0 to 1), a child follows its parent.
     ParentBasedTraceIdRatio(f64),
 }
 
@@ -145,6 +162,8 @@ impl SamplerConfig {
 /// Everything [`super::init`] needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryConfig {
+    /// The run id (`--run-id`): the Loki label and resource attribute `run_id`, by
+    /// which the checks find this run's signals.
     pub run_id: String,
     /// `service.name` and the Loki label `service`.
     pub service: String,
@@ -159,6 +178,7 @@ pub struct TelemetryConfig {
     pub loki: Option<LokiConfig>,
     /// `None`: spans get ids (so log lines carry them) but are not exported.
     pub otlp: Option<OtlpConfig>,
+    /// Which spans are sampled (`--sampler-ratio`, `OTEL_TRACES_SAMPLER`).
     pub sampler: SamplerConfig,
     /// Directive for the stderr fmt layer (`RUST_LOG`), default `info`.
     pub stderr_filter: String,
@@ -167,21 +187,35 @@ pub struct TelemetryConfig {
 /// The flags that bear on telemetry, as given (`None`: not given).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelemetryFlags {
+    /// `--run-id`: the label and resource attribute `run_id` of every signal.
     pub run_id: String,
+    /// `--service`: overrides `OTEL_SERVICE_NAME`.
     pub service: Option<String>,
+    /// `--environment`: overrides `deployment.environment` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`.
     pub environment: Option<String>,
+    /// `--loki-url`: Loki's base URL; none means no log push.
     pub loki_url: Option<String>,
+    /// `--loki-tenant`: sent as `X-Scope-OrgID` with each push.
     pub loki_tenant: Option<String>,
+    /// `--loki-user`: basic-auth user of Loki; the password is read from
+    /// `LOKI_PASSWORD`.
     pub loki_user: Option<String>,
     /// Send `LOKI_TOKEN` as a bearer token.
     pub loki_bearer: bool,
+    /// `--otlp-endpoint`: overrides `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL).
     pub otlp_endpoint: Option<String>,
+    /// `--otlp-protocol` as written (`grpc`, `http/protobuf`); checked by
+    /// [`TelemetryConfig::resolve`].
     pub otlp_protocol: Option<String>,
+    /// `--otlp-tenant`: sent as `X-Scope-OrgID` with each export.
     pub otlp_tenant: Option<String>,
     /// Basic-auth user of the OTLP endpoint; the password is read from `OTLP_PASSWORD`.
     pub otlp_user: Option<String>,
     /// Send `OTLP_TOKEN` as a bearer token.
     pub otlp_bearer: bool,
+    /// `--sampler-ratio`: the ratio (0 to 1) of a `parentbased_traceidratio`
+    /// sampler; overrides `OTEL_TRACES_SAMPLER`.
     pub sampler_ratio: Option<f64>,
 }
 
@@ -191,7 +225,9 @@ pub struct TelemetryFlags {
 pub struct ConfigError {
     /// The flag or variable.
     pub source_name: String,
+    /// The value as given, redacted (it may be a URL with credentials).
     pub value: String,
+    /// What was expected instead, or what is missing (the password's variable).
     pub reason: String,
 }
 
