@@ -40,17 +40,20 @@
 
 pub mod app_command;
 pub mod assert;
+pub mod bench;
 pub mod clients;
 pub mod concurrent;
 pub mod core;
 pub mod execute;
 pub mod external;
 pub mod gate_command;
+pub mod remote_write;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod shape;
 pub mod shape_command;
+pub mod soak;
 pub mod stack;
 pub mod wait;
 

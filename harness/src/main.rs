@@ -53,6 +53,51 @@ enum Command {
     /// Gate an upgrade: run the catalog on the baseline's images, then on the
     /// candidate's, and report per check what changed (exit 1 on a regression).
     Gate(lgtm_check::gate_command::GateArgs),
+    /// Run the suite N times in a row (each with its own stack and run id) and
+    /// report passes, flakes (each failing check with its reason) and anything a run
+    /// leaked (containers, networks). Takes `run`'s flags; `--json` writes the soak
+    /// summary.
+    Soak(Box<SoakArgs>),
+    /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
+    /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
+    /// memory, volume throughput and loss. Prints tables; `--json` writes them.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Samples per signal for time-to-visible.
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+    /// Leave out the full default run (its cold/warm times and memory).
+    #[arg(long)]
+    skip_run: bool,
+    /// Volume sizes of log lines (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,50000,100000")]
+    log_lines: Vec<u64>,
+    /// Volume sizes of spans (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+    spans: Vec<u64>,
+    /// Volume sizes of metric series (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    series: Vec<u64>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Where the scenario binaries are (default: beside this executable).
+    #[arg(long, value_name = "DIR")]
+    scenario_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct SoakArgs {
+    /// How many runs.
+    #[arg(value_name = "N")]
+    runs: u32,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +139,23 @@ struct RunArgs {
     /// configs exactly as written, to see where they break.
     #[arg(long, value_name = "fixed|guide", default_value = "fixed")]
     configs: String,
+    /// Run this scenario (repeatable): http-service, checkout-chain, error-burst,
+    /// sampling, volume (also by prefix: http, chain, errors). Default: all but volume.
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// Log lines the volume scenario emits (default 5000).
+    #[arg(long, value_name = "N")]
+    log_lines: Option<u64>,
+    /// Spans the volume scenario emits, 10 per trace (default 2000).
+    #[arg(long, value_name = "N")]
+    spans: Option<u64>,
+    /// Metric series the volume scenario emits (default 100).
+    #[arg(long, value_name = "N")]
+    series: Option<u64>,
+    /// Run a component with this config file instead of the fixture:
+    /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
+    #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
+    config_files: Vec<String>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -234,19 +296,28 @@ fn report_error(e: &(dyn std::error::Error + 'static)) {
     eprintln!("{}", redact_url(&msg));
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    let plan = match plan(RawRun {
-        images: args.images.images,
+fn raw_run(args: &RunArgs) -> RawRun {
+    RawRun {
+        images: args.images.images.clone(),
         require_all: args.require_all,
-        require: args.require,
-        json: args.json,
-        junit: args.junit,
-        scenario_dir: args.scenario_dir,
+        require: args.require.clone(),
+        json: args.json.clone(),
+        junit: args.junit.clone(),
+        scenario_dir: args.scenario_dir.clone(),
         check_timeout_secs: args.check_timeout,
-        run_id: args.run_id,
-        configs: Some(args.configs),
+        run_id: args.run_id.clone(),
+        configs: Some(args.configs.clone()),
         faults: Vec::new(),
-    }) {
+        scenarios: args.scenarios.clone(),
+        log_lines: args.log_lines,
+        spans: args.spans,
+        series: args.series,
+        config_files: args.config_files.clone(),
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let plan = match plan(raw_run(&args)) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -289,6 +360,104 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(exit::HARNESS_ERROR as u8)
         }
     }
+}
+
+async fn soak(args: SoakArgs) -> ExitCode {
+    if args.run.run_id.is_some() {
+        eprintln!("lgtm-check: soak gives each run its own id; --run-id cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if args.run.target.target.is_some() {
+        eprintln!("lgtm-check: soak starts its own stack for each run; --target cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    let json = args.run.json.clone();
+    let mut raw = raw_run(&args.run);
+    raw.json = None;
+    raw.junit = None;
+    let plan = match plan(raw) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let quiet = |_: Event<'_>| {};
+    let on_run = |i: u32, r: &lgtm_check::soak::SoakRun| {
+        eprintln!(
+            "lgtm-check soak: run {i}/{} ({}) exit {} in {} ms: {} passed, {} failed{}",
+            args.runs,
+            r.run_id,
+            r.exit_code,
+            r.wall_ms,
+            r.passed,
+            r.failed.len(),
+            if r.leaked.is_empty() {
+                String::new()
+            } else {
+                format!(", leaked {}", r.leaked.join(", "))
+            }
+        );
+    };
+    let current = std::sync::Mutex::new(String::new());
+    let summary = tokio::select! {
+        s = lgtm_check::soak::soak(&plan, args.runs, &current, &quiet, &on_run) => s,
+        _ = tokio::signal::ctrl_c() => {
+            let run_id = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return interrupted(&run_id).await;
+        }
+    };
+    let _ = summary.render(&mut std::io::stdout().lock());
+    if let Some(path) = &json
+        && let Err(e) = write_file(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &summary).map_err(std::io::Error::other)
+        })
+    {
+        eprintln!("lgtm-check: cannot write {}: {e}", path.display());
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if summary.passes == summary.runs.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECKS_FAILED as u8)
+    }
+}
+
+async fn bench(args: BenchArgs) -> ExitCode {
+    let plan = match plan(RawRun {
+        images: args.images.images,
+        scenario_dir: args.scenario_dir,
+        check_timeout_secs: 60,
+        ..RawRun::default()
+    }) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let opts = lgtm_check::bench::BenchOptions {
+        samples: args.samples.max(1),
+        skip_run: args.skip_run,
+        log_lines: args.log_lines,
+        spans: args.spans,
+        series: args.series,
+    };
+    let progress = |what: &str| eprintln!("lgtm-check bench: {what}");
+    let report = tokio::select! {
+        r = lgtm_check::bench::bench(&plan, &opts, &progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted; removing this process's runs");
+            if let Ok(docker) = Docker::connect().await {
+                let _ = docker.remove_this_process_runs().await;
+            }
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    let _ = report.render(&mut std::io::stdout().lock());
+    if let Some(path) = &args.json
+        && let Err(e) = write_file(path, |f| {
+            serde_json::to_writer_pretty(&mut *f, &report).map_err(std::io::Error::other)
+        })
+    {
+        eprintln!("lgtm-check: cannot write {}: {e}", path.display());
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    ExitCode::SUCCESS
 }
 
 async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
@@ -444,6 +613,8 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(*args).await,
         Command::App(args) => app(args).await,
+        Command::Soak(args) => soak(*args).await,
+        Command::Bench(args) => bench(args).await,
         Command::Gate(args) => gate(args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {

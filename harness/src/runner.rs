@@ -19,8 +19,10 @@ use crate::core::check::{Check, Query};
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::RunPlan;
-use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
-use crate::core::scenarios::{SCENARIOS, checks_for};
+use crate::core::report::{
+    CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
+};
+use crate::core::scenarios::{VOLUME, checks_for};
 use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
@@ -120,16 +122,27 @@ pub async fn run(
         on_event,
     )
     .await;
+    // Metrics are remote-written by the Prometheus role: its log and counters say
+    // whether the Mimir role pushed back.
+    let mut rw_pushback = None;
+    if let Some(spec) = plan.scenarios.iter().find(|s| s.scraped)
+        && let Some(p) = crate::remote_write::read(&stack).await
+    {
+        rw_pushback = Some(PushBackFinding::new(spec.binary, p));
+    }
     // 6. Clean-up.
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
+    let (checks, mut pushback) = result?;
+    pushback.extend(rw_pushback);
     Ok(Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
         plan.configs,
         component_reports.into_values().collect(),
-        result?,
-    ))
+        checks,
+    )
+    .with_pushback(pushback))
 }
 
 /// Runs the scenarios against a running deployment and every check against it:
@@ -153,7 +166,7 @@ pub async fn run_external(
     });
     let component_reports: BTreeMap<Component, ComponentReport> =
         components.iter().map(|c| (c.name, c.clone())).collect();
-    let checks = scenarios_and_checks(
+    let (checks, pushback) = scenarios_and_checks(
         plan,
         &sinks,
         &backends,
@@ -169,7 +182,8 @@ pub async fn run_external(
         components,
         checks,
     )
-    .with_target(&deployment.target.to_string()))
+    .with_target(&deployment.target.to_string())
+    .with_pushback(pushback))
 }
 
 /// Where the run's checks go.
@@ -180,7 +194,8 @@ enum Mode<'a> {
 }
 
 /// Steps 4 and 5 of every run: the scenarios, all at once, pushing where `sinks`
-/// say, then every check of their manifests against `backends`.
+/// say, then every check of their manifests against `backends`. Also returns where
+/// the stack pushed back on the scenarios' pushes (their manifests say).
 async fn scenarios_and_checks(
     plan: &RunPlan,
     sinks: &ScenarioSinks,
@@ -188,7 +203,7 @@ async fn scenarios_and_checks(
     component_reports: &BTreeMap<Component, ComponentReport>,
     mode: Mode<'_>,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Vec<CheckReport>, RunError> {
+) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
     std::fs::create_dir_all(&work_dir).map_err(|source| RunError::WorkDir {
         path: work_dir.display().to_string(),
@@ -216,7 +231,7 @@ async fn scenarios_and_checks_in(
     mode: Mode<'_>,
     work_dir: &std::path::Path,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Vec<CheckReport>, RunError> {
+) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
     // Grafana's checks judge what Grafana loaded: read it back before the catalog.
     let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
         .expect("the embedded provisioning is valid")
@@ -229,11 +244,14 @@ async fn scenarios_and_checks_in(
     //    until the checks are done; the others exit once they have written their
     //    manifests.
     let mut launches = Vec::new();
-    for (key, spec) in SCENARIOS.iter().enumerate() {
+    for (key, spec) in plan.scenarios.iter().enumerate() {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
         args.extend(spec.args.iter().map(|a| a.to_string()));
+        if *spec == VOLUME {
+            args.extend(plan.volume.args());
+        }
         args.extend(sinks.args.iter().cloned());
         if spec.binary == "http-service" {
             // A fault needs the signal it corrupts: a dropped span needs spans to be
@@ -287,7 +305,7 @@ async fn scenarios_and_checks_in(
             c
         })
         .collect();
-    let retention = admit(SCENARIOS.len(), Instant::now(), retention);
+    let retention = admit(plan.scenarios.len(), Instant::now(), retention);
     let emitted =
         launches
             .into_iter()
@@ -334,10 +352,19 @@ async fn scenarios_and_checks_in(
         )
         .await;
     }
+    let pushback = scenarios
+        .iter()
+        .flat_map(|run| {
+            run.manifest
+                .pushback
+                .iter()
+                .map(|p| PushBackFinding::new(&run.name, p.clone()))
+        })
+        .collect();
     for run in scenarios {
         run.finish().await;
     }
-    Ok(check_reports)
+    Ok((check_reports, pushback))
 }
 
 /// On an external target: where every failed check of a component saw nothing and a

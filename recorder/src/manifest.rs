@@ -66,6 +66,17 @@
 //! ```
 //! Added within schema_version 1: a manifest without losses is unchanged, and readers
 //! older than the section reject one that has it (unknown field) rather than misread it.
+//!
+//! Push-back (section `pushback`, left out when empty): where a backend refused pushes
+//! (a rate limit: Loki's HTTP 429, Tempo's gRPC `RESOURCE_EXHAUSTED`) and the program
+//! retried them, the backend's own answer and what came of the retries:
+//! ```json
+//! "pushback": [{"signal": "logs", "component": "loki", "status": "429 Too Many Requests",
+//!   "answer": "Ingestion rate limit exceeded for user fake (limit: 1048576 bytes/sec) …",
+//!   "limit": "1048576 bytes/sec", "pushes": 100, "refusals": 52, "retried_pushes": 37,
+//!   "abandoned_pushes": 0, "items": 100000, "delivered": 100000}]
+//! ```
+//! Added within schema_version 1, as `losses` was.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,6 +123,70 @@ pub struct Manifest {
     /// What the instrumentation reported losing, by where (empty: nothing known lost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub losses: Vec<Loss>,
+    /// Where a backend refused pushes and they were retried (empty: none refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushback: Vec<PushBack>,
+}
+
+/// A backend's refusals of one signal's pushes, in its own words, and what the
+/// retries made of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushBack {
+    /// `logs`, `traces` or `metrics`.
+    pub signal: String,
+    /// The backend that refused, e.g. `loki`.
+    pub component: String,
+    /// The status of the first refusal (`429 Too Many Requests`,
+    /// `RESOURCE_EXHAUSTED`).
+    pub status: String,
+    /// The backend's own message with the first refusal (trimmed to 500 characters).
+    pub answer: String,
+    /// The limit the message names, e.g. `4194304 bytes/sec`, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// Pushes made (each counted once, however often retried).
+    pub pushes: u64,
+    /// Refused attempts in all.
+    pub refusals: u64,
+    /// Pushes refused at least once.
+    pub retried_pushes: u64,
+    /// Pushes given up on (their items are in `losses` and not in `logs`/`traces`).
+    pub abandoned_pushes: u64,
+    /// Items (lines, spans) handed to pushes in all.
+    pub items: u64,
+    /// Items the backend accepted in the end.
+    pub delivered: u64,
+}
+
+impl PushBack {
+    /// Whether every item was accepted in the end.
+    pub fn all_delivered(&self) -> bool {
+        self.delivered == self.items
+    }
+}
+
+/// The limit a backend's refusal names: Loki's `(limit: N bytes/sec)`, Tempo's
+/// `rate limit (N bytes)` / `… limit (N)`; `None` when it names none.
+///
+/// ```
+/// use lgtm_check_recorder::manifest::limit_named_in;
+/// let loki = "Ingestion rate limit exceeded for user fake (limit: 4194304 bytes/sec) while attempting to ingest '1000' lines";
+/// assert_eq!(limit_named_in(loki).as_deref(), Some("4194304 bytes/sec"));
+/// let tempo = "RATE_LIMITED: ingestion rate limit (1000 bytes) exceeded while adding 20 bytes";
+/// assert_eq!(limit_named_in(tempo).as_deref(), Some("1000 bytes"));
+/// assert_eq!(limit_named_in("internal error"), None);
+/// ```
+pub fn limit_named_in(answer: &str) -> Option<String> {
+    if let Some(i) = answer.find("limit: ") {
+        let rest = &answer[i + "limit: ".len()..];
+        let end = rest.find(')').unwrap_or(rest.len());
+        return Some(rest[..end].trim().to_owned()).filter(|s| !s.is_empty());
+    }
+    let i = answer.find("limit (")?;
+    let rest = &answer[i + "limit (".len()..];
+    let end = rest.find(')')?;
+    Some(rest[..end].trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// Telemetry the code handed to its instrumentation that the instrumentation itself
@@ -256,6 +331,7 @@ impl Manifest {
             traces: TracesManifest::default(),
             metrics: MetricsManifest::default(),
             losses: Vec::new(),
+            pushback: Vec::new(),
         }
     }
 
@@ -512,6 +588,7 @@ mod tests {
                 process_metrics: vec!["process_cpu_seconds_total".into()],
             },
             losses: vec![Loss::new("logs", "tracing-loki channel full", 4)],
+            pushback: Vec::new(),
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(Manifest::from_json(&text).unwrap(), m);

@@ -265,6 +265,7 @@ impl Recorder {
             traces: self.traces_manifest(),
             metrics: self.metrics_manifest(),
             losses: self.losses(),
+            pushback: Vec::new(),
         }
     }
 

@@ -111,6 +111,8 @@ pub async fn run_frontend(opts: Options) -> anyhow::Result<Manifest> {
     let recorded = frontend_part.merge(Recorded {
         logs: backend_part.logs,
         traces: backend_part.traces,
+        losses: backend_part.losses,
+        pushback: backend_part.pushback,
     });
     let mut manifest = cli::manifest("checkout-chain", &opts.telemetry, started_at, recorded);
     manifest.services = vec![opts.telemetry.service.clone(), opts.backend_service.clone()];

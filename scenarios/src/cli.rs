@@ -205,7 +205,8 @@ pub fn manifest(
         logs: recorded.logs,
         traces: recorded.traces,
         metrics: Default::default(),
-        losses: Vec::new(),
+        losses: recorded.losses,
+        pushback: recorded.pushback,
     }
 }
 

@@ -479,6 +479,7 @@ mod tests {
                 process_metrics: vec![],
             },
             losses: vec![],
+            pushback: vec![],
         }
     }
 

@@ -21,6 +21,8 @@ pub mod cli;
 #[cfg(feature = "telemetry")]
 pub mod http_service;
 #[cfg(feature = "telemetry")]
+pub mod loki_push;
+#[cfg(feature = "telemetry")]
 pub mod metrics_endpoint;
 #[cfg(feature = "telemetry")]
 pub mod remote_write;

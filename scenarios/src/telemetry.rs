@@ -37,7 +37,9 @@
 //! Lines written outside any span carry neither field.
 
 mod config;
+pub mod pushback;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -58,7 +60,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use lgtm_check_recorder::Recorder;
 
-use crate::manifest::{Labels, LogsManifest, TracesManifest};
+use crate::manifest::{Labels, LogsManifest, Loss, PushBack, TracesManifest};
+use pushback::{GrpcErrorWatch, PushLedger, RetryingExporter};
 
 pub use config::{
     ConfigError, DEFAULT_ENVIRONMENT, DEFAULT_SERVICE, EnvMap, LokiConfig, OtlpConfig,
@@ -145,6 +148,11 @@ pub struct Recorded {
     /// The spans exported, by trace, with the sampler's ratio and the roots it did
     /// not sample: the manifest's `traces` section.
     pub traces: TracesManifest,
+    /// What the exporters lost (empty unless taken with
+    /// [`TelemetryGuard::shutdown_keeping_losses`]).
+    pub losses: Vec<Loss>,
+    /// Where a backend refused pushes that were retried.
+    pub pushback: Vec<PushBack>,
 }
 
 impl Recorded {
@@ -183,6 +191,8 @@ impl Recorded {
                 &spans,
                 &unsampled,
             ),
+            losses: self.losses.into_iter().chain(other.losses).collect(),
+            pushback: self.pushback.into_iter().chain(other.pushback).collect(),
         }
     }
 }
@@ -200,6 +210,8 @@ struct GuardInner {
     )>,
     recorder: Recorder,
     sampler_ratio: f64,
+    /// Refusals of span exports (gRPC only).
+    span_ledger: Arc<PushLedger>,
 }
 
 impl TelemetryGuard {
@@ -211,6 +223,15 @@ impl TelemetryGuard {
         inner.shutdown().await
     }
 
+    /// Flushes and stops every exporter like [`shutdown`](Self::shutdown), but a loss
+    /// is not an error: it is returned in [`Recorded::losses`] (the lines and spans
+    /// stay in `logs` and `traces`, as emitted). For load scenarios, whose report must
+    /// say what was lost rather than end without one.
+    pub async fn shutdown_keeping_losses(mut self) -> Result<Recorded, TelemetryError> {
+        let inner = self.inner.take().expect("shut down once");
+        Ok(inner.finish().await?.0)
+    }
+
     /// The root sampling ratio.
     pub fn sampler_ratio(&self) -> f64 {
         self.inner.as_ref().map_or(1.0, |i| i.sampler_ratio)
@@ -219,15 +240,55 @@ impl TelemetryGuard {
 
 impl GuardInner {
     async fn shutdown(self) -> Result<Recorded, TelemetryError> {
+        let (mut recorded, loki_push_failures) = self.finish().await?;
+        let lost = |place: &str| {
+            recorded
+                .losses
+                .iter()
+                .filter(|l| l.place == place)
+                .map(|l| l.count)
+                .sum::<u64>()
+        };
+        let channel_full = lost(lgtm_check_recorder::LOSS_LOKI_CHANNEL_FULL)
+            + lost(lgtm_check_recorder::LOSS_LOKI_AFTER_SHUTDOWN);
+        if channel_full > 0 {
+            return Err(TelemetryError::LokiChannelFull(channel_full));
+        }
+        let gave_up = lost(lgtm_check_recorder::LOSS_LOKI_PUSH_GAVE_UP);
+        if gave_up > 0 {
+            return Err(TelemetryError::LokiDropped(gave_up));
+        }
+        if loki_push_failures > 0 {
+            return Err(TelemetryError::LokiPushFailed(loki_push_failures));
+        }
+        let failed_spans = lost(lgtm_check_recorder::LOSS_SPAN_EXPORT_FAILED);
+        if failed_spans > 0 {
+            return Err(TelemetryError::SpansNotExported(failed_spans));
+        }
+        let dropped_spans = lost(lgtm_check_recorder::LOSS_SPAN_PROCESSOR_DROPPED);
+        if dropped_spans > 0 {
+            return Err(TelemetryError::SpansDropped(dropped_spans));
+        }
+        recorded.losses.clear();
+        Ok(recorded)
+    }
+
+    /// Flushes and stops every exporter; returns what was recorded, with its losses,
+    /// and the number of failed Loki pushes.
+    async fn finish(self) -> Result<(Recorded, u64), TelemetryError> {
         let GuardInner {
             provider,
             loki,
             recorder,
             sampler_ratio: _,
+            span_ledger,
         } = self;
         // The provider's shutdown blocks until its processor thread has exported
         // everything; keep it off the async workers (tonic needs them).
-        let spans = tokio::task::spawn_blocking(move || provider.shutdown());
+        // Long enough for batches a backend refuses to be retried (`pushback`).
+        let spans = tokio::task::spawn_blocking(move || {
+            provider.shutdown_with_timeout(FLUSH_TIMEOUT + pushback::PUSH_DEADLINE)
+        });
         let logs = async {
             if let Some((controller, task)) = loki {
                 controller.shutdown().await;
@@ -248,40 +309,18 @@ impl GuardInner {
             }
             Err(e) => return Err(TelemetryError::TracerShutdown(e.to_string())),
         }
-        let lost = |place: &str| {
-            recorder
-                .losses()
-                .iter()
-                .filter(|l| l.place == place)
-                .map(|l| l.count)
-                .sum::<u64>()
-        };
-        let channel_full = lost(lgtm_check_recorder::LOSS_LOKI_CHANNEL_FULL)
-            + lost(lgtm_check_recorder::LOSS_LOKI_AFTER_SHUTDOWN);
-        if channel_full > 0 {
-            return Err(TelemetryError::LokiChannelFull(channel_full));
-        }
-        let gave_up = lost(lgtm_check_recorder::LOSS_LOKI_PUSH_GAVE_UP);
-        if gave_up > 0 {
-            return Err(TelemetryError::LokiDropped(gave_up));
-        }
-        if recorder.loki_push_failures() > 0 {
-            return Err(TelemetryError::LokiPushFailed(
-                recorder.loki_push_failures(),
-            ));
-        }
-        let failed_spans = lost(lgtm_check_recorder::LOSS_SPAN_EXPORT_FAILED);
-        if failed_spans > 0 {
-            return Err(TelemetryError::SpansNotExported(failed_spans));
-        }
-        let dropped_spans = lost(lgtm_check_recorder::LOSS_SPAN_PROCESSOR_DROPPED);
-        if dropped_spans > 0 {
-            return Err(TelemetryError::SpansDropped(dropped_spans));
-        }
-        Ok(Recorded {
-            logs: recorder.logs_manifest(),
-            traces: recorder.traces_manifest(),
-        })
+        Ok((
+            Recorded {
+                logs: recorder.logs_manifest(),
+                traces: recorder.traces_manifest(),
+                losses: recorder.losses(),
+                pushback: span_ledger
+                    .pushback("traces", "tempo")
+                    .into_iter()
+                    .collect(),
+            },
+            recorder.loki_push_failures(),
+        ))
     }
 }
 
@@ -435,6 +474,8 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     .environment(config.environment.clone());
 
     // Traces.
+    let grpc_watch = GrpcErrorWatch::default();
+    let span_ledger = Arc::new(PushLedger::default());
     let sampler = recorder.sampler(sdk_sampler(config.sampler));
     recorder.sampler_ratio(config.sampler.root_ratio());
     let mut provider = SdkTracerProvider::builder()
@@ -446,6 +487,8 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
             let _enter = runtime.enter();
             span_exporter(otlp)?
         };
+        // A batch Tempo refuses for a limit is retried (the exporter would drop it).
+        let exporter = RetryingExporter::new(exporter, grpc_watch.clone(), span_ledger.clone());
         let recording = recorder.span_exporter(exporter);
         let processor = BatchSpanProcessor::builder(recording)
             .with_batch_config(
@@ -539,6 +582,10 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         .with(otel_layer)
         .with(loki_layer)
         .with(drop_watch)
+        .with(
+            grpc_watch
+                .with_filter(Targets::new().with_target("opentelemetry-otlp", LevelFilter::DEBUG)),
+        )
         .try_init()
         .map_err(TelemetryError::AlreadyInitialized)?;
 
@@ -550,6 +597,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
             loki,
             recorder,
             sampler_ratio: config.sampler.root_ratio(),
+            span_ledger,
         }),
     })
 }

@@ -581,6 +581,7 @@ mod tests {
                 process_metrics: vec![],
             },
             losses: vec![],
+            pushback: vec![],
         }
     }
 

@@ -1016,6 +1016,7 @@ mod tests {
             },
             metrics: Default::default(),
             losses: vec![],
+            pushback: vec![],
         }
     }
 

@@ -12,6 +12,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::component::{Component, ImageRef};
+use super::scenarios::{
+    SCENARIOS, ScenarioSpec, VOLUME, VolumeSize, scenario_named, scenario_names,
+};
 
 /// A snapshot of the environment variables lgtm-check reads.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +71,14 @@ pub struct RawRun {
     pub configs: Option<String>,
     /// Deliberate faults for http-service's manifest (testing lgtm-check itself).
     pub faults: Vec<String>,
+    /// `--scenario NAME`, in flag order (empty: the default set).
+    pub scenarios: Vec<String>,
+    /// `--log-lines`, `--spans`, `--series` of the volume scenario.
+    pub log_lines: Option<u64>,
+    pub spans: Option<u64>,
+    pub series: Option<u64>,
+    /// `--component-config COMPONENT=PATH`: run a component with this config file.
+    pub config_files: Vec<String>,
 }
 
 /// Which component configurations a run uses.
@@ -110,8 +121,13 @@ pub struct RunPlan {
     /// Faults http-service builds into its manifest (`--fault`), so that named checks
     /// must fail: from `LGTM_CHECK_FAULTS=a,b`, for testing lgtm-check itself.
     pub faults: Vec<String>,
-    /// Configuration files that replace a component's fixture (the gate's
-    /// `--candidate-config loki=PATH`); read when the stack starts.
+    /// The scenarios to run, in start order (default: [`SCENARIOS`]).
+    pub scenarios: Vec<ScenarioSpec>,
+    /// How much the volume scenario emits, when it runs.
+    pub volume: VolumeSize,
+    /// Configuration files that replace a component's fixture (`run --component-config
+    /// loki=PATH`, the gate's `--candidate-config loki=PATH`); read when the stack
+    /// starts.
     pub config_files: BTreeMap<Component, PathBuf>,
 }
 
@@ -138,6 +154,20 @@ pub enum PlanError {
     Configs(String),
     #[error("--check-timeout must be at least 1 second")]
     CheckTimeout,
+    #[error("--scenario `{name}`: no such scenario (known: {known})")]
+    Scenario { name: String, known: String },
+    #[error("--scenario {0} is given twice")]
+    DuplicateScenario(String),
+    #[error("{flag} needs --scenario volume")]
+    VolumeFlag { flag: &'static str },
+    #[error(
+        "--scenario volume with {0}: both serve /metrics on the one target the Prometheus role scrapes; run them in separate runs"
+    )]
+    TwoScraped(&'static str),
+    #[error(
+        "--component-config `{value}`: expected COMPONENT=PATH, e.g. loki=loki.yaml ({reason})"
+    )]
+    ConfigFile { value: String, reason: String },
 }
 
 impl RunPlan {
@@ -213,7 +243,43 @@ impl RunPlan {
         if raw.check_timeout_secs == 0 {
             return Err(PlanError::CheckTimeout);
         }
+        let scenarios = select_scenarios(&raw.scenarios)?;
+        let has_volume = scenarios.contains(&VOLUME);
+        for (flag, given) in [
+            ("--log-lines", raw.log_lines),
+            ("--spans", raw.spans),
+            ("--series", raw.series),
+        ] {
+            if given.is_some() && !has_volume {
+                return Err(PlanError::VolumeFlag { flag });
+            }
+        }
+        let default = VolumeSize::default();
+        let volume = VolumeSize {
+            log_lines: raw.log_lines.unwrap_or(default.log_lines),
+            spans: raw.spans.unwrap_or(default.spans),
+            series: raw.series.unwrap_or(default.series),
+        };
+        let config_files = raw
+            .config_files
+            .iter()
+            .map(|value| {
+                let bad = |reason: String| PlanError::ConfigFile {
+                    value: value.clone(),
+                    reason,
+                };
+                let (c, path) = value.split_once('=').ok_or_else(|| bad("no `=`".into()))?;
+                let c: Component = c.parse().map_err(bad)?;
+                if path.is_empty() {
+                    return Err(bad("no path".into()));
+                }
+                Ok((c, PathBuf::from(path)))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
         Ok(RunPlan {
+            scenarios,
+            volume,
+            config_files,
             run_id,
             images,
             required,
@@ -233,7 +299,6 @@ impl RunPlan {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            config_files: BTreeMap::new(),
             configs: match raw.configs.as_deref() {
                 None | Some("fixed") => ConfigSet::Fixed,
                 Some("guide") => ConfigSet::Guide,
@@ -246,6 +311,30 @@ impl RunPlan {
     pub fn image(&self, c: Component) -> &ImageRef {
         &self.images[&c].0
     }
+}
+
+/// The scenarios `names` select, in order; none: the default set.
+fn select_scenarios(names: &[String]) -> Result<Vec<ScenarioSpec>, PlanError> {
+    if names.is_empty() {
+        return Ok(SCENARIOS.to_vec());
+    }
+    let mut out: Vec<ScenarioSpec> = Vec::new();
+    for name in names {
+        let spec = scenario_named(name).ok_or_else(|| PlanError::Scenario {
+            name: name.clone(),
+            known: scenario_names().join(", "),
+        })?;
+        if out.contains(&spec) {
+            return Err(PlanError::DuplicateScenario(spec.binary.into()));
+        }
+        out.push(spec);
+    }
+    if out.contains(&VOLUME)
+        && let Some(other) = out.iter().find(|s| s.scraped && **s != VOLUME)
+    {
+        return Err(PlanError::TwoScraped(other.binary));
+    }
+    Ok(out)
 }
 
 /// What fills the Mimir role. Cortex (Mimir's ancestor) and a Prometheus with its
@@ -402,6 +491,35 @@ mod tests {
         assert_eq!(plan.image(Component::Loki).to_string(), "x/loki:1");
         assert_eq!(plan.run_id, "fresh");
         assert!(plan.faults.is_empty());
+    }
+
+    #[test]
+    fn scenarios_are_selected_by_name_and_volume_flags_need_volume() {
+        let plan = RunPlan::build(raw(&[]), &Env::default(), "r".into()).unwrap();
+        assert_eq!(plan.scenarios, SCENARIOS.to_vec());
+        let mut r = raw(&[]);
+        r.scenarios = vec!["volume".into(), "chain".into()];
+        r.log_lines = Some(100_000);
+        let plan = RunPlan::build(r.clone(), &Env::default(), "r".into()).unwrap();
+        let names: Vec<&str> = plan.scenarios.iter().map(|s| s.binary).collect();
+        assert_eq!(names, ["volume", "checkout-chain"]);
+        assert_eq!(plan.volume.log_lines, 100_000);
+        assert_eq!(plan.volume.spans, VolumeSize::default().spans);
+        r.scenarios = vec!["chain".into()];
+        assert_eq!(
+            RunPlan::build(r.clone(), &Env::default(), "r".into()).unwrap_err(),
+            PlanError::VolumeFlag {
+                flag: "--log-lines"
+            }
+        );
+        r.scenarios = vec!["volume".into(), "http".into()];
+        assert_eq!(
+            RunPlan::build(r.clone(), &Env::default(), "r".into()).unwrap_err(),
+            PlanError::TwoScraped("http-service")
+        );
+        r.scenarios = vec!["volum".into()];
+        let err = RunPlan::build(r, &Env::default(), "r".into()).unwrap_err();
+        assert!(err.to_string().contains("known: http-service"), "{err}");
     }
 
     #[test]

@@ -364,6 +364,73 @@ pub struct Report {
     /// Why the run as a whole failed, beyond failed checks.
     pub problems: Vec<String>,
     pub guide_defects: Vec<GuideDefect>,
+    /// Where the stack refused a scenario's pushes (a limit reached) and they were
+    /// retried: a finding in the stack's own words, not a failure by itself (the
+    /// arrival checks judge what arrived). Left out of the JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushback: Vec<PushBackFinding>,
+}
+
+/// The stack pushed back on a scenario's pushes: which limit, in the backend's words,
+/// how many pushes were retried, and whether everything was accepted in the end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushBackFinding {
+    /// The scenario whose pushes were refused.
+    pub scenario: String,
+    #[serde(flatten)]
+    pub pushback: lgtm_check_recorder::manifest::PushBack,
+    /// Every item pushed was accepted in the end.
+    pub all_delivered: bool,
+    /// The finding in one line, as the terminal report shows it.
+    pub summary: String,
+}
+
+impl PushBackFinding {
+    /// The finding of `scenario`'s manifest entry `p` (the answer redacted).
+    pub fn new(scenario: &str, mut p: lgtm_check_recorder::manifest::PushBack) -> Self {
+        p.answer = redact_url(&p.answer);
+        let what = match p.signal.as_str() {
+            "logs" => "lines",
+            "traces" => "spans",
+            "metrics" => "samples",
+            other => other,
+        };
+        let limit = p
+            .limit
+            .as_deref()
+            .map(|l| format!(" (limit: {l})"))
+            .unwrap_or_default();
+        // Prometheus counts the samples of its remote writes, not the writes.
+        let unit = if p.signal == "metrics" {
+            "samples"
+        } else {
+            "pushes"
+        };
+        let end = if p.all_delivered() {
+            format!("all {} {what} accepted in the end", p.items)
+        } else {
+            format!(
+                "{} of {} {what} accepted in the end; {} {unit} given up",
+                p.delivered, p.items, p.abandoned_pushes
+            )
+        };
+        let summary = format!(
+            "{component} pushed back on {scenario}'s {signal}{limit}: {retried} of {pushes} {unit} retried ({refusals} refusals); {end}. It answered {status}: {answer}",
+            component = p.component,
+            signal = p.signal,
+            retried = p.retried_pushes,
+            pushes = p.pushes,
+            refusals = p.refusals,
+            status = p.status,
+            answer = p.answer.trim(),
+        );
+        PushBackFinding {
+            scenario: scenario.into(),
+            all_delivered: p.all_delivered(),
+            pushback: p,
+            summary,
+        }
+    }
 }
 
 impl Report {
@@ -452,7 +519,14 @@ impl Report {
             checks,
             summary,
             problems,
+            pushback: Vec::new(),
         }
+    }
+
+    /// This report with the stack's push-back findings.
+    pub fn with_pushback(mut self, findings: Vec<PushBackFinding>) -> Self {
+        self.pushback = findings;
+        self
     }
 
     /// The same report of a run on `target` (as [`crate::core::target::ExternalTarget`]
@@ -865,6 +939,48 @@ mod tests {
         assert_eq!(
             r.checks[0].reason,
             "loki at http://***@l:3100/x?token=*** answered 401"
+        );
+    }
+
+    #[test]
+    fn a_pushback_finding_names_the_limit_the_retries_and_the_end() {
+        use lgtm_check_recorder::manifest::PushBack;
+        // Loki 3.2.0's answer with `ingestion_rate_mb: 1` (harness/tests/data/configs).
+        let answer = "Ingestion rate limit exceeded for user fake (limit: 1048576 bytes/sec) while attempting to ingest '1000' lines totaling '112000' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased";
+        let p = PushBack {
+            signal: "logs".into(),
+            component: "loki".into(),
+            status: "429 Too Many Requests".into(),
+            answer: answer.into(),
+            limit: lgtm_check_recorder::manifest::limit_named_in(answer),
+            pushes: 100,
+            refusals: 30,
+            retried_pushes: 30,
+            abandoned_pushes: 0,
+            items: 100_000,
+            delivered: 100_000,
+        };
+        let f = PushBackFinding::new("volume", p.clone());
+        assert!(f.all_delivered);
+        assert!(
+            f.summary.starts_with("loki pushed back on volume's logs (limit: 1048576 bytes/sec): 30 of 100 pushes retried (30 refusals); all 100000 lines accepted in the end. It answered 429 Too Many Requests: Ingestion rate limit exceeded"),
+            "{}",
+            f.summary
+        );
+        let lost = PushBackFinding::new(
+            "volume",
+            PushBack {
+                abandoned_pushes: 2,
+                delivered: 98_000,
+                ..p
+            },
+        );
+        assert!(!lost.all_delivered);
+        assert!(
+            lost.summary
+                .contains("98000 of 100000 lines accepted in the end; 2 pushes given up"),
+            "{}",
+            lost.summary
         );
     }
 }

@@ -1,11 +1,12 @@
 //! The scenarios a run executes and the checks each one's manifest yields: plain data
 //! and a pure function, so the catalog of a run is known without running anything.
 //!
-//! Main items: [`SCENARIOS`], [`ScenarioSpec`], [`checks_for`].
+//! Main items: [`SCENARIOS`] (the default set), [`VOLUME`], [`scenario_named`],
+//! [`ScenarioSpec`], [`VolumeSize`], [`checks_for`].
 
 use lgtm_check_recorder::manifest::Manifest;
 
-use super::catalog::metrics_checks;
+use super::catalog::{MetricsVia, exact_metrics_checks, metrics_checks, settled};
 use super::catalog_grafana::{
     LoadedDashboard, dashboard_checks, derived_field_check, grafana_checks,
 };
@@ -58,6 +59,67 @@ pub const SCENARIOS: [ScenarioSpec; 4] = [
     },
 ];
 
+/// The load scenario: many lines, spans and series (`--scenario volume`), checked
+/// for exact arrival only. Not in the default set.
+pub const VOLUME: ScenarioSpec = ScenarioSpec {
+    binary: "volume",
+    prefix: "volume",
+    scraped: true,
+    args: &[],
+};
+
+/// The scenario called `name`: its binary's name or its prefix (`http-service` or
+/// `http`, …, `volume`).
+pub fn scenario_named(name: &str) -> Option<ScenarioSpec> {
+    SCENARIOS
+        .iter()
+        .chain(std::iter::once(&VOLUME))
+        .find(|s| s.binary == name || s.prefix == name)
+        .copied()
+}
+
+/// Every scenario name [`scenario_named`] knows, for error messages.
+pub fn scenario_names() -> Vec<&'static str> {
+    SCENARIOS
+        .iter()
+        .chain(std::iter::once(&VOLUME))
+        .map(|s| s.binary)
+        .collect()
+}
+
+/// How much the volume scenario emits (`--log-lines`, `--spans`, `--series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VolumeSize {
+    pub log_lines: u64,
+    pub spans: u64,
+    pub series: u64,
+}
+
+impl Default for VolumeSize {
+    /// The volume scenario's own defaults.
+    fn default() -> Self {
+        VolumeSize {
+            log_lines: 5000,
+            spans: 2000,
+            series: 100,
+        }
+    }
+}
+
+impl VolumeSize {
+    /// The volume scenario's flags for this size.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--log-lines".into(),
+            self.log_lines.to_string(),
+            "--spans".into(),
+            self.spans.to_string(),
+            "--series".into(),
+            self.series.to_string(),
+        ]
+    }
+}
+
 /// What the catalog needs besides manifests: the dashboard and Grafana provisioning
 /// the stack runs with, and what Grafana loaded of it.
 #[derive(Debug, Clone)]
@@ -79,6 +141,18 @@ pub struct CatalogContext {
 pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Vec<Check> {
     let p = spec.prefix;
     let mut checks = Vec::new();
+    if spec.prefix == VOLUME.prefix {
+        // Exact arrival of each signal, nothing else: the other checks read every
+        // trace or line one by one, which says nothing more at volume.
+        checks.extend(exact_metrics_checks(m, MetricsVia::Mimir, settled(m)));
+        if !m.logs.streams.is_empty() {
+            checks.extend(logs_checks(p, m));
+        }
+        if !m.traces.traces.is_empty() {
+            checks.extend(traces_checks(p, m));
+        }
+        return checks;
+    }
     if spec.scraped {
         checks.extend(metrics_checks(m));
     }

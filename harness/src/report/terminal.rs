@@ -181,6 +181,14 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "      evidence: {}", d.evidence)?;
         }
     }
+    if !report.pushback.is_empty() {
+        let n = report.pushback.len();
+        let s = if n == 1 { "finding" } else { "findings" };
+        writeln!(out, "\nThe stack pushed back ({n} {s})")?;
+        for f in &report.pushback {
+            writeln!(out, "  - {}", f.summary)?;
+        }
+    }
     if !report.skips.is_empty() {
         writeln!(out, "\nSkipped checks, by cause")?;
         for g in &report.skips {

@@ -267,6 +267,53 @@ impl Docker {
         Ok(removed)
     }
 
+    /// Force-removes every container and network this process started (labelled
+    /// with its pid on this host), whatever their run: for Ctrl-C in commands that
+    /// start several runs.
+    pub async fn remove_this_process_runs(&self) -> Result<usize, DockerError> {
+        self.remove_labelled(&format!("{LABEL_PID}={}", std::process::id()))
+            .await
+    }
+
+    /// The names of the containers and networks labelled with `run_id` that still
+    /// exist (after a run has ended: what it leaked).
+    pub async fn run_leftovers(&self, run_id: &str) -> Result<Vec<String>, DockerError> {
+        let label = format!("{LABEL_RUN}={run_id}");
+        let filters = HashMap::from([("label", vec![label.as_str()])]);
+        let containers = self
+            .client
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(self.refused("list containers"))?;
+        let networks = self
+            .client
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(self.refused("list networks"))?;
+        Ok(containers
+            .into_iter()
+            .map(|c| {
+                let name = c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default();
+                format!("container {}", name.trim_start_matches('/'))
+            })
+            .chain(
+                networks
+                    .into_iter()
+                    .map(|n| format!("network {}", n.name.unwrap_or_default())),
+            )
+            .collect())
+    }
+
     /// Removes what earlier runs on this host left behind when their process died
     /// (killed, or a test binary whose statics were never dropped). Returns the run ids.
     pub async fn reap_stale_runs(&self) -> Result<Vec<String>, DockerError> {

@@ -492,8 +492,10 @@ fn specs_with(
         let Some(text) = configs.get(&spec.component) else {
             continue;
         };
-        // Cortex and the Prometheus receiver standing in for Mimir keep their own.
-        if spec.component == Component::Mimir && spec.stand_in.is_some() {
+        // The Prometheus receiver standing in for Mimir keeps its own. Cortex takes
+        // the override (a Cortex config, e.g. one with lower limits; a Mimir config
+        // would be refused, and the role reported failed with Cortex's own words).
+        if spec.component == Component::Mimir && layout.mimir == MimirFlavour::Prometheus {
             continue;
         }
         let text = if spec.component == Component::Prometheus {
