@@ -17,7 +17,7 @@
 //! 5. the same images and configs started by `docker run` and polled every 5 ms (the
 //!    raw baseline of 2).
 //!
-//! Main items: [`bench`], [`BenchReport`], [`percentile`].
+//! Main items: [`bench()`], [`BenchReport`], [`percentile`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
