@@ -17,7 +17,7 @@
 //! 5. the same images and configs started by `docker run` and polled every 5 ms (the
 //!    raw baseline of 2).
 //!
-//! Main items: [`bench`], [`BenchReport`], [`percentile`].
+//! Main items: [`bench()`], [`BenchReport`], [`percentile`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,9 +67,14 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 /// Where the figures were measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
+    /// CPUs this process may use (0 when unknown).
     pub cpus: usize,
+    /// Total memory (`/proc/meminfo`'s `MemTotal`), in GiB to one decimal; 0 when
+    /// unknown.
     pub memory_gib: f64,
+    /// `/proc/cpuinfo`'s first `model name` (empty when unknown).
     pub cpu_model: String,
+    /// The image each component was asked to run with, by component name.
     pub images: BTreeMap<String, String>,
     /// `/proc/loadavg`'s 1-minute load when the benchmark started (other work on
     /// the machine shows here).
@@ -79,38 +84,57 @@ pub struct Machine {
 /// One component's time to ready.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ready {
+    /// The component's name (`loki`, `tempo`, …).
     pub component: String,
+    /// Through lgtm-check's stack: from the start request until the ready endpoint
+    /// answered 200, in ms.
     pub stack_ms: Option<u64>,
+    /// By `docker run` and a 5 ms poll of the same ready endpoint, in ms; `None`
+    /// when the raw start failed (the reason is in [`BenchReport::notes`]).
     pub raw_ms: Option<u64>,
 }
 
 /// Time-to-visible of one signal.
 #[derive(Debug, Clone, Serialize)]
 pub struct Visible {
+    /// What was pushed and asked for, e.g. `trace by id`, `PromQL sample`.
     pub signal: String,
+    /// Items pushed, each asked for both ways.
     pub samples: usize,
+    /// Median time from push to visible through lgtm-check's clients and poll loop,
+    /// in ms ([`percentile`]); `None` when no sample was seen.
     pub harness_p50_ms: Option<f64>,
+    /// 95th percentile of the same, in ms.
     pub harness_p95_ms: Option<f64>,
+    /// Median time from push to visible for the bare probe (same endpoint every
+    /// 5 ms), in ms; `None` when no sample was seen.
     pub bare_p50_ms: Option<f64>,
+    /// 95th percentile of the same, in ms.
     pub bare_p95_ms: Option<f64>,
     /// Probes that never saw their item (or could not push it), with why.
     pub misses: Vec<String>,
     /// How many of the samples each way never saw their item (left out of the
     /// percentiles).
     pub harness_missed: usize,
+    /// The same for the bare probe.
     pub bare_missed: usize,
 }
 
 /// One volume size.
 #[derive(Debug, Clone, Serialize)]
 pub struct Volume {
+    /// `logs`, `traces` or `metrics` (`all` when the volume binary was not found).
     pub signal: String,
+    /// Log lines, spans or series the scenario was asked to emit.
     pub items: u64,
     /// From the scenario's start to its flush (ms).
     pub emit_ms: u64,
+    /// `items` over `emit_ms`, per second, rounded (0 when the scenario failed).
     pub per_sec: f64,
     /// `exact` when every item arrived, else what the check found.
     pub arrival: String,
+    /// `Some(0)` when every exact check passed; `None` when one did not (then
+    /// `arrival` says what was missing) or the scenario did not run.
     pub lost: Option<u64>,
     /// The stack's push-back, in one line, if it refused pushes.
     pub pushback: Option<String>,
@@ -119,18 +143,36 @@ pub struct Volume {
 /// Everything `lgtm-check bench` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// Where it was measured.
     pub machine: Machine,
+    /// Wall time of the full default run, stack start included, in ms; `None`
+    /// with `--skip-run` or when the run could not be made.
     pub cold_run_ms: Option<u64>,
+    /// The same run from the first scenario's start to the last check's verdict
+    /// (the stack already up), in ms.
     pub warm_run_ms: Option<u64>,
+    /// The default run's exit code ([`crate::core::report::exit`]).
     pub cold_run_exit: Option<i32>,
+    /// Time for lgtm-check to start the whole stack (images checked, network, all
+    /// components ready), in ms; 0 when it did not start (see `notes`).
     pub stack_start_ms: u64,
+    /// Each component's time to ready, through the stack and by `docker run`.
     pub ready: Vec<Ready>,
+    /// Time for `docker run` to start the same components to ready, in ms; `None`
+    /// when the raw baseline could not start (see `notes`).
     pub raw_start_ms: Option<u64>,
+    /// Highest sum of the stack's container memory seen during the default run
+    /// (`docker stats` every 200 ms), in MiB.
     pub stack_peak_memory_mib: Option<f64>,
+    /// Each component's highest memory during the default run, in MiB.
     pub stack_peak_memory_by_component_mib: BTreeMap<String, f64>,
+    /// This process's peak RSS (`VmHWM`) after the default run, in MiB.
     pub harness_peak_rss_mib: Option<f64>,
+    /// Time-to-visible per signal.
     pub visible: Vec<Visible>,
+    /// Throughput and loss per volume size.
     pub volume: Vec<Volume>,
+    /// What could not be measured and why, and the default run's outcome.
     pub notes: Vec<String>,
 }
 
@@ -141,9 +183,11 @@ pub struct BenchOptions {
     pub samples: usize,
     /// Skip the full default run (no cold/warm figures, no memory).
     pub skip_run: bool,
-    /// Volume sizes per signal.
+    /// Volume sizes of log lines, one volume run each.
     pub log_lines: Vec<u64>,
+    /// Volume sizes of spans (10 per trace), one volume run each.
     pub spans: Vec<u64>,
+    /// Volume sizes of metric series, one volume run each.
     pub series: Vec<u64>,
 }
 

@@ -30,14 +30,20 @@ use crate::wait::{Attempt, WaitFailure, poll_until};
 /// Clients of the components that are up.
 #[derive(Debug, Clone, Default)]
 pub struct Backends {
+    /// Prometheus-API clients of the Mimir role and Prometheus, whichever are up.
     pub prometheus_api: BTreeMap<Component, PromClient>,
+    /// Loki's client; `None` when Loki is not up.
     pub loki: Option<LokiClient>,
+    /// Tempo's client; `None` when Tempo is not up.
     pub tempo: Option<TempoClient>,
     /// Each component's root (no API prefix), for its configuration and build info.
     pub roots: BTreeMap<Component, Endpoint>,
     /// What fills the Mimir role.
     pub mimir: Option<MimirFlavour>,
+    /// The HTTP client for `roots` (configuration and build-info reads); `None`:
+    /// those checks cannot ask.
     pub http: Option<reqwest::Client>,
+    /// Grafana's client; `None` when Grafana is not up.
     pub grafana: Option<GrafanaClient>,
     /// The per-id lookups in flight, shared by every check that runs on these
     /// clients at the same time.

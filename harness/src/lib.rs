@@ -38,6 +38,8 @@
 //! - [`gate_command`]: `lgtm-check gate`, the catalog on a baseline and a candidate,
 //!   compared ([`core::gate`]).
 
+#![warn(missing_docs)]
+
 pub mod app_command;
 pub mod assert;
 pub mod bench;

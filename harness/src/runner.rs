@@ -32,18 +32,29 @@ use crate::stack::{self, Stack, StackError};
 /// lgtm-check could not do its job (as opposed to a check that failed).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// Docker is unreachable or refused an action outside the stack's start (the
+    /// stack's own Docker errors arrive as [`RunError::Stack`]).
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// The stack could not start: Docker unreachable, an image missing (when not
+    /// skipped), a component that did not become ready, an unreadable config file.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// A scenario binary was not found or would not start, or its manifest did not
+    /// come (it ended or timed out first) or cannot be read.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     /// The catalog derived from the manifests would let a check pass without data.
     #[error("the check catalog is refused")]
     Catalog(#[from] CatalogError),
+    /// The run's working directory (under the system's temporary directory, where
+    /// the scenarios write their manifests) could not be created, or no free port
+    /// could be bound for a scenario's `/metrics` (then `path` is `0.0.0.0:0`).
     #[error("cannot prepare the run's working directory {path}")]
     WorkDir {
+        /// The directory (or address) that could not be prepared.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

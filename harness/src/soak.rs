@@ -20,11 +20,15 @@ use crate::stack::docker::Docker;
 /// One run of a soak.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SoakRun {
+    /// The run's own id (its containers and telemetry carry it).
     pub run_id: String,
     /// The run's exit code (`core::report::exit`); 2 when lgtm-check could not run.
     pub exit_code: i32,
+    /// Wall time of the whole run, stack start and clean-up included, in ms.
     pub wall_ms: u64,
+    /// Checks that passed (0 when lgtm-check could not run).
     pub passed: usize,
+    /// Checks that were skipped (0 when lgtm-check could not run).
     pub skipped: usize,
     /// Failed checks: id and the first line of the reason.
     pub failed: Vec<(String, String)>,
@@ -83,6 +87,7 @@ impl SoakRun {
 /// What N runs add up to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SoakSummary {
+    /// Every run, in the order they ran.
     pub runs: Vec<SoakRun>,
     /// Runs that passed (exit 0, nothing leaked).
     pub passes: usize,
@@ -97,6 +102,18 @@ pub struct SoakSummary {
 }
 
 impl SoakSummary {
+    /// Adds up `runs`: passes, flakes by check, runs that ended in an error without
+    /// a failed check, everything leaked, and the min, median and max wall time.
+    ///
+    /// ```
+    /// use lgtm_check::soak::{SoakRun, SoakSummary};
+    ///
+    /// let ok = SoakRun::new("r1", Err("Docker is not running".into()), 900, Vec::new());
+    /// let summary = SoakSummary::new(vec![ok]);
+    /// assert_eq!(summary.passes, 0);
+    /// assert_eq!(summary.errors, vec![("r1".to_owned(), vec!["Docker is not running".to_owned()])]);
+    /// assert_eq!(summary.wall_ms, (900, 900, 900));
+    /// ```
     pub fn new(runs: Vec<SoakRun>) -> Self {
         let mut flakes: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut errors = Vec::new();

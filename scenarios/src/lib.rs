@@ -8,6 +8,8 @@
 //! in anything that prints a URL. The scenario binaries under `src/bin/`
 //! need the `telemetry` feature (on by default).
 
+#![warn(missing_docs)]
+
 pub mod faults;
 pub use lgtm_check_recorder::manifest;
 pub mod redact;

@@ -33,14 +33,24 @@ pub const LINES_PER_PUSH: usize = 1000;
 /// Where the manifest's `losses` put lines Loki kept refusing.
 pub const LOSS_LOKI_REFUSED: &str = "Loki refused the push until the retries ran out";
 
+/// What one `volume` run emits and where (the binary's flags, validated).
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Run id, service, Loki and OTLP endpoints; its Loki endpoint receives the
+    /// lines directly, the rest goes through [`telemetry::init`].
     pub telemetry: TelemetryConfig,
+    /// Where the manifest is written when the run ends.
     pub manifest: PathBuf,
+    /// The `/metrics` endpoint and its scrape handshake.
     pub metrics: MetricsArgs,
+    /// Log lines to push to Loki (`--log-lines`, default 5000).
     pub log_lines: u64,
+    /// Spans to export, root spans included (`--spans`, default 2000).
     pub spans: u64,
+    /// Spans per trace, root included (`--spans-per-trace`, default 10; 0 counts
+    /// as 1).
     pub spans_per_trace: u64,
+    /// Series of [`EVENTS_TOTAL`] to serve (`--series`, default 100).
     pub series: u64,
 }
 
@@ -90,6 +100,14 @@ impl Clock {
     }
 }
 
+/// Emits what `opts` asks for and writes the manifest of what was emitted, what
+/// the stack pushed back on and what was lost; returns that manifest.
+///
+/// Pushes refused for a limit are retried and reported in the manifest, not
+/// returned as errors. With `--hold`, returns only when standard input closes.
+/// Errors: telemetry could not start, the `/metrics` endpoint could not bind, a
+/// remote-write push failed, the awaited scrapes did not come in time, or the
+/// manifest could not be written.
 pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
     // Lines are pushed here, not through tracing-loki.
     let loki = opts.telemetry.loki.clone();

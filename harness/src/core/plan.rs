@@ -59,13 +59,20 @@ impl Env {
 pub struct RawRun {
     /// `component=image` overrides, in flag order.
     pub images: Vec<String>,
+    /// `--require-all`: every component must really run (see [`RunPlan::required`]).
     pub require_all: bool,
     /// Components that must run (not be skipped or stood in for).
     pub require: Vec<String>,
+    /// `--json PATH`: also write the report as JSON there.
     pub json: Option<PathBuf>,
+    /// `--junit PATH`: also write the report as JUnit XML there.
     pub junit: Option<PathBuf>,
+    /// `--scenario-dir DIR`: where the scenario binaries are (none: beside the
+    /// executable, or `LGTM_CHECK_SCENARIO_DIR`).
     pub scenario_dir: Option<PathBuf>,
+    /// `--check-timeout`, in seconds; 0 is rejected ([`PlanError::CheckTimeout`]).
     pub check_timeout_secs: u64,
+    /// `--run-id`; none: `LGTM_CHECK_RUN_ID`, else a fresh id.
     pub run_id: Option<String>,
     /// `fixed` (default) or `guide`.
     pub configs: Option<String>,
@@ -74,8 +81,11 @@ pub struct RawRun {
     /// `--scenario NAME`, in flag order (empty: the default set).
     pub scenarios: Vec<String>,
     /// `--log-lines`, `--spans`, `--series` of the volume scenario.
+    /// None: [`VolumeSize::default`]'s.
     pub log_lines: Option<u64>,
+    /// Spans, 10 per trace; none: [`VolumeSize::default`]'s.
     pub spans: Option<u64>,
+    /// Metric series; none: [`VolumeSize::default`]'s.
     pub series: Option<u64>,
     /// `--component-config COMPONENT=PATH`: run a component with this config file.
     pub config_files: Vec<String>,
@@ -97,15 +107,21 @@ pub enum ConfigSet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageSource {
+    /// The image the guide pins ([`Component::default_image`]).
     Default,
+    /// `LGTM_CHECK_IMAGE_<COMPONENT>`.
     Env,
+    /// An `--image COMPONENT=IMAGE` flag (wins over the environment).
     Flag,
 }
 
 /// A validated plan for one run.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
+    /// Names this run's containers and network and tags its telemetry, so runs
+    /// side by side do not see each other's data (ASCII letters, digits and `-`).
     pub run_id: String,
+    /// Every component's image, with where the choice came from.
     pub images: BTreeMap<Component, (ImageRef, ImageSource)>,
     /// Components that must really run: if one is skipped or stood in for, or a
     /// check that needs one is skipped, the run fails. `--require-all` names all.
@@ -114,9 +130,12 @@ pub struct RunPlan {
     pub json: Option<PathBuf>,
     /// Where to write the report as JUnit XML (`--junit`).
     pub junit: Option<PathBuf>,
+    /// Where to look for the scenario binaries (none: beside the executable and
+    /// one directory up).
     pub scenario_dir: Option<PathBuf>,
     /// How long one check may wait for its data to become visible.
     pub check_timeout: Duration,
+    /// Which component configurations to start the stack with (`--configs`).
     pub configs: ConfigSet,
     /// Faults http-service builds into its manifest (`--fault`), so that named checks
     /// must fail: from `LGTM_CHECK_FAULTS=a,b`, for testing lgtm-check itself.
@@ -134,32 +153,73 @@ pub struct RunPlan {
 /// Flags or environment that cannot make a plan.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
+    /// An `--image` value without `=`.
     #[error("--image `{value}`: expected COMPONENT=IMAGE, e.g. loki=grafana/loki:3.3.2")]
-    ImageOverrideSyntax { value: String },
-    #[error("--image `{value}`: {reason}")]
-    ImageOverride { value: String, reason: String },
-    #[error("{var}=`{value}`: {reason}")]
-    EnvImage {
-        var: String,
+    ImageOverrideSyntax {
+        /// The flag's value as given.
         value: String,
+    },
+    /// An `--image` value whose component is unknown or whose image reference does
+    /// not parse.
+    #[error("--image `{value}`: {reason}")]
+    ImageOverride {
+        /// The flag's value as given.
+        value: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// An `LGTM_CHECK_IMAGE_<COMPONENT>` variable whose image reference does not
+    /// parse.
+    #[error("{var}=`{value}`: {reason}")]
+    EnvImage {
+        /// The variable's name.
+        var: String,
+        /// Its value.
+        value: String,
+        /// Why the value is not an image reference.
+        reason: String,
+    },
+    /// Two `--image` flags for the same component.
     #[error("--image names {component} twice")]
-    DuplicateOverride { component: Component },
+    DuplicateOverride {
+        /// The component named twice.
+        component: Component,
+    },
+    /// The run id (from `--run-id` or `LGTM_CHECK_RUN_ID`) is empty or has a
+    /// character container names cannot carry.
     #[error("run id `{0}` may only contain ASCII letters, digits and `-`")]
     RunId(String),
+    /// `--require` or `LGTM_CHECK_REQUIRE` names an unknown component (the
+    /// reason says which).
     #[error("--require: {0}")]
     Require(String),
+    /// `--configs` is neither `fixed` nor `guide`.
     #[error("--configs `{0}`: expected `fixed` or `guide`")]
     Configs(String),
+    /// `--check-timeout 0`.
     #[error("--check-timeout must be at least 1 second")]
     CheckTimeout,
+    /// `--scenario` names no scenario, neither by its binary's name nor by its
+    /// prefix.
     #[error("--scenario `{name}`: no such scenario (known: {known})")]
-    Scenario { name: String, known: String },
+    Scenario {
+        /// The name as given.
+        name: String,
+        /// The known scenario names, comma-separated.
+        known: String,
+    },
+    /// Two `--scenario` flags select the same scenario (the binary's name).
     #[error("--scenario {0} is given twice")]
     DuplicateScenario(String),
+    /// `--log-lines`, `--spans` or `--series` without the volume scenario, which
+    /// is the only one they size.
     #[error("{flag} needs --scenario volume")]
-    VolumeFlag { flag: &'static str },
+    VolumeFlag {
+        /// The flag given.
+        flag: &'static str,
+    },
+    /// The volume scenario together with another scenario that serves `/metrics`
+    /// (named here); only one scraped target fits in a run.
     #[error(
         "--scenario volume with {0}: both serve /metrics on the one target the Prometheus role scrapes; run them in separate runs"
     )]
@@ -167,7 +227,14 @@ pub enum PlanError {
     #[error(
         "--component-config `{value}`: expected COMPONENT=PATH, e.g. loki=loki.yaml ({reason})"
     )]
-    ConfigFile { value: String, reason: String },
+    /// A `--component-config` value without `=`, with an unknown component or
+    /// with no path.
+    ConfigFile {
+        /// The flag's value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl RunPlan {
@@ -343,8 +410,12 @@ fn select_scenarios(names: &[String]) -> Result<Vec<ScenarioSpec>, PlanError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MimirFlavour {
+    /// Mimir itself.
     Mimir,
+    /// Cortex, chosen when the Mimir role's image name contains `cortex`.
     Cortex,
+    /// A Prometheus with its remote-write receiver on, chosen when the Mimir
+    /// image is missing and the Prometheus image is there.
     Prometheus,
 }
 

@@ -41,22 +41,32 @@ pub mod exit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentStatus {
+    /// Its ready endpoint answered (or, for an external component, its preflight
+    /// passed); its checks ran.
     Ready,
+    /// Not run, e.g. its image is not available locally; its checks are skipped,
+    /// not passed.
     Skipped,
+    /// It was meant to run but did not start or become ready (or its preflight
+    /// failed); the run fails.
     Failed,
 }
 
 /// One component of the run: its image, status and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentReport {
+    /// Which component.
     pub name: Component,
     /// The image that ran (or was asked for, when skipped).
     pub image: String,
+    /// Whether it ran.
     pub status: ComponentStatus,
     /// Time from container start to the first ready answer.
     pub ready_ms: Option<u64>,
     /// The version the component reports about itself (build info), not the tag.
     pub version: Option<String>,
+    /// Why it was skipped or failed (the image pull's or the start's error); `None`
+    /// when ready.
     pub reason: Option<String>,
     /// Set when another program filled this role (Mimir's: `cortex`, `prometheus`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,26 +144,42 @@ impl ComponentReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
+    /// The backend answered with the expected data (for a negative check: with
+    /// nothing, while its positive control returned the run's data).
     Pass,
+    /// The answer was still wrong at the deadline, the query was rejected, or the
+    /// component's state shows it can never be right; `reason` says which.
     Fail,
+    /// Not run, because a component it needs was not running or the query cannot
+    /// be asked on this stack; never counted as a pass.
     Skip,
 }
 
 /// One check of the run: its id, status, query and what was seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
+    /// The check's stable id, e.g. `metrics.http_requests_total.exact`.
     pub id: String,
+    /// What the check verifies, in a sentence.
     pub title: String,
+    /// The kind of telemetry it is about.
     pub signal: Signal,
+    /// The component whose API was queried.
     pub component: Component,
     /// Every component the check's data passes through.
     pub needs: Vec<Component>,
+    /// Its outcome.
     pub status: CheckStatus,
+    /// Why: what the backend answered against what was expected, the error, or
+    /// the cause of the skip.
     pub reason: String,
+    /// What was asked, with the fixed time or window it was asked for.
     pub query: String,
+    /// The guide's query, where the one asked differs from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guide_query: Option<String>,
-    /// From the moment the scenario had emitted to the first matching answer.
+    /// From the moment the scenario had emitted to the first matching answer, in
+    /// ms; `None` when it never matched, and for configuration checks.
     pub time_to_visible_ms: Option<u64>,
     /// The components this check needs that were not running, when that is why it
     /// was skipped (empty otherwise).
@@ -280,8 +306,11 @@ fn nothing_verified(summary: Summary, skips: &[SkipGroup], all_needs_down: bool)
 /// The counts of a run's checks by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Checks with [`CheckStatus::Pass`].
     pub passed: usize,
+    /// Checks with [`CheckStatus::Fail`].
     pub failed: usize,
+    /// Checks with [`CheckStatus::Skip`].
     pub skipped: usize,
 }
 
@@ -290,6 +319,8 @@ pub struct Summary {
 pub struct GuideDefect {
     /// The check (or `component.<name>`) that showed it.
     pub id: String,
+    /// What is wrong, in a sentence (the check's title, or the component that
+    /// refused the guide's configuration).
     pub what: String,
     /// The guide's text, where there is one.
     pub guide: Option<String>,
@@ -344,7 +375,9 @@ pub fn guide_defects(
 /// The report of a run, as `--json` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// [`REPORT_SCHEMA_VERSION`] of the JSON form.
     pub schema_version: u32,
+    /// The run's id: its containers' names and its telemetry's `run_id` carry it.
     pub run_id: String,
     /// What was checked: `containers` (started by lgtm-check), or
     /// `external (loki https://…, tenant …; …)`, URLs redacted.
@@ -353,8 +386,11 @@ pub struct Report {
     pub required: BTreeSet<Component>,
     /// Whose configs ran: `fixed` or `guide`.
     pub configs: ConfigSet,
+    /// Every component of the run, ready, skipped or failed.
     pub components: Vec<ComponentReport>,
+    /// Every check of the run, in catalog order.
     pub checks: Vec<CheckReport>,
+    /// The checks counted by status.
     pub summary: Summary,
     /// The skipped checks, grouped by cause.
     pub skips: Vec<SkipGroup>,
@@ -363,6 +399,7 @@ pub struct Report {
     pub nothing_verified: Option<String>,
     /// Why the run as a whole failed, beyond failed checks.
     pub problems: Vec<String>,
+    /// Where the guide is wrong, as this run showed ([`guide_defects`]).
     pub guide_defects: Vec<GuideDefect>,
     /// Where the stack refused a scenario's pushes (a limit reached) and they were
     /// retried: a finding in the stack's own words, not a failure by itself (the
@@ -377,6 +414,8 @@ pub struct Report {
 pub struct PushBackFinding {
     /// The scenario whose pushes were refused.
     pub scenario: String,
+    /// The scenario's manifest entry: component, signal, limit, counts of pushes and
+    /// items, and the backend's answer (redacted); flattened into the JSON.
     #[serde(flatten)]
     pub pushback: lgtm_check_recorder::manifest::PushBack,
     /// Every item pushed was accepted in the end.

@@ -90,8 +90,12 @@ pub fn scenario_names() -> Vec<&'static str> {
 /// How much the volume scenario emits (`--log-lines`, `--spans`, `--series`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VolumeSize {
+    /// Log lines pushed to Loki, each checked for arrival.
     pub log_lines: u64,
+    /// Spans exported to Tempo, 10 per trace.
     pub spans: u64,
+    /// Series of the counter `volume_events_total` served for the Prometheus role
+    /// to scrape.
     pub series: u64,
 }
 

@@ -250,6 +250,10 @@ pub struct RetryingExporter<E> {
 }
 
 impl<E> RetryingExporter<E> {
+    /// Wraps `inner`; `watch` must be the [`GrpcErrorWatch`] layer installed for
+    /// the same exporter (it tells a refusal for a limit from any other failure),
+    /// and `ledger` counts the batches, refusals and what was given up, for the
+    /// manifest's `pushback` and `losses`.
     pub fn new(inner: E, watch: GrpcErrorWatch, ledger: Arc<PushLedger>) -> Self {
         RetryingExporter {
             inner,
