@@ -267,41 +267,12 @@ impl Run {
 /// lgtm-check.toml), without the caller's `LGTM_CHECK_*`, `OTEL_*` and
 /// `DOCKER_HOST`, with the variables `env`.
 fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let dir = std::env::temp_dir().join(format!(
-        "lgtm-check-deployments-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("report.json");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    let out = command
-        .current_dir(&dir)
-        .envs(env.iter().copied())
-        .args(["run", "--target", "external", "--json"])
-        .arg(&json)
-        .args(args)
-        .output()
-        .expect("lgtm-check runs");
-    let report = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
+    let r = common::run_external(args, env);
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        report,
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        report: r.report,
     }
 }
 

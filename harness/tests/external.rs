@@ -13,8 +13,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use lgtm_check::Stack;
 use lgtm_check::core::component::Component;
 
@@ -41,42 +39,8 @@ fn skip(why: String) {
 /// `args` and the variables `env`; returns the exit code, stdout, stderr and the JSON
 /// report.
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String, serde_json::Value) {
-    let dir = std::env::temp_dir().join(format!(
-        "lgtm-check-external-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("report.json");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    let out = command
-        .current_dir(&dir)
-        .envs(env.iter().copied())
-        .args(["run", "--target", "external", "--json"])
-        .arg(&json)
-        .args(args)
-        .output()
-        .expect("lgtm-check runs");
-    let report = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        report,
-    )
+    let r = common::run_external(args, env);
+    (r.code, r.stdout, r.stderr, r.report)
 }
 
 fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

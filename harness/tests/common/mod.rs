@@ -21,3 +21,56 @@ pub fn cannot_run(images: &[String]) -> Option<String> {
         .err()
         .map(|e| format!("{e} (cargo build -p lgtm-scenarios)"))
 }
+
+/// What `lgtm-check run --target external` did: exit code, stdout, stderr and the
+/// JSON report (`Null` when none was written).
+#[allow(dead_code)] // read by the test binaries that run external targets
+pub struct ExternalRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub report: serde_json::Value,
+}
+
+/// Runs `lgtm-check run --target external` without the caller's `LGTM_CHECK_*`,
+/// `OTEL_*` and `DOCKER_HOST`, in an empty directory (no lgtm-check.toml), with
+/// `args` and the variables `env`.
+#[allow(dead_code)] // not every test binary that shares these helpers runs it
+pub fn run_external(args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
+    let dir = std::env::temp_dir().join(format!(
+        "lgtm-check-external-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("report.json");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
+            command.env_remove(&key);
+        }
+    }
+    let out = command
+        .current_dir(&dir)
+        .envs(env.iter().copied())
+        .args(["run", "--target", "external", "--json"])
+        .arg(&json)
+        .args(args)
+        .output()
+        .expect("lgtm-check runs");
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    ExternalRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+    }
+}
