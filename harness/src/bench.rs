@@ -39,6 +39,7 @@ use crate::runner;
 use crate::scenario::{ScenarioRun, find_binary};
 use crate::stack::{self, Stack};
 use crate::wait::{Attempt, poll_until};
+use lgtm_scenarios::prompb;
 
 /// How long one probe waits for its item.
 const PROBE_DEADLINE: Duration = Duration::from_secs(60);
@@ -399,36 +400,6 @@ impl Probe {
     }
 }
 
-/// Remote-write protobuf (prometheus/prompb), the fields one sample needs.
-mod prompb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<Sample>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Sample {
-        #[prost(double, tag = "1")]
-        pub value: f64,
-        #[prost(int64, tag = "2")]
-        pub timestamp: i64,
-    }
-}
-
 /// The stack's addresses the probes need.
 struct Targets {
     http: reqwest::Client,
@@ -483,9 +454,7 @@ async fn push(t: &Targets, probe: Probe, id: &str) -> Result<String, String> {
                     }],
                 }],
             };
-            let body = snap::raw::Encoder::new()
-                .compress_vec(&prost::Message::encode_to_vec(&req))
-                .map_err(|e| e.to_string())?;
+            let body = prompb::encode(&req).map_err(|e| e.to_string())?;
             let r = t
                 .http
                 .post(url)

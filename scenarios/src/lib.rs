@@ -5,12 +5,14 @@
 //! with the harness, available without the `telemetry` feature); [`faults`] is plain
 //! data too, which falsifies a
 //! manifest on purpose to test the harness, and [`redact`], which hides credentials
-//! in anything that prints a URL. The scenario binaries under `src/bin/`
+//! in anything that prints a URL; [`prompb`] is the remote-write wire format. The
+//! scenario binaries under `src/bin/`
 //! need the `telemetry` feature (on by default).
 
 #![warn(missing_docs)]
 
 pub mod faults;
+pub mod prompb;
 pub use lgtm_check_recorder::manifest;
 pub mod redact;
 

@@ -15,49 +15,9 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use crate::redact::{redact_url, split_userinfo};
 use crate::telemetry::{ConfigError, EnvMap};
-
-/// `prometheus.WriteRequest`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct WriteRequest {
-    /// Every series pushed, each with its own samples.
-    #[prost(message, repeated, tag = "1")]
-    pub timeseries: Vec<TimeSeries>,
-}
-
-/// `prometheus.TimeSeries`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct TimeSeries {
-    /// The series' labels, `__name__` (the metric name) among them, sorted by name.
-    #[prost(message, repeated, tag = "1")]
-    pub labels: Vec<Label>,
-    /// Its samples, oldest first (one per push here).
-    #[prost(message, repeated, tag = "2")]
-    pub samples: Vec<Sample>,
-}
-
-/// `prometheus.Label`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Label {
-    /// The label name (`__name__`, `service`, `run_id`, `le`, …).
-    #[prost(string, tag = "1")]
-    pub name: String,
-    /// The label value, unescaped.
-    #[prost(string, tag = "2")]
-    pub value: String,
-}
-
-/// `prometheus.Sample`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Sample {
-    /// The value, as the exposition had it (a counter's total, a bucket's count).
-    #[prost(double, tag = "1")]
-    pub value: f64,
-    /// Unix milliseconds.
-    #[prost(int64, tag = "2")]
-    pub timestamp: i64,
-}
 
 /// One sample of the text exposition format: its labels (`__name__` among them).
 pub type ExposedSample = (BTreeMap<String, String>, f64);
@@ -282,11 +242,8 @@ impl RemoteWriter {
     /// many series were written. A refusal (any answer but 2xx) is an error with the
     /// status and the receiver's words, the URL redacted.
     pub async fn push(&self, text: &str, timestamp_ms: i64) -> anyhow::Result<usize> {
-        use prost::Message;
         let samples = parse_exposition(text).map_err(|e| anyhow::anyhow!("/metrics: {e}"))?;
-        let body = write_request(&samples, timestamp_ms).encode_to_vec();
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&body)
+        let body = crate::prompb::encode(&write_request(&samples, timestamp_ms))
             .map_err(|e| anyhow::anyhow!("snappy: {e}"))?;
         let mut request = self
             .http
@@ -351,9 +308,7 @@ mod tests {
             1_700_000_000_123
         );
         // What a receiver reads back: snappy, then the message.
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&request.encode_to_vec())
-            .unwrap();
+        let body = crate::prompb::encode(&request).unwrap();
         let back =
             WriteRequest::decode(&snap::raw::Decoder::new().decompress_vec(&body).unwrap()[..])
                 .unwrap();
