@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use lgtm_check::core::catalog::{MetricsVia, exact_metrics_checks, settled_after};
 use lgtm_check::core::catalog_telemetry::{logs_checks, traces_checks, window};
 use lgtm_check::core::report::CheckStatus;
-use lgtm_check::core::shape::{ShapeChange, ShapeItem};
+use lgtm_check::core::shape::{Shape, ShapeChange, ShapeItem};
 use lgtm_check::execute::run_check;
 use lgtm_check::shape::{
     ShapeSources, SnapshotOutcome, UpdateMode, check_snapshot, collect_settled,
@@ -71,21 +71,27 @@ async fn every_line_span_and_counter_arrives() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_shape_is_the_committed_snapshot() {
-    let Some(stack) = common::stack() else { return };
-    let _one = common::ONE_APP.lock().await;
-    let id = run_id("shape");
-    let manifest = common::run_app(stack, &id, false).await;
+/// Runs the app (its order attribute renamed or not) and reads the shape of what
+/// arrived under its run id.
+async fn shape_of_run(stack: &lgtm_check::Stack, name: &str, renamed: bool) -> Shape {
+    let id = run_id(name);
+    let manifest = common::run_app(stack, &id, renamed).await;
     let backends = stack.backends();
-    let shape = collect_settled(
+    collect_settled(
         ShapeSources::from_backends(&backends),
         &id,
         window(&manifest),
         Duration::from_secs(90),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shape_is_the_committed_snapshot() {
+    let Some(stack) = common::stack() else { return };
+    let _one = common::ONE_APP.lock().await;
+    let shape = shape_of_run(stack, "shape", false).await;
     assert!(
         shape.metrics.contains_key("orders_served_total"),
         "{shape:?}"
@@ -102,17 +108,7 @@ async fn the_shape_is_the_committed_snapshot() {
 async fn a_renamed_attribute_fails_the_snapshot_naming_it() {
     let Some(stack) = common::stack() else { return };
     let _one = common::ONE_APP.lock().await;
-    let id = run_id("renamed");
-    let manifest = common::run_app(stack, &id, true).await;
-    let backends = stack.backends();
-    let shape = collect_settled(
-        ShapeSources::from_backends(&backends),
-        &id,
-        window(&manifest),
-        Duration::from_secs(90),
-    )
-    .await
-    .unwrap();
+    let shape = shape_of_run(stack, "renamed", true).await;
     // Compared with the committed file, never written: a missing file is a failure here.
     let path = snapshot();
     assert!(

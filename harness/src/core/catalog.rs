@@ -28,17 +28,6 @@ fn identity(labels: &Labels) -> Labels {
         .collect()
 }
 
-fn metrics_check(
-    id: &str,
-    title: &str,
-    expr: String,
-    at: EvalAt,
-    guide: Option<&str>,
-    series: Vec<ExpectedSeries>,
-) -> Check {
-    asked_at(MetricsVia::Mimir, id, title, expr, at, guide, series)
-}
-
 /// Where a run's metrics are asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsVia {
@@ -314,7 +303,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
     let last = || settled(m);
     let mut checks = exact_metrics_checks(m, MetricsVia::Mimir, last());
 
-    checks.push(metrics_check(
+    checks.push(asked_at(
+        MetricsVia::Mimir,
         "promql.guide.request_rate",
         "guide PromQL 1: HTTP request rate per series",
         format!("rate(http_requests_total{{run_id=\"{run}\"}}[5m])"),
@@ -332,7 +322,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             .collect(),
     ));
 
-    checks.push(metrics_check(
+    checks.push(asked_at(
+        MetricsVia::Mimir,
         "promql.guide.p95_latency",
         "guide PromQL 2: P95 latency per histogram series",
         format!(
@@ -360,7 +351,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             },
         }]
     };
-    checks.push(metrics_check(
+    checks.push(asked_at(
+        MetricsVia::Mimir,
         "promql.guide.error_ratio",
         "guide PromQL 3: share of 5xx responses",
         format!(
@@ -379,7 +371,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             *by_path.entry(p).or_default() += c.value;
         }
     }
-    checks.push(metrics_check(
+    checks.push(asked_at(
+        MetricsVia::Mimir,
         "promql.guide.sum_by_path",
         "guide PromQL 4: request rate summed by path",
         format!("sum by (path) (rate(http_requests_total{{run_id=\"{run}\"}}[5m]))"),
@@ -396,7 +389,8 @@ pub fn metrics_checks(m: &Manifest) -> Vec<Check> {
             })
             .collect(),
     ));
-    checks.push(metrics_check(
+    checks.push(asked_at(
+        MetricsVia::Mimir,
         "promql.process_cpu",
         "instead of the guide's node CPU query: the scenario's own CPU time arrived",
         format!("process_cpu_seconds_total{{run_id=\"{run}\"}}"),
