@@ -17,6 +17,7 @@ pub mod gate;
 pub mod observed;
 pub mod plan;
 pub mod quantile;
+pub mod record;
 pub mod report;
 pub mod scenarios;
 pub mod settings;
