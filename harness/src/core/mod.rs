@@ -15,6 +15,7 @@ pub mod event;
 pub mod expect;
 pub mod gate;
 pub mod observed;
+pub mod otlp_mapping;
 pub mod plan;
 pub mod quantile;
 pub mod record;
