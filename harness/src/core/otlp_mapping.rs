@@ -179,7 +179,7 @@ pub fn attribute_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn attr<'a>(a: &'a Attributes, key: &str) -> Option<String> {
+fn attr(a: &Attributes, key: &str) -> Option<String> {
     a.get(key).map(attribute_text)
 }
 
@@ -458,18 +458,16 @@ pub fn loki_entry(log: &RecordedLog, m: &LokiOtlpMapping) -> LokiEntry {
             loki_attribute(k, v, "", &mut sm);
         }
     }
-    if !log
+    if log
         .resource
         .get("service.name")
-        .is_some_and(|v| !attribute_text(v).is_empty())
+        .is_none_or(|v| attribute_text(v).is_empty())
     {
         stream.insert("service_name".into(), "unknown_service".into());
     }
-    if !log.scope.attributes.is_empty() {
-        if let Ok(attrs) = serde_json::from_str::<Attributes>(&log.scope.attributes) {
-            for (k, v) in &attrs {
-                loki_attribute(k, v, "", &mut sm);
-            }
+    if let Ok(attrs) = serde_json::from_str::<Attributes>(&log.scope.attributes) {
+        for (k, v) in &attrs {
+            loki_attribute(k, v, "", &mut sm);
         }
     }
     if !log.scope.name.is_empty() {
@@ -562,13 +560,15 @@ pub fn metric_name(metric: &str, unit: &str, kind: MetricKind, t: &PromTranslati
             tokens.push(prom);
         }
     }
-    if let Some(per) = units.next().map(str::trim).filter(|p| !p.is_empty()) {
-        if !per.contains(['{', '}']) {
-            let prom = words(per_unit_word(per)).join("_");
-            if !prom.is_empty() && !tokens.contains(&prom) {
-                tokens.push("per".into());
-                tokens.push(prom);
-            }
+    if let Some(per) = units
+        .next()
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.contains(['{', '}']))
+    {
+        let prom = words(per_unit_word(per)).join("_");
+        if !prom.is_empty() && !tokens.contains(&prom) {
+            tokens.push("per".into());
+            tokens.push(prom);
         }
     }
     if kind == MetricKind::MonotonicSum {
