@@ -470,6 +470,7 @@ fn empty_part(e: &Expectation) -> Option<&'static str> {
     match e {
         Expectation::Series(s) if s.series.is_empty() => Some("set of series"),
         Expectation::Lines { lines, .. } if lines.is_empty() => Some("set of log lines"),
+        Expectation::Entries { entries, .. } if entries.is_empty() => Some("set of log entries"),
         Expectation::TraceIds { ids, .. } if ids.is_empty() => Some("set of traces"),
         Expectation::TraceCount { lo: 0, .. } => Some("trace count (its lower bound is 0)"),
         Expectation::Traces(t) if t.is_empty() || t.values().any(Vec::is_empty) => {

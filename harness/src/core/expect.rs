@@ -395,6 +395,20 @@ pub struct ExpectedLine {
     pub fields: BTreeMap<String, String>,
 }
 
+/// A log entry that must be stored exactly: its time, its text and its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedEntry {
+    /// The entry's time, in Unix nanoseconds.
+    pub timestamp_ns: u128,
+    /// The line, exactly.
+    pub line: String,
+    /// Every label the entry must carry (stream labels and structured metadata).
+    pub labels: Labels,
+    /// Labels the backend may add beside `labels` (`detected_level`, `service_name`,
+    /// `__stream_shard__`), not compared.
+    pub may_add: BTreeSet<String>,
+}
+
 /// A span that must be part of a trace fetched by id, with exactly these
 /// attributes (as the exporter sent them: those the SDK and tracing-opentelemetry add,
 /// such as `code.*`, `thread.*`, `busy_ns`, `idle_ns`, are among them).
@@ -482,6 +496,18 @@ pub enum Expectation {
     },
     /// Traces fetched by id, each with exactly these spans.
     Traces(BTreeMap<String, Vec<ExpectedSpan>>),
+    /// Log entries, each found by its time and exact text, with exactly its labels
+    /// (stream labels and structured metadata, as Loki 3 returns them); with `exact`,
+    /// no other entry may be returned. `what` names them in the report (`log
+    /// records`, `lines`).
+    Entries {
+        /// The entries that must be stored.
+        entries: Vec<ExpectedEntry>,
+        /// Whether any other returned entry is a failure.
+        exact: bool,
+        /// What they are, plural (`OTLP log records`).
+        what: String,
+    },
     /// Log lines fetched per trace id, exactly these per id.
     LinesPerTrace(BTreeMap<String, Vec<ExpectedLine>>),
     /// The backend must refuse the query (a defect of the guide's query).
@@ -680,6 +706,141 @@ fn describe_line(l: &ExpectedLine) -> String {
 /// The identity an expected line is found by: stream labels, message and the values
 /// of its fields.
 type LineKey = (Labels, String, Vec<String>);
+
+/// How many examples a verdict lists of each kind of difference.
+const EXAMPLES: usize = 5;
+
+/// Matches expected entries to stored ones by time and text, each stored entry used
+/// once, and compares their labels exactly (but for `may_add`). Lists how many are
+/// missing, stored with other labels, stored twice, and (with `exact`) unexpected,
+/// with the first few of each.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use lgtm_check::core::expect::{evaluate_entries, ExpectedEntry, Labels, Verdict};
+/// use lgtm_check::core::observed::LogEntry;
+///
+/// let labels = Labels::from([("service_name".to_string(), "shop".to_string())]);
+/// let want = [ExpectedEntry { timestamp_ns: 5, line: "paid".into(), labels: labels.clone(), may_add: BTreeSet::new() }];
+/// let got = [LogEntry { labels, timestamp_ns: 5, line: "paid".into() }];
+/// assert!(evaluate_entries(&want, &got, true, "log records").is_pass());
+/// let Verdict::Mismatch { problems } = evaluate_entries(&want, &[], true, "log records") else { panic!() };
+/// assert_eq!(problems[0], "1 of 1 log records missing; first: @5 \"paid\" {service_name=\"shop\"}");
+/// ```
+pub fn evaluate_entries(
+    want: &[ExpectedEntry],
+    got: &[LogEntry],
+    exact: bool,
+    what: &str,
+) -> Verdict {
+    use std::collections::HashMap;
+    let mut index: HashMap<(u128, &str), Vec<usize>> = HashMap::new();
+    for (i, e) in got.iter().enumerate() {
+        index
+            .entry((e.timestamp_ns, e.line.as_str()))
+            .or_default()
+            .push(i);
+    }
+    let mut used = vec![false; got.len()];
+    let mut missing = Vec::new();
+    let mut relabelled = Vec::new();
+    let mut twice = Vec::new();
+    let describe = |ts: u128, line: &str, labels: &Labels| {
+        let line: String = line.chars().take(120).collect();
+        format!("@{ts} {line:?} {}", fmt_labels(labels))
+    };
+    let compared = |w: &ExpectedEntry, got: &Labels| -> Labels {
+        got.iter()
+            .filter(|(k, _)| {
+                w.labels.contains_key(*k) || !(w.may_add.contains(*k) || *k == "__stream_shard__")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    for w in want {
+        let candidates = index
+            .get(&(w.timestamp_ns, w.line.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let free: Vec<usize> = candidates.iter().copied().filter(|i| !used[*i]).collect();
+        let exact_match = free
+            .iter()
+            .copied()
+            .find(|i| compared(w, &got[*i].labels) == w.labels);
+        match (exact_match, free.first()) {
+            (Some(i), _) => used[i] = true,
+            (None, Some(&i)) => {
+                used[i] = true;
+                relabelled.push(format!(
+                    "{} stored {}",
+                    describe(w.timestamp_ns, &w.line, &w.labels),
+                    label_difference(&w.labels, &compared(w, &got[i].labels))
+                ));
+            }
+            (None, None) if !candidates.is_empty() => {}
+            (None, None) => missing.push(describe(w.timestamp_ns, &w.line, &w.labels)),
+        }
+    }
+    // A stored entry equal to an expected one, left over: stored more often than sent.
+    for w in want {
+        if let Some(c) = index.get(&(w.timestamp_ns, w.line.as_str())) {
+            for &i in c {
+                if !used[i] {
+                    used[i] = true;
+                    twice.push(describe(w.timestamp_ns, &w.line, &w.labels));
+                }
+            }
+        }
+    }
+    let unexpected: Vec<String> = if exact {
+        got.iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(e, _)| describe(e.timestamp_ns, &e.line, &e.labels))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut problems = Vec::new();
+    let n = want.len();
+    let mut list = |count_text: String, items: &[String]| {
+        if !items.is_empty() {
+            let shown: Vec<&str> = items.iter().take(EXAMPLES).map(String::as_str).collect();
+            let first = if items.len() == 1 {
+                "first"
+            } else {
+                "first ones"
+            };
+            problems.push(format!("{count_text}; {first}: {}", shown.join("; ")));
+        }
+    };
+    list(format!("{} of {n} {what} missing", missing.len()), &missing);
+    list(
+        format!(
+            "{} of {n} {what} stored with other labels",
+            relabelled.len()
+        ),
+        &relabelled,
+    );
+    list(
+        format!("{} {what} stored more than once", twice.len()),
+        &twice,
+    );
+    list(
+        format!("{} other entries returned", unexpected.len()),
+        &unexpected,
+    );
+    if problems.is_empty() {
+        Verdict::Pass {
+            detail: format!(
+                "all {n} {what} arrived once, with their labels and metadata{}",
+                if exact { ", and no other" } else { "" }
+            ),
+        }
+    } else {
+        Verdict::Mismatch { problems }
+    }
+}
 
 /// Matches expected lines to stored ones, each stored line used once. Stream labels
 /// are compared exactly, but for [`LOKI_ADDED_LABELS`] and the labels a `| json`
@@ -991,6 +1152,14 @@ pub fn evaluate(expectation: &Expectation, observed: &Observed) -> Verdict {
             }
         }
         (Expectation::Traces(want), Observed::TracesById(got)) => evaluate_traces(want, got),
+        (
+            Expectation::Entries {
+                entries,
+                exact,
+                what,
+            },
+            Observed::Logs(got),
+        ) => evaluate_entries(entries, got, *exact, what),
         (Expectation::LinesPerTrace(want), Observed::LogsByTraceId(got)) => {
             let mut problems = Vec::new();
             for (id, lines) in want {

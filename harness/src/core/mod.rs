@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod catalog_config;
 pub mod catalog_grafana;
+pub mod catalog_record;
 pub mod catalog_telemetry;
 pub mod check;
 pub mod component;
