@@ -31,6 +31,54 @@ pub struct RecordMapping {
     pub metrics: PromTranslation,
 }
 
+/// `(major, minor)` of a version such as `3.2.0`, `v1.18.1` or `2.14.0-rc.1`.
+fn major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.trim_start_matches('v').split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+impl RecordMapping {
+    /// The mapping of the backends a run has: Loki's by its reported version
+    /// (`None`: the newest lgtm-check knows), the metrics translation by what fills
+    /// the Mimir role and its version.
+    ///
+    /// ```
+    /// use lgtm_check::core::catalog_record::RecordMapping;
+    /// use lgtm_check::core::plan::MimirFlavour;
+    /// let m = RecordMapping::for_backends(Some("3.2.0"), MimirFlavour::Cortex, Some("1.18.1"));
+    /// assert_eq!((m.loki.backend.as_str(), m.metrics.backend.as_str()), ("loki 3.2", "cortex 1.18"));
+    /// assert!(m.metrics.resource_attributes_as_labels && !m.metrics.target_info);
+    /// let p = RecordMapping::for_backends(Some("3.4.6"), MimirFlavour::Prometheus, None);
+    /// assert!(p.metrics.target_info && p.metrics.backend.contains("remote write"));
+    /// ```
+    pub fn for_backends(
+        loki_version: Option<&str>,
+        mimir: super::plan::MimirFlavour,
+        mimir_version: Option<&str>,
+    ) -> Self {
+        use super::plan::MimirFlavour;
+        let (major, minor) = loki_version.and_then(major_minor).unwrap_or((3, 4));
+        let metrics = match (mimir, mimir_version.and_then(major_minor)) {
+            (MimirFlavour::Cortex, Some(v)) if v < (1, 19) => PromTranslation::cortex_1_18(),
+            (MimirFlavour::Cortex, v) => PromTranslation::prometheus(match v {
+                Some((a, b)) => format!("cortex {a}.{b}"),
+                None => "cortex".into(),
+            }),
+            (MimirFlavour::Mimir, v) => PromTranslation::prometheus(match v {
+                Some((a, b)) => format!("mimir {a}.{b}"),
+                None => "mimir".into(),
+            }),
+            (MimirFlavour::Prometheus, _) => PromTranslation::prometheus(
+                "lgtm-check's translation to remote write (the Prometheus stand-in has no OTLP receiver)",
+            ),
+        };
+        RecordMapping {
+            loki: LokiOtlpMapping::for_version(major, minor),
+            metrics,
+        }
+    }
+}
+
 fn check(
     id: &str,
     title: String,

@@ -445,6 +445,18 @@ impl MimirFlavour {
         }
     }
 
+    /// Path of the OTLP metrics endpoint, where there is one: Mimir's
+    /// `/otlp/v1/metrics`, Cortex's `/api/v1/otlp/v1/metrics`; `None` for the
+    /// Prometheus stand-in (Debian's 2.42 has no OTLP receiver; lgtm-check's gateway
+    /// translates OTLP metrics to remote write for it).
+    pub fn otlp_metrics_path(self) -> Option<&'static str> {
+        match self {
+            MimirFlavour::Mimir => Some("/otlp/v1/metrics"),
+            MimirFlavour::Cortex => Some("/api/v1/otlp/v1/metrics"),
+            MimirFlavour::Prometheus => None,
+        }
+    }
+
     /// Prefix of the Prometheus query API.
     pub fn query_prefix(self) -> &'static str {
         match self {

@@ -656,6 +656,26 @@ impl Stack {
         Ok(format!("{}/loki/api/v1/push", self.loki_url()?))
     }
 
+    /// Loki's OTLP logs endpoint: `<base>/otlp/v1/logs`.
+    pub fn loki_otlp_url(&self) -> Result<String, StackError> {
+        Ok(format!("{}/otlp/v1/logs", self.loki_url()?))
+    }
+
+    /// The Mimir role's OTLP metrics endpoint from this host (Mimir's
+    /// `/otlp/v1/metrics`, Cortex's `/api/v1/otlp/v1/metrics`); an error naming why
+    /// for the Prometheus stand-in, which has none.
+    pub fn metrics_otlp_url(&self) -> Result<String, StackError> {
+        let r = self.get(Component::Mimir)?;
+        let root = r.api_url.trim_end_matches(r.spec.api_prefix.as_str());
+        match self.mimir.otlp_metrics_path() {
+            Some(path) => Ok(format!("{root}{path}")),
+            None => Err(StackError::NotRunning {
+                component: Component::Mimir,
+                why: "the Prometheus stand-in has no OTLP receiver".into(),
+            }),
+        }
+    }
+
     /// The Prometheus-API query base of the metrics role: the Mimir role's (where
     /// the scraper and remote writes land), else the Prometheus scraper's own.
     pub fn prometheus_query_url(&self) -> Result<String, StackError> {
