@@ -232,6 +232,34 @@ pub async fn execute(
                 .map_err(attempt_error)?;
             Ok(Observed::Series(samples))
         }
+        Query::Exemplars { expr, window } => {
+            let client = b
+                .prometheus_api
+                .get(&component)
+                .ok_or_else(|| missing(component))?;
+            let (start, end) = window.seconds();
+            let series = client
+                .exemplars(expr, start as f64, end as f64)
+                .await
+                .map_err(attempt_error)?;
+            // Each exemplar's trace, once, as a search would list it.
+            let ids: std::collections::BTreeSet<String> = series
+                .iter()
+                .flat_map(|s| &s.exemplars)
+                .filter_map(|e| e.labels.get("trace_id").or_else(|| e.labels.get("traceID")))
+                .map(|id| id.to_ascii_lowercase())
+                .collect();
+            Ok(Observed::Traces(
+                ids.into_iter()
+                    .map(|trace_id| crate::core::observed::FoundTrace {
+                        trace_id,
+                        root_service: None,
+                        root_name: None,
+                        duration_ms: None,
+                    })
+                    .collect(),
+            ))
+        }
         Query::LogQlLines { expr, window } => {
             let loki = b.loki.as_ref().ok_or_else(|| missing(Component::Loki))?;
             let (start, end) = window.nanos();

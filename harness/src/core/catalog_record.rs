@@ -196,6 +196,22 @@ fn regex_escape(v: &str) -> String {
     out
 }
 
+fn expected_span(s: &super::record::RecordedSpan) -> ExpectedSpan {
+    ExpectedSpan {
+        span_id: s.span_id.clone(),
+        parent_span_id: s.parent_span_id.clone(),
+        name: s.name.clone(),
+        service: s
+            .resource
+            .get("service.name")
+            .map(attribute_text)
+            .unwrap_or_default(),
+        kind: s.kind.clone(),
+        status: s.status.clone(),
+        attributes: s.attributes.clone(),
+    }
+}
+
 fn traces_check(prefix: &str, r: &Record) -> Check {
     let id = format!("{prefix}.traces.exact");
     let spans = r.distinct_spans();
@@ -207,19 +223,7 @@ fn traces_check(prefix: &str, r: &Record) -> Check {
         trees
             .entry(s.trace_id.clone())
             .or_default()
-            .push(ExpectedSpan {
-                span_id: s.span_id.clone(),
-                parent_span_id: s.parent_span_id.clone(),
-                name: s.name.clone(),
-                service: s
-                    .resource
-                    .get("service.name")
-                    .map(attribute_text)
-                    .unwrap_or_default(),
-                kind: s.kind.clone(),
-                status: s.status.clone(),
-                attributes: s.attributes.clone(),
-            });
+            .push(expected_span(s));
     }
     let title = with_refusals(
         format!(
@@ -485,6 +489,81 @@ fn otlp_metrics_check(prefix: &str, r: &Record, t: &PromTranslation) -> Option<C
     series_check(format!("{prefix}.metrics.exact"), title, last, scope)
 }
 
+/// Metrics → traces: the exemplars the program's points carried are stored with
+/// their trace ids, and each of those traces is in Tempo with its spans.
+fn exemplar_checks(prefix: &str, r: &Record, t: &PromTranslation) -> Vec<Check> {
+    let points = r.distinct_points();
+    let samples = translate_points(&points, t);
+    let with: Vec<_> = samples.iter().filter(|s| !s.exemplars.is_empty()).collect();
+    let ids: BTreeSet<String> = with
+        .iter()
+        .flat_map(|s| &s.exemplars)
+        .filter_map(|e| e.labels.get("trace_id").cloned())
+        .collect();
+    let Some(w) = window_of(
+        with.iter()
+            .flat_map(|s| &s.exemplars)
+            .map(|e| e.timestamp_ms.max(0) as u128 * 1_000_000),
+    ) else {
+        return Vec::new();
+    };
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let names: BTreeSet<String> = with.iter().map(|s| s.labels["__name__"].clone()).collect();
+    let jobs: BTreeSet<String> = with
+        .iter()
+        .filter_map(|s| s.labels.get("job").cloned())
+        .collect();
+    let mut selector = vec![matcher("__name__", &names)];
+    if !jobs.is_empty() {
+        selector.push(matcher("job", &jobs));
+    }
+    let spans = r.distinct_spans();
+    let mut trees: BTreeMap<String, Vec<ExpectedSpan>> = BTreeMap::new();
+    for s in spans.iter().filter(|s| ids.contains(&s.trace_id)) {
+        trees
+            .entry(s.trace_id.clone())
+            .or_default()
+            .push(expected_span(s));
+    }
+    let mut checks = vec![check(
+        &format!("{prefix}.correlation.metrics_to_traces"),
+        format!(
+            "metrics → traces: the {} trace ids the program's exemplars carried are stored with its series",
+            ids.len()
+        ),
+        Signal::Metrics,
+        Component::Mimir,
+        Query::Exemplars {
+            expr: format!("{{{}}}", selector.join(", ")),
+            window: w,
+        },
+        Expectation::TraceIds {
+            ids: ids.clone(),
+            exact: false,
+        },
+    )];
+    if !trees.is_empty() {
+        let mut c = check(
+            &format!("{prefix}.correlation.exemplars_to_traces"),
+            format!(
+                "metrics → traces: each of the {} traces an exemplar names is in Tempo with exactly its spans",
+                trees.len()
+            ),
+            Signal::Traces,
+            Component::Tempo,
+            Query::TracesById {
+                ids: trees.keys().cloned().collect(),
+            },
+            Expectation::Traces(trees),
+        );
+        c.needs = vec![Component::Mimir, Component::Tempo];
+        checks.push(c);
+    }
+    checks
+}
+
 fn remote_written_check(prefix: &str, r: &Record) -> Option<Check> {
     let samples = r.distinct_samples();
     if samples.is_empty() {
@@ -567,6 +646,7 @@ pub fn record_checks(prefix: &str, r: &Record, m: &RecordMapping) -> Vec<Check> 
         ));
     }
     checks.extend(metrics);
+    checks.extend(exemplar_checks(prefix, r, &m.metrics));
     checks
 }
 

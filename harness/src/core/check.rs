@@ -188,6 +188,14 @@ pub enum Query {
         /// When it is evaluated.
         at: EvalAt,
     },
+    /// The exemplars of the series a PromQL selector picks, over the window
+    /// (`/api/v1/query_exemplars`): the trace ids they carry.
+    Exemplars {
+        /// The series selector, e.g. `{__name__="latency_seconds_bucket"}`.
+        expr: String,
+        /// The time range read.
+        window: Window,
+    },
     /// A LogQL log query over the window: the lines.
     LogQlLines {
         /// The LogQL log query (a stream selector with any pipeline).
@@ -277,6 +285,9 @@ impl Query {
                 format!("{expr} (at {})", unix_seconds(*at_unix_ms))
             }
             Query::LogQlLines { expr, window } => format!("{expr} ({})", window.describe()),
+            Query::Exemplars { expr, window } => {
+                format!("exemplars of {expr} ({})", window.describe())
+            }
             Query::TraceQlSearch { query, window } | Query::TraceQlMetrics { query, window } => {
                 format!("{query} ({})", window.describe())
             }
@@ -372,6 +383,7 @@ impl Query {
         let text = text.into();
         match &mut q {
             Query::PromQl { expr, .. }
+            | Query::Exemplars { expr, .. }
             | Query::LogQlLines { expr, .. }
             | Query::LogQlMetric { expr, .. } => *expr = text,
             Query::TraceQlSearch { query, .. } | Query::TraceQlMetrics { query, .. } => {

@@ -62,6 +62,35 @@ pub struct TranslatedSample {
     pub timestamp_ms: i64,
     /// Its value.
     pub value: f64,
+    /// Exemplars stored with it (a histogram's go to the first bucket whose bound
+    /// is at least their value; a sum's to its sample).
+    pub exemplars: Vec<TranslatedExemplar>,
+}
+
+/// An exemplar as a Prometheus-API backend stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslatedExemplar {
+    /// Its labels: `trace_id` and `span_id` where it has them.
+    pub labels: Labels,
+    /// Its value.
+    pub value: f64,
+    /// Its time (Unix ms).
+    pub timestamp_ms: i64,
+}
+
+fn exemplar_of(e: &super::record::RecordedExemplar) -> TranslatedExemplar {
+    let mut labels = Labels::new();
+    if let Some(t) = &e.trace_id {
+        labels.insert("trace_id".into(), t.clone());
+    }
+    if let Some(s) = &e.span_id {
+        labels.insert("span_id".into(), s.clone());
+    }
+    TranslatedExemplar {
+        labels,
+        value: e.value,
+        timestamp_ms: (e.time_unix_nano / 1_000_000) as i64,
+    }
 }
 
 /// The samples a backend stores for `points` under translation `t`. Points that
@@ -85,12 +114,16 @@ pub fn translate_points(points: &[RecordedPoint], t: &PromTranslation) -> Vec<Tr
                 labels,
                 timestamp_ms: ms,
                 value,
+                exemplars: Vec::new(),
             });
         };
         match p.kind {
             MetricKind::Gauge | MetricKind::Sum | MetricKind::MonotonicSum => {
                 if let Some(v) = p.value {
                     push(name, None, v, &base);
+                    if let Some(last) = out.last_mut() {
+                        last.exemplars = p.exemplars.iter().map(exemplar_of).collect();
+                    }
                 }
             }
             MetricKind::Histogram => {
@@ -115,6 +148,17 @@ pub fn translate_points(points: &[RecordedPoint], t: &PromTranslation) -> Vec<Tr
                     count as f64,
                     &base,
                 );
+                // Each exemplar on the first bucket whose bound holds its value.
+                let buckets = p.bounds.len() + 1;
+                let first = out.len() - buckets;
+                for e in &p.exemplars {
+                    let i = p
+                        .bounds
+                        .iter()
+                        .position(|b| e.value <= *b)
+                        .unwrap_or(p.bounds.len());
+                    out[first + i].exemplars.push(exemplar_of(e));
+                }
             }
             MetricKind::Summary => {
                 if let Some(sum) = p.sum {
@@ -149,6 +193,7 @@ pub fn translate_points(points: &[RecordedPoint], t: &PromTranslation) -> Vec<Tr
                     labels,
                     timestamp_ms: (time / 1_000_000) as i64,
                     value: 1.0,
+                    exemplars: Vec::new(),
                 });
             }
         }

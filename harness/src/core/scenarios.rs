@@ -258,6 +258,7 @@ mod tests {
                     | Query::TraceQlSearch { window: w, .. }
                     | Query::TraceQlMetrics { window: w, .. }
                     | Query::GrafanaDsQuery { window: w, .. }
+                    | Query::Exemplars { window: w, .. }
                     | Query::LogQlByTraceId { window: w, .. } => {
                         assert!(*w == window(&m) || *w == guide_2024, "{}: {w:?}", c.id);
                         assert!(w.start_unix_ms < m.started_at_unix_ms, "{}", c.id);

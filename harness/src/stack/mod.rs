@@ -261,6 +261,8 @@ fn fixed_spec(layout: &Layout, component: Component, image: ImageRef) -> Compone
                     "--config.file=/etc/prometheus/prometheus.yml".into(),
                     "--storage.tsdb.path=/prometheus".into(),
                     "--web.enable-remote-write-receiver".into(),
+                    // Remote-written exemplars are kept only with exemplar storage.
+                    "--enable-feature=exemplar-storage".into(),
                 ],
                 files: vec![(
                     "/etc/prometheus/prometheus.yml".into(),
