@@ -78,9 +78,10 @@ pub fn untranslatable(p: &RecordedPoint) -> Option<&'static str> {
         (MetricKind::ExponentialHistogram, _) => {
             Some("an exponential histogram (stored only as a native histogram)")
         }
-        (MetricKind::MonotonicSum | MetricKind::Sum | MetricKind::Histogram, Temporality::Delta) => {
-            Some("delta temporality (refused by Prometheus-API backends by default)")
-        }
+        (
+            MetricKind::MonotonicSum | MetricKind::Sum | MetricKind::Histogram,
+            Temporality::Delta,
+        ) => Some("delta temporality (refused by Prometheus-API backends by default)"),
         _ => None,
     }
 }
@@ -102,7 +103,13 @@ pub fn normalize_label(name: &str) -> String {
     }
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("key_{s}")

@@ -313,9 +313,7 @@ pub struct RecordedSample {
 }
 
 /// The signal a request carried.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordSignal {
     /// Spans.
@@ -587,7 +585,9 @@ pub enum RecordError {
         source: serde_json::Error,
     },
     /// The file is of another schema version.
-    #[error("the gateway's record {path} has schema_version {found}; this lgtm-check reads {RECORD_SCHEMA_VERSION}")]
+    #[error(
+        "the gateway's record {path} has schema_version {found}; this lgtm-check reads {RECORD_SCHEMA_VERSION}"
+    )]
     Version {
         /// The file.
         path: String,
