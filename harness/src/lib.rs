@@ -49,6 +49,7 @@ pub mod core;
 pub mod execute;
 pub mod external;
 pub mod gate_command;
+pub mod gateway;
 pub mod remote_write;
 pub mod report;
 pub mod runner;
