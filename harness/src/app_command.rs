@@ -1,9 +1,14 @@
 //! `lgtm-check app -- CMD ARGS…`: the stack, any program run against it with the
-//! standard variables, then the checks: exact arrival where the program wrote a
-//! recorder manifest, and the telemetry shape in every case.
+//! standard variables, then the checks: exact arrival of everything it sent, per
+//! signal, from the record of lgtm-check's recording gateway the program's
+//! exporters are pointed at ([`crate::gateway`], [`crate::core::catalog_record`]);
+//! a recorder manifest's checks beside them, where the program wrote one (it also
+//! knows what the instrumentation lost before sending); and the telemetry shape in
+//! every case.
 //!
 //! Main items: [`AppArgs`] (the flags), [`run`] (returns the [`Report`]),
-//! [`AppError`], [`program_env`] (the variables the program gets).
+//! [`AppError`], [`program_env`] (the variables the program gets),
+//! [`gateway_config`] (where the gateway forwards each signal).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,11 +19,14 @@ use lgtm_check_recorder::manifest::{Manifest, ManifestError};
 
 use crate::concurrent::{CHECKS_AT_ONCE, TimedCheck, run_checks};
 use crate::core::catalog::{MetricsVia, exact_metrics_checks, settled_after, validate};
+use crate::core::catalog_record::{RecordMapping, record_checks};
 use crate::core::catalog_telemetry::{logs_checks, traces_checks};
 use crate::core::check::{Check, Signal, Window};
 use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::RunPlan;
+use crate::core::record::Record;
+use crate::core::report::SentSummary;
 use crate::core::report::{CheckReport, CheckStatus, Report};
 use crate::shape::{CollectError, ShapeSources, UpdateMode, check_snapshot, collect_settled};
 use crate::stack::{Stack, StackError};
@@ -60,6 +68,11 @@ pub struct AppArgs {
     /// Use this run id instead of a fresh one (letters, digits and `-`).
     #[arg(long)]
     pub run_id: Option<String>,
+    /// Point the program straight at the backends instead of lgtm-check's recording
+    /// gateway: only a recorder manifest, if the program writes one, is then checked
+    /// exactly.
+    #[arg(long)]
+    pub direct: bool,
     /// The program and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD ARGS")]
     pub command: Vec<String>,
@@ -103,6 +116,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The recording gateway could not start (a port could not be bound).
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayError),
     /// The program wrote a recorder manifest that cannot be read.
     #[error("the program's manifest {path}")]
     Manifest {
@@ -182,6 +198,24 @@ pub fn program_env(
     if let Some(u) = stack_urls.get(otlp) {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), u.clone()));
         env.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), protocol.into()));
+        // The per-signal variables too, so that none the caller set points elsewhere
+        // (with HTTP they are full URLs).
+        for (signal, path) in [
+            ("TRACES", "/v1/traces"),
+            ("LOGS", "/v1/logs"),
+            ("METRICS", "/v1/metrics"),
+        ] {
+            let url = if protocol == "grpc" {
+                u.clone()
+            } else {
+                format!("{}{path}", u.trim_end_matches('/'))
+            };
+            env.push((format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"), url));
+            env.push((
+                format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"),
+                protocol.into(),
+            ));
+        }
     }
     let resource = match caller_resource.map(str::trim).filter(|s| !s.is_empty()) {
         Some(r) => format!("{r},run_id={run_id}"),
@@ -261,6 +295,72 @@ async fn run_program(
         status,
         stopped: true,
     })
+}
+
+/// Where the gateway in front of `stack` forwards each signal: traces to Tempo's
+/// OTLP/gRPC receiver, OTLP logs to Loki's `/otlp/v1/logs`, OTLP metrics to the Mimir
+/// role's OTLP endpoint (translated to remote write for the Prometheus stand-in,
+/// which has none), Loki pushes and remote writes to their endpoints; a component
+/// not running leaves its signal without an upstream (the gateway then refuses it,
+/// and the refusal is recorded).
+pub fn gateway_config(
+    stack: &Stack,
+    run_id: &str,
+    translation: crate::core::otlp_mapping::PromTranslation,
+) -> crate::gateway::GatewayConfig {
+    use crate::gateway::{GatewayConfig, MetricsUpstream, Upstream};
+    let mut c = GatewayConfig::new(run_id);
+    c.translation = translation;
+    c.upstreams.traces = stack
+        .otlp_grpc_url()
+        .ok()
+        .map(|u| Upstream::new(u).over_grpc());
+    c.upstreams.logs = stack.loki_otlp_url().ok().map(Upstream::new);
+    c.upstreams.loki_push = stack.loki_push_url().ok().map(Upstream::new);
+    c.upstreams.remote_write = stack.remote_write_url().ok().map(Upstream::new);
+    c.upstreams.metrics = match stack.metrics_otlp_url() {
+        Ok(u) => Some(MetricsUpstream::Otlp(Upstream::new(u))),
+        Err(_) => stack
+            .remote_write_url()
+            .ok()
+            .map(|u| MetricsUpstream::RemoteWrite(Upstream::new(u))),
+    };
+    c
+}
+
+/// The mapping of the backends `stack` runs (by their reported versions).
+pub fn stack_mapping(stack: &Stack) -> RecordMapping {
+    let version = |c: Component| stack.components().get(&c).and_then(|r| r.version.clone());
+    RecordMapping::for_backends(
+        version(Component::Loki).as_deref(),
+        stack.mimir_flavour(),
+        version(Component::Mimir).as_deref(),
+    )
+}
+
+/// The record's checks (`app.traces.exact`, `app.logs.exact`, …) and, after them,
+/// the manifest's; a manifest check whose id a record check has is renamed
+/// `app.manifest.…`.
+fn all_checks(
+    record: Option<&Record>,
+    mapping: &RecordMapping,
+    manifest: Option<&Manifest>,
+    exited_unix_ms: u64,
+) -> Vec<Check> {
+    let mut checks = record
+        .map(|r| record_checks("app", r, mapping))
+        .unwrap_or_default();
+    if let Some(m) = manifest {
+        let taken: std::collections::BTreeSet<String> =
+            checks.iter().map(|c| c.id.clone()).collect();
+        for mut c in manifest_checks(m, exited_unix_ms) {
+            if taken.contains(&c.id) {
+                c.id = c.id.replacen("app.", "app.manifest.", 1);
+            }
+            checks.push(c);
+        }
+    }
+    checks
 }
 
 /// The checks a program's manifest yields: exact arrival of its lines and spans, and
@@ -347,15 +447,44 @@ pub async fn run(
         source,
     })?;
     let manifest_path = work_dir.join("manifest.json");
+    let mapping = stack_mapping(&stack);
+    let gateway = if args.direct {
+        None
+    } else {
+        match crate::gateway::Gateway::start(gateway_config(
+            &stack,
+            &plan.run_id,
+            mapping.metrics.clone(),
+        ))
+        .await
+        {
+            Ok(g) => Some(g),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&work_dir);
+                return Err(e.into());
+            }
+        }
+    };
     let mut urls = BTreeMap::new();
-    for (key, url) in [
-        ("otlp_grpc", stack.otlp_grpc_url()),
-        ("otlp_http", stack.otlp_http_url()),
-        ("loki", stack.loki_url()),
-        ("remote_write", stack.remote_write_url()),
-    ] {
-        if let Ok(u) = url {
-            urls.insert(key, u);
+    match &gateway {
+        Some(g) => {
+            let http = g.http_url();
+            urls.insert("otlp_grpc", g.grpc_url());
+            urls.insert("otlp_http", http.clone());
+            urls.insert("loki", http.clone());
+            urls.insert("remote_write", format!("{http}/api/v1/write"));
+        }
+        None => {
+            for (key, url) in [
+                ("otlp_grpc", stack.otlp_grpc_url()),
+                ("otlp_http", stack.otlp_http_url()),
+                ("loki", stack.loki_url()),
+                ("remote_write", stack.remote_write_url()),
+            ] {
+                if let Ok(u) = url {
+                    urls.insert(key, u);
+                }
+            }
         }
     }
     let caller_resource = std::env::var("OTEL_RESOURCE_ATTRIBUTES").ok();
@@ -379,6 +508,10 @@ pub async fn run(
             let _ = std::fs::remove_dir_all(&work_dir);
             return Err(e);
         }
+    };
+    let record = match gateway {
+        Some(g) => Some(g.stop().await),
+        None => None,
     };
     let emitted_at = Instant::now();
     let finished = SystemTime::now();
@@ -410,12 +543,18 @@ pub async fn run(
         });
     }
 
-    // Exact arrival, where the program kept a manifest.
+    // Exact arrival: of what the gateway recorded, and of the manifest's, if any.
     let backends = stack.backends();
     let mut check_reports = Vec::new();
     let timeout = Duration::from_secs(args.check_timeout);
-    if let Some(m) = &manifest {
-        let checks = manifest_checks(m, unix_ms(finished))
+    let checks = all_checks(
+        record.as_ref(),
+        &mapping,
+        manifest.as_ref(),
+        unix_ms(finished),
+    );
+    if !checks.is_empty() {
+        let checks = checks
             .into_iter()
             .map(|check| TimedCheck { emitted_at, check })
             .collect();
@@ -498,6 +637,9 @@ pub async fn run(
         component_reports.into_values().collect(),
         check_reports,
     );
+    if let Some(r) = &record {
+        report.sent = SentSummary::of_record("the program", r);
+    }
     match &ended.status {
         Ok(s) if s.success() || ended.stopped => {}
         Ok(s) => report

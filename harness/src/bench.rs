@@ -452,6 +452,7 @@ async fn push(t: &Targets, probe: Probe, id: &str) -> Result<String, String> {
                         value: 1.0,
                         timestamp: (now / 1_000_000) as i64,
                     }],
+                    exemplars: vec![],
                 }],
             };
             let body = prompb::encode(&req).map_err(|e| e.to_string())?;

@@ -9,6 +9,7 @@
 //!     timeseries: vec![TimeSeries {
 //!         labels: vec![Label { name: "__name__".into(), value: "up".into() }],
 //!         samples: vec![Sample { value: 1.0, timestamp: 1_700_000_000_000 }],
+//!         exemplars: vec![],
 //!     }],
 //! };
 //! assert!(!encode(&request).unwrap().is_empty());
@@ -31,6 +32,24 @@ pub struct TimeSeries {
     /// Its samples, oldest first (one per push here).
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Its exemplars (labels such as `trace_id`), kept by a receiver with exemplar
+    /// storage.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// `prometheus.Exemplar`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    /// Its labels, e.g. `trace_id`.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// The observed value.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Unix milliseconds.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 /// `prometheus.Label`.

@@ -118,6 +118,7 @@ pub fn write_request(samples: &[ExposedSample], timestamp_ms: i64) -> WriteReque
                     value: *value,
                     timestamp: timestamp_ms,
                 }],
+                exemplars: vec![],
             })
             .collect(),
     }

@@ -527,12 +527,34 @@ fn exemplar_checks(prefix: &str, r: &Record, t: &PromTranslation) -> Vec<Check> 
             .or_default()
             .push(expected_span(s));
     }
+    // A Prometheus TSDB keeps a series' exemplars only in time order: one older
+    // than the newest it has is dropped, though the push is acknowledged.
+    let mut newest: BTreeMap<&Labels, i64> = BTreeMap::new();
+    let mut out_of_order = BTreeSet::new();
+    for s in &samples {
+        for e in &s.exemplars {
+            let n = newest.entry(&s.labels).or_insert(i64::MIN);
+            if e.timestamp_ms < *n {
+                out_of_order.extend(e.labels.get("trace_id").cloned());
+            } else {
+                *n = e.timestamp_ms;
+            }
+        }
+    }
+    let mut title = format!(
+        "metrics → traces: the {} trace ids the program's exemplars carried are stored with its series",
+        ids.len()
+    );
+    if !out_of_order.is_empty() {
+        title.push_str(&format!(
+            " ({} of them came after a newer exemplar of the same series, which a Prometheus TSDB drops while acknowledging the push: {})",
+            out_of_order.len(),
+            out_of_order.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let mut checks = vec![check(
         &format!("{prefix}.correlation.metrics_to_traces"),
-        format!(
-            "metrics → traces: the {} trace ids the program's exemplars carried are stored with its series",
-            ids.len()
-        ),
+        title,
         Signal::Metrics,
         Component::Mimir,
         Query::Exemplars {

@@ -406,6 +406,111 @@ pub struct Report {
     /// arrival checks judge what arrived). Left out of the JSON when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pushback: Vec<PushBackFinding>,
+    /// What programs sent through lgtm-check's recording gateway, per signal (the
+    /// counts the exact checks compare with what arrived). Left out of the JSON when
+    /// no gateway ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<SentSummary>,
+}
+
+/// What one program sent of one signal through the gateway, each distinct item
+/// once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentSummary {
+    /// Whose record: `the program`, a scenario's name.
+    pub source: String,
+    /// `traces`, `logs` or `metrics`.
+    pub signal: String,
+    /// Distinct items sent (spans; log records and lines; points and samples).
+    pub items: u64,
+    /// Of those, items some backend answer acknowledged.
+    pub acked: u64,
+    /// Requests that carried them.
+    pub requests: u64,
+    /// Requests the backend refused.
+    pub refused_requests: u64,
+}
+
+impl SentSummary {
+    /// One summary per signal of `r` (every signal, sent or not).
+    ///
+    /// ```
+    /// use lgtm_check::core::record::Record;
+    /// use lgtm_check::core::report::SentSummary;
+    /// let s = SentSummary::of_record("the program", &Record::new("r1"));
+    /// assert_eq!(s.iter().map(|s| s.items).sum::<u64>(), 0);
+    /// assert_eq!(s.len(), 3);
+    /// ```
+    pub fn of_record(source: &str, r: &super::record::Record) -> Vec<SentSummary> {
+        use super::record::RecordSignal;
+        let spans = r.distinct_spans();
+        let logs = r.distinct_logs();
+        let lines = r.distinct_loki_lines();
+        let points = r.distinct_points();
+        let samples = r.distinct_samples();
+        let count = |acked: &[bool]| -> (u64, u64) {
+            (
+                acked.len() as u64,
+                acked.iter().filter(|a| **a).count() as u64,
+            )
+        };
+        let per = [
+            (
+                RecordSignal::Traces,
+                count(&spans.iter().map(|s| s.acked).collect::<Vec<_>>()),
+            ),
+            (
+                RecordSignal::Logs,
+                count(
+                    &logs
+                        .iter()
+                        .map(|l| l.acked)
+                        .chain(lines.iter().map(|l| l.acked))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                RecordSignal::Metrics,
+                count(
+                    &points
+                        .iter()
+                        .map(|p| p.acked)
+                        .chain(samples.iter().map(|s| s.acked))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+        ];
+        per.into_iter()
+            .map(|(signal, (items, acked))| {
+                let ex = r.exchanges.iter().filter(|e| e.signal == signal);
+                SentSummary {
+                    source: source.into(),
+                    signal: signal.as_str().into(),
+                    items,
+                    acked,
+                    requests: ex.clone().count() as u64,
+                    refused_requests: ex.filter(|e| !e.accepted).count() as u64,
+                }
+            })
+            .collect()
+    }
+
+    /// One line for the terminal: `logs: 24 sent, 24 acknowledged (3 requests)`.
+    pub fn line(&self) -> String {
+        let refused = if self.refused_requests > 0 {
+            format!(", {} refused", self.refused_requests)
+        } else {
+            String::new()
+        };
+        if self.items == 0 {
+            format!("{}: not emitted", self.signal)
+        } else {
+            format!(
+                "{}: {} sent, {} acknowledged ({} requests{refused})",
+                self.signal, self.items, self.acked, self.requests
+            )
+        }
+    }
 }
 
 /// The stack pushed back on a scenario's pushes: which limit, in the backend's words,
@@ -559,6 +664,7 @@ impl Report {
             summary,
             problems,
             pushback: Vec::new(),
+            sent: Vec::new(),
         }
     }
 

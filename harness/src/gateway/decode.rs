@@ -1366,6 +1366,7 @@ mod tests {
                         timestamp: 2000,
                     },
                 ],
+                exemplars: vec![],
             }],
         };
         let body = lgtm_scenarios::prompb::encode(&request).unwrap();

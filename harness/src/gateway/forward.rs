@@ -473,28 +473,39 @@ impl Caller {
 /// One series per label set, its samples in time order (remote write wants each
 /// series once per request, labels sorted by name).
 pub fn write_request(samples: &[TranslatedSample]) -> lgtm_scenarios::prompb::WriteRequest {
-    use lgtm_scenarios::prompb::{Label, Sample, TimeSeries, WriteRequest};
-    let mut series: BTreeMap<&BTreeMap<String, String>, Vec<Sample>> = BTreeMap::new();
+    use lgtm_scenarios::prompb::{Exemplar, Label, Sample, TimeSeries, WriteRequest};
+    let labels_of = |l: &BTreeMap<String, String>| -> Vec<Label> {
+        l.iter()
+            .map(|(name, value)| Label {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    };
+    let mut series: BTreeMap<&BTreeMap<String, String>, (Vec<Sample>, Vec<Exemplar>)> =
+        BTreeMap::new();
     for s in samples {
-        series.entry(&s.labels).or_default().push(Sample {
+        let (samples, exemplars) = series.entry(&s.labels).or_default();
+        samples.push(Sample {
             value: s.value,
             timestamp: s.timestamp_ms,
         });
+        exemplars.extend(s.exemplars.iter().map(|e| Exemplar {
+            labels: labels_of(&e.labels),
+            value: e.value,
+            timestamp: e.timestamp_ms,
+        }));
     }
     WriteRequest {
         timeseries: series
             .into_iter()
-            .map(|(labels, mut samples)| {
+            .map(|(labels, (mut samples, mut exemplars))| {
                 samples.sort_by_key(|s| s.timestamp);
+                exemplars.sort_by_key(|e| e.timestamp);
                 TimeSeries {
-                    labels: labels
-                        .iter()
-                        .map(|(name, value)| Label {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
+                    labels: labels_of(labels),
                     samples,
+                    exemplars,
                 }
             })
             .collect(),
@@ -876,6 +887,7 @@ mod tests {
             labels: labels(name),
             timestamp_ms: t,
             value: t as f64,
+            exemplars: vec![],
         };
         let w = write_request(&[sample("b", 2), sample("a", 1), sample("b", 1)]);
         assert_eq!(w.timeseries.len(), 2);

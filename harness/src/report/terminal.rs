@@ -181,6 +181,12 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "      evidence: {}", d.evidence)?;
         }
     }
+    if !report.sent.is_empty() {
+        writeln!(out, "\nsent through lgtm-check's gateway:")?;
+        for s in &report.sent {
+            writeln!(out, "  {}: {}", s.source, s.line())?;
+        }
+    }
     if !report.pushback.is_empty() {
         let n = report.pushback.len();
         let s = if n == 1 { "finding" } else { "findings" };
