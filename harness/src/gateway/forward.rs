@@ -482,8 +482,8 @@ pub fn write_request(samples: &[TranslatedSample]) -> lgtm_scenarios::prompb::Wr
             })
             .collect()
     };
-    let mut series: BTreeMap<&BTreeMap<String, String>, (Vec<Sample>, Vec<Exemplar>)> =
-        BTreeMap::new();
+    type Series = (Vec<Sample>, Vec<Exemplar>);
+    let mut series: BTreeMap<&BTreeMap<String, String>, Series> = BTreeMap::new();
     for s in samples {
         let (samples, exemplars) = series.entry(&s.labels).or_default();
         samples.push(Sample {
