@@ -68,6 +68,11 @@ pub struct AppArgs {
     /// Use this run id instead of a fresh one (letters, digits and `-`).
     #[arg(long)]
     pub run_id: Option<String>,
+    /// Also write the gateway's record (everything the program sent, and the
+    /// backends' answers) as JSON to this file; `lgtm-check run --record PATH`
+    /// can check it again.
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<PathBuf>,
     /// Point the program straight at the backends instead of lgtm-check's recording
     /// gateway: only a recorder manifest, if the program writes one, is then checked
     /// exactly.
@@ -513,6 +518,14 @@ pub async fn run(
         Some(g) => Some(g.stop().await),
         None => None,
     };
+    if let (Some(r), Some(path)) = (&record, &args.record) {
+        let written = serde_json::to_vec_pretty(r)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(path, json));
+        if let Err(e) = written {
+            let _ = writeln!(out, "cannot write the gateway's record to {}: {e}", path.display());
+        }
+    }
     let emitted_at = Instant::now();
     let finished = SystemTime::now();
     let program = args.command.join(" ");
