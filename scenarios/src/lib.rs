@@ -29,6 +29,8 @@ pub mod loki_push;
 #[cfg(feature = "telemetry")]
 pub mod metrics_endpoint;
 #[cfg(feature = "telemetry")]
+pub mod otlp_service;
+#[cfg(feature = "telemetry")]
 pub mod remote_write;
 #[cfg(feature = "telemetry")]
 pub mod sampling;

@@ -63,6 +63,7 @@ use lgtm_check_recorder::Recorder;
 use crate::manifest::{Labels, LogsManifest, Loss, PushBack, TracesManifest};
 use pushback::{GrpcErrorWatch, PushLedger, RetryingExporter};
 
+pub(crate) use config::percent_decode;
 pub use config::{
     ConfigError, DEFAULT_ENVIRONMENT, DEFAULT_SERVICE, EnvMap, LokiConfig, OtlpConfig,
     OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryFlags, process_env,
@@ -349,7 +350,8 @@ impl Drop for TelemetryGuard {
     }
 }
 
-fn sdk_sampler(s: SamplerConfig) -> Sampler {
+/// The SDK's sampler for the configured one.
+pub(crate) fn sdk_sampler(s: SamplerConfig) -> Sampler {
     match s {
         SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
         SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
@@ -406,15 +408,23 @@ fn authorization(basic: &Option<(String, String)>, bearer: &Option<String>) -> O
     }
 }
 
-fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    use opentelemetry_otlp::{WithHttpConfig, WithTonicConfig};
-    let mut headers: Vec<(&str, String)> = Vec::new();
+/// The headers every OTLP export carries besides `OTEL_EXPORTER_OTLP_HEADERS` (which
+/// the exporter reads itself): `authorization` (basic or bearer) and the tenant's
+/// `x-scope-orgid`. The values are secrets: never print them.
+pub(crate) fn otlp_headers(otlp: &OtlpConfig) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::new();
     if let Some(value) = authorization(&otlp.basic_auth, &otlp.bearer) {
         headers.push(("authorization", value));
     }
     if let Some(tenant) = &otlp.tenant {
         headers.push(("x-scope-orgid", tenant.clone()));
     }
+    headers
+}
+
+fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{WithHttpConfig, WithTonicConfig};
+    let headers = otlp_headers(otlp);
     let built = match otlp.protocol {
         OtlpProtocol::Grpc => {
             let mut builder = opentelemetry_otlp::SpanExporter::builder()

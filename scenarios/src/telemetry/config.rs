@@ -508,7 +508,8 @@ fn parse_resource_attributes(s: &str) -> Result<BTreeMap<String, String>, Config
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `s` with `%XX` escapes decoded; `None` if an escape is bad or the result is not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
