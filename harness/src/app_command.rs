@@ -8,7 +8,8 @@
 //!
 //! Main items: [`AppArgs`] (the flags), [`run`] (returns the [`Report`]),
 //! [`AppError`], [`program_env`] (the variables the program gets),
-//! [`gateway_config`] (where the gateway forwards each signal).
+//! [`crate::gateway::GatewayConfig::for_stack`] (where the gateway forwards each
+//! signal).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -302,47 +303,6 @@ async fn run_program(
     })
 }
 
-/// Where the gateway in front of `stack` forwards each signal: traces to Tempo's
-/// OTLP/gRPC receiver, OTLP logs to Loki's `/otlp/v1/logs`, OTLP metrics to the Mimir
-/// role's OTLP endpoint (translated to remote write for the Prometheus stand-in,
-/// which has none), Loki pushes and remote writes to their endpoints; a component
-/// not running leaves its signal without an upstream (the gateway then refuses it,
-/// and the refusal is recorded).
-pub fn gateway_config(
-    stack: &Stack,
-    run_id: &str,
-    translation: crate::core::otlp_mapping::PromTranslation,
-) -> crate::gateway::GatewayConfig {
-    use crate::gateway::{GatewayConfig, MetricsUpstream, Upstream};
-    let mut c = GatewayConfig::new(run_id);
-    c.translation = translation;
-    c.upstreams.traces = stack
-        .otlp_grpc_url()
-        .ok()
-        .map(|u| Upstream::new(u).over_grpc());
-    c.upstreams.logs = stack.loki_otlp_url().ok().map(Upstream::new);
-    c.upstreams.loki_push = stack.loki_push_url().ok().map(Upstream::new);
-    c.upstreams.remote_write = stack.remote_write_url().ok().map(Upstream::new);
-    c.upstreams.metrics = match stack.metrics_otlp_url() {
-        Ok(u) => Some(MetricsUpstream::Otlp(Upstream::new(u))),
-        Err(_) => stack
-            .remote_write_url()
-            .ok()
-            .map(|u| MetricsUpstream::RemoteWrite(Upstream::new(u))),
-    };
-    c
-}
-
-/// The mapping of the backends `stack` runs (by their reported versions).
-pub fn stack_mapping(stack: &Stack) -> RecordMapping {
-    let version = |c: Component| stack.components().get(&c).and_then(|r| r.version.clone());
-    RecordMapping::for_backends(
-        version(Component::Loki).as_deref(),
-        stack.mimir_flavour(),
-        version(Component::Mimir).as_deref(),
-    )
-}
-
 /// The record's checks (`app.traces.exact`, `app.logs.exact`, …) and, after them,
 /// the manifest's; a manifest check whose id a record check has is renamed
 /// `app.manifest.…`.
@@ -452,11 +412,11 @@ pub async fn run(
         source,
     })?;
     let manifest_path = work_dir.join("manifest.json");
-    let mapping = stack_mapping(&stack);
+    let mapping = stack.record_mapping();
     let gateway = if args.direct {
         None
     } else {
-        match crate::gateway::Gateway::start(gateway_config(
+        match crate::gateway::Gateway::start(crate::gateway::GatewayConfig::for_stack(
             &stack,
             &plan.run_id,
             mapping.metrics.clone(),
@@ -523,7 +483,11 @@ pub async fn run(
             .map_err(std::io::Error::other)
             .and_then(|json| std::fs::write(path, json));
         if let Err(e) = written {
-            let _ = writeln!(out, "cannot write the gateway's record to {}: {e}", path.display());
+            let _ = writeln!(
+                out,
+                "cannot write the gateway's record to {}: {e}",
+                path.display()
+            );
         }
     }
     let emitted_at = Instant::now();

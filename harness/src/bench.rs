@@ -861,7 +861,7 @@ async fn volume(
         let emit = run.emitted_at - started;
         let mut arrival = Vec::new();
         let mut lost = Some(0);
-        for check in checks_for(&VOLUME, &run.manifest, &ctx) {
+        for check in checks_for(&VOLUME, &run.manifest, &ctx, None) {
             let r = run_check(
                 &check,
                 &backends,

@@ -407,6 +407,9 @@ pub struct ScenarioSinks {
     pub traces: bool,
     /// Whether the metrics path (Prometheus scraping, remote write to Mimir) is up.
     pub metrics: bool,
+    /// The recording gateway the OTLP scenario sends through (`None`: it cannot
+    /// run, and its checks are skipped saying so).
+    pub gateway: Option<crate::gateway::GatewayConfig>,
 }
 
 impl std::fmt::Debug for ScenarioSinks {

@@ -15,19 +15,25 @@ use crate::core::catalog_config::retention_checks;
 use crate::core::catalog_grafana::LoadedDashboard;
 use std::collections::BTreeMap;
 
+use crate::core::catalog_record::RecordMapping;
 use crate::core::check::{Check, Query};
 use crate::core::component::Component;
 use crate::core::event::Event;
+use crate::core::plan::MimirFlavour;
 use crate::core::plan::RunPlan;
 use crate::core::report::{
     CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
+    SentSummary,
 };
-use crate::core::scenarios::{VOLUME, checks_for};
+use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for};
 use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
 use crate::stack::{self, Stack, StackError};
+use lgtm_check_recorder::manifest::Manifest;
+use std::future::Future;
+use std::pin::Pin;
 
 /// lgtm-check could not do its job (as opposed to a check that failed).
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +129,12 @@ pub async fn run(
         sinks.metrics = true;
         sinks.metrics_args.push("--await-scrapes".into());
     }
+    let mapping = stack.record_mapping();
+    sinks.gateway = Some(crate::gateway::GatewayConfig::for_stack(
+        &stack,
+        &plan.run_id,
+        mapping.metrics.clone(),
+    ));
     let backends = stack.backends();
     let result = scenarios_and_checks(
         plan,
@@ -144,16 +156,18 @@ pub async fn run(
     // 6. Clean-up.
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
-    let (checks, mut pushback) = result?;
+    let (checks, mut pushback, sent) = result?;
     pushback.extend(rw_pushback);
-    Ok(Report::new(
+    let mut report = Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
         plan.configs,
         component_reports.into_values().collect(),
         checks,
     )
-    .with_pushback(pushback))
+    .with_pushback(pushback);
+    report.sent = sent;
+    Ok(report)
 }
 
 /// Runs the scenarios against a running deployment and every check against it:
@@ -177,7 +191,7 @@ pub async fn run_external(
     });
     let component_reports: BTreeMap<Component, ComponentReport> =
         components.iter().map(|c| (c.name, c.clone())).collect();
-    let (checks, pushback) = scenarios_and_checks(
+    let (checks, pushback, sent) = scenarios_and_checks(
         plan,
         &sinks,
         &backends,
@@ -186,7 +200,7 @@ pub async fn run_external(
         on_event,
     )
     .await?;
-    Ok(Report::new(
+    let mut report = Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
         plan.configs,
@@ -194,8 +208,19 @@ pub async fn run_external(
         checks,
     )
     .with_target(&deployment.target.to_string())
-    .with_pushback(pushback))
+    .with_pushback(pushback);
+    report.sent = sent;
+    Ok(report)
 }
+
+/// A launched scenario: its place, its spec, its run (or, when it could not be
+/// launched, the checks that say why) and the record of its gateway, if any.
+type Launched<'a> = (
+    usize,
+    &'a ScenarioSpec,
+    Result<Result<ScenarioRun, ScenarioError>, Vec<Check>>,
+    Option<crate::core::record::Record>,
+);
 
 /// Where the run's checks go.
 #[derive(Clone, Copy)]
@@ -204,9 +229,15 @@ enum Mode<'a> {
     External(&'a Deployment),
 }
 
+/// What steps 4 and 5 give: the checks' reports, where the stack pushed back on the
+/// scenarios' pushes, and what the gateway scenarios sent.
+type Checked = (Vec<CheckReport>, Vec<PushBackFinding>, Vec<SentSummary>);
+
 /// Steps 4 and 5 of every run: the scenarios, all at once, pushing where `sinks`
-/// say, then every check of their manifests against `backends`. Also returns where
-/// the stack pushed back on the scenarios' pushes (their manifests say).
+/// say (the OTLP scenario through a recording gateway), then every check of their
+/// manifests (or records) against `backends`. Also returns where the stack pushed
+/// back on the scenarios' pushes (their manifests say) and what the gateway
+/// scenarios sent.
 async fn scenarios_and_checks(
     plan: &RunPlan,
     sinks: &ScenarioSinks,
@@ -214,7 +245,7 @@ async fn scenarios_and_checks(
     component_reports: &BTreeMap<Component, ComponentReport>,
     mode: Mode<'_>,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
+) -> Result<Checked, RunError> {
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
     std::fs::create_dir_all(&work_dir).map_err(|source| RunError::WorkDir {
         path: work_dir.display().to_string(),
@@ -242,7 +273,13 @@ async fn scenarios_and_checks_in(
     mode: Mode<'_>,
     work_dir: &std::path::Path,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<(Vec<CheckReport>, Vec<PushBackFinding>), RunError> {
+) -> Result<Checked, RunError> {
+    let version = |c: Component| component_reports.get(&c).and_then(|r| r.version.clone());
+    let mapping = RecordMapping::for_backends(
+        version(Component::Loki).as_deref(),
+        backends.mimir.unwrap_or(MimirFlavour::Mimir),
+        version(Component::Mimir).as_deref(),
+    );
     // Grafana's checks judge what Grafana loaded: read it back before the catalog.
     let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
         .expect("the embedded provisioning is valid")
@@ -254,7 +291,7 @@ async fn scenarios_and_checks_in(
     // 4. The scenarios, all at once: those with metrics may hold (serving /metrics)
     //    until the checks are done; the others exit once they have written their
     //    manifests.
-    let mut launches = Vec::new();
+    let mut launches: Vec<Pin<Box<dyn Future<Output = Launched<'_>> + Send + '_>>> = Vec::new();
     for (key, spec) in plan.scenarios.iter().enumerate() {
         let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
@@ -263,7 +300,46 @@ async fn scenarios_and_checks_in(
         if *spec == VOLUME {
             args.extend(plan.volume.args());
         }
-        args.extend(sinks.args.iter().cloned());
+        // A gateway scenario sends every signal over OTLP to its own gateway, which
+        // forwards to the stack; the stack's own flags go to the gateway instead.
+        let mut gateway = None;
+        if spec.gateway {
+            let started = match &sinks.gateway {
+                Some(config) => {
+                    let mut config = config.clone();
+                    config.run_id = format!("{}-{}", plan.run_id, spec.prefix);
+                    crate::gateway::Gateway::start(config)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                None => Err("this run has no gateway settings".to_string()),
+            };
+            match started {
+                Ok(g) => {
+                    args.extend([
+                        "--otlp-endpoint".to_string(),
+                        g.grpc_url(),
+                        "--otlp-protocol".to_string(),
+                        "grpc".to_string(),
+                    ]);
+                    gateway = Some(g);
+                }
+                Err(why) => {
+                    // Nothing to send through: its checks say why.
+                    let mut checks =
+                        checks_for(spec, &Manifest::new(spec.binary, "", ""), &ctx, None);
+                    for c in &mut checks {
+                        if let Query::NotPossible { reason } = &mut c.query {
+                            reason.push_str(&format!(": {why}"));
+                        }
+                    }
+                    launches.push(Box::pin(async move { (key, spec, Err(checks), None) }));
+                    continue;
+                }
+            }
+        } else {
+            args.extend(sinks.args.iter().cloned());
+        }
         if spec.binary == "http-service" {
             // A fault needs the signal it corrupts: a dropped span needs spans to be
             // exported, a mislabelled line needs lines to be pushed.
@@ -284,16 +360,22 @@ async fn scenarios_and_checks_in(
         on_event(Event::ScenarioStarted { name: spec.binary });
         let manifest = work_dir.join(format!("{}.manifest.json", spec.binary));
         let env = sinks.env.clone();
-        launches.push(async move {
+        launches.push(Box::pin(async move {
             let r = ScenarioRun::start_with_env(spec.binary, &binary, &args, &env, &manifest).await;
-            (key, spec, r)
-        });
+            // Everything it sent has been answered once it wrote its manifest.
+            let record = match gateway {
+                Some(g) => Some(g.stop().await),
+                None => None,
+            };
+            (key, spec, Ok(r), record)
+        }));
     }
 
     // 5. The checks: each scenario's as soon as its manifest is read, concurrently,
     //    each on its own clock (from its scenario's emission); a check that could
     //    pass without data is refused before it runs.
     let mut scenarios = Vec::new();
+    let mut sent = Vec::new();
     let mut catalog: Vec<Check> = Vec::new();
     let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
         catalog.extend(checks.iter().cloned());
@@ -321,13 +403,25 @@ async fn scenarios_and_checks_in(
         launches
             .into_iter()
             .collect::<FuturesUnordered<_>>()
-            .map(|(key, spec, result)| {
-                let run = result?;
+            .map(|(key, spec, result, record)| {
+                let run = match result {
+                    Ok(run) => run?,
+                    Err(checks) => return admit(key, Instant::now(), checks),
+                };
                 on_event(Event::ScenarioEmitted {
                     name: &run.name,
                     manifest: &run.manifest_path.display().to_string(),
                 });
-                let batch = admit(key, run.emitted_at, checks_for(spec, &run.manifest, &ctx));
+                let checks = checks_for(
+                    spec,
+                    &run.manifest,
+                    &ctx,
+                    record.as_ref().map(|r| (r, &mapping)),
+                );
+                if let Some(r) = &record {
+                    sent.extend(SentSummary::of_record(spec.binary, r));
+                }
+                let batch = admit(key, run.emitted_at, checks);
                 scenarios.push(run);
                 batch
             });
@@ -375,7 +469,7 @@ async fn scenarios_and_checks_in(
     for run in scenarios {
         run.finish().await;
     }
-    Ok((check_reports, pushback))
+    Ok((check_reports, pushback, sent))
 }
 
 /// On an external target: where every failed check of a component saw nothing and a

@@ -255,26 +255,9 @@ fn otlp_logs_check(prefix: &str, r: &Record, m: &LokiOtlpMapping) -> Option<Chec
     let entries: Vec<ExpectedEntry> = logs
         .iter()
         .map(|l| {
-            let e = loki_entry(l, m);
-            services.insert(e.stream["service_name"].clone());
-            all_carry_run &= e.structured_metadata.get("run_id") == Some(&r.run_id);
-            let mut labels = e.stream.clone();
-            labels.extend(e.structured_metadata.clone());
-            let mut may_add = BTreeSet::new();
-            match e.detected_level {
-                Some(level) => {
-                    labels.insert("detected_level".into(), level);
-                }
-                None => {
-                    may_add.insert("detected_level".to_string());
-                }
-            }
-            ExpectedEntry {
-                timestamp_ns: e.timestamp_ns,
-                line: e.line,
-                labels,
-                may_add,
-            }
+            let e = expected_entry(l, m, &mut services);
+            all_carry_run &= e.labels.get("run_id") == Some(&r.run_id);
+            e
         })
         .collect();
     // Scoped to the run when every record carries its id; otherwise by service, and
@@ -310,6 +293,77 @@ fn otlp_logs_check(prefix: &str, r: &Record, m: &LokiOtlpMapping) -> Option<Chec
             what: "log records".into(),
         },
     ))
+}
+
+/// Loki's mapping in LogQL: the OTLP log records written inside spans, found by the
+/// `trace_id` Loki keeps as structured metadata
+/// (`{service_name="…"} | trace_id=~"<id>|…"`), exactly those; `None` when no record
+/// carries a trace id.
+pub fn logs_by_trace_id_check(prefix: &str, r: &Record, m: &RecordMapping) -> Option<Check> {
+    let logs: Vec<_> = r
+        .distinct_logs()
+        .into_iter()
+        .filter(|l| l.trace_id.is_some())
+        .collect();
+    let w = window_of(logs.iter().map(|l| u128::from(l.timestamp_ns())))?;
+    let ids: BTreeSet<String> = logs.iter().filter_map(|l| l.trace_id.clone()).collect();
+    let mut services = BTreeSet::new();
+    let entries: Vec<ExpectedEntry> = logs
+        .iter()
+        .map(|l| expected_entry(l, &m.loki, &mut services))
+        .collect();
+    let ids_re: Vec<&str> = ids.iter().map(String::as_str).collect();
+    Some(check(
+        &format!("{prefix}.logs.by_trace_id"),
+        format!(
+            "the {} log records written inside the {} traces are found by their trace_id, which {} keeps as structured metadata",
+            entries.len(),
+            ids.len(),
+            m.loki.backend
+        ),
+        Signal::Logs,
+        Component::Loki,
+        Query::LogQlLines {
+            expr: format!(
+                "{{{}}} | trace_id=~\"{}\"",
+                matcher("service_name", &services),
+                ids_re.join("|")
+            ),
+            window: w,
+        },
+        Expectation::Entries {
+            entries,
+            exact: true,
+            what: "log records".into(),
+        },
+    ))
+}
+
+/// The entry Loki stores for `l`, as an expectation; adds its `service_name`.
+fn expected_entry(
+    l: &super::record::RecordedLog,
+    m: &LokiOtlpMapping,
+    services: &mut BTreeSet<String>,
+) -> ExpectedEntry {
+    let e = loki_entry(l, m);
+    services.insert(e.stream["service_name"].clone());
+    let mut labels = e.stream.clone();
+    labels.extend(e.structured_metadata.clone());
+    let mut may_add = BTreeSet::new();
+    match e.detected_level {
+        Some(level) => {
+            labels.insert("detected_level".into(), level);
+        }
+        None => {
+            may_add.insert("detected_level".to_string());
+        }
+    }
+    ExpectedEntry {
+        timestamp_ns: e.timestamp_ns,
+        line: e.line,
+        labels,
+        may_add,
+    }
 }
 
 /// The label that picks out every stream (or series) of `sets`: `run_id` when all

@@ -10,12 +10,14 @@ use super::catalog::{MetricsVia, exact_metrics_checks, metrics_checks, settled};
 use super::catalog_grafana::{
     LoadedDashboard, dashboard_checks, derived_field_check, grafana_checks,
 };
+use super::catalog_record::{RecordMapping, logs_by_trace_id_check, record_checks};
 use super::catalog_telemetry::{
     correlation_checks, exemplar_check, guide_log_checks, guide_trace_checks, logs_checks,
     sampling_checks, traces_checks, upgrade_trace_checks,
 };
 use super::check::Check;
 use super::dashboard::{Dashboard, KnownDatasource};
+use super::record::Record;
 
 /// One scenario binary and how the harness runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,34 +30,48 @@ pub struct ScenarioSpec {
     pub scraped: bool,
     /// Its own flags.
     pub args: &'static [&'static str],
+    /// It sends every signal over OTLP through lgtm-check's recording gateway, whose
+    /// record (not its manifest) says what it sent.
+    pub gateway: bool,
 }
 
 /// Every scenario of a run, in start order.
-pub const SCENARIOS: [ScenarioSpec; 4] = [
+pub const SCENARIOS: [ScenarioSpec; 5] = [
     ScenarioSpec {
         binary: "http-service",
         prefix: "http",
         scraped: true,
         // Both attribute generations, so the guide's TraceQL can run as written.
         args: &["--legacy-http-attributes"],
+        gateway: false,
     },
     ScenarioSpec {
         binary: "checkout-chain",
         prefix: "chain",
         scraped: false,
         args: &[],
+        gateway: false,
     },
     ScenarioSpec {
         binary: "error-burst",
         prefix: "errors",
         scraped: false,
         args: &[],
+        gateway: false,
     },
     ScenarioSpec {
         binary: "sampling",
         prefix: "sampling",
         scraped: false,
         args: &["--sampler-ratio", "0.01"],
+        gateway: false,
+    },
+    ScenarioSpec {
+        binary: "otlp-service",
+        prefix: "otlp",
+        scraped: false,
+        args: &[],
+        gateway: true,
     },
 ];
 
@@ -66,6 +82,7 @@ pub const VOLUME: ScenarioSpec = ScenarioSpec {
     prefix: "volume",
     scraped: true,
     args: &[],
+    gateway: false,
 };
 
 /// The scenario called `name`: its binary's name or its prefix (`http-service` or
@@ -141,9 +158,21 @@ pub struct CatalogContext {
     pub derived_field_regex: String,
 }
 
-/// The checks a scenario's manifest yields.
-pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Vec<Check> {
+/// The checks a scenario's manifest yields; for a scenario sent through the gateway,
+/// its record's ([`otlp_checks`]).
+pub fn checks_for(
+    spec: &ScenarioSpec,
+    m: &Manifest,
+    ctx: &CatalogContext,
+    record: Option<(&Record, &RecordMapping)>,
+) -> Vec<Check> {
     let p = spec.prefix;
+    if spec.gateway {
+        return match record {
+            Some((r, mapping)) => otlp_checks(p, r, mapping),
+            None => vec![no_gateway(p)],
+        };
+    }
     let mut checks = Vec::new();
     if spec.prefix == VOLUME.prefix {
         // Exact arrival of each signal, nothing else: the other checks read every
@@ -186,6 +215,36 @@ pub fn checks_for(spec: &ScenarioSpec, m: &Manifest, ctx: &CatalogContext) -> Ve
     checks
 }
 
+/// The checks of a scenario that sent everything over OTLP through the gateway:
+/// exact arrival per signal as the backends map OTLP ([`record_checks`]), and Loki's
+/// mapping used in LogQL: the records of each trace by its structured-metadata
+/// `trace_id` (`{service_name="…"} | trace_id=~"…"`).
+pub fn otlp_checks(prefix: &str, r: &Record, mapping: &RecordMapping) -> Vec<Check> {
+    let mut checks = record_checks(prefix, r, mapping);
+    checks.extend(logs_by_trace_id_check(prefix, r, mapping));
+    checks
+}
+
+/// Reported skipped: the scenario needs the gateway, which this run has not.
+fn no_gateway(prefix: &str) -> Check {
+    use super::check::{Query, Signal};
+    use super::component::Component;
+    use super::expect::Expectation;
+    Check {
+        id: format!("{prefix}.traces.exact"),
+        title: "the OTLP scenario's signals arrived".into(),
+        signal: Signal::Traces,
+        component: Component::Tempo,
+        needs: Vec::new(),
+        query: Query::NotPossible {
+            reason: "the OTLP scenario is checked from the record of lgtm-check's gateway, which this run could not start".into(),
+        },
+        guide_original: None,
+        expect: Expectation::NonEmpty,
+        control: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,7 +279,7 @@ mod tests {
         };
         let mut kinds = std::collections::BTreeSet::new();
         for spec in &SCENARIOS {
-            let checks = checks_for(spec, &m, &ctx);
+            let checks = checks_for(spec, &m, &ctx, None);
             let queries = checks.iter().flat_map(|c| {
                 std::iter::once((c, &c.query)).chain(c.control.iter().map(move |k| (c, &k.query)))
             });

@@ -190,6 +190,32 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
+    /// A gateway in front of `stack`: traces to Tempo's OTLP/gRPC receiver, OTLP
+    /// logs to Loki's `/otlp/v1/logs`, OTLP metrics to the Mimir role's OTLP endpoint
+    /// (translated with `translation` and remote-written for the Prometheus
+    /// stand-in, which has none), Loki pushes and remote writes to their endpoints.
+    /// A component not running leaves its signals without an upstream: the gateway
+    /// then refuses them, and the refusal is recorded.
+    pub fn for_stack(stack: &crate::Stack, run_id: &str, translation: PromTranslation) -> Self {
+        let mut c = GatewayConfig::new(run_id);
+        c.translation = translation;
+        c.upstreams.traces = stack
+            .otlp_grpc_url()
+            .ok()
+            .map(|u| Upstream::new(u).over_grpc());
+        c.upstreams.logs = stack.loki_otlp_url().ok().map(Upstream::new);
+        c.upstreams.loki_push = stack.loki_push_url().ok().map(Upstream::new);
+        c.upstreams.remote_write = stack.remote_write_url().ok().map(Upstream::new);
+        c.upstreams.metrics = match stack.metrics_otlp_url() {
+            Ok(u) => Some(MetricsUpstream::Otlp(Upstream::new(u))),
+            Err(_) => stack
+                .remote_write_url()
+                .ok()
+                .map(|u| MetricsUpstream::RemoteWrite(Upstream::new(u))),
+        };
+        c
+    }
+
     /// Listening on free ports of 127.0.0.1, with no upstream, translating metrics as
     /// Prometheus does.
     pub fn new(run_id: impl Into<String>) -> Self {

@@ -676,6 +676,17 @@ impl Stack {
         }
     }
 
+    /// How the running backends store what arrives over OTLP (by the versions they
+    /// report): the expectations of the gateway's record.
+    pub fn record_mapping(&self) -> crate::core::catalog_record::RecordMapping {
+        let version = |c: Component| self.reports.get(&c).and_then(|r| r.version.clone());
+        crate::core::catalog_record::RecordMapping::for_backends(
+            version(Component::Loki).as_deref(),
+            self.mimir,
+            version(Component::Mimir).as_deref(),
+        )
+    }
+
     /// The Prometheus-API query base of the metrics role: the Mimir role's (where
     /// the scraper and remote writes land), else the Prometheus scraper's own.
     pub fn prometheus_query_url(&self) -> Result<String, StackError> {
