@@ -314,6 +314,34 @@ async fn a_429_with_retry_after_goes_back_to_the_program_unchanged_and_the_items
 }
 
 #[tokio::test]
+async fn a_429_reaches_a_grpc_program_as_resource_exhausted_with_the_retry_delay() {
+    use tonic_types::StatusExt;
+    let loki = Backend::start(|_| {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "7")],
+            "ingestion rate limit exceeded",
+        )
+            .into_response()
+    })
+    .await;
+    let gw = start(|c| {
+        c.upstreams.logs = Some(Upstream::new(format!("{}/otlp/v1/logs", loki.url)));
+    })
+    .await;
+    let mut client = LogsServiceClient::connect(gw.grpc_url()).await.unwrap();
+    let status = client.export(logs(2)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(status.message(), "ingestion rate limit exceeded");
+    let retry = status.get_details_retry_info().unwrap().retry_delay;
+    assert_eq!(retry, Some(Duration::from_secs(7)));
+    let record = gw.stop().await;
+    assert!(record.logs.iter().all(|l| !l.acked));
+    assert_eq!(record.exchanges[0].retry_after.as_deref(), Some("7"));
+    assert_eq!(record.exchanges[0].protocol, "otlp/grpc");
+}
+
+#[tokio::test]
 async fn a_partial_success_reaches_a_grpc_program_and_the_record() {
     let mimir = Backend::start(|_| {
         let answer = ExportMetricsServiceResponse {
