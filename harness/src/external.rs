@@ -504,6 +504,12 @@ impl Deployment {
         })
     }
 
+    /// The credentials every request to this deployment carries (the secret read
+    /// from its variable; [`Auth`]'s `Debug` never shows it).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
     /// The same deployment, with the preflight and the checks of `component` asking
     /// as `tenant` while the scenarios still push as the target says: what someone
     /// sees who looks at another tenant than the one the data went to. A test of
@@ -872,6 +878,8 @@ mod tests {
             otlp: None,
             prometheus: None,
             remote_write: None,
+            loki_otlp: None,
+            metrics_otlp: None,
             credentials: Credentials::Basic {
                 user: "checker".into(),
                 password_env: "PW".into(),

@@ -36,7 +36,11 @@
 //! - [`shape`], [`shape_command`]: telemetry-shape snapshots of a run;
 //! - [`app_command`]: `lgtm-check app`, any program run against the stack and checked;
 //! - [`gate_command`]: `lgtm-check gate`, the catalog on a baseline and a candidate,
-//!   compared ([`core::gate`]).
+//!   compared ([`core::gate`]);
+//! - [`gateway`]: the recording gateway between a program and the backends, which
+//!   forwards every request and records every item with the backend's answer;
+//! - [`tap_command`]: `lgtm-check tap`, the gateway on its own in front of a running
+//!   deployment.
 
 #![warn(missing_docs)]
 
@@ -58,6 +62,7 @@ pub mod shape;
 pub mod shape_command;
 pub mod soak;
 pub mod stack;
+pub mod tap_command;
 pub mod wait;
 
 pub use stack::{SharedStack, Stack, StackBuilder, StackError};

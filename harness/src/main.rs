@@ -58,6 +58,11 @@ enum Command {
     /// leaked (containers, networks). Takes `run`'s flags; `--json` writes the soak
     /// summary.
     Soak(Box<SoakArgs>),
+    /// Run the recording gateway in front of a running deployment (the same target
+    /// settings as `run --target external`): a program sends its telemetry to it, each
+    /// request goes on to the deployment, and on SIGINT/SIGTERM the record of every
+    /// item and answer is written to --record.
+    Tap(Box<TapCommandArgs>),
     /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
     /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
     /// memory, volume throughput and loss. Prints tables; `--json` writes them.
@@ -89,6 +94,14 @@ struct BenchArgs {
     /// Where the scenario binaries are (default: beside this executable).
     #[arg(long, value_name = "DIR")]
     scenario_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct TapCommandArgs {
+    #[command(flatten)]
+    tap: lgtm_check::tap_command::TapArgs,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -191,6 +204,15 @@ struct TargetArgs {
     /// Where the scenarios remote-write their metrics (e.g. http://mimir:9009/api/v1/push).
     #[arg(long, value_name = "URL")]
     remote_write_url: Option<String>,
+    /// Loki's OTLP endpoint, where `tap` forwards OTLP logs [default: --loki-url with
+    /// /otlp/v1/logs].
+    #[arg(long, value_name = "URL")]
+    loki_otlp_url: Option<String>,
+    /// The metrics backend's OTLP endpoint (e.g. http://mimir:9009/otlp/v1/metrics),
+    /// where `tap` forwards OTLP metrics; without it they are translated and
+    /// remote-written to --remote-write-url.
+    #[arg(long, value_name = "URL")]
+    metrics_otlp_url: Option<String>,
     /// Tenant (X-Scope-OrgID) of every component unless its own is given.
     #[arg(long)]
     tenant: Option<String>,
@@ -230,6 +252,8 @@ impl TargetArgs {
             otlp_protocol: self.otlp_protocol.clone(),
             prometheus_url: self.prometheus_url.clone(),
             remote_write_url: self.remote_write_url.clone(),
+            loki_otlp_url: self.loki_otlp_url.clone(),
+            metrics_otlp_url: self.metrics_otlp_url.clone(),
             tenant: self.tenant.clone(),
             loki_tenant: self.loki_tenant.clone(),
             tempo_tenant: self.tempo_tenant.clone(),
@@ -559,6 +583,60 @@ async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
     code
 }
 
+/// Until SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn tap(args: TapCommandArgs) -> ExitCode {
+    let deployment = match args.target.resolve() {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            eprintln!(
+                "lgtm-check: tap forwards to a running deployment: give --target external and its URLs (--loki-url, --tempo-url with --otlp-url, --prometheus-url with --remote-write-url)"
+            );
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let run_id = args
+        .tap
+        .run_id
+        .clone()
+        .unwrap_or_else(lgtm_check::stack::fresh_run_id);
+    let mut out = std::io::stdout();
+    match lgtm_check::tap_command::run(&args.tap, &deployment, run_id, &mut out, stop_signal())
+        .await
+    {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(exit::HARNESS_ERROR as u8)
+        }
+    }
+}
+
 /// After Ctrl-C: removes the run's containers and network, and says so.
 async fn interrupted(run_id: &str) -> ExitCode {
     eprintln!("lgtm-check: interrupted; removing run {run_id}");
@@ -616,6 +694,7 @@ async fn main() -> ExitCode {
         Command::Soak(args) => soak(*args).await,
         Command::Bench(args) => bench(args).await,
         Command::Gate(args) => gate(args).await,
+        Command::Tap(args) => tap(*args).await,
         Command::Cleanup => match Docker::connect().await {
             Ok(docker) => match docker.reap_stale_runs().await {
                 Ok(runs) => {

@@ -282,3 +282,167 @@ fn the_gate_table_gives_the_sides_under_the_flags_with_paths_from_its_directory(
     assert!(stderr.contains("Docker is not reachable"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tap_forwards_a_span_and_writes_the_record_on_sigterm() {
+    use std::sync::{Arc, Mutex};
+    // A fake Tempo that keeps what it got.
+    /// Each request's path and body.
+    type Got = Vec<(String, Vec<u8>)>;
+    let got: Arc<Mutex<Got>> = Arc::default();
+    let kept = got.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let kept = kept.clone();
+        async move {
+            kept.lock()
+                .unwrap()
+                .push((uri.path().to_owned(), body.to_vec()));
+            ([("content-type", "application/json")], "{}")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tempo = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = scratch("tap");
+    let record = dir.join("record.json");
+    let (grpc_port, http_port) = (free_port(), free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        if callers_own(&key.to_string_lossy()) {
+            command.env_remove(key);
+        }
+    }
+    let child = command
+        .current_dir(&dir)
+        .args([
+            "tap",
+            "--target",
+            "external",
+            "--tempo-url",
+            &tempo,
+            "--otlp-url",
+            &tempo,
+            "--otlp-protocol",
+            "http/protobuf",
+            "--tenant",
+            "team-a",
+            "--record",
+            record.to_str().unwrap(),
+            "--grpc-port",
+            &grpc_port.to_string(),
+            "--http-port",
+            &http_port.to_string(),
+            "--run-id",
+            "tap-test",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http_port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the tap did not start");
+    let span = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"tapped"}}]},"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"GET /","kind":2,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000100000000"}]}]}]}"#;
+    let answer = http
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(span)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("OTLP/gRPC     http://127.0.0.1:{grpc_port}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "traces        → {tempo}/v1/traces (tenant team-a)"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("logs          → nowhere"), "{stdout}");
+    assert!(
+        stdout.contains("traces:  1 received, 1 acked, 0 refused (1 requests"),
+        "{stdout}"
+    );
+    assert_eq!(
+        got.lock().unwrap().clone(),
+        [("/v1/traces".to_string(), span.as_bytes().to_vec())]
+    );
+    let text = std::fs::read_to_string(&record).unwrap();
+    let r = lgtm_check::core::record::Record::parse(&text, "record.json").unwrap();
+    assert_eq!(r.run_id, "tap-test");
+    assert_eq!(r.spans.len(), 1);
+    assert!(r.spans[0].acked);
+    assert_eq!(r.services(), ["tapped"]);
+    assert!(r.finished_at_unix_ms >= r.started_at_unix_ms);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tap_without_an_external_target_or_on_a_taken_port_exits_2_naming_why() {
+    let dir = scratch("tap-bad");
+    let record = dir.join("r.json");
+    let record = record.to_str().unwrap();
+    let (code, _, stderr) = lgtm_check(&["tap", "--record", record], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("give --target external"), "{stderr}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, stderr) = lgtm_check(
+        &[
+            "tap",
+            "--target",
+            "external",
+            "--loki-url",
+            "http://127.0.0.1:9",
+            "--record",
+            record,
+            "--grpc-port",
+            &port,
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "lgtm-check's gateway cannot listen for OTLP/gRPC on 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(!std::path::Path::new(record).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -52,6 +52,14 @@ pub struct TargetSettings {
     pub prometheus_url: Option<String>,
     /// Where the scenarios remote-write their metrics.
     pub remote_write_url: Option<String>,
+    /// Loki's OTLP endpoint, where `lgtm-check tap` forwards OTLP logs (default:
+    /// `loki-url` + `/otlp/v1/logs`).
+    pub loki_otlp_url: Option<String>,
+    /// The metrics backend's OTLP endpoint (Mimir's `/otlp/v1/metrics`, Cortex's
+    /// `/api/v1/otlp/v1/metrics`), where `lgtm-check tap` forwards OTLP metrics; no
+    /// default: without it they are translated and remote-written to
+    /// `remote-write-url`.
+    pub metrics_otlp_url: Option<String>,
     /// `X-Scope-OrgID` of every component unless its own is given.
     pub tenant: Option<String>,
     /// `X-Scope-OrgID` sent to Loki, instead of `tenant`.
@@ -88,6 +96,8 @@ macro_rules! each_setting {
             otlp_protocol,
             prometheus_url,
             remote_write_url,
+            loki_otlp_url,
+            metrics_otlp_url,
             tenant,
             loki_tenant,
             tempo_tenant,
@@ -432,6 +442,15 @@ pub struct ExternalTarget {
     /// exactly when `prometheus` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_write: Option<Service>,
+    /// Loki's OTLP endpoint with Loki's tenant: `loki-otlp-url`, else `loki-url`
+    /// with `/otlp/v1/logs`. Only `lgtm-check tap` uses it (not in a run's report).
+    #[serde(skip)]
+    pub loki_otlp: Option<Service>,
+    /// The metrics backend's OTLP endpoint (`metrics-otlp-url`) with the
+    /// remote-write tenant (it writes where remote write does). Only `lgtm-check tap`
+    /// uses it (not in a run's report).
+    #[serde(skip)]
+    pub metrics_otlp: Option<Service>,
     /// How every request authenticates, the same for all components.
     pub credentials: Credentials,
     /// A PEM file of CA certificates trusted beside the system's roots.
@@ -579,6 +598,8 @@ fn first_given(s: &TargetSettings) -> Option<&'static str> {
         "otlp_protocol" => "otlp-protocol",
         "prometheus_url" => "prometheus-url",
         "remote_write_url" => "remote-write-url",
+        "loki_otlp_url" => "loki-otlp-url",
+        "metrics_otlp_url" => "metrics-otlp-url",
         "tenant" => "tenant",
         "loki_tenant" => "loki-tenant",
         "tempo_tenant" => "tempo-tenant",
@@ -615,6 +636,17 @@ fn external(s: TargetSettings) -> Result<ExternalTarget, TargetError> {
     let remote_write = service(
         "remote-write-url",
         &s.remote_write_url,
+        &s.remote_write_tenant,
+    )?;
+    let loki_otlp = service("loki-otlp-url", &s.loki_otlp_url, &s.loki_tenant)?.or_else(|| {
+        loki.as_ref().map(|l| Service {
+            url: format!("{}/otlp/v1/logs", l.url),
+            tenant: l.tenant.clone(),
+        })
+    });
+    let metrics_otlp = service(
+        "metrics-otlp-url",
+        &s.metrics_otlp_url,
         &s.remote_write_tenant,
     )?;
     let protocol = match s.otlp_protocol.as_deref().map(str::trim) {
@@ -690,6 +722,8 @@ fn external(s: TargetSettings) -> Result<ExternalTarget, TargetError> {
         otlp,
         prometheus,
         remote_write,
+        loki_otlp,
+        metrics_otlp,
         credentials,
         ca_cert: s
             .ca_cert
@@ -1008,6 +1042,50 @@ password-env = "MY_PASSWORD"
         assert!(
             text.contains("key `candidate`, invalid type: string"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_otlp_endpoints_of_loki_and_the_metrics_backend_for_the_tap() {
+        let Target::External(t) = external_with(&[
+            ("LGTM_CHECK_LOKI_URL", "http://loki:3100/"),
+            ("LGTM_CHECK_LOKI_TENANT", "logs-team"),
+            ("LGTM_CHECK_TENANT", "everyone"),
+        ])
+        .unwrap() else {
+            panic!("external")
+        };
+        let loki_otlp = t.loki_otlp.unwrap();
+        assert_eq!(loki_otlp.url, "http://loki:3100/otlp/v1/logs");
+        assert_eq!(loki_otlp.tenant.as_deref(), Some("logs-team"));
+        assert_eq!(t.metrics_otlp, None);
+        let file = ConfigFile::parse(
+            "lgtm-check.toml",
+            "[external]\nloki-url = \"http://loki:3100\"\nloki-otlp-url = \"http://gw/otlp/v1/logs\"\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([
+            ("LGTM_CHECK_TARGET", "external"),
+            (
+                "LGTM_CHECK_METRICS_OTLP_URL",
+                "http://mimir:9009/otlp/v1/metrics",
+            ),
+            ("LGTM_CHECK_REMOTE_WRITE_TENANT", "metrics-team"),
+        ]);
+        let Target::External(t) =
+            Target::resolve(Some(&file), &env, TargetSettings::default()).unwrap()
+        else {
+            panic!("external")
+        };
+        assert_eq!(t.loki_otlp.unwrap().url, "http://gw/otlp/v1/logs");
+        let m = t.metrics_otlp.unwrap();
+        assert_eq!(m.url, "http://mimir:9009/otlp/v1/metrics");
+        assert_eq!(m.tenant.as_deref(), Some("metrics-team"));
+        let err = external_with(&[("LGTM_CHECK_METRICS_OTLP_URL", "mimir:9009")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("metrics-otlp-url (--metrics-otlp-url, LGTM_CHECK_METRICS_OTLP_URL)"),
+            "{err}"
         );
     }
 

@@ -250,6 +250,38 @@ pub fn http_status_text(status: u16) -> String {
     }
 }
 
+/// The gRPC status a gRPC program gets for a refusal: `code` and `message`, with a
+/// `google.rpc.RetryInfo` of `retry_after` (whole seconds, as HTTP's `Retry-After`
+/// gives them) when the code is one OTLP clients retry (`RESOURCE_EXHAUSTED`,
+/// `UNAVAILABLE`), so that they wait as the backend asked.
+pub fn grpc_status(code: tonic::Code, message: String, retry_after: Option<&str>) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let delay = retry_after
+        .and_then(|r| r.trim().parse::<u64>().ok())
+        .filter(|_| {
+            matches!(
+                code,
+                tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+            )
+        });
+    match delay {
+        Some(secs) => tonic::Status::with_error_details(
+            code,
+            message,
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(secs))),
+        ),
+        None => tonic::Status::new(code, message),
+    }
+}
+
+/// The retry delay a gRPC status carries (`google.rpc.RetryInfo`), in whole seconds
+/// as `Retry-After` writes it (rounded up).
+pub fn grpc_retry_after(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    let d = status.get_details_retry_info()?.retry_delay?;
+    Some(d.as_secs_f64().ceil().to_string())
+}
+
 /// `UNAVAILABLE`, `RESOURCE_EXHAUSTED`: a gRPC code as the specification names it.
 pub fn grpc_code_name(code: tonic::Code) -> String {
     let mut out = String::new();
@@ -687,20 +719,23 @@ impl Forwarder {
             Err(status) if std::error::Error::source(&status).is_some() => {
                 Answer::unreachable(Component::Tempo, &up.url, &status)
             }
-            Err(status) => Answer {
-                forwarded_to,
-                status: format!("gRPC {}", grpc_code_name(status.code())),
-                accepted: false,
-                rejected_items: 0,
-                message: short(status.message()),
-                retry_after: None,
-                reply: Reply::Otlp(Err(Refusal {
-                    http_status: http_status(status.code()),
-                    grpc_code: status.code(),
-                    message: status.message().to_owned(),
-                    retry_after: None,
-                })),
-            },
+            Err(status) => {
+                let retry_after = grpc_retry_after(&status);
+                Answer {
+                    forwarded_to,
+                    status: format!("gRPC {}", grpc_code_name(status.code())),
+                    accepted: false,
+                    rejected_items: 0,
+                    message: short(status.message()),
+                    retry_after: retry_after.clone(),
+                    reply: Reply::Otlp(Err(Refusal {
+                        http_status: http_status(status.code()),
+                        grpc_code: status.code(),
+                        message: status.message().to_owned(),
+                        retry_after,
+                    })),
+                }
+            }
         }
     }
 
@@ -818,6 +853,10 @@ mod tests {
             "RESOURCE_EXHAUSTED"
         );
         assert_eq!(http_status_text(429), "429 Too Many Requests");
+        let s = grpc_status(Code::ResourceExhausted, "slow down".into(), Some("7"));
+        assert_eq!(grpc_retry_after(&s).as_deref(), Some("7"));
+        let s = grpc_status(Code::InvalidArgument, "bad".into(), Some("7"));
+        assert_eq!(grpc_retry_after(&s), None);
     }
 
     #[test]

@@ -41,6 +41,10 @@ use crate::core::record::Record;
 /// The largest request body (and gRPC message) the gateway takes: 64 MiB.
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// How long [`Gateway::stop`] waits for requests under way (a forwarded request
+/// ends within [`forward::FORWARD_TIMEOUT`]).
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(35);
+
 /// Where one kind of request goes: the backend endpoint's full URL, tenant and
 /// credentials. `Debug` and `Display` never show a secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -421,11 +425,16 @@ impl Gateway {
     }
 
     /// Stops taking connections, lets the requests under way finish (their answers
-    /// recorded), and returns the record with its finish time.
+    /// recorded; at most [`STOP_GRACE`]), and returns the record with its finish
+    /// time.
     pub async fn stop(mut self) -> Record {
         let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
+        for mut task in std::mem::take(&mut self.tasks) {
+            // A request under way ends within the forward timeout; a client that
+            // keeps a connection open past that is cut off.
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         let mut record = self.record();
         record.finished_at_unix_ms = now_ms();

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use super::decode::{self, OtlpEncoding, OtlpRequest};
 use super::forward::{
-    Answer, Caller, Forwarder, OtlpResponse, Reply, otlp_error_body, otlp_success_body,
+    Answer, Caller, Forwarder, OtlpResponse, Reply, grpc_status, otlp_error_body, otlp_success_body,
 };
 use super::{MAX_BODY, MetricsUpstream, Upstreams, now_ms};
 use crate::core::component::Component;
@@ -428,15 +428,20 @@ struct Grpc(Arc<Shared>);
 fn grpc_reply<R: OtlpResponse>(answer: Answer) -> Result<tonic::Response<R>, tonic::Status> {
     match answer.reply {
         Reply::Otlp(Ok(partial)) => Ok(tonic::Response::new(R::with_partial(partial))),
-        Reply::Otlp(Err(refusal)) => Err(tonic::Status::new(refusal.grpc_code, refusal.message)),
+        Reply::Otlp(Err(refusal)) => Err(grpc_status(
+            refusal.grpc_code,
+            refusal.message,
+            refusal.retry_after.as_deref(),
+        )),
         Reply::Http(http) if (200..300).contains(&http.status) => {
             let partial =
                 decode::partial_success(R::SIGNAL, http.content_type.as_deref(), &http.body);
             Ok(tonic::Response::new(R::with_partial(partial)))
         }
-        Reply::Http(http) => Err(tonic::Status::new(
+        Reply::Http(http) => Err(grpc_status(
             super::forward::grpc_code(http.status),
             String::from_utf8_lossy(&http.body).trim().to_owned(),
+            http.retry_after.as_deref(),
         )),
     }
 }
