@@ -44,7 +44,7 @@ async fn an_empty_loki_and_tempo_fail_every_check_that_needs_the_runs_data() {
         .find(|s| s.binary == "http-service")
         .unwrap();
     let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
-    let checks: Vec<_> = checks_for(spec, &manifest, &ctx)
+    let checks: Vec<_> = checks_for(spec, &manifest, &ctx, None)
         .into_iter()
         .filter(|c| {
             c.needs

@@ -591,6 +591,7 @@ async fn a_loki_json_push_and_a_remote_write_are_forwarded_as_they_came() {
                 value: 1.0,
                 timestamp: 1_700_000_000_000,
             }],
+            exemplars: vec![],
         }],
     })
     .unwrap();

@@ -99,7 +99,7 @@ async fn requests_of(m: &Manifest) -> Vec<String> {
     )
     .unwrap();
     for spec in &SCENARIOS {
-        for c in checks_for(spec, m, &ctx) {
+        for c in checks_for(spec, m, &ctx, None) {
             let _ = execute(&c.query, c.component, &backends).await;
             if let Some(control) = &c.control {
                 let _ = execute(&control.query, c.component, &backends).await;
