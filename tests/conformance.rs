@@ -213,7 +213,12 @@ fn a_run_without_any_image_verifies_nothing() {
 #[case::http_traces_span_trees("http.traces.span_trees")]
 #[case::http_correlation_logs_to_traces("http.correlation.logs_to_traces")]
 #[case::http_correlation_traces_to_logs("http.correlation.traces_to_logs")]
-#[case::http_correlation_metrics_to_traces("http.correlation.metrics_to_traces")]
+#[case::otlp_traces_exact("otlp.traces.exact")]
+#[case::otlp_logs_exact("otlp.logs.exact")]
+#[case::otlp_logs_by_trace_id("otlp.logs.by_trace_id")]
+#[case::otlp_metrics_exact("otlp.metrics.exact")]
+#[case::otlp_correlation_metrics_to_traces("otlp.correlation.metrics_to_traces")]
+#[case::otlp_correlation_exemplars_to_traces("otlp.correlation.exemplars_to_traces")]
 #[case::logql_guide_basic_filter("logql.guide.basic_filter")]
 #[case::logql_guide_regex("logql.guide.regex")]
 #[case::logql_guide_json_level("logql.guide.json_level")]
@@ -381,6 +386,8 @@ fn broken_run() -> Result<Report, String> {
             "wrong-attribute".into(),
             "duplicate-log".into(),
             "extra-label".into(),
+            "unforwarded-otlp-logs".into(),
+            "unforwarded-otlp-metrics".into(),
         ],
         ..RawRun::default()
     };
@@ -399,6 +406,8 @@ fn broken_run() -> Result<Report, String> {
 #[case::duplicate_log("http.logs.exact", "arrived 2 times")]
 #[case::duplicate_log_by_trace("http.correlation.traces_to_logs", "arrived 2 times")]
 #[case::extra_label("http.logs.exact", "(stored in a stream without tier=\"web\")")]
+#[case::unforwarded_otlp_logs("otlp.logs.exact", "17 of 17 log records missing")]
+#[case::unforwarded_otlp_metrics("otlp.metrics.exact", "missing series")]
 fn a_broken_scenario_fails_the_named_check(#[case] id: &str, #[case] message: &str) {
     let report = broken_report();
     let c = check_in(report, id);

@@ -306,7 +306,7 @@ async fn scenarios_and_checks_in(
         if spec.gateway {
             let started = match &sinks.gateway {
                 Some(config) => {
-                    let mut config = config.clone();
+                    let mut config = config.clone().with_faults(&plan.faults);
                     config.run_id = format!("{}-{}", plan.run_id, spec.prefix);
                     crate::gateway::Gateway::start(config)
                         .await
@@ -343,7 +343,11 @@ async fn scenarios_and_checks_in(
         if spec.binary == "http-service" {
             // A fault needs the signal it corrupts: a dropped span needs spans to be
             // exported, a mislabelled line needs lines to be pushed.
-            for f in &plan.faults {
+            for f in plan
+                .faults
+                .iter()
+                .filter(|f| !crate::gateway::FAULTS.contains(&f.as_str()))
+            {
                 let possible = match f.as_str() {
                     "drop-span" | "wrong-attribute" | "drop-legacy-attributes" => sinks.traces,
                     "mislabel-log" | "duplicate-log" | "extra-label" => sinks.logs,

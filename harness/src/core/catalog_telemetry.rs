@@ -279,25 +279,6 @@ pub fn correlation_checks(prefix: &str, m: &Manifest) -> Vec<Check> {
     ]
 }
 
-/// Metrics → traces through exemplars (the guide's "Metrics → Traces"): reported
-/// skipped, with the reason, until a scenario emits exemplars.
-pub fn exemplar_check(prefix: &str) -> Check {
-    let mut c = check(
-        format!("{prefix}.correlation.metrics_to_traces"),
-        "metrics → traces: exemplars on the latency histogram lead to traces",
-        Signal::Metrics,
-        Component::Mimir,
-        Query::NotPossible {
-            reason: "metrics-exporter-prometheus emits no exemplars, so no metric sample carries a trace id to follow".into(),
-        },
-        Some("histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m]))"),
-        Expectation::NonEmpty,
-    );
-    // A limit of the scenarios, not of the stack: no required component makes it fail.
-    c.needs.clear();
-    c
-}
-
 /// The guide's LogQL queries (section "LogQL 查询示例" and "Logs → Traces").
 pub fn guide_log_checks(m: &Manifest) -> Vec<Check> {
     let (svc, env, run) = (&m.service, &m.environment, &m.run_id);

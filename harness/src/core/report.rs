@@ -429,6 +429,9 @@ pub struct SentSummary {
     pub requests: u64,
     /// Requests the backend refused.
     pub refused_requests: u64,
+    /// The first refusal: the answer's status and message (redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_refusal: Option<String>,
 }
 
 impl SentSummary {
@@ -483,7 +486,12 @@ impl SentSummary {
         per.into_iter()
             .map(|(signal, (items, acked))| {
                 let ex = r.exchanges.iter().filter(|e| e.signal == signal);
+                let first_refusal = ex.clone().find(|e| !e.accepted).map(|e| {
+                    let msg: String = e.message.chars().take(200).collect();
+                    redact_url(&format!("{} {}", e.status, msg).trim().to_string())
+                });
                 SentSummary {
+                    first_refusal,
                     source: source.into(),
                     signal: signal.as_str().into(),
                     items,
@@ -497,10 +505,9 @@ impl SentSummary {
 
     /// One line for the terminal: `logs: 24 sent, 24 acknowledged (3 requests)`.
     pub fn line(&self) -> String {
-        let refused = if self.refused_requests > 0 {
-            format!(", {} refused", self.refused_requests)
-        } else {
-            String::new()
+        let refused = match (&self.first_refusal, self.refused_requests) {
+            (Some(first), n) if n > 0 => format!(", {n} refused: {first}"),
+            _ => String::new(),
         };
         if self.items == 0 {
             format!("{}: not emitted", self.signal)

@@ -12,8 +12,8 @@ use super::catalog_grafana::{
 };
 use super::catalog_record::{RecordMapping, logs_by_trace_id_check, record_checks};
 use super::catalog_telemetry::{
-    correlation_checks, exemplar_check, guide_log_checks, guide_trace_checks, logs_checks,
-    sampling_checks, traces_checks, upgrade_trace_checks,
+    correlation_checks, guide_log_checks, guide_trace_checks, logs_checks, sampling_checks,
+    traces_checks, upgrade_trace_checks,
 };
 use super::check::Check;
 use super::dashboard::{Dashboard, KnownDatasource};
@@ -196,7 +196,6 @@ pub fn checks_for(
     match spec.prefix {
         "http" => {
             checks.extend(correlation_checks(p, m));
-            checks.push(exemplar_check(p));
             checks.extend(guide_log_checks(m));
             checks.extend(guide_trace_checks(m));
             checks.extend(upgrade_trace_checks(m));

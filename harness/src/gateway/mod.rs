@@ -193,7 +193,39 @@ pub struct GatewayConfig {
     pub ca_cert: Option<String>,
 }
 
+/// Deliberate breaks of a gateway's path, for testing lgtm-check itself
+/// (`LGTM_CHECK_FAULTS`, `--fault`): `unforwarded-otlp-<signal>` leaves that OTLP
+/// signal without an upstream, so the gateway refuses it as a deployment that
+/// forwards it nowhere would.
+pub const FAULTS: [&str; 3] = [
+    "unforwarded-otlp-traces",
+    "unforwarded-otlp-logs",
+    "unforwarded-otlp-metrics",
+];
+
 impl GatewayConfig {
+    /// The same, with the path of each fault in `faults` that names one of
+    /// [`FAULTS`] broken; other names are left to the scenarios.
+    ///
+    /// ```
+    /// use lgtm_check::gateway::{GatewayConfig, Upstream};
+    /// let mut c = GatewayConfig::new("r1");
+    /// c.upstreams.logs = Some(Upstream::new("http://loki:3100/otlp/v1/logs"));
+    /// let broken = c.with_faults(&["unforwarded-otlp-logs".to_string(), "drop-span".to_string()]);
+    /// assert!(broken.upstreams.logs.is_none());
+    /// ```
+    pub fn with_faults(mut self, faults: &[String]) -> Self {
+        for f in faults {
+            match f.as_str() {
+                "unforwarded-otlp-traces" => self.upstreams.traces = None,
+                "unforwarded-otlp-logs" => self.upstreams.logs = None,
+                "unforwarded-otlp-metrics" => self.upstreams.metrics = None,
+                _ => {}
+            }
+        }
+        self
+    }
+
     /// A gateway in front of `stack`: traces to Tempo's OTLP/gRPC receiver, OTLP
     /// logs to Loki's `/otlp/v1/logs`, OTLP metrics to the Mimir role's OTLP endpoint
     /// (translated with `translation` and remote-written for the Prometheus
