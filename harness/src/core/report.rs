@@ -488,7 +488,7 @@ impl SentSummary {
                 let ex = r.exchanges.iter().filter(|e| e.signal == signal);
                 let first_refusal = ex.clone().find(|e| !e.accepted).map(|e| {
                     let msg: String = e.message.chars().take(200).collect();
-                    redact_url(&format!("{} {}", e.status, msg).trim().to_string())
+                    redact_url(format!("{} {}", e.status, msg).trim())
                 });
                 SentSummary {
                     first_refusal,
