@@ -316,6 +316,17 @@ fn all_checks(
         .map(|r| record_checks("app", r, mapping))
         .unwrap_or_default();
     if let Some(m) = manifest {
+        // A signal the program did not send through the gateway but its manifest
+        // has (metrics it served for scraping) is the manifest's to check.
+        let in_manifest = |s: Signal| match s {
+            Signal::Logs => m.log_line_count() > 0,
+            Signal::Traces => !m.traces.traces.is_empty(),
+            Signal::Metrics => !m.metrics.counters.is_empty() || !m.metrics.histograms.is_empty(),
+        };
+        checks.retain(|c| {
+            !(matches!(c.query, crate::core::check::Query::NotPossible { .. })
+                && in_manifest(c.signal))
+        });
         let taken: std::collections::BTreeSet<String> =
             checks.iter().map(|c| c.id.clone()).collect();
         for mut c in manifest_checks(m, exited_unix_ms) {
@@ -416,13 +427,10 @@ pub async fn run(
     let gateway = if args.direct {
         None
     } else {
-        match crate::gateway::Gateway::start(crate::gateway::GatewayConfig::for_stack(
-            &stack,
-            &plan.run_id,
-            mapping.metrics.clone(),
-        ))
-        .await
-        {
+        let config =
+            crate::gateway::GatewayConfig::for_stack(&stack, &plan.run_id, mapping.metrics.clone())
+                .with_faults(&plan.faults);
+        match crate::gateway::Gateway::start(config).await {
             Ok(g) => Some(g),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&work_dir);

@@ -1,0 +1,204 @@
+//! `lgtm-check app` on a program in another language, unmodified: the Flask service
+//! of `examples/python-service`, run under OpenTelemetry's zero-code instrumentation
+//! (`opentelemetry-instrument python app.py`), sends its traces, logs and metrics
+//! over OTLP through lgtm-check's recording gateway; each signal is checked exactly
+//! from the gateway's record, and the counts the report gives are what the program
+//! sent (12 spans, 25 log records, 5 metric points). With its metrics path broken
+//! (`unforwarded-otlp-metrics`: the gateway forwards them nowhere, as a deployment
+//! without an OTLP metrics route would), the metrics check fails naming the missing
+//! series and the run exits 1.
+//!
+//! Needs Docker, the Prometheus image (the Mimir role's stand-in) and the Python
+//! environment `.ci/run` makes (`target/otel-python`, from
+//! `examples/python-service/requirements.txt`). Loki's and Tempo's images are used when
+//! present; their checks are skipped with the reason when not. Skipped, with the
+//! reason, when something needed is missing; `LGTM_CHECK_REQUIRE_PYTHON=1` (set by
+//! `.ci/run`) or `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PROMETHEUS: &str = "lgtm-check/prometheus:debian";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `opentelemetry-instrument` and `python` of the test's Python environment.
+fn python() -> Result<(PathBuf, PathBuf), String> {
+    let bin = workspace().join("target/otel-python/bin");
+    let (instrument, python) = (bin.join("opentelemetry-instrument"), bin.join("python"));
+    if instrument.is_file() && python.is_file() {
+        Ok((instrument, python))
+    } else {
+        Err(format!(
+            "no Python environment with OpenTelemetry's zero-code instrumentation at {} \
+             (python3 -m venv target/otel-python && target/otel-python/bin/pip install -r examples/python-service/requirements.txt)",
+            bin.display()
+        ))
+    }
+}
+
+fn required() -> bool {
+    ["LGTM_CHECK_REQUIRE_PYTHON", "LGTM_CHECK_REQUIRE_ALL"]
+        .iter()
+        .any(|k| std::env::var(k).as_deref() == Ok("1"))
+}
+
+/// The images of Loki and Tempo, when present; the Prometheus image always.
+fn images() -> Vec<String> {
+    let mut images = vec![format!("prometheus={PROMETHEUS}")];
+    for (c, image) in [
+        ("loki", "grafana/loki:3.2.0"),
+        ("tempo", "grafana/tempo:2.6.0"),
+    ] {
+        if common::cannot_run(&[image.to_string()]).is_none() {
+            images.push(format!("{c}={image}"));
+        }
+    }
+    images
+}
+
+/// Runs the service under `lgtm-check app`, without the caller's `LGTM_CHECK_*`,
+/// `OTEL_*` and `DOCKER_HOST`; `faults` go to `LGTM_CHECK_FAULTS`. Returns the exit
+/// code, stdout and the JSON report.
+fn run_app(faults: &str, json: &Path) -> (i32, String, serde_json::Value) {
+    let (instrument, python) = python().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
+            command.env_remove(&key);
+        }
+    }
+    if !faults.is_empty() {
+        command.env("LGTM_CHECK_FAULTS", faults);
+    }
+    command.arg("app");
+    for image in images() {
+        command.args(["--image", &image]);
+    }
+    let out = command
+        // What a user of the zero-code instrumentation sets: the service's name and
+        // its logs exported too.
+        .env("OTEL_SERVICE_NAME", "shop")
+        .env("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED", "true")
+        .env("OTEL_LOGS_EXPORTER", "otlp")
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .args(["--check-timeout", "20", "--json"])
+        .arg(json)
+        .arg("--")
+        .arg(instrument)
+        .arg(python)
+        .arg(workspace().join("examples/python-service/app.py"))
+        .output()
+        .expect("lgtm-check runs");
+    let report = std::fs::read_to_string(json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        report,
+    )
+}
+
+fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+}
+
+fn sent(report: &serde_json::Value, signal: &str) -> (u64, u64) {
+    let s = report["sent"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["signal"] == signal))
+        .unwrap_or_else(|| panic!("nothing said of {signal} sent: {report}"));
+    (s["items"].as_u64().unwrap(), s["acked"].as_u64().unwrap())
+}
+
+fn skip_reason() -> Option<String> {
+    python()
+        .err()
+        .or_else(|| common::cannot_run(&[PROMETHEUS.to_string()]))
+}
+
+#[test]
+fn a_python_service_under_zero_code_instrumentation_is_checked_exactly_per_signal() {
+    if let Some(reason) = skip_reason() {
+        assert!(!required(), "required but skipped: {reason}");
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lgtm-check-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Both at once, each with its own stack.
+    let healthy = {
+        let json = dir.join("ok.json");
+        std::thread::spawn(move || run_app("", &json))
+    };
+    let broken = {
+        let json = dir.join("broken.json");
+        std::thread::spawn(move || run_app("unforwarded-otlp-metrics", &json))
+    };
+
+    // 1. Every signal it sent is accounted for: 12 requests (12 server spans), 12
+    //    lines of its own and 12 of werkzeug's access log plus one at the end, and 5
+    //    metric points (the counter's 2 series, the duration histogram's 2, the
+    //    active-requests gauge).
+    let (code, out, report) = healthy.join().unwrap();
+    assert_eq!(sent(&report, "traces").0, 12, "{out}");
+    assert_eq!(sent(&report, "logs").0, 25, "{out}");
+    assert_eq!(sent(&report, "metrics").0, 5, "{out}");
+    assert_eq!(sent(&report, "metrics").1, 5, "acknowledged: {out}");
+    for id in [
+        "app.traces.exact",
+        "app.logs.exact",
+        "app.metrics.exact",
+        "app.correlation.metrics_to_traces",
+    ] {
+        let c = check(&report, id);
+        match c["status"].as_str() {
+            Some("pass") => {}
+            Some("skip") => {
+                let why = c["reason"].as_str().unwrap_or_default();
+                assert!(why.contains("is not available"), "{id} skipped: {why}");
+                eprintln!("SKIPPED {id}: {why}");
+            }
+            other => panic!("{id} is {other:?}: {}\n{out}", c["reason"]),
+        }
+    }
+    assert_eq!(
+        check(&report, "app.metrics.exact")["status"],
+        "pass",
+        "{out}"
+    );
+    assert_eq!(code, 0, "{out}");
+
+    // 2. Its metrics forwarded nowhere: the program's export is refused, the check
+    //    fails naming the missing series, and the run exits 1.
+    let (code, out, report) = broken.join().unwrap();
+    assert_eq!(sent(&report, "metrics"), (5, 0), "{out}");
+    let c = check(&report, "app.metrics.exact");
+    assert_eq!(c["status"], "fail", "{out}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing series {__name__=\"shop_orders_total\""),
+        "{}",
+        c["reason"]
+    );
+    assert!(out.contains("no backend for metrics"), "{out}");
+    assert_eq!(code, 1, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
