@@ -191,6 +191,15 @@ pub async fn run_external(
     });
     let component_reports: BTreeMap<Component, ComponentReport> =
         components.iter().map(|c| (c.name, c.clone())).collect();
+    // The OTLP scenario sends through a gateway in front of the deployment, as
+    // `lgtm-check tap` would run it.
+    let mut sinks = sinks;
+    sinks.gateway = Some(crate::gateway::GatewayConfig {
+        upstreams: crate::tap_command::upstreams(&deployment.target, deployment.auth()),
+        ca_cert: deployment.target.ca_cert.clone(),
+        translation: backends_mapping(&component_reports, backends.mimir).metrics,
+        ..crate::gateway::GatewayConfig::new(plan.run_id.clone())
+    });
     let (checks, pushback, sent) = scenarios_and_checks(
         plan,
         &sinks,
@@ -227,6 +236,20 @@ type Launched<'a> = (
 enum Mode<'a> {
     Containers,
     External(&'a Deployment),
+}
+
+/// How the run's backends map OTLP, by the versions they reported (a Mimir role of
+/// unknown flavour is taken for Mimir).
+fn backends_mapping(
+    component_reports: &BTreeMap<Component, ComponentReport>,
+    mimir: Option<MimirFlavour>,
+) -> RecordMapping {
+    let version = |c: Component| component_reports.get(&c).and_then(|r| r.version.clone());
+    RecordMapping::for_backends(
+        version(Component::Loki).as_deref(),
+        mimir.unwrap_or(MimirFlavour::Mimir),
+        version(Component::Mimir).as_deref(),
+    )
 }
 
 /// What steps 4 and 5 give: the checks' reports, where the stack pushed back on the
@@ -274,12 +297,7 @@ async fn scenarios_and_checks_in(
     work_dir: &std::path::Path,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Checked, RunError> {
-    let version = |c: Component| component_reports.get(&c).and_then(|r| r.version.clone());
-    let mapping = RecordMapping::for_backends(
-        version(Component::Loki).as_deref(),
-        backends.mimir.unwrap_or(MimirFlavour::Mimir),
-        version(Component::Mimir).as_deref(),
-    );
+    let mapping = backends_mapping(component_reports, backends.mimir);
     // Grafana's checks judge what Grafana loaded: read it back before the catalog.
     let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
         .expect("the embedded provisioning is valid")
