@@ -247,8 +247,9 @@ fn backends_mapping(
     let version = |c: Component| component_reports.get(&c).and_then(|r| r.version.clone());
     RecordMapping::for_backends(
         version(Component::Loki).as_deref(),
-        mimir.unwrap_or(MimirFlavour::Mimir),
-        version(Component::Mimir).as_deref(),
+        mimir
+            .unwrap_or(MimirFlavour::Mimir)
+            .otlp_translation(version(Component::Mimir).as_deref()),
     )
 }
 

@@ -14,7 +14,8 @@ use super::expect::{
     Expectation, Expected, ExpectedEntry, ExpectedSeries, ExpectedSpan, SeriesExpectation,
 };
 use super::otlp_mapping::{
-    LokiOtlpMapping, PromTranslation, attribute_text, loki_entry, translate_points, untranslatable,
+    LokiOtlpMapping, PromTranslation, attribute_text, loki_entry, major_minor, translate_points,
+    untranslatable,
 };
 use super::record::{Labels, Record, RecordSignal};
 
@@ -31,47 +32,22 @@ pub struct RecordMapping {
     pub metrics: PromTranslation,
 }
 
-/// `(major, minor)` of a version such as `3.2.0`, `v1.18.1` or `2.14.0-rc.1`.
-fn major_minor(v: &str) -> Option<(u64, u64)> {
-    let mut parts = v.trim_start_matches('v').split(['.', '-']);
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
 impl RecordMapping {
     /// The mapping of the backends a run has: Loki's by its reported version
-    /// (`None`: the newest lgtm-check knows), the metrics translation by what fills
-    /// the Mimir role and its version.
+    /// (`None`: the newest lgtm-check knows), the metrics translation of what fills
+    /// the Mimir role ([`MimirFlavour::otlp_translation`](super::plan::MimirFlavour::otlp_translation)).
     ///
     /// ```
     /// use lgtm_check::core::catalog_record::RecordMapping;
     /// use lgtm_check::core::plan::MimirFlavour;
-    /// let m = RecordMapping::for_backends(Some("3.2.0"), MimirFlavour::Cortex, Some("1.18.1"));
+    /// let m = RecordMapping::for_backends(Some("3.2.0"), MimirFlavour::Cortex.otlp_translation(Some("1.18.1")));
     /// assert_eq!((m.loki.backend.as_str(), m.metrics.backend.as_str()), ("loki 3.2", "cortex 1.18"));
     /// assert!(m.metrics.resource_attributes_as_labels && !m.metrics.target_info);
-    /// let p = RecordMapping::for_backends(Some("3.4.6"), MimirFlavour::Prometheus, None);
+    /// let p = RecordMapping::for_backends(Some("3.4.6"), MimirFlavour::Prometheus.otlp_translation(None));
     /// assert!(p.metrics.target_info && p.metrics.backend.contains("remote write"));
     /// ```
-    pub fn for_backends(
-        loki_version: Option<&str>,
-        mimir: super::plan::MimirFlavour,
-        mimir_version: Option<&str>,
-    ) -> Self {
-        use super::plan::MimirFlavour;
+    pub fn for_backends(loki_version: Option<&str>, metrics: PromTranslation) -> Self {
         let (major, minor) = loki_version.and_then(major_minor).unwrap_or((3, 4));
-        let metrics = match (mimir, mimir_version.and_then(major_minor)) {
-            (MimirFlavour::Cortex, Some(v)) if v < (1, 19) => PromTranslation::cortex_1_18(),
-            (MimirFlavour::Cortex, v) => PromTranslation::prometheus(match v {
-                Some((a, b)) => format!("cortex {a}.{b}"),
-                None => "cortex".into(),
-            }),
-            (MimirFlavour::Mimir, v) => PromTranslation::prometheus(match v {
-                Some((a, b)) => format!("mimir {a}.{b}"),
-                None => "mimir".into(),
-            }),
-            (MimirFlavour::Prometheus, _) => PromTranslation::prometheus(
-                "lgtm-check's translation to remote write (the Prometheus stand-in has no OTLP receiver)",
-            ),
-        };
         RecordMapping {
             loki: LokiOtlpMapping::for_version(major, minor),
             metrics,

@@ -349,6 +349,18 @@ pub fn normalize_label(name: &str) -> String {
     }
 }
 
+/// `(major, minor)` of a version such as `3.2.0`, `v1.18.1` or `2.14.0-rc.1`.
+///
+/// ```
+/// use lgtm_check::core::otlp_mapping::major_minor;
+/// assert_eq!(major_minor("v1.18.1"), Some((1, 18)));
+/// assert_eq!(major_minor("2.42.0+ds"), Some((2, 42)));
+/// ```
+pub fn major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut parts = v.trim_start_matches('v').split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// Loki's OTLP ingestion settings that decide where each attribute goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LokiOtlpMapping {

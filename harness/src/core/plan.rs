@@ -457,6 +457,26 @@ impl MimirFlavour {
         }
     }
 
+    /// How this Mimir role stores OTLP metrics, by its reported version: Cortex
+    /// before 1.19 puts every resource attribute on every series and makes no
+    /// `target_info`; later Cortex and Mimir translate as Prometheus does; the
+    /// Prometheus stand-in gets lgtm-check's own translation to remote write.
+    pub fn otlp_translation(self, version: Option<&str>) -> super::otlp_mapping::PromTranslation {
+        use super::otlp_mapping::{PromTranslation, major_minor};
+        let named = |name: &str| match version.and_then(major_minor) {
+            Some((a, b)) => format!("{name} {a}.{b}"),
+            None => name.to_owned(),
+        };
+        match (self, version.and_then(major_minor)) {
+            (MimirFlavour::Cortex, Some(v)) if v < (1, 19) => PromTranslation::cortex_1_18(),
+            (MimirFlavour::Cortex, _) => PromTranslation::prometheus(named("cortex")),
+            (MimirFlavour::Mimir, _) => PromTranslation::prometheus(named("mimir")),
+            (MimirFlavour::Prometheus, _) => PromTranslation::prometheus(
+                "lgtm-check's translation to remote write (the Prometheus stand-in has no OTLP receiver)",
+            ),
+        }
+    }
+
     /// Prefix of the Prometheus query API.
     pub fn query_prefix(self) -> &'static str {
         match self {

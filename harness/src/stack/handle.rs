@@ -682,8 +682,8 @@ impl Stack {
         let version = |c: Component| self.reports.get(&c).and_then(|r| r.version.clone());
         crate::core::catalog_record::RecordMapping::for_backends(
             version(Component::Loki).as_deref(),
-            self.mimir,
-            version(Component::Mimir).as_deref(),
+            self.mimir
+                .otlp_translation(version(Component::Mimir).as_deref()),
         )
     }
 
