@@ -130,6 +130,11 @@ pub async fn observe(
         run.logs = loki
             .query_range_all(&selector, start, end, LOKI_PAGE)
             .await?;
+        if run.logs.is_empty() {
+            // Sent over OTLP, the run id is structured metadata, not a stream label.
+            let otlp = format!("{{service_name=~\".+\"}} | run_id=\"{run_id}\"");
+            run.logs = loki.query_range_all(&otlp, start, end, LOKI_PAGE).await?;
+        }
     }
     if let Some(tempo) = sources.tempo {
         let (start, end) = window.seconds();
@@ -165,6 +170,22 @@ pub async fn observe(
         );
         let matcher = format!("{{run_id=\"{run_id}\"}}");
         run.series = prom.series_between(&[&matcher], start, end).await?;
+        // Sent over OTLP, the run id is a resource attribute: on `target_info` only
+        // (Prometheus's translation), whose `job` picks out the run's series.
+        let jobs: std::collections::BTreeSet<String> = run
+            .series
+            .iter()
+            .filter(|l| l.get("__name__").map(String::as_str) == Some("target_info"))
+            .filter_map(|l| l.get("job").cloned())
+            .collect();
+        for job in jobs {
+            let by_job = format!("{{job=\"{job}\"}}");
+            for l in prom.series_between(&[&by_job], start, end).await? {
+                if !run.series.contains(&l) {
+                    run.series.push(l);
+                }
+            }
+        }
         run.metric_types = match prom.metadata().await {
             Ok(types) => types,
             // A backend without the metadata API: the names decide the types.
