@@ -400,13 +400,7 @@ fn tonic_builder<B: WithTonicConfig + WithExportConfig>(b: B, otlp: &OtlpConfig)
         .with_timeout(EXPORT_TIMEOUT);
     let headers = crate::telemetry::otlp_headers(otlp);
     if !headers.is_empty() {
-        let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
-        for (key, value) in &headers {
-            if let Ok(value) = value.parse() {
-                metadata.insert(*key, value);
-            }
-        }
-        b = b.with_metadata(metadata);
+        b = b.with_metadata(crate::telemetry::tonic_metadata(&headers));
     }
     if otlp.endpoint.starts_with("https://") {
         b = b.with_tls_config(

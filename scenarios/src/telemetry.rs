@@ -408,6 +408,19 @@ fn authorization(basic: &Option<(String, String)>, bearer: &Option<String>) -> O
     }
 }
 
+/// `headers` as gRPC metadata (a value that is not valid metadata is left out).
+pub(crate) fn tonic_metadata(
+    headers: &[(&'static str, String)],
+) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
+    for (key, value) in headers {
+        if let Ok(value) = value.parse() {
+            metadata.insert(*key, value);
+        }
+    }
+    metadata
+}
+
 /// The headers every OTLP export carries besides `OTEL_EXPORTER_OTLP_HEADERS` (which
 /// the exporter reads itself): `authorization` (basic or bearer) and the tenant's
 /// `x-scope-orgid`. The values are secrets: never print them.
@@ -432,13 +445,7 @@ fn span_exporter(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, 
                 .with_endpoint(otlp.endpoint.clone())
                 .with_timeout(Duration::from_secs(10));
             if !headers.is_empty() {
-                let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
-                for (key, value) in &headers {
-                    if let Ok(value) = value.parse() {
-                        metadata.insert(*key, value);
-                    }
-                }
-                builder = builder.with_metadata(metadata);
+                builder = builder.with_metadata(tonic_metadata(&headers));
             }
             if otlp.endpoint.starts_with("https://") {
                 // The system's roots (and SSL_CERT_FILE's), as the HTTP clients trust.

@@ -600,16 +600,7 @@ fn json_label_names(
     out: &mut BTreeSet<String>,
 ) {
     for (k, v) in obj {
-        let name: String = format!("{prefix}{k}")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = super::otlp_mapping::label_chars(&format!("{prefix}{k}"));
         match v {
             serde_json::Value::Object(inner) => json_label_names(inner, &format!("{name}_"), out),
             _ => {

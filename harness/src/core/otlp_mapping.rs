@@ -315,6 +315,25 @@ pub fn untranslatable(p: &RecordedPoint) -> Option<&'static str> {
     }
 }
 
+/// `s` with every character other than `[A-Za-z0-9_]` replaced by `_`, as label
+/// names are made from attribute and field names.
+///
+/// ```
+/// use lgtm_check::core::otlp_mapping::label_chars;
+/// assert_eq!(label_chars("http.route"), "http_route");
+/// ```
+pub fn label_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Label name normalisation of Prometheus's OTLP translator (and Loki's): every
 /// character other than `[A-Za-z0-9_]` becomes `_`; a leading digit gets `key_`, a
 /// single leading `_` gets `key`.
@@ -330,16 +349,7 @@ pub fn normalize_label(name: &str) -> String {
     if name.is_empty() {
         return String::new();
     }
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s = label_chars(name);
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("key_{s}")
     } else if s.starts_with('_') && !s.starts_with("__") {
