@@ -488,9 +488,18 @@ fn otlp_metrics_check(prefix: &str, r: &Record, t: &PromTranslation) -> Option<C
     let scope = if t.resource_attributes_as_labels {
         scope_matcher(&sets, &r.run_id).map(|(m, _)| m)
     } else {
-        let jobs: BTreeSet<String> = sets.iter().filter_map(|l| l.get("job").cloned()).collect();
-        (!jobs.is_empty() && sets.iter().all(|l| l.contains_key("job")))
-            .then(|| matcher("job", &jobs))
+        // The resource's identity: `job`, and `instance` (its `service.instance.id`,
+        // one per process) where every series has it, so that other processes of
+        // the same service are not counted against this one.
+        let identity: Vec<String> = ["job", "instance"]
+            .into_iter()
+            .filter(|k| sets.iter().all(|l| l.contains_key(*k)))
+            .map(|k| {
+                let values: BTreeSet<String> = sets.iter().map(|l| l[k].clone()).collect();
+                matcher(k, &values)
+            })
+            .collect();
+        (!sets.is_empty() && !identity.is_empty()).then(|| identity.join(", "))
     };
     let mut title = format!(
         "every one of the {} series of the {} metric points the program sent over OTLP holds its last value in the Mimir role, named and labelled as {} translates OTLP",
