@@ -539,16 +539,28 @@ fn exemplar_checks(prefix: &str, r: &Record, t: &PromTranslation) -> Vec<Check> 
         .flat_map(|s| &s.exemplars)
         .filter_map(|e| e.labels.get("trace_id").cloned())
         .collect();
-    let Some(w) = window_of(
+    let window = window_of(
         with.iter()
             .flat_map(|s| &s.exemplars)
             .map(|e| e.timestamp_ms.max(0) as u128 * 1_000_000),
-    ) else {
-        return Vec::new();
+    );
+    let (Some(w), false) = (window, ids.is_empty()) else {
+        // Said, never passed: nothing links the program's metrics to its traces.
+        return vec![
+            not_emitted(
+                &format!("{prefix}.correlation.metrics_to_traces"),
+                Signal::Metrics,
+                Component::Mimir,
+                "exemplars with trace ids",
+            ),
+            not_emitted(
+                &format!("{prefix}.correlation.exemplars_to_traces"),
+                Signal::Traces,
+                Component::Tempo,
+                "exemplars with trace ids",
+            ),
+        ];
     };
-    if ids.is_empty() {
-        return Vec::new();
-    }
     let names: BTreeSet<String> = with.iter().map(|s| s.labels["__name__"].clone()).collect();
     let jobs: BTreeSet<String> = with
         .iter()
@@ -605,7 +617,14 @@ fn exemplar_checks(prefix: &str, r: &Record, t: &PromTranslation) -> Vec<Check> 
             exact: false,
         },
     )];
-    if !trees.is_empty() {
+    if trees.is_empty() {
+        checks.push(not_emitted(
+            &format!("{prefix}.correlation.exemplars_to_traces"),
+            Signal::Traces,
+            Component::Tempo,
+            "spans of the traces its exemplars name",
+        ));
+    } else {
         let mut c = check(
             &format!("{prefix}.correlation.exemplars_to_traces"),
             format!(
@@ -657,9 +676,11 @@ fn remote_written_check(prefix: &str, r: &Record) -> Option<Check> {
 
 /// The exact checks of everything `r` holds, under `m`: `<prefix>.traces.exact`,
 /// `<prefix>.logs.exact` (OTLP log records), `<prefix>.logs.pushed.exact` (Loki
-/// push), `<prefix>.metrics.exact` (OTLP points), `<prefix>.metrics.remote_written.exact`.
-/// A signal the program sent nothing of gets one check reported skipped as not
-/// emitted, so a report always says what became of each signal.
+/// push), `<prefix>.metrics.exact` (OTLP points), `<prefix>.metrics.remote_written.exact`,
+/// and metrics → traces (`<prefix>.correlation.metrics_to_traces`, and
+/// `.exemplars_to_traces` where the exemplars' traces were sent too).
+/// A signal the program sent nothing of (exemplars included) gets one check reported
+/// skipped as not emitted, so a report always says what became of each signal.
 ///
 /// ```
 /// use lgtm_check::core::catalog_record::{record_checks, RecordMapping};
@@ -670,7 +691,10 @@ fn remote_written_check(prefix: &str, r: &Record) -> Option<Check> {
 /// let m = RecordMapping { loki: LokiOtlpMapping::for_version(3, 2), metrics: PromTranslation::prometheus("prometheus") };
 /// let checks = record_checks("app", &Record::new("r1"), &m);
 /// let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
-/// assert_eq!(ids, ["app.traces.exact", "app.logs.exact", "app.metrics.exact"]);
+/// assert_eq!(ids, [
+///     "app.traces.exact", "app.logs.exact", "app.metrics.exact",
+///     "app.correlation.metrics_to_traces", "app.correlation.exemplars_to_traces",
+/// ]);
 /// assert!(checks.iter().all(|c| matches!(c.query, Query::NotPossible { .. })));
 /// ```
 pub fn record_checks(prefix: &str, r: &Record, m: &RecordMapping) -> Vec<Check> {
@@ -894,6 +918,14 @@ mod tests {
             .filter(|c| matches!(c.query, Query::NotPossible { .. }))
             .map(|c| c.id.as_str())
             .collect();
-        assert_eq!(skipped, ["app.traces.exact", "app.logs.exact"]);
+        assert_eq!(
+            skipped,
+            [
+                "app.traces.exact",
+                "app.logs.exact",
+                "app.correlation.metrics_to_traces",
+                "app.correlation.exemplars_to_traces"
+            ]
+        );
     }
 }
