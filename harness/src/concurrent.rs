@@ -16,6 +16,7 @@ use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::report::{CheckReport, ComponentReport};
 use crate::execute::{Backends, run_check};
+use crate::liveness::{Liveness, blank_report, died_check};
 
 /// Checks waiting for their data at once, by default. Each asks its backend about
 /// every 100 ms to 2 s; per-id lookups are bounded over all of them by
@@ -44,7 +45,17 @@ pub async fn run_checks(
     on_finished: impl FnMut(&CheckReport),
 ) -> Vec<CheckReport> {
     let one = stream::iter([Ok::<_, std::convert::Infallible>((0, checks))]);
-    match run_batches(one, backends, components, timeout, at_once, on_finished).await {
+    match run_batches(
+        one,
+        backends,
+        components,
+        None,
+        timeout,
+        at_once,
+        on_finished,
+    )
+    .await
+    {
         Ok(reports) => reports,
         Err(never) => match never {},
     }
@@ -55,17 +66,29 @@ pub async fn run_checks(
 /// until its verdict or `timeout`. `on_finished` gets each report as its check
 /// finishes; the reports are returned in catalog order (by batch key, then by place
 /// in the batch). The first `Err` of `batches` stops everything (checks under way are
-/// dropped) and is returned.
+/// dropped) and is returned. With `liveness`, a check that needs a component that
+/// dies (or has died) ends at once, failed, naming the component and how it died.
 pub async fn run_batches<E>(
     batches: impl Stream<Item = Result<(usize, Vec<TimedCheck>), E>>,
     backends: &Backends,
     components: &BTreeMap<Component, ComponentReport>,
+    liveness: Option<&Liveness>,
     timeout: Duration,
     at_once: usize,
     mut on_finished: impl FnMut(&CheckReport),
 ) -> Result<Vec<CheckReport>, E> {
     let run = |key: (usize, usize), c: TimedCheck| async move {
-        let report = run_check(&c.check, backends, components, c.emitted_at, timeout).await;
+        let checked = run_check(&c.check, backends, components, c.emitted_at, timeout);
+        let report = match liveness {
+            Some(l) => tokio::select! {
+                biased;
+                r = checked => r,
+                (dead, death) = l.died_among(&c.check.needs) => {
+                    died_check(blank_report(&c.check), dead, &death)
+                }
+            },
+            None => checked.await,
+        };
         (key, report)
     };
     let mut batches = std::pin::pin!(batches);
@@ -208,6 +231,7 @@ mod tests {
             batches,
             &backends(),
             &BTreeMap::new(),
+            None,
             Duration::from_millis(300),
             8,
             |r| finished.push(r.id.clone()),
@@ -227,6 +251,7 @@ mod tests {
             batches,
             &backends(),
             &BTreeMap::new(),
+            None,
             Duration::from_secs(60),
             8,
             |_| {},

@@ -755,6 +755,7 @@ impl Deployment {
                 reason: self.target.not_given(c),
                 stand_in: None,
                 refused_guide_config: None,
+                died: None,
             };
             if !given {
                 out.push(report);

@@ -54,6 +54,7 @@ pub mod execute;
 pub mod external;
 pub mod gate_command;
 pub mod gateway;
+pub mod liveness;
 pub mod remote_write;
 pub mod report;
 pub mod runner;

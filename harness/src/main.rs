@@ -4,7 +4,8 @@
 //! Exit codes (`lgtm_check::core::report::exit`): 0 at least one check passed and
 //! none failed; 1 a check or component failed (or a required component,
 //! `--require`/`--require-all`, was skipped or stood in for); 2 lgtm-check could not
-//! run (bad flags, Docker unreachable, a scenario that would not start); 3 nothing
+//! run (bad flags, Docker unreachable, a scenario binary missing; a component or
+//! scenario failing mid-run is a finding, exit 1, with the report); 3 nothing
 //! was verified: no check passed and none failed (e.g. every image was missing; the
 //! report's last lines say why); 130 interrupted (containers removed).
 

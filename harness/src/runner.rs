@@ -25,9 +25,10 @@ use crate::core::report::{
     CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
     SentSummary,
 };
-use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for};
+use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for, scenario_failed};
 use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
+use crate::liveness::Liveness;
 use crate::scenario::{ScenarioError, ScenarioRun, find_binary};
 use crate::stack::docker::DockerError;
 use crate::stack::{self, Stack, StackError};
@@ -46,8 +47,10 @@ pub enum RunError {
     /// skipped), a component that did not become ready, an unreadable config file.
     #[error(transparent)]
     Stack(#[from] StackError),
-    /// A scenario binary was not found or would not start, or its manifest did not
-    /// come (it ended or timed out first) or cannot be read.
+    /// A scenario binary was not found (looked for before any scenario starts). A
+    /// scenario that would not start, failed, timed out or wrote no readable
+    /// manifest is not an error: it is the failed check `<prefix>.scenario`, and the
+    /// run goes on.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     /// The catalog derived from the manifests would let a check pass without data.
@@ -79,6 +82,7 @@ pub async fn run(
     plan: &RunPlan,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, RunError> {
+    let started = Instant::now();
     let metrics_port = free_port().map_err(|source| RunError::WorkDir {
         path: "0.0.0.0:0".into(),
         source,
@@ -136,15 +140,21 @@ pub async fn run(
         mapping.metrics.clone(),
     ));
     let backends = stack.backends();
+    // A component that dies from here on is a finding: its checks fail naming it.
+    let liveness = stack.liveness(started);
     let result = scenarios_and_checks(
         plan,
         &sinks,
         &backends,
         &component_reports,
-        Mode::Containers,
+        Mode::Containers(liveness.as_ref()),
         on_event,
     )
     .await;
+    let deaths = match liveness {
+        Some(l) => l.stop().await,
+        None => BTreeMap::new(),
+    };
     // Metrics are remote-written by the Prometheus role: its log and counters say
     // whether the Mimir role pushed back.
     let mut rw_pushback = None;
@@ -156,8 +166,15 @@ pub async fn run(
     // 6. Clean-up.
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
-    let (checks, mut pushback, sent) = result?;
+    let (mut checks, mut pushback, sent) = result?;
     pushback.extend(rw_pushback);
+    let mut component_reports = component_reports;
+    crate::liveness::apply_deaths(&deaths, &mut component_reports, &mut checks);
+    for c in deaths.keys() {
+        if let Some(r) = component_reports.get(c) {
+            on_event(Event::ComponentFinished(r));
+        }
+    }
     let mut report = Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
@@ -231,10 +248,11 @@ type Launched<'a> = (
     Option<crate::core::record::Record>,
 );
 
-/// Where the run's checks go.
+/// Where the run's checks go: the containers lgtm-check started (watched for
+/// deaths, when Docker can be asked), or a running deployment.
 #[derive(Clone, Copy)]
 enum Mode<'a> {
-    Containers,
+    Containers(Option<&'a Liveness>),
     External(&'a Deployment),
 }
 
@@ -298,6 +316,10 @@ async fn scenarios_and_checks_in(
     work_dir: &std::path::Path,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Checked, RunError> {
+    let liveness = match mode {
+        Mode::Containers(liveness) => liveness,
+        Mode::External(_) => None,
+    };
     let mapping = backends_mapping(component_reports, backends.mimir);
     // Grafana's checks judge what Grafana loaded: read it back before the catalog.
     let provisioned = stack::configs::catalog_context(plan.configs, LoadedDashboard::NotRead)
@@ -310,9 +332,15 @@ async fn scenarios_and_checks_in(
     // 4. The scenarios, all at once: those with metrics may hold (serving /metrics)
     //    until the checks are done; the others exit once they have written their
     //    manifests.
+    //    Every binary is found first: a missing one means lgtm-check cannot run
+    //    (exit 2) before any scenario has started.
+    let binaries = plan
+        .scenarios
+        .iter()
+        .map(|spec| find_binary(spec.binary, plan.scenario_dir.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut launches: Vec<Pin<Box<dyn Future<Output = Launched<'_>> + Send + '_>>> = Vec::new();
-    for (key, spec) in plan.scenarios.iter().enumerate() {
-        let binary = find_binary(spec.binary, plan.scenario_dir.as_deref())?;
+    for ((key, spec), binary) in plan.scenarios.iter().enumerate().zip(binaries) {
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
         args.extend(spec.args.iter().map(|a| a.to_string()));
@@ -397,7 +425,10 @@ async fn scenarios_and_checks_in(
     // 5. The checks: each scenario's as soon as its manifest is read, concurrently,
     //    each on its own clock (from its scenario's emission); a check that could
     //    pass without data is refused before it runs.
-    let mut scenarios = Vec::new();
+    let mut scenarios: Vec<(&ScenarioSpec, ScenarioRun)> = Vec::new();
+    // A scenario that did not run to its end is a failed check of its own, and the
+    // run goes on with the others.
+    let mut failed_scenarios: Vec<CheckReport> = Vec::new();
     let mut sent = Vec::new();
     let mut catalog: Vec<Check> = Vec::new();
     let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
@@ -428,7 +459,13 @@ async fn scenarios_and_checks_in(
             .collect::<FuturesUnordered<_>>()
             .map(|(key, spec, result, record)| {
                 let run = match result {
-                    Ok(run) => run?,
+                    Ok(Ok(run)) => run,
+                    Ok(Err(e)) => {
+                        let failed = scenario_failed(spec, &scenario_error_text(&e), &[]);
+                        on_event(Event::CheckFinished(&failed));
+                        failed_scenarios.push(failed);
+                        return Ok((key, Vec::new()));
+                    }
                     Err(checks) => return admit(key, Instant::now(), checks),
                 };
                 on_event(Event::ScenarioEmitted {
@@ -445,7 +482,7 @@ async fn scenarios_and_checks_in(
                     sent.extend(SentSummary::of_record(spec.binary, r));
                 }
                 let batch = admit(key, run.emitted_at, checks);
-                scenarios.push(run);
+                scenarios.push((spec, run));
                 batch
             });
     on_event(Event::ChecksStarted {
@@ -455,6 +492,7 @@ async fn scenarios_and_checks_in(
         stream::iter([retention]).chain(emitted),
         backends,
         component_reports,
+        liveness,
         plan.check_timeout,
         CHECKS_AT_ONCE,
         |r| on_event(Event::CheckFinished(r)),
@@ -463,14 +501,14 @@ async fn scenarios_and_checks_in(
     let mut check_reports = match outcome {
         Ok(r) => r,
         Err(e) => {
-            for run in scenarios {
+            for (_, run) in scenarios {
                 run.finish().await;
             }
             return Err(e);
         }
     };
     if let Mode::External(deployment) = mode {
-        let manifests: Vec<_> = scenarios.iter().map(|r| &r.manifest).collect();
+        let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
         explain_invisible(
             deployment,
             backends,
@@ -482,16 +520,26 @@ async fn scenarios_and_checks_in(
     }
     let pushback = scenarios
         .iter()
-        .flat_map(|run| {
+        .flat_map(|(_, run)| {
             run.manifest
                 .pushback
                 .iter()
                 .map(|p| PushBackFinding::new(&run.name, p.clone()))
         })
         .collect();
-    for run in scenarios {
-        run.finish().await;
+    for (spec, run) in scenarios {
+        let losses = run.manifest.losses.clone();
+        if let Some(exit) = run.finish().await {
+            let how = format!(
+                "exited ({}) after writing its manifest: {}",
+                exit.status, exit.stderr
+            );
+            let failed = scenario_failed(spec, &how, &losses);
+            on_event(Event::CheckFinished(&failed));
+            failed_scenarios.push(failed);
+        }
     }
+    check_reports.extend(failed_scenarios);
     Ok((check_reports, pushback, sent))
 }
 
@@ -573,6 +621,27 @@ async fn explain_invisible(
         {
             r.reason = format!("{why}; {}", r.reason);
         }
+    }
+}
+
+/// What a scenario that could not be run or read did, for its failed check:
+/// `exited (exit status: 1) before writing its manifest: Error: …`.
+fn scenario_error_text(e: &ScenarioError) -> String {
+    match e {
+        ScenarioError::Exited { status, stderr, .. } => {
+            format!("exited ({status}) before writing its manifest: {stderr}")
+        }
+        ScenarioError::TimedOut { stderr, .. } => format!(
+            "wrote no manifest within {:?} and was stopped: {stderr}",
+            crate::scenario::SCENARIO_TIMEOUT
+        ),
+        ScenarioError::Manifest { source, .. } => {
+            format!("wrote a manifest that cannot be read: {source}")
+        }
+        ScenarioError::Spawn { path, source } => {
+            format!("could not be started ({path}): {source}")
+        }
+        ScenarioError::NotFound { .. } => e.to_string(),
     }
 }
 

@@ -110,6 +110,19 @@ pub struct ScenarioRun {
     /// When the scenario said it had emitted everything (before it waited for scrapes
     /// and wrote the manifest): time-to-visible counts from here.
     pub emitted_at: Instant,
+    /// Everything it wrote on stderr so far (filled when its stderr closes).
+    stderr: Arc<Mutex<String>>,
+}
+
+/// How a scenario that had written its manifest ended, when it did not succeed
+/// (it exits non-zero after the manifest when not everything it emitted was
+/// delivered: a backend died or refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioExit {
+    /// Its exit status, as the OS reports it (`exit status: 1`).
+    pub status: String,
+    /// Why it failed, from its stderr ([`stderr_summary`]).
+    pub stderr: String,
 }
 
 impl ScenarioRun {
@@ -230,18 +243,29 @@ impl ScenarioRun {
             manifest,
             manifest_path: manifest_path.to_path_buf(),
             emitted_at,
+            stderr,
         })
     }
 
     /// Closes the scenario's stdin (its signal to stop) and waits briefly; kills it if
-    /// it lingers.
-    pub async fn finish(mut self) {
+    /// it lingers. Returns how it ended when it exited non-zero on its own (`None`
+    /// when it succeeded, or had to be killed).
+    pub async fn finish(mut self) -> Option<ScenarioExit> {
         drop(self.child.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
+        match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            Ok(Ok(status)) if !status.success() => {
+                // Its stderr is read to its end by a task of its own.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some(ScenarioExit {
+                    status: status.to_string(),
+                    stderr: stderr_summary(&self.stderr.lock().await),
+                })
+            }
+            Ok(_) => None,
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
         }
     }
 }

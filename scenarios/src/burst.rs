@@ -101,14 +101,19 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
             .increment(1);
     }
 
-    let recorded = cli::flush_and_announce(guard).await?;
-    metrics.after_emitted().await?;
+    let mut undelivered = cli::Undelivered::default();
+    let recorded = cli::flush_and_announce(guard, &mut undelivered).await;
+    undelivered.check(
+        "waiting for the scrapes after the workload",
+        metrics.after_emitted().await,
+    );
     let mut manifest = cli::manifest("error-burst", &opts.telemetry, started_at, recorded);
     manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
     manifest.metrics.counters = metrics.endpoint.recorded().counters;
     metrics
         .finish(&manifest, &opts.manifest, serde_json::json!({}))
         .await?;
+    undelivered.into_result()?;
     Ok(manifest)
 }
 

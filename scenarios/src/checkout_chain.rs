@@ -103,11 +103,25 @@ pub async fn run_frontend(opts: Options) -> anyhow::Result<Manifest> {
         let _ = line;
     }
     let status = backend.wait().await?;
-    anyhow::ensure!(status.success(), "the backend failed: {status}");
-    let backend_part = Manifest::read(&backend_manifest)?;
+    // A backend that could not deliver everything still wrote its part (with its
+    // losses): the manifest is written with both parts, then the scenario fails.
+    let mut undelivered = cli::Undelivered::default();
+    let backend_part = match Manifest::read(&backend_manifest) {
+        Ok(part) if !status.success() => {
+            undelivered.note(anyhow::anyhow!(
+                "the backend wrote its part, then failed ({status}): see its error above"
+            ));
+            part
+        }
+        Ok(part) => part,
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context(format!("the backend ({status}) wrote no readable part")));
+        }
+    };
     let _ = std::fs::remove_file(&backend_manifest);
 
-    let frontend_part = cli::flush_and_announce(guard).await?;
+    let frontend_part = cli::flush_and_announce(guard, &mut undelivered).await;
     let recorded = frontend_part.merge(Recorded {
         logs: backend_part.logs,
         traces: backend_part.traces,
@@ -117,6 +131,7 @@ pub async fn run_frontend(opts: Options) -> anyhow::Result<Manifest> {
     let mut manifest = cli::manifest("checkout-chain", &opts.telemetry, started_at, recorded);
     manifest.services = vec![opts.telemetry.service.clone(), opts.backend_service.clone()];
     cli::write_manifest(&manifest, &opts.manifest, serde_json::json!({}))?;
+    undelivered.into_result()?;
     Ok(manifest)
 }
 
@@ -194,10 +209,14 @@ pub async fn run_backend(telemetry: TelemetryConfig, manifest_path: PathBuf) -> 
     announce(serde_json::json!({ "event": "listening", "api": addr.to_string() }));
     cli::hold_until_stdin_closes().await;
     server.abort();
-    let recorded = guard.shutdown().await?;
+    let mut undelivered = cli::Undelivered::default();
+    let telemetry::Flushed { recorded, failure } = guard.shutdown_reporting().await;
+    if let Some(e) = failure {
+        undelivered.note(anyhow::Error::new(e).context("flushing the backend's telemetry"));
+    }
     let manifest = cli::manifest("checkout-chain", &telemetry, started_at, recorded);
     cli::write_manifest(&manifest, &manifest_path, serde_json::json!({}))?;
-    Ok(())
+    undelivered.into_result()
 }
 
 #[derive(serde::Deserialize)]

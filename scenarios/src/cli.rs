@@ -1,7 +1,7 @@
 //! What every scenario binary shares: the common flags ([`CommonArgs`],
 //! [`MetricsArgs`]), the JSON event lines on stdout ([`announce`]), and the steps of
 //! the flow around a workload ([`flush_and_announce`], [`MetricsSession`],
-//! [`write_manifest`]).
+//! [`write_manifest`], [`Undelivered`]).
 //!
 //! The flow of every scenario: init telemetry → (metrics: `listening`, one scrape if
 //! `--await-scrapes`) → workload → flush every exporter → `{"event":"emitted"}` →
@@ -17,7 +17,9 @@ use anyhow::Context;
 use crate::manifest::{MANIFEST_SCHEMA_VERSION, Manifest};
 use crate::metrics_endpoint::MetricsEndpoint;
 use crate::remote_write::{RemoteWriteConfig, RemoteWriter};
-use crate::telemetry::{Recorded, TelemetryConfig, TelemetryFlags, TelemetryGuard, process_env};
+use crate::telemetry::{
+    Flushed, Recorded, TelemetryConfig, TelemetryFlags, TelemetryGuard, process_env,
+};
 
 /// Flags every scenario takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -177,12 +179,66 @@ pub fn unix_ms() -> u64 {
         .unwrap_or_default()
 }
 
-/// Flushes every exporter, then announces `emitted`: from here everything is
-/// delivered, and the harness measures time-to-visible.
-pub async fn flush_and_announce(guard: TelemetryGuard) -> anyhow::Result<Recorded> {
-    let recorded = guard.shutdown().await.context("flushing telemetry")?;
+/// Flushes every exporter, then announces `emitted`: from here the harness measures
+/// time-to-visible. What could not be delivered is not an error here: it is in the
+/// record's `losses`, and `undelivered` notes why, so that the scenario still writes
+/// its manifest (and fails after it, with [`Undelivered::into_result`]).
+pub async fn flush_and_announce(guard: TelemetryGuard, undelivered: &mut Undelivered) -> Recorded {
+    let Flushed { recorded, failure } = guard.shutdown_reporting().await;
+    if let Some(e) = failure {
+        undelivered.note(anyhow::Error::new(e).context("flushing telemetry"));
+    }
     announce(serde_json::json!({ "event": "emitted" }));
-    Ok(recorded)
+    recorded
+}
+
+/// Why a scenario could not deliver everything it emitted, noted on the way to its
+/// manifest. A fault of a backend mid-run (it died, it refused) is a finding: the
+/// manifest is written all the same, with the losses, so the harness can check what
+/// did arrive; then the scenario fails with every reason noted.
+#[derive(Debug, Default)]
+pub struct Undelivered(Vec<anyhow::Error>);
+
+impl Undelivered {
+    /// Notes one reason.
+    pub fn note(&mut self, e: anyhow::Error) {
+        eprintln!("Error (the manifest is written all the same): {e:#}");
+        self.0.push(e);
+    }
+
+    /// The value of `r`, or notes its error (with `what` as its context).
+    pub fn check<T>(&mut self, what: &'static str, r: anyhow::Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.note(e.context(what));
+                None
+            }
+        }
+    }
+
+    /// Whether nothing was noted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was noted, else an error naming every reason (call it after
+    /// the manifest is written: the process then exits non-zero).
+    pub fn into_result(self) -> anyhow::Result<()> {
+        let mut reasons = self.0.into_iter();
+        let Some(first) = reasons.next() else {
+            return Ok(());
+        };
+        let rest: Vec<String> = reasons.map(|e| format!("{e:#}")).collect();
+        if rest.is_empty() {
+            Err(first.context("the manifest was written, but not everything was delivered"))
+        } else {
+            Err(first.context(format!(
+                "the manifest was written, but not everything was delivered (also: {})",
+                rest.join("; ")
+            )))
+        }
+    }
 }
 
 /// A manifest with the run's identity and `recorded` logs and traces; the caller

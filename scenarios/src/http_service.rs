@@ -351,8 +351,14 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     drive(api_addr, &workload, opts.concurrency.max(1)).await?;
     // Everything is emitted and delivered: from here the harness measures
     // time-to-visible.
-    let recorded = cli::flush_and_announce(guard).await?;
-    metrics.after_emitted().await?;
+    // A backend that fails from here (it died, it refused) is a finding: the
+    // manifest is written with what was lost, then the scenario fails.
+    let mut undelivered = cli::Undelivered::default();
+    let recorded = cli::flush_and_announce(guard, &mut undelivered).await;
+    undelivered.check(
+        "waiting for the scrapes after the workload",
+        metrics.after_emitted().await,
+    );
 
     let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
     manifest.metrics = MetricsManifest {
@@ -367,6 +373,7 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
             serde_json::json!({ "faults": faults::names(&opts.faults) }),
         )
         .await?;
+    undelivered.into_result()?;
     Ok(manifest)
 }
 

@@ -45,7 +45,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
         tracing::info_span!("step", otel.kind = "internal").in_scope(|| {});
         crate::log!(tracing::Level::INFO, job_index = i, "job done");
     }
-    let recorded = cli::flush_and_announce(guard).await?;
+    let mut undelivered = cli::Undelivered::default();
+    let recorded = cli::flush_and_announce(guard, &mut undelivered).await;
     anyhow::ensure!(
         recorded.traces.roots_started == u64::from(opts.traces),
         "started {} roots, the sampler saw {}",
@@ -61,5 +62,6 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
             "unsampled": manifest.traces.unsampled_trace_ids.len()
         }),
     )?;
+    undelivered.into_result()?;
     Ok(manifest)
 }

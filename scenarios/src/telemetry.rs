@@ -198,6 +198,19 @@ impl Recorded {
     }
 }
 
+/// Where a loss of lines names a failed push to Loki (followed by the error).
+pub const LOSS_LOKI_PUSH_FAILED: &str = "loki push failed";
+
+/// What a flush recorded, losses included, and why it could not deliver everything
+/// ([`TelemetryGuard::shutdown_reporting`]).
+#[derive(Debug)]
+pub struct Flushed {
+    /// Everything emitted, with what was lost in `losses`.
+    pub recorded: Recorded,
+    /// The first reason something was not delivered; `None` when all was.
+    pub failure: Option<TelemetryError>,
+}
+
 /// Keeps the exporters running; [`shutdown`](Self::shutdown) (or drop) flushes them.
 pub struct TelemetryGuard {
     inner: Option<GuardInner>,
@@ -230,7 +243,21 @@ impl TelemetryGuard {
     /// say what was lost rather than end without one.
     pub async fn shutdown_keeping_losses(mut self) -> Result<Recorded, TelemetryError> {
         let inner = self.inner.take().expect("shut down once");
-        Ok(inner.finish().await?.0)
+        let (recorded, _, failures) = inner.finish().await;
+        match failures.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(recorded),
+        }
+    }
+
+    /// Flushes and stops every exporter like [`shutdown`](Self::shutdown), and never
+    /// loses the record: what could not be delivered is in [`Recorded::losses`] (a
+    /// failed Loki push as [`LOSS_LOKI_PUSH_FAILED`], with the error), and the first
+    /// failure is returned beside it. A scenario writes its manifest from this, then
+    /// fails: the harness checks what arrived against it.
+    pub async fn shutdown_reporting(mut self) -> Flushed {
+        let inner = self.inner.take().expect("shut down once");
+        inner.flush().await
     }
 
     /// The root sampling ratio.
@@ -241,7 +268,21 @@ impl TelemetryGuard {
 
 impl GuardInner {
     async fn shutdown(self) -> Result<Recorded, TelemetryError> {
-        let (mut recorded, loki_push_failures) = self.finish().await?;
+        let Flushed {
+            mut recorded,
+            failure,
+        } = self.flush().await;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        recorded.losses.clear();
+        Ok(recorded)
+    }
+
+    /// Flushes and stops every exporter; returns what was recorded, with its losses
+    /// (a loss of logs named after a failed flush added), and the first failure.
+    async fn flush(self) -> Flushed {
+        let (mut recorded, loki_push_failures, failures) = self.finish().await;
         let lost = |place: &str| {
             recorded
                 .losses
@@ -252,31 +293,57 @@ impl GuardInner {
         };
         let channel_full = lost(lgtm_check_recorder::LOSS_LOKI_CHANNEL_FULL)
             + lost(lgtm_check_recorder::LOSS_LOKI_AFTER_SHUTDOWN);
-        if channel_full > 0 {
-            return Err(TelemetryError::LokiChannelFull(channel_full));
-        }
         let gave_up = lost(lgtm_check_recorder::LOSS_LOKI_PUSH_GAVE_UP);
-        if gave_up > 0 {
-            return Err(TelemetryError::LokiDropped(gave_up));
-        }
-        if loki_push_failures > 0 {
-            return Err(TelemetryError::LokiPushFailed(loki_push_failures));
-        }
         let failed_spans = lost(lgtm_check_recorder::LOSS_SPAN_EXPORT_FAILED);
-        if failed_spans > 0 {
-            return Err(TelemetryError::SpansNotExported(failed_spans));
-        }
         let dropped_spans = lost(lgtm_check_recorder::LOSS_SPAN_PROCESSOR_DROPPED);
-        if dropped_spans > 0 {
-            return Err(TelemetryError::SpansDropped(dropped_spans));
+        let mut failure = failures.into_iter().next();
+        let counted = [
+            (
+                channel_full,
+                TelemetryError::LokiChannelFull as fn(u64) -> _,
+            ),
+            (gave_up, TelemetryError::LokiDropped),
+            (loki_push_failures, TelemetryError::LokiPushFailed),
+            (failed_spans, TelemetryError::SpansNotExported),
+            (dropped_spans, TelemetryError::SpansDropped),
+        ];
+        for (n, error) in counted {
+            if failure.is_none() && n > 0 {
+                failure = Some(error(n));
+            }
         }
-        recorded.losses.clear();
-        Ok(recorded)
+        // tracing-loki confirms no push: when a push failed (or the flush did not
+        // end), which lines arrived is unknown. The loss says so, with every line
+        // not otherwise counted as the bound; the arrival check names the missing.
+        let loki_unconfirmed = matches!(
+            failure,
+            Some(TelemetryError::LokiFlushTimeout(_) | TelemetryError::LokiPushFailed(_))
+        ) || loki_push_failures > 0;
+        if loki_unconfirmed && let Some(e) = &failure {
+            let handed: u64 = recorded
+                .logs
+                .streams
+                .iter()
+                .map(|s| s.lines.len() as u64)
+                .sum();
+            let unconfirmed = handed.saturating_sub(channel_full + gave_up);
+            if unconfirmed > 0 {
+                recorded.losses.push(Loss::new(
+                    "logs",
+                    &format!(
+                        "{LOSS_LOKI_PUSH_FAILED}: {e} (at most these; which arrived is unknown)"
+                    ),
+                    unconfirmed,
+                ));
+            }
+        }
+        Flushed { recorded, failure }
     }
 
     /// Flushes and stops every exporter; returns what was recorded, with its losses,
-    /// and the number of failed Loki pushes.
-    async fn finish(self) -> Result<(Recorded, u64), TelemetryError> {
+    /// the number of failed Loki pushes, and what went wrong on the way (the record
+    /// is returned whatever failed).
+    async fn finish(self) -> (Recorded, u64, Vec<TelemetryError>) {
         let GuardInner {
             provider,
             loki,
@@ -301,16 +368,17 @@ impl GuardInner {
             Ok::<(), TelemetryError>(())
         };
         let (spans, logs) = tokio::join!(spans, logs);
-        logs?;
+        let mut failures = Vec::new();
+        if let Err(e) = logs {
+            failures.push(e);
+        }
         match spans {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                // AlreadyShutdown cannot happen here; anything else is a real failure.
-                return Err(TelemetryError::TracerShutdown(e.to_string()));
-            }
-            Err(e) => return Err(TelemetryError::TracerShutdown(e.to_string())),
+            // AlreadyShutdown cannot happen here; anything else is a real failure.
+            Ok(Err(e)) => failures.push(TelemetryError::TracerShutdown(e.to_string())),
+            Err(e) => failures.push(TelemetryError::TracerShutdown(e.to_string())),
         }
-        Ok((
+        (
             Recorded {
                 logs: recorder.logs_manifest(),
                 traces: recorder.traces_manifest(),
@@ -321,7 +389,8 @@ impl GuardInner {
                     .collect(),
             },
             recorder.loki_push_failures(),
-        ))
+            failures,
+        )
     }
 }
 

@@ -205,13 +205,18 @@ pub async fn run(opts: Options) -> anyhow::Result<Manifest> {
         }
     }
     announce(serde_json::json!({ "event": "emitted" }));
-    metrics.after_emitted().await?;
+    let mut undelivered = cli::Undelivered::default();
+    undelivered.check(
+        "waiting for the scrapes after the workload",
+        metrics.after_emitted().await,
+    );
     let mut manifest = cli::manifest("volume", &opts.telemetry, started_at, recorded);
     manifest.metrics.process_metrics = crate::metrics_endpoint::process_metric_names();
     manifest.metrics.counters = metrics.endpoint.recorded().counters;
     metrics
         .finish(&manifest, &opts.manifest, serde_json::json!({}))
         .await?;
+    undelivered.into_result()?;
     Ok(manifest)
 }
 

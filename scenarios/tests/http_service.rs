@@ -237,3 +237,39 @@ fn http_get(addr: &str, path: &str) -> String {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
 }
+
+/// A Loki that takes no push (nothing listens on its port) is a finding, not an
+/// abort: the manifest is written with every line emitted and a loss naming the
+/// failed push, and only then does the scenario exit non-zero.
+#[test]
+fn an_unreachable_loki_still_gets_a_manifest_naming_the_loss_then_exit_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("lgtm-scenario-test-{}-lost", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest_path = dir.join("m.json");
+    let out = http_service()
+        .args(["--run-id", "t-lost", "--manifest"])
+        .arg(&manifest_path)
+        .args(["--loki-url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not everything was delivered"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(r#""event":"manifest""#), "{stdout}");
+    let manifest = Manifest::read(&manifest_path).expect("the manifest was written");
+    let _ = std::fs::remove_dir_all(&dir);
+    let lines: usize = manifest.logs.streams.iter().map(|s| s.lines.len()).sum();
+    assert!(lines > 0, "the lines emitted are listed");
+    let loss = manifest
+        .losses
+        .iter()
+        .find(|l| l.signal == "logs" && l.place.starts_with("loki push failed"))
+        .unwrap_or_else(|| panic!("no loss names the failed push: {:?}", manifest.losses));
+    assert!(loss.count > 0 && loss.count <= lines as u64, "{loss:?}");
+}

@@ -24,11 +24,13 @@ pub mod exit {
     /// At least one check passed and none failed (skips are allowed unless a required
     /// component is affected).
     pub const OK: i32 = 0;
-    /// A check failed, a component failed, or a required component (`--require`,
+    /// A check failed, a component failed (also one that died mid-run), a scenario
+    /// failed (its `<prefix>.scenario` check), or a required component (`--require`,
     /// `--require-all`) was skipped or stood in for.
     pub const CHECKS_FAILED: i32 = 1;
-    /// lgtm-check could not do its job: bad flags, Docker unreachable, a scenario that
-    /// would not run.
+    /// lgtm-check could not do its job: bad flags, Docker unreachable, a scenario
+    /// binary missing. A component or scenario that fails mid-run is not this: it is
+    /// a finding ([`CHECKS_FAILED`]), with the report written.
     pub const HARNESS_ERROR: i32 = 2;
     /// No check passed and none failed: nothing was verified (typically every image
     /// was missing). Not a success.
@@ -75,6 +77,70 @@ pub struct ComponentReport {
     /// then ran with the fixed one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused_guide_config: Option<String>,
+    /// Set when it was ready and then died during the run: when and how (its status
+    /// is then `failed`, and `reason` says so in a sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub died: Option<Death>,
+}
+
+/// How a component's container ended during the run, as Docker tells it (`State`
+/// of `docker inspect`, and the container's log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Death {
+    /// When it was seen dead, in ms after the run started (the stack's start).
+    pub after_ms: u64,
+    /// Docker's `State.FinishedAt` (RFC 3339), when Docker gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Docker's `State.ExitCode`; `None` when the container was gone (removed).
+    pub exit_code: Option<i64>,
+    /// Docker's `State.OOMKilled`: the kernel killed it for memory.
+    pub oom_killed: bool,
+    /// Docker's `State.Error`, when it gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The container's last log lines (stdout and stderr), oldest first.
+    pub last_log_lines: Vec<String>,
+}
+
+impl Death {
+    /// How it died, in a few words: `exit code 137, killed`, `exit code 137,
+    /// OOM-killed`, `exit code 1`, `its container is gone`.
+    ///
+    /// ```
+    /// use lgtm_check::core::report::Death;
+    /// let d = Death { after_ms: 1, finished_at: None, exit_code: Some(137), oom_killed: false,
+    ///                 error: None, last_log_lines: vec![] };
+    /// assert_eq!(d.how(), "exit code 137, killed");
+    /// ```
+    pub fn how(&self) -> String {
+        let Some(code) = self.exit_code else {
+            return "its container is gone".into();
+        };
+        let signal = match code {
+            _ if self.oom_killed => ", OOM-killed",
+            137 => ", killed",
+            143 => ", terminated",
+            134 => ", aborted",
+            139 => ", segmentation fault",
+            _ => "",
+        };
+        let error = match &self.error {
+            Some(e) if !e.is_empty() => format!(": {e}"),
+            _ => String::new(),
+        };
+        format!("exit code {code}{signal}{error}")
+    }
+
+    /// The sentence a report gives: `loki died during the run (exit code 137,
+    /// killed), 12.3 s after the run started`.
+    pub fn sentence(&self, c: Component) -> String {
+        format!(
+            "{c} died during the run ({}), {:.1} s after the run started",
+            self.how(),
+            self.after_ms as f64 / 1000.0
+        )
+    }
 }
 
 /// Where a component's skip reason names the image pull's own error.
@@ -121,7 +187,10 @@ impl ComponentReport {
             ComponentStatus::Failed if self.image.is_empty() => {
                 Some(format!("{} failed its preflight", self.name))
             }
-            ComponentStatus::Failed => Some(format!("{} failed to start", self.name)),
+            ComponentStatus::Failed => Some(match &self.died {
+                Some(d) => d.sentence(self.name),
+                None => format!("{} failed to start", self.name),
+            }),
         }
     }
 
@@ -625,7 +694,11 @@ impl Report {
                         c.name,
                         first_line(c.reason.as_deref().unwrap_or_default())
                     ),
-                    false => format!("{} failed to start", c.name),
+                    false => c
+                        .died
+                        .as_ref()
+                        .map(|d| d.sentence(c.name))
+                        .unwrap_or_else(|| format!("{} failed to start", c.name)),
                 });
             }
             if required.contains(&c.name) {
@@ -719,6 +792,7 @@ mod tests {
             reason: None,
             stand_in: stand_in.map(str::to_owned),
             refused_guide_config: None,
+            died: None,
         }
     }
 

@@ -33,6 +33,7 @@ mod tests {
                 reason: Some("image missing".into()),
                 stand_in: None,
                 refused_guide_config: None,
+                died: None,
             }],
             vec![CheckReport {
                 id: "metrics.http_requests_total.exact".into(),
@@ -90,6 +91,7 @@ mod tests {
                 )),
                 stand_in: None,
                 refused_guide_config: None,
+                died: None,
             }],
             ["http.logs.exact", "logql.guide.regex"]
                 .into_iter()

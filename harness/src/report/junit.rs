@@ -539,6 +539,7 @@ mod tests {
             reason: None,
             stand_in: None,
             refused_guide_config: None,
+            died: None,
         }
     }
 

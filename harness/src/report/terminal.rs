@@ -95,6 +95,9 @@ fn status_word(s: CheckStatus) -> &'static str {
     }
 }
 
+/// How many of a dead component's last log lines the terminal shows.
+const TERMINAL_LOG_LINES: usize = 5;
+
 /// The final report.
 pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "\nlgtm-check report — run {}", report.run_id)?;
@@ -141,6 +144,16 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             c.version.as_deref().unwrap_or("-"),
             note
         )?;
+    }
+    // A component that died mid-run: its last words (the JSON keeps 20 lines).
+    for c in &report.components {
+        if let Some(d) = &c.died {
+            let from = d.last_log_lines.len().saturating_sub(TERMINAL_LOG_LINES);
+            writeln!(out, "  {}'s last log lines before it died:", c.name)?;
+            for line in &d.last_log_lines[from..] {
+                writeln!(out, "    {}", one_line(&redact_url(line)))?;
+            }
+        }
     }
     writeln!(out, "\nChecks")?;
     writeln!(
@@ -252,6 +265,7 @@ mod tests {
                 reason: Some(ComponentReport::image_missing_reason("nope/none:1", pull)),
                 stand_in: None,
                 refused_guide_config: None,
+                died: None,
             })
             .collect();
         let checks = (0..30)

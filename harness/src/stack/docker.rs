@@ -69,6 +69,21 @@ pub enum ImageAvailability {
     },
 }
 
+/// A container's state, as `docker inspect` gives it (`State`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// `State.Running`.
+    pub running: bool,
+    /// `State.ExitCode` (meaningful once it is not running).
+    pub exit_code: Option<i64>,
+    /// `State.OOMKilled`.
+    pub oom_killed: bool,
+    /// `State.FinishedAt`, when it has finished.
+    pub finished_at: Option<String>,
+    /// `State.Error`, when there is one.
+    pub error: Option<String>,
+}
+
 /// A connection to the Docker engine.
 #[derive(Clone)]
 pub struct Docker {
@@ -352,6 +367,29 @@ impl Docker {
             self.remove_run(run).await?;
         }
         Ok(stale)
+    }
+
+    /// What Docker says of a container's state (`docker inspect`'s `State`); `Ok(None)`
+    /// when there is no such container (it was removed).
+    pub async fn container_state(&self, id: &str) -> Result<Option<ContainerState>, DockerError> {
+        match self.client.inspect_container(id, None).await {
+            Ok(r) => {
+                let s = r.state.unwrap_or_default();
+                Ok(Some(ContainerState {
+                    running: s.running.unwrap_or(false),
+                    exit_code: s.exit_code,
+                    oom_killed: s.oom_killed.unwrap_or(false),
+                    finished_at: s
+                        .finished_at
+                        .filter(|t| !t.is_empty() && !t.starts_with("0001-")),
+                    error: s.error.filter(|e| !e.is_empty()),
+                }))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.refused(format!("inspect container {id}"))(e)),
+        }
     }
 
     /// The last `lines` lines a container wrote (stdout and stderr).

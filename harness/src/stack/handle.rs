@@ -376,6 +376,7 @@ impl StackBuilder {
                         )),
                         stand_in: None,
                         refused_guide_config: None,
+                        died: None,
                     };
                     on_event(Event::ComponentFinished(&report));
                     reports.insert(c, report);
@@ -430,6 +431,7 @@ impl StackBuilder {
                         },
                         stand_in: r.spec.stand_in.clone(),
                         refused_guide_config: refused.get(c).cloned(),
+                        died: None,
                     };
                     running.insert(*c, r);
                     report
@@ -444,6 +446,7 @@ impl StackBuilder {
                         reason: Some(e.to_string()),
                         stand_in: None,
                         refused_guide_config: refused.get(c).cloned(),
+                        died: None,
                     };
                     first_failure.get_or_insert(e);
                     report
@@ -723,6 +726,21 @@ impl Stack {
             })
             .collect();
         b
+    }
+
+    /// A watch on this stack's running containers, which notices those that die
+    /// (see [`crate::liveness`]); deaths are timed from `started`. `None` when the
+    /// stack holds no Docker connection.
+    pub fn liveness(&self, started: std::time::Instant) -> Option<crate::liveness::Liveness> {
+        let docker = self.guard.as_ref()?.docker.clone();
+        let containers = self
+            .running
+            .iter()
+            .map(|(c, r)| (*c, r.container.id().to_owned()))
+            .collect();
+        Some(crate::liveness::Liveness::watch(
+            docker, containers, started,
+        ))
     }
 
     /// Removes the containers and the network now; returns how many objects were
