@@ -482,10 +482,6 @@ pub async fn run_check(
         time_to_visible_ms: None,
         skipped_because: Vec::new(),
     };
-    if let Query::NotPossible { reason } = &check.query {
-        report.reason = reason.clone();
-        return report;
-    }
     if matches!(check.query, Query::ConfigField { .. })
         && config_path(check.component, backends.mimir).is_none()
     {
@@ -509,6 +505,12 @@ pub async fn run_check(
             .unwrap_or_else(|| "it was not started".into());
         report.reason = format!("needs {first}, which is not running ({why})");
         report.skipped_because = down;
+        return report;
+    }
+    // After the components: a check that could not be asked anyway is skipped for
+    // the component that is down, grouped with the others it took with it.
+    if let Query::NotPossible { reason } = &check.query {
+        report.reason = reason.clone();
         return report;
     }
     if let Some(why) = unanswerable(check, backends).await {

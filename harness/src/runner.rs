@@ -363,11 +363,29 @@ async fn scenarios_and_checks_in(
             };
             match started {
                 Ok(g) => {
+                    // Only the signals the stack can receive (a deliberate break of
+                    // the path is still sent into it).
+                    let up = sinks.gateway.as_ref().map(|c| &c.upstreams);
+                    let signals: Vec<&str> = [
+                        ("traces", up.is_some_and(|u| u.traces.is_some())),
+                        ("logs", up.is_some_and(|u| u.logs.is_some())),
+                        ("metrics", up.is_some_and(|u| u.metrics.is_some())),
+                    ]
+                    .into_iter()
+                    .filter_map(|(s, on)| on.then_some(s))
+                    .collect();
+                    let signals = if signals.is_empty() {
+                        "none".to_string()
+                    } else {
+                        signals.join(",")
+                    };
                     args.extend([
                         "--otlp-endpoint".to_string(),
                         g.grpc_url(),
                         "--otlp-protocol".to_string(),
                         "grpc".to_string(),
+                        "--signals".to_string(),
+                        signals,
                     ]);
                     gateway = Some(g);
                 }

@@ -238,6 +238,65 @@ pub struct Options {
     pub manifest: PathBuf,
     /// Requests to handle.
     pub requests: u32,
+    /// The signals it exports (the others are recorded by the code, never sent).
+    pub signals: Signals,
+}
+
+/// Which signals the scenario exports: all three by default; the harness leaves out
+/// a signal whose backend does not run, so that nothing is sent where nothing can
+/// receive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    /// Spans.
+    pub traces: bool,
+    /// Log records.
+    pub logs: bool,
+    /// Metric points (and the exemplar histogram).
+    pub metrics: bool,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            traces: true,
+            logs: true,
+            metrics: true,
+        }
+    }
+}
+
+impl std::str::FromStr for Signals {
+    type Err = String;
+
+    /// `traces,logs,metrics` (any of them, comma-separated; `none` for none).
+    ///
+    /// ```
+    /// use lgtm_scenarios::otlp_service::Signals;
+    /// let s: Signals = "traces,metrics".parse().unwrap();
+    /// assert!(s.traces && !s.logs && s.metrics);
+    /// assert!("spans".parse::<Signals>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut s = Signals {
+            traces: false,
+            logs: false,
+            metrics: false,
+        };
+        for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "traces" => s.traces = true,
+                "logs" => s.logs = true,
+                "metrics" => s.metrics = true,
+                "none" => {}
+                other => {
+                    return Err(format!(
+                        "unknown signal `{other}` (known: traces, logs, metrics, none)"
+                    ));
+                }
+            }
+        }
+        Ok(s)
+    }
 }
 
 /// The resource of every signal: see the module docs. Sorted by key.
@@ -441,7 +500,11 @@ impl Pipeline {
     /// Builds the exporters and providers and installs the global subscriber: fmt to
     /// stderr (`RUST_LOG`), tracing-opentelemetry and the logs bridge for this
     /// crate's spans and events only (the exporters' own logs must not loop back).
-    fn start(config: &TelemetryConfig, otlp: &OtlpConfig) -> anyhow::Result<Self> {
+    fn start(
+        config: &TelemetryConfig,
+        otlp: &OtlpConfig,
+        signals: Signals,
+    ) -> anyhow::Result<Self> {
         let ledger = Arc::new(Ledger::default());
         let built = |signal: &'static str| {
             move |e: opentelemetry_otlp::ExporterBuildError| {
@@ -508,30 +571,35 @@ impl Pipeline {
             )
             .build();
 
-        let tracer = SdkTracerProvider::builder()
+        // A signal left out gets no processor or reader: the code still records it,
+        // nothing is exported.
+        let mut tracer = SdkTracerProvider::builder()
             .with_sampler(crate::telemetry::sdk_sampler(config.sampler))
-            .with_resource(resource.clone())
-            .with_span_processor(
+            .with_resource(resource.clone());
+        if signals.traces {
+            tracer = tracer.with_span_processor(
                 BatchSpanProcessor::builder(Checked {
                     inner: spans,
                     ledger: ledger.clone(),
                 })
                 .build(),
-            )
-            .build();
-        let logger = SdkLoggerProvider::builder()
-            .with_resource(resource.clone())
-            .with_log_processor(
+            );
+        }
+        let tracer = tracer.build();
+        let mut logger = SdkLoggerProvider::builder().with_resource(resource.clone());
+        if signals.logs {
+            logger = logger.with_log_processor(
                 BatchLogProcessor::builder(Checked {
                     inner: logs,
                     ledger: ledger.clone(),
                 })
                 .build(),
-            )
-            .build();
-        let meter = SdkMeterProvider::builder()
-            .with_resource(resource)
-            .with_reader(
+            );
+        }
+        let logger = logger.build();
+        let mut meter = SdkMeterProvider::builder().with_resource(resource);
+        if signals.metrics {
+            meter = meter.with_reader(
                 PeriodicReader::builder(Checked {
                     inner: metrics,
                     ledger: ledger.clone(),
@@ -539,8 +607,9 @@ impl Pipeline {
                 // Only the final flush exports: the run takes well under a minute.
                 .with_interval(Duration::from_secs(60))
                 .build(),
-            )
-            .build();
+            );
+        }
+        let meter = meter.build();
 
         let ours = || Targets::new().with_target("lgtm_scenarios", LevelFilter::TRACE);
         let otel_layer = tracing_opentelemetry::layer()
@@ -930,7 +999,7 @@ async fn emit(opts: &Options) -> anyhow::Result<serde_json::Value> {
     let otlp = opts.telemetry.otlp.as_ref().context(
         "otlp-service sends everything over OTLP: give --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT",
     )?;
-    let pipeline = Pipeline::start(&opts.telemetry, otlp)?;
+    let pipeline = Pipeline::start(&opts.telemetry, otlp, opts.signals)?;
     let start = unix_nanos();
     let mut handled = Vec::with_capacity(opts.requests as usize);
     {
@@ -949,16 +1018,19 @@ async fn emit(opts: &Options) -> anyhow::Result<serde_json::Value> {
             failures.join("; ")
         );
     }
-    let exemplars = handled.iter().filter(|h| h.sampled).count();
-    let request = checkout_duration_request(
-        &resource_attributes(&opts.telemetry),
-        &handled,
-        start,
-        unix_nanos(),
-    );
-    send_metrics(otlp, &crate::telemetry::process_env(), request)
-        .await
-        .context("sending the exemplar histogram")?;
+    let mut exemplars = 0;
+    if opts.signals.metrics {
+        exemplars = handled.iter().filter(|h| h.sampled).count();
+        let request = checkout_duration_request(
+            &resource_attributes(&opts.telemetry),
+            &handled,
+            start,
+            unix_nanos(),
+        );
+        send_metrics(otlp, &crate::telemetry::process_env(), request)
+            .await
+            .context("sending the exemplar histogram")?;
+    }
     Ok(serde_json::json!({
         "event": "emitted",
         "requests": opts.requests,

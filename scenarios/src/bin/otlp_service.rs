@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use lgtm_scenarios::cli::CommonArgs;
-use lgtm_scenarios::otlp_service::{DEFAULT_REQUESTS, Options, run};
+use lgtm_scenarios::otlp_service::{DEFAULT_REQUESTS, Options, Signals, run};
 
 /// Handle a deterministic series of order requests, exporting all three signals over
 /// OTLP, and write the manifest.
@@ -16,6 +16,9 @@ struct Args {
     /// Requests to handle (one trace each; one in four fails).
     #[arg(long, default_value_t = DEFAULT_REQUESTS)]
     requests: u32,
+    /// The signals to export: `traces,logs,metrics` (default), any of them, or `none`.
+    #[arg(long, default_value = "traces,logs,metrics")]
+    signals: Signals,
 }
 
 #[tokio::main]
@@ -29,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         telemetry,
         manifest: a.common.manifest,
         requests: a.requests,
+        signals: a.signals,
     })
     .await
     .map(|_| ())
