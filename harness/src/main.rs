@@ -37,7 +37,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the stack in containers (or, with --target external, use a running
-    /// deployment), run the scenarios, run every check, print the report.
+    /// deployment), run the scenarios, run every check, print the report. With
+    /// --target external --record PATH: no scenario, the exact checks of a tap's
+    /// record.
     Run(Box<RunArgs>),
     /// Remove containers and networks left by runs whose process is gone.
     Cleanup,
@@ -169,6 +171,11 @@ struct RunArgs {
     /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
     #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
     config_files: Vec<String>,
+    /// Run no scenario: check exactly what this record (written by `lgtm-check tap`
+    /// or `lgtm-check app --record`) says was sent, against the deployment given by
+    /// --target external; the checks are `tap.*`.
+    #[arg(long, value_name = "PATH")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -352,6 +359,9 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
+    if let Some(path) = &args.record {
+        return run_record(&args, &plan, deployment, path).await;
+    }
     if let Some(deployment) = deployment {
         eprintln!(
             "lgtm-check: run {} on {}",
@@ -386,9 +396,58 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// `run --record PATH`: the record checked against the external target; no
+/// scenario runs.
+async fn run_record(
+    args: &RunArgs,
+    plan: &RunPlan,
+    deployment: Option<Deployment>,
+    path: &std::path::Path,
+) -> ExitCode {
+    use lgtm_check::record_command::{self, RecordRunError};
+    let usage = |e: RecordRunError| {
+        report_error(&e);
+        ExitCode::from(exit::HARNESS_ERROR as u8)
+    };
+    let Some(deployment) = deployment else {
+        return usage(RecordRunError::NotExternal);
+    };
+    let scenario_flags = [
+        ("--scenario", !args.scenarios.is_empty()),
+        ("--log-lines", args.log_lines.is_some()),
+        ("--spans", args.spans.is_some()),
+        ("--series", args.series.is_some()),
+    ];
+    if let Some((flag, _)) = scenario_flags.iter().find(|(_, given)| *given) {
+        return usage(RecordRunError::ScenarioFlag { flag });
+    }
+    let record = match record_command::read(path) {
+        Ok(r) => r,
+        Err(e) => return usage(e.into()),
+    };
+    eprintln!(
+        "lgtm-check: the record {} (run {}) on {}",
+        path.display(),
+        record.run_id,
+        redact_url(&deployment.target.to_string())
+    );
+    let report = tokio::select! {
+        r = record_command::run(plan, &deployment, &record, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted (nothing was started on the target)");
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    finish(&report, plan)
+}
+
 async fn soak(args: SoakArgs) -> ExitCode {
     if args.run.run_id.is_some() {
         eprintln!("lgtm-check: soak gives each run its own id; --run-id cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if args.run.record.is_some() {
+        eprintln!("lgtm-check: soak runs the scenarios N times; --record cannot be used");
         return ExitCode::from(exit::HARNESS_ERROR as u8);
     }
     if args.run.target.target.is_some() {
