@@ -67,7 +67,8 @@ enum Command {
     Tap(Box<TapCommandArgs>),
     /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
     /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
-    /// memory, volume throughput and loss. Prints tables; `--json` writes them.
+    /// memory, volume throughput and loss, OTLP throughput through the gateway vs
+    /// straight to the backends. Prints tables; `--json` writes them.
     Bench(BenchArgs),
 }
 
@@ -90,6 +91,17 @@ struct BenchArgs {
     /// Volume sizes of metric series (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     series: Vec<u64>,
+    /// OTLP requests per signal sent straight to the backends and again through the
+    /// gateway (0 leaves the gateway's measurement out).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    gateway_requests: usize,
+    /// Spans, and log records, per gateway-measurement request.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    gateway_batch: usize,
+    /// Metric points per gateway-measurement request (default 100: both paths stay
+    /// within Cortex's default ingestion burst).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    gateway_points: usize,
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -519,6 +531,11 @@ async fn bench(args: BenchArgs) -> ExitCode {
         log_lines: args.log_lines,
         spans: args.spans,
         series: args.series,
+        gateway: lgtm_check::bench::gateway::GatewayLoad {
+            requests: args.gateway_requests,
+            batch: args.gateway_batch.max(1),
+            points: args.gateway_points.max(1),
+        },
     };
     let progress = |what: &str| eprintln!("lgtm-check bench: {what}");
     let report = tokio::select! {
