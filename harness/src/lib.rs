@@ -40,7 +40,9 @@
 //! - [`gateway`]: the recording gateway between a program and the backends, which
 //!   forwards every request and records every item with the backend's answer;
 //! - [`tap_command`]: `lgtm-check tap`, the gateway on its own in front of a running
-//!   deployment.
+//!   deployment;
+//! - [`record_command`]: `lgtm-check run --target external --record PATH`, a tap's
+//!   record checked against the deployment.
 
 #![warn(missing_docs)]
 
@@ -55,6 +57,7 @@ pub mod external;
 pub mod gate_command;
 pub mod gateway;
 pub mod liveness;
+pub mod record_command;
 pub mod remote_write;
 pub mod report;
 pub mod runner;

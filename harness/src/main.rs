@@ -38,7 +38,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the stack in containers (or, with --target external, use a running
-    /// deployment), run the scenarios, run every check, print the report.
+    /// deployment), run the scenarios, run every check, print the report. With
+    /// --target external --record PATH: no scenario, the exact checks of a tap's
+    /// record.
     Run(Box<RunArgs>),
     /// Remove containers and networks left by runs whose process is gone.
     Cleanup,
@@ -66,7 +68,8 @@ enum Command {
     Tap(Box<TapCommandArgs>),
     /// Measure, side by side with a bare baseline: stack ready vs `docker run`,
     /// time-to-visible per signal vs a 5 ms probe, the default run cold and warm,
-    /// memory, volume throughput and loss. Prints tables; `--json` writes them.
+    /// memory, volume throughput and loss, OTLP throughput through the gateway vs
+    /// straight to the backends. Prints tables; `--json` writes them.
     Bench(BenchArgs),
 }
 
@@ -89,6 +92,17 @@ struct BenchArgs {
     /// Volume sizes of metric series (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     series: Vec<u64>,
+    /// OTLP requests per signal sent straight to the backends and again through the
+    /// gateway (0 leaves the gateway's measurement out).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    gateway_requests: usize,
+    /// Spans, and log records, per gateway-measurement request.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    gateway_batch: usize,
+    /// Metric points per gateway-measurement request (default 100: both paths stay
+    /// within Cortex's default ingestion burst).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    gateway_points: usize,
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -170,6 +184,11 @@ struct RunArgs {
     /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
     #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
     config_files: Vec<String>,
+    /// Run no scenario: check exactly what this record (written by `lgtm-check tap`
+    /// or `lgtm-check app --record`) says was sent, against the deployment given by
+    /// --target external; the checks are `tap.*`.
+    #[arg(long, value_name = "PATH")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -353,6 +372,9 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
+    if let Some(path) = &args.record {
+        return run_record(&args, &plan, deployment, path).await;
+    }
     if let Some(deployment) = deployment {
         eprintln!(
             "lgtm-check: run {} on {}",
@@ -387,9 +409,58 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// `run --record PATH`: the record checked against the external target; no
+/// scenario runs.
+async fn run_record(
+    args: &RunArgs,
+    plan: &RunPlan,
+    deployment: Option<Deployment>,
+    path: &std::path::Path,
+) -> ExitCode {
+    use lgtm_check::record_command::{self, RecordRunError};
+    let usage = |e: RecordRunError| {
+        report_error(&e);
+        ExitCode::from(exit::HARNESS_ERROR as u8)
+    };
+    let Some(deployment) = deployment else {
+        return usage(RecordRunError::NotExternal);
+    };
+    let scenario_flags = [
+        ("--scenario", !args.scenarios.is_empty()),
+        ("--log-lines", args.log_lines.is_some()),
+        ("--spans", args.spans.is_some()),
+        ("--series", args.series.is_some()),
+    ];
+    if let Some((flag, _)) = scenario_flags.iter().find(|(_, given)| *given) {
+        return usage(RecordRunError::ScenarioFlag { flag });
+    }
+    let record = match record_command::read(path) {
+        Ok(r) => r,
+        Err(e) => return usage(e.into()),
+    };
+    eprintln!(
+        "lgtm-check: the record {} (run {}) on {}",
+        path.display(),
+        record.run_id,
+        redact_url(&deployment.target.to_string())
+    );
+    let report = tokio::select! {
+        r = record_command::run(plan, &deployment, &record, &print_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lgtm-check: interrupted (nothing was started on the target)");
+            return ExitCode::from(exit::INTERRUPTED as u8);
+        }
+    };
+    finish(&report, plan)
+}
+
 async fn soak(args: SoakArgs) -> ExitCode {
     if args.run.run_id.is_some() {
         eprintln!("lgtm-check: soak gives each run its own id; --run-id cannot be used");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if args.run.record.is_some() {
+        eprintln!("lgtm-check: soak runs the scenarios N times; --record cannot be used");
         return ExitCode::from(exit::HARNESS_ERROR as u8);
     }
     if args.run.target.target.is_some() {
@@ -461,6 +532,11 @@ async fn bench(args: BenchArgs) -> ExitCode {
         log_lines: args.log_lines,
         spans: args.spans,
         series: args.series,
+        gateway: lgtm_check::bench::gateway::GatewayLoad {
+            requests: args.gateway_requests,
+            batch: args.gateway_batch.max(1),
+            points: args.gateway_points.max(1),
+        },
     };
     let progress = |what: &str| eprintln!("lgtm-check bench: {what}");
     let report = tokio::select! {

@@ -446,3 +446,261 @@ fn tap_without_an_external_target_or_on_a_taken_port_exits_2_naming_why() {
     assert!(!std::path::Path::new(record).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A record as `lgtm-check tap` writes it: one span, one OTLP log record and one
+/// gauge point, each acknowledged.
+fn one_of_each() -> lgtm_check::core::record::Record {
+    use lgtm_check::core::record::*;
+    let t = 1_732_540_000_000_000_000u64;
+    let resource = Attributes::from([("service.name".into(), "shop".into())]);
+    let mut r = Record::new("rec-test");
+    r.spans.push(RecordedSpan {
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: "00f067aa0ba902b7".into(),
+        parent_span_id: None,
+        name: "GET /".into(),
+        kind: "server".into(),
+        status: "unset".into(),
+        start_unix_nanos: t,
+        end_unix_nanos: t + 1_000_000,
+        attributes: Attributes::new(),
+        resource: resource.clone(),
+        scope: Scope::default(),
+        acked: true,
+    });
+    r.logs.push(RecordedLog {
+        time_unix_nano: t,
+        observed_time_unix_nano: t,
+        severity_number: 9,
+        severity_text: "INFO".into(),
+        body: "order 42 paid".into(),
+        attributes: Attributes::new(),
+        trace_id: None,
+        span_id: None,
+        flags: 0,
+        resource: resource.clone(),
+        scope: Scope::default(),
+        acked: true,
+    });
+    r.points.push(RecordedPoint {
+        metric: "queue.depth".into(),
+        unit: String::new(),
+        kind: MetricKind::Gauge,
+        temporality: Temporality::Unspecified,
+        attributes: Attributes::new(),
+        resource,
+        scope: Scope::default(),
+        time_unix_nano: t,
+        start_time_unix_nano: 0,
+        value: Some(3.0),
+        count: None,
+        sum: None,
+        bounds: Vec::new(),
+        bucket_counts: Vec::new(),
+        quantiles: Vec::new(),
+        exemplars: Vec::new(),
+        acked: true,
+    });
+    r
+}
+
+/// `lgtm-check run --target external --record RECORD --json …` with `args`: exit
+/// code, stdout, stderr and the JSON report (`Null` when none was written).
+fn run_record(dir: &std::path::Path, args: &[&str]) -> (i32, String, String, serde_json::Value) {
+    let json = dir.join("report.json");
+    let mut all = vec![
+        "run",
+        "--target",
+        "external",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = lgtm_check(&all, &[]);
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (code, stdout, stderr, report)
+}
+
+#[test]
+fn a_record_against_refused_ports_fails_its_components_and_skips_its_checks_by_name() {
+    let dir = scratch("record-refused");
+    let record = dir.join("record.json");
+    std::fs::write(&record, serde_json::to_string(&one_of_each()).unwrap()).unwrap();
+    let refused = "http://127.0.0.1:1";
+    let (code, stdout, stderr, report) = run_record(
+        &dir,
+        &[
+            "--loki-url",
+            refused,
+            "--tempo-url",
+            refused,
+            "--otlp-url",
+            refused,
+            "--prometheus-url",
+            refused,
+            "--remote-write-url",
+            refused,
+            "--record",
+            record.to_str().unwrap(),
+        ],
+    );
+    // A component that fails its preflight fails the run.
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(report["run_id"], "rec-test", "{report:#}");
+    for c in report["components"].as_array().unwrap() {
+        if c["name"] == "grafana" {
+            continue;
+        }
+        assert_eq!(c["status"], "failed", "{c:#}");
+        assert!(
+            c["reason"].as_str().unwrap().contains("connection refused"),
+            "{c:#}"
+        );
+    }
+    let checks = report["checks"].as_array().unwrap();
+    let ids: Vec<&str> = checks.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["tap.traces.exact", "tap.logs.exact", "tap.metrics.exact"],
+        "{report:#}"
+    );
+    for (c, component) in checks.iter().zip(["tempo", "loki", "mimir"]) {
+        assert_eq!(c["status"], "skip", "{c:#}");
+        let reason = c["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!("{component} failed its preflight")),
+            "{c:#}"
+        );
+    }
+    // What the record says was sent, per signal.
+    let sent: Vec<(String, u64)> = report["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["signal"].as_str().unwrap().to_owned(),
+                s["items"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("traces".to_string(), 1),
+            ("logs".to_string(), 1),
+            ("metrics".to_string(), 1)
+        ]
+    );
+    assert!(
+        stdout.contains("sent through lgtm-check's gateway"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_record_verifies_nothing_and_exits_3() {
+    // A Loki that answers every request 200: its preflight passes.
+    let app =
+        axum::Router::new().fallback(|| async { ([("content-type", "application/json")], "{}") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let loki = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = scratch("record-empty");
+    let record = dir.join("record.json");
+    let empty = lgtm_check::core::record::Record::new("empty");
+    std::fs::write(&record, serde_json::to_string(&empty).unwrap()).unwrap();
+    let (dir2, record2) = (dir.clone(), record.clone());
+    let (code, stdout, stderr, report) = tokio::task::spawn_blocking(move || {
+        run_record(
+            &dir2,
+            &["--loki-url", &loki, "--record", record2.to_str().unwrap()],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert_eq!(report["summary"]["passed"], 0, "{report:#}");
+    for c in report["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "skip", "{c:#}");
+        assert!(
+            c["reason"].as_str().unwrap().starts_with("not emitted"),
+            "{c:#}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_record_that_cannot_be_used_or_without_an_external_target_exits_2_naming_why() {
+    let dir = scratch("record-bad");
+    let missing = dir.join("missing-record.json");
+    let (code, _, stderr, report) = run_record(
+        &dir,
+        &[
+            "--loki-url",
+            "http://127.0.0.1:1",
+            "--record",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot read the gateway's record {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(report, serde_json::Value::Null);
+
+    let foreign = dir.join("manifest.json");
+    std::fs::write(&foreign, r#"{"schema_version": 1, "scenario": "x"}"#).unwrap();
+    let (code, _, stderr, _) = run_record(
+        &dir,
+        &[
+            "--loki-url",
+            "http://127.0.0.1:1",
+            "--record",
+            foreign.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the gateway's record {} is not valid",
+            foreign.display()
+        )),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = lgtm_check(&["run", "--record", foreign.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "--record checks a record against a running deployment: give --target external"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr, _) = run_record(
+        &dir,
+        &[
+            "--loki-url",
+            "http://127.0.0.1:1",
+            "--scenario",
+            "http",
+            "--record",
+            foreign.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--record runs no scenario, so --scenario cannot be used"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

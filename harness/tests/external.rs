@@ -296,3 +296,321 @@ fn input_that_is_malformed_before_anything_runs_exits_2_with_its_name() {
     );
     assert!(!stderr.contains("CanaryPass3"), "{stderr}");
 }
+
+/// OTLP/HTTP protobuf requests of one program run `run_id`: a trace of two spans, two
+/// log records (one written inside the root span) and two metric points (a gauge
+/// and a monotonic sum), stamped now.
+mod program {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+        metric, number_data_point,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    pub const TRACE_ID: [u8; 16] = [0x5e; 16];
+
+    fn kv(key: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn resource(run_id: &str) -> Option<Resource> {
+        Some(Resource {
+            attributes: vec![kv("service.name", "recorded-shop"), kv("run_id", run_id)],
+            ..Default::default()
+        })
+    }
+
+    fn now_ns() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    }
+
+    pub fn traces(run_id: &str) -> ExportTraceServiceRequest {
+        let t = now_ns();
+        let span = |id: u8, parent: Option<u8>, name: &str| Span {
+            trace_id: TRACE_ID.to_vec(),
+            span_id: vec![0, 0, 0, 0, 0, 0, 0x5e, id],
+            parent_span_id: parent
+                .map(|p| vec![0, 0, 0, 0, 0, 0, 0x5e, p])
+                .unwrap_or_default(),
+            name: name.into(),
+            kind: if parent.is_none() { 2 } else { 3 },
+            start_time_unix_nano: t - 50_000_000,
+            end_time_unix_nano: t,
+            attributes: vec![kv("order.id", "42")],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(run_id),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        span(1, None, "POST /orders"),
+                        span(2, Some(1), "charge card"),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    pub fn logs(run_id: &str) -> ExportLogsServiceRequest {
+        let t = now_ns();
+        let record = |i: u64, body: &str, in_span: bool| LogRecord {
+            time_unix_nano: t + i,
+            observed_time_unix_nano: t + i,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body.into())),
+            }),
+            trace_id: if in_span {
+                TRACE_ID.to_vec()
+            } else {
+                Vec::new()
+            },
+            span_id: if in_span {
+                vec![0, 0, 0, 0, 0, 0, 0x5e, 1]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(run_id),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![
+                        record(1, "order 42 received", true),
+                        record(2, "queue drained", false),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    pub fn metrics(run_id: &str) -> ExportMetricsServiceRequest {
+        let t = now_ns();
+        let point = |v: f64| NumberDataPoint {
+            start_time_unix_nano: t - 10_000_000_000,
+            time_unix_nano: t,
+            value: Some(number_data_point::Value::AsDouble(v)),
+            attributes: vec![kv("queue", "orders")],
+            ..Default::default()
+        };
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource(run_id),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        Metric {
+                            name: "recorded_queue_depth".into(),
+                            data: Some(metric::Data::Gauge(Gauge {
+                                data_points: vec![point(7.0)],
+                            })),
+                            ..Default::default()
+                        },
+                        Metric {
+                            name: "recorded_orders".into(),
+                            data: Some(metric::Data::Sum(Sum {
+                                data_points: vec![point(3.0)],
+                                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                                is_monotonic: true,
+                            })),
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+}
+
+/// A port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
+    use prost::Message as _;
+    let Some(stack) = stack().await else { return };
+    let loki = stack.loki_url().unwrap();
+    let tempo = stack.url(Component::Tempo).unwrap();
+    let otlp = stack.otlp_grpc_url().unwrap();
+    let prometheus = stack.prometheus_query_url().unwrap();
+    let remote_write = stack.remote_write_url().unwrap();
+    let metrics_otlp = stack.metrics_otlp_url().unwrap();
+    let target: Vec<&str> = vec![
+        "--loki-url",
+        &loki,
+        "--tempo-url",
+        &tempo,
+        "--otlp-url",
+        &otlp,
+        "--prometheus-url",
+        &prometheus,
+        "--remote-write-url",
+        &remote_write,
+        "--metrics-otlp-url",
+        &metrics_otlp,
+    ];
+    let dir = std::env::temp_dir().join(format!("lgtm-check-tap-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("record.json");
+    let run_id = format!("tap-live-{}", std::process::id());
+
+    // 1. The tap in front of the stack's URLs; a program's three signals through it.
+    let http_port = free_port();
+    let mut tap = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
+            tap.env_remove(&key);
+        }
+    }
+    let child = tap
+        .current_dir(&dir)
+        .args(["tap", "--target", "external"])
+        .args(&target)
+        .args(["--record", record.to_str().unwrap(), "--run-id", &run_id])
+        .args(["--grpc-port", &free_port().to_string()])
+        .args(["--http-port", &http_port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http_port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the tap did not start");
+    for (path, body) in [
+        ("/v1/traces", program::traces(&run_id).encode_to_vec()),
+        ("/v1/logs", program::logs(&run_id).encode_to_vec()),
+        ("/v1/metrics", program::metrics(&run_id).encode_to_vec()),
+    ] {
+        let answer = http
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+
+    // 2. The record checked against the same target: every tap.* check passes.
+    let record_arg = record.to_str().unwrap().to_owned();
+    let mut args = target.clone();
+    args.extend(["--record", &record_arg, "--check-timeout", "60"]);
+    let (code, stdout, stderr, report) = run(&args, &[]);
+    let statuses: Vec<String> = report["checks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{} {} {}", c["status"], c["id"], c["reason"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("{}\n{stdout}", statuses.join("\n"));
+    assert_eq!(report["run_id"], run_id.as_str(), "{report:#}");
+    for id in ["tap.traces.exact", "tap.logs.exact", "tap.metrics.exact"] {
+        let c = check(&report, id);
+        assert_eq!(c["status"], "pass", "{id}: {c:#}\n{stdout}");
+    }
+    let sent: Vec<(String, u64, u64)> = report["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["signal"].as_str().unwrap().to_owned(),
+                s["items"].as_u64().unwrap(),
+                s["acked"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("traces".to_string(), 2, 2),
+            ("logs".to_string(), 2, 2),
+            ("metrics".to_string(), 2, 2)
+        ],
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["failed"], 0, "{stdout}");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // 3. A record that claims one span more than was sent: that span is missing.
+    let text = std::fs::read_to_string(&record).unwrap();
+    let mut claimed = lgtm_check::core::record::Record::parse(&text, "record.json").unwrap();
+    let mut extra = claimed.spans[1].clone();
+    extra.span_id = "00000000005e0009".into();
+    extra.name = "never sent".into();
+    claimed.spans.push(extra);
+    let claimed_path = dir.join("claimed.json");
+    std::fs::write(&claimed_path, serde_json::to_string(&claimed).unwrap()).unwrap();
+    let claimed_arg = claimed_path.to_str().unwrap().to_owned();
+    let mut args = target.clone();
+    args.extend(["--record", &claimed_arg, "--check-timeout", "15"]);
+    let (code, stdout, stderr, report) = run(&args, &[]);
+    let c = check(&report, "tap.traces.exact");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let reason = c["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("00000000005e0009") && reason.contains("never sent"),
+        "{c:#}"
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -448,7 +448,8 @@ pub struct ExternalTarget {
     pub loki_otlp: Option<Service>,
     /// The metrics backend's OTLP endpoint (`metrics-otlp-url`) with the
     /// remote-write tenant (it writes where remote write does). Only `lgtm-check tap`
-    /// uses it (not in a run's report).
+    /// forwards to it, and `run --record` reads from it how the tap's metrics were
+    /// stored (not in a run's report).
     #[serde(skip)]
     pub metrics_otlp: Option<Service>,
     /// How every request authenticates, the same for all components.

@@ -14,10 +14,14 @@
 //! 4. on that stack, the volume scenario at several sizes per signal: throughput (items
 //!    over the time from the scenario's start to its flush) and loss (what the exact
 //!    checks found missing) with the stack's push-back;
-//! 5. the same images and configs started by `docker run` and polled every 5 ms (the
+//! 5. on that stack, OTLP throughput through lgtm-check's recording gateway against
+//!    the same requests sent straight to the backends ([`gateway`]);
+//! 6. the same images and configs started by `docker run` and polled every 5 ms (the
 //!    raw baseline of 2).
 //!
-//! Main items: [`bench()`], [`BenchReport`], [`percentile`].
+//! Main items: [`bench()`], [`BenchReport`], [`percentile`], [`gateway::measure`].
+
+pub mod gateway;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -173,6 +177,9 @@ pub struct BenchReport {
     pub visible: Vec<Visible>,
     /// Throughput and loss per volume size.
     pub volume: Vec<Volume>,
+    /// OTLP throughput per signal, straight to the backends and through the
+    /// gateway (times in ms; items counted per path).
+    pub gateway: Vec<gateway::GatewayThroughput>,
     /// What could not be measured and why, and the default run's outcome.
     pub notes: Vec<String>,
 }
@@ -190,6 +197,8 @@ pub struct BenchOptions {
     pub spans: Vec<u64>,
     /// Volume sizes of metric series, one volume run each.
     pub series: Vec<u64>,
+    /// What the gateway's throughput measurement sends per signal and path.
+    pub gateway: gateway::GatewayLoad,
 }
 
 fn unix_ns() -> u128 {
@@ -1027,6 +1036,7 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
         harness_peak_rss_mib: None,
         visible: Vec::new(),
         volume: Vec::new(),
+        gateway: Vec::new(),
         notes: Vec::new(),
     };
     if !opts.skip_run {
@@ -1071,6 +1081,22 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
     report.visible = visible(&stack, opts.samples, &prefix).await;
     progress("volume throughput");
     report.volume = volume(&stack, plan, scrape_port, opts, &prefix).await;
+    if opts.gateway.requests > 0 {
+        progress("OTLP throughput: straight to the backends, then through the gateway");
+        let run_id = format!("{prefix}-gateway");
+        let config = crate::gateway::GatewayConfig::for_stack(
+            &stack,
+            &run_id,
+            stack.record_mapping().metrics,
+        );
+        report.gateway = gateway::measure(
+            &gateway::Endpoints::of_stack(&stack),
+            config,
+            opts.gateway,
+            &run_id,
+        )
+        .await;
+    }
     stack.stop().await;
     progress("the raw baseline: docker run and a 5 ms poll");
     let (raw, raw_all, notes) = raw_start(&specs, &prefix).await;
@@ -1225,8 +1251,45 @@ impl BenchReport {
                 v.pushback.as_deref().unwrap_or("none")
             )?;
         }
+        if !self.gateway.is_empty() {
+            writeln!(
+                out,
+                "\n| OTLP through the gateway ({} in flight, {} alternating rounds) | requests × items | direct (ms) | through the gateway (ms) | ratio (goal ≤ 1.2) | items sent per path | acked direct | answered by the gateway | recorded | acked in the record | lost |",
+                gateway::IN_FLIGHT,
+                gateway::ROUNDS
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+            for g in &self.gateway {
+                writeln!(
+                    out,
+                    "| {} → {} | {} × {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    g.signal,
+                    g.upstream,
+                    g.requests,
+                    g.items_per_request,
+                    ms(g.direct_ms.map(|v| v as f64)),
+                    ms(g.gateway_ms.map(|v| v as f64)),
+                    g.ratio.map_or("-".into(), |r| format!("{r:.2}")),
+                    g.sent,
+                    g.direct_acked,
+                    g.gateway_answered,
+                    g.recorded,
+                    g.acked,
+                    if g.nothing_lost() {
+                        "none"
+                    } else {
+                        "see notes"
+                    }
+                )?;
+            }
+        }
         for n in &self.notes {
             writeln!(out, "\nnote: {n}")?;
+        }
+        for g in &self.gateway {
+            for n in &g.notes {
+                writeln!(out, "note: gateway {}: {n}", g.signal)?;
+            }
         }
         for v in &self.visible {
             for miss in v.misses.iter().take(3) {
