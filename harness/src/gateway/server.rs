@@ -111,6 +111,24 @@ impl Shared {
         record.exchanges.push(exchange);
     }
 
+    /// The backend an OTLP/HTTP request of `signal` is posted to as it came, when its
+    /// path is a passthrough (not gRPC to Tempo, not translated to remote write).
+    fn passthrough(&self, signal: RecordSignal) -> Option<(Component, &super::Upstream)> {
+        match signal {
+            RecordSignal::Traces => self
+                .upstreams
+                .traces
+                .as_ref()
+                .filter(|u| !u.grpc)
+                .map(|u| (Component::Tempo, u)),
+            RecordSignal::Logs => self.upstreams.logs.as_ref().map(|u| (Component::Loki, u)),
+            RecordSignal::Metrics => match &self.upstreams.metrics {
+                Some(MetricsUpstream::Otlp(u)) => Some((Component::Mimir, u)),
+                _ => None,
+            },
+        }
+    }
+
     /// Forwards an OTLP request that came in over HTTP (`body` as it came): to
     /// Tempo over gRPC when the traces upstream is gRPC, translated to remote write
     /// for such a metrics upstream, else the bytes as they came.
@@ -238,26 +256,41 @@ fn passthrough(http: super::forward::HttpAnswer) -> Response {
     r
 }
 
-/// One OTLP/HTTP request of request type `R`.
-async fn otlp_http<R: OtlpRequest>(
+/// One OTLP/HTTP request of request type `R`. Where the request goes on as it came
+/// (a passthrough), it is forwarded while its items are converted for the record,
+/// so the program waits for the slower of the two, not for both.
+async fn otlp_http<R: OtlpRequest + Send + 'static>(
     shared: &Shared,
     headers: HeaderMap,
     body: Bytes,
-    entries_of: impl Fn(R) -> (Entries, DecodedOtlp),
+    entries_of: fn(R) -> (Entries, DecodedOtlp),
 ) -> Response {
     let at = now_ms();
     let signal = R::SIGNAL;
     let encoding = OtlpEncoding::from_content_type(header_str(&headers, header::CONTENT_TYPE));
     let decoded = decode::decode_content(header_str(&headers, header::CONTENT_ENCODING), &body)
         .and_then(|plain| decode::otlp_request::<R>(&plain, encoding));
-    let (entries, decoded) = match decoded {
-        Ok(r) => entries_of(r),
+    let request = match decoded {
+        Ok(r) => r,
         Err(e) => {
             let answer = Answer::undecodable(&e);
             shared.commit(signal, encoding.protocol(), at, empty(signal), &answer);
             return otlp_http_response(signal, encoding, answer);
         }
     };
+    if let Some((component, up)) = shared.passthrough(signal) {
+        let caller = Caller::from_headers(&headers);
+        let (answer, converted) = tokio::join!(
+            shared
+                .forwarder
+                .post(component, up, Some(signal), &headers, &caller, body),
+            tokio::task::spawn_blocking(move || entries_of(request).0)
+        );
+        let entries = converted.unwrap_or_else(|_| empty(signal));
+        shared.commit(signal, encoding.protocol(), at, entries, &answer);
+        return otlp_http_response(signal, encoding, answer);
+    }
+    let (entries, decoded) = entries_of(request);
     let answer = shared
         .forward_otlp_http(signal, &headers, body, decoded)
         .await;
