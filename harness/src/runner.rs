@@ -21,11 +21,12 @@ use crate::core::component::Component;
 use crate::core::event::Event;
 use crate::core::plan::MimirFlavour;
 use crate::core::plan::RunPlan;
+use crate::core::report::scenario_failed;
 use crate::core::report::{
     CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
     SentSummary,
 };
-use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for, scenario_failed};
+use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for};
 use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::liveness::Liveness;

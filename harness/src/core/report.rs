@@ -1210,3 +1210,109 @@ mod tests {
         );
     }
 }
+
+/// The failed check `<prefix>.scenario` of a scenario that did not run to its end:
+/// it exited non-zero (before or after its manifest), timed out, or wrote no
+/// readable manifest. `how` says what happened (exit status, stderr's error);
+/// `losses` are its manifest's, when it wrote one. A run reports it and goes on.
+///
+/// It is put under the component of the first signal the scenario lost, else of the
+/// backend its error names (Loki, Tempo's OTLP, the scrape), else Tempo (every
+/// scenario sends spans).
+pub fn scenario_failed(
+    spec: &super::scenarios::ScenarioSpec,
+    how: &str,
+    losses: &[lgtm_check_recorder::manifest::Loss],
+) -> CheckReport {
+    use super::check::Signal;
+    use super::component::Component;
+    let by_signal = |s: &str| match s {
+        "logs" => Some((Signal::Logs, Component::Loki)),
+        "traces" => Some((Signal::Traces, Component::Tempo)),
+        "metrics" => Some((Signal::Metrics, Component::Prometheus)),
+        _ => None,
+    };
+    let lower = how.to_lowercase();
+    let (signal, component) = losses
+        .iter()
+        .find_map(|l| by_signal(&l.signal))
+        .or_else(|| {
+            [
+                ("loki", "logs"),
+                ("otlp", "traces"),
+                ("span", "traces"),
+                ("tempo", "traces"),
+                ("scrape", "metrics"),
+                ("remote write", "metrics"),
+            ]
+            .iter()
+            .find(|(word, _)| lower.contains(word))
+            .and_then(|(_, s)| by_signal(s))
+        })
+        .unwrap_or((Signal::Traces, Component::Tempo));
+    let lost: Vec<String> = losses
+        .iter()
+        .map(|l| {
+            let what = match l.signal.as_str() {
+                "logs" => "lines",
+                "traces" => "spans",
+                other => other,
+            };
+            format!("{} {what} lost at {}", l.count, l.place)
+        })
+        .collect();
+    let mut reason = format!("scenario {} {how}", spec.binary);
+    if !lost.is_empty() {
+        reason.push_str(&format!("; its manifest names: {}", lost.join(", ")));
+    }
+    CheckReport {
+        id: format!("{}.scenario", spec.prefix),
+        title: format!(
+            "the scenario {} ran to its end and delivered everything it emitted",
+            spec.binary
+        ),
+        signal,
+        component,
+        needs: vec![component],
+        status: CheckStatus::Fail,
+        reason,
+        query: format!("(the scenario {}'s exit status)", spec.binary),
+        guide_query: None,
+        time_to_visible_ms: None,
+        skipped_because: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod scenario_failed_tests {
+    use super::*;
+    use crate::core::component::Component;
+    use crate::core::scenarios::SCENARIOS;
+    use lgtm_check_recorder::manifest::Loss;
+
+    #[test]
+    fn a_failed_scenario_is_a_failed_check_named_after_it_under_what_it_lost() {
+        let r = scenario_failed(
+            &SCENARIOS[0],
+            "exited (exit status: 1) after writing its manifest: Error: … 3 pushes to Loki failed",
+            &[Loss::new("logs", "loki push failed: …", 12)],
+        );
+        assert_eq!(r.id, "http.scenario");
+        assert_eq!(r.component, Component::Loki);
+        assert_eq!(r.status, CheckStatus::Fail);
+        assert!(
+            r.reason
+                .starts_with("scenario http-service exited (exit status: 1)")
+        );
+        assert!(
+            r.reason.contains("12 lines lost at loki push failed"),
+            "{}",
+            r.reason
+        );
+        let r = scenario_failed(&SCENARIOS[3], "wrote no manifest within 180s", &[]);
+        assert_eq!(
+            (r.id.as_str(), r.component),
+            ("sampling.scenario", Component::Tempo)
+        );
+    }
+}
