@@ -487,7 +487,7 @@ impl Grpc {
         up: &super::Upstream,
         signal: RecordSignal,
         caller: &Caller,
-        message: &impl prost::Message,
+        body: Vec<u8>,
     ) -> Answer {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -496,14 +496,7 @@ impl Grpc {
         );
         self.0
             .forwarder
-            .post(
-                component,
-                up,
-                Some(signal),
-                &headers,
-                caller,
-                message.encode_to_vec().into(),
-            )
+            .post(component, up, Some(signal), &headers, caller, body.into())
             .await
     }
 }
@@ -531,7 +524,7 @@ impl TraceService for Grpc {
                     up,
                     RecordSignal::Traces,
                     &caller,
-                    &request,
+                    prost::Message::encode_to_vec(&request),
                 )
                 .await
             }
@@ -551,12 +544,19 @@ impl LogsService for Grpc {
         let at = now_ms();
         let caller = caller_of(&request);
         let request = request.into_inner();
-        let entries = Entries::Logs(decode::logs(&request));
-        let answer = match &self.0.upstreams.logs {
-            None => Answer::no_backend("logs"),
+        let (answer, entries) = match &self.0.upstreams.logs {
+            None => (
+                Answer::no_backend("logs"),
+                Entries::Logs(decode::logs(&request)),
+            ),
             Some(up) => {
-                self.post_protobuf(Component::Loki, up, RecordSignal::Logs, &caller, &request)
-                    .await
+                // Forwarded while its records are converted for the record.
+                let body = prost::Message::encode_to_vec(&request);
+                let (answer, converted) = tokio::join!(
+                    self.post_protobuf(Component::Loki, up, RecordSignal::Logs, &caller, body),
+                    tokio::task::spawn_blocking(move || decode::logs(&request))
+                );
+                (answer, Entries::Logs(converted.unwrap_or_default()))
             }
         };
         self.0
@@ -583,7 +583,7 @@ impl MetricsService for Grpc {
                     up,
                     RecordSignal::Metrics,
                     &caller,
-                    &request,
+                    prost::Message::encode_to_vec(&request),
                 )
                 .await
             }
