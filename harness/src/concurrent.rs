@@ -16,7 +16,7 @@ use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::report::{CheckReport, ComponentReport};
 use crate::execute::{Backends, run_check};
-use crate::liveness::{Liveness, blank_report, died_check};
+use crate::liveness::{Liveness, died_check};
 
 /// Checks waiting for their data at once, by default. Each asks its backend about
 /// every 100 ms to 2 s; per-id lookups are bounded over all of them by
@@ -84,7 +84,7 @@ pub async fn run_batches<E>(
                 biased;
                 r = checked => r,
                 (dead, death) = l.died_among(&c.check.needs) => {
-                    died_check(blank_report(&c.check), dead, &death)
+                    died_check(CheckReport::before_run(&c.check), dead, &death)
                 }
             },
             None => checked.await,

@@ -469,19 +469,7 @@ pub async fn run_check(
     emitted_at: Instant,
     timeout: Duration,
 ) -> CheckReport {
-    let mut report = CheckReport {
-        id: check.id.clone(),
-        title: check.title.clone(),
-        signal: check.signal,
-        component: check.component,
-        needs: check.needs.clone(),
-        status: CheckStatus::Skip,
-        reason: String::new(),
-        query: check.query.text(),
-        guide_query: check.guide_original.clone(),
-        time_to_visible_ms: None,
-        skipped_because: Vec::new(),
-    };
+    let mut report = CheckReport::before_run(check);
     if matches!(check.query, Query::ConfigField { .. })
         && config_path(check.component, backends.mimir).is_none()
     {

@@ -257,6 +257,23 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// The report of `check` before it ran: skipped, with no reason yet.
+    pub fn before_run(check: &super::check::Check) -> Self {
+        CheckReport {
+            id: check.id.clone(),
+            title: check.title.clone(),
+            signal: check.signal,
+            component: check.component,
+            needs: check.needs.clone(),
+            status: CheckStatus::Skip,
+            reason: String::new(),
+            query: check.query.text(),
+            guide_query: check.guide_original.clone(),
+            time_to_visible_ms: None,
+            skipped_because: Vec::new(),
+        }
+    }
+
     /// Whether this check was skipped because of a component in `required`: one
     /// of the components that were not running and made it skip, or, for a check
     /// skipped for a reason of its own, one of the components it needs. A check

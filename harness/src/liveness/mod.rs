@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Death};
 use crate::stack::docker::Docker;
@@ -173,23 +172,6 @@ pub fn died_check(mut report: CheckReport, c: Component, death: &Death) -> Check
     report.reason = format!("{}: its data can no longer be asked for", death.sentence(c));
     report.time_to_visible_ms = None;
     report
-}
-
-/// A check's report before it ran (skipped, no reason yet), for [`died_check`].
-pub fn blank_report(check: &Check) -> CheckReport {
-    CheckReport {
-        id: check.id.clone(),
-        title: check.title.clone(),
-        signal: check.signal,
-        component: check.component,
-        needs: check.needs.clone(),
-        status: CheckStatus::Skip,
-        reason: String::new(),
-        query: check.query.text(),
-        guide_query: check.guide_original.clone(),
-        time_to_visible_ms: None,
-        skipped_because: Vec::new(),
-    }
 }
 
 /// The run's reports after the fact: each dead component `failed` with its death,
