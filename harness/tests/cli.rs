@@ -4,6 +4,8 @@
 //! `DOCKER_HOST` (only what the test sets), so the answers do not depend on who runs
 //! the tests.
 
+mod common;
+
 use std::process::Command;
 
 /// Whether the caller's variable `key` must not reach the binary.
@@ -351,17 +353,7 @@ async fn tap_forwards_a_span_and_writes_the_record_on_sigterm() {
         .unwrap();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{http_port}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{base}/ready")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the tap did not start");
+    common::wait_ready(&base).await;
     let span = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"tapped"}}]},"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"GET /","kind":2,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000100000000"}]}]}]}"#;
     let answer = http
         .post(format!("{base}/v1/traces"))

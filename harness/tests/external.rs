@@ -506,17 +506,7 @@ async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
         .unwrap();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{http_port}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{base}/ready")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the tap did not start");
+    common::wait_ready(&base).await;
     for (path, body) in [
         ("/v1/traces", program::traces(&run_id).encode_to_vec()),
         ("/v1/logs", program::logs(&run_id).encode_to_vec()),

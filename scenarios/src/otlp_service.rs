@@ -621,13 +621,7 @@ impl Pipeline {
             .with_level(false)
             .with_filter(ours());
         let logs_layer = OpenTelemetryTracingBridge::new(&logger).with_filter(ours());
-        let fmt_layer = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_filter(
-                tracing_subscriber::EnvFilter::try_new(&config.stderr_filter)
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-            );
+        let fmt_layer = crate::telemetry::stderr_layer(&config.stderr_filter);
         tracing_subscriber::registry()
             .with(fmt_layer)
             .with(otel_layer)

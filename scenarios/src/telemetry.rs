@@ -477,6 +477,21 @@ fn authorization(basic: &Option<(String, String)>, bearer: &Option<String>) -> O
     }
 }
 
+/// The scenarios' own log on stderr, filtered by `filter` (`RUST_LOG` syntax; `info`
+/// when it does not parse), coloured on a terminal.
+pub(crate) fn stderr_layer<S>(filter: &str) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+}
+
 /// `headers` as gRPC metadata (a value that is not valid metadata is left out).
 pub(crate) fn tonic_metadata(
     headers: &[(&'static str, String)],
@@ -655,13 +670,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         .loki_error_watch()
         .with_filter(Targets::new().with_target("tracing_loki", LevelFilter::ERROR));
 
-    let fmt_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(
-            tracing_subscriber::EnvFilter::try_new(&config.stderr_filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        );
+    let fmt_layer = stderr_layer(&config.stderr_filter);
 
     tracing_subscriber::registry()
         .with(fmt_layer)

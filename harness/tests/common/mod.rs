@@ -5,6 +5,7 @@ use lgtm_check::scenario::find_binary;
 /// Why a live test that runs the http-service scenario against `images` cannot run
 /// here, if it cannot: Docker missing, an image not present, or the scenario binary
 /// not built.
+#[allow(dead_code)] // not every test binary that shares these helpers starts a stack
 pub fn cannot_run(images: &[String]) -> Option<String> {
     for image in images {
         let present = std::process::Command::new("docker")
@@ -73,4 +74,20 @@ pub fn run_external(args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         report,
     }
+}
+
+/// Waits until `base`'s `GET /ready` answers 200 (a tap or gateway that has started),
+/// for at most 10 s; panics naming it otherwise.
+#[allow(dead_code)] // used by the test binaries that start a tap
+pub async fn wait_ready(base: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the tap at {base} did not start");
 }
