@@ -4,6 +4,7 @@
 //! Nothing in here performs I/O (no Docker, no HTTP, no files): the stack, the clients
 //! and the reporters are adapters around these types.
 
+pub mod answer;
 pub mod catalog;
 pub mod catalog_config;
 pub mod catalog_grafana;
