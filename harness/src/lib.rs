@@ -55,6 +55,7 @@ pub mod core;
 pub mod execute;
 pub mod external;
 pub mod gate_command;
+pub mod gate_workload;
 pub mod gateway;
 pub mod liveness;
 pub mod record_command;
