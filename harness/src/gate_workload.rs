@@ -150,7 +150,10 @@ pub fn otlp_traces(w: &Workload, origin_secs: u64) -> ExportTraceServiceRequest 
                 resource: Some(Resource {
                     attributes: vec![
                         kv("service.name", &AttrValue::Str(service.into())),
-                        kv("deployment.environment", &AttrValue::Str(env_of(service).into())),
+                        kv(
+                            "deployment.environment",
+                            &AttrValue::Str(env_of(service).into()),
+                        ),
                         kv("gate.seed", &AttrValue::Str(w.seed.to_string())),
                         kv("job", &AttrValue::Str(JOB.into())),
                     ],
@@ -208,10 +211,7 @@ async fn post(
         request = request.header(*k, *v);
     }
     let shown = crate::clients::redact_url(url);
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let response = request.send().await.map_err(|e| format!("{shown}: {e}"))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
@@ -305,7 +305,20 @@ fn control_query(language: Language, w: &Workload) -> CorpusQuery {
     let query = match language {
         Language::LogQl => format!(r#"sum(count_over_time({{job="{JOB}"}}[10m]))"#),
         Language::TraceQl => format!(r#"{{ resource.gate.seed = "{}" }}"#, w.seed),
-        Language::PromQl => format!(r#"sum(count_over_time({{job="{JOB}"}}[10m]))"#),
+        // One sum per metric name: count_over_time drops the name, and series
+        // that differ only by it would collide.
+        Language::PromQl => {
+            let names: std::collections::BTreeSet<&str> = w
+                .series
+                .iter()
+                .map(|s| s.labels["__name__"].as_str())
+                .collect();
+            names
+                .iter()
+                .map(|n| format!(r#"sum(count_over_time({n}{{job="{JOB}"}}[10m]))"#))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
     };
     CorpusQuery {
         language,
@@ -388,7 +401,10 @@ pub async fn settle(
             (*language, control)
         }
     });
-    futures::future::join_all(controls).await.into_iter().collect()
+    futures::future::join_all(controls)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The HTTP request of one corpus query: path and parameters.
@@ -399,7 +415,11 @@ pub fn request(q: &CorpusQuery, origin_secs: u64) -> (&'static str, Vec<(&'stati
     match (q.language, q.ask) {
         (Language::LogQl, Ask::Instant) => (
             "/loki/api/v1/query",
-            vec![("query", q.query.clone()), ("time", ns(end)), ("limit", "1000".into())],
+            vec![
+                ("query", q.query.clone()),
+                ("time", ns(end)),
+                ("limit", "1000".into()),
+            ],
         ),
         (Language::LogQl, _) => (
             "/loki/api/v1/query_range",
@@ -455,7 +475,10 @@ pub async fn ask(
     origin_secs: u64,
 ) -> Answer {
     let Some(base) = targets.query_base(q.language) else {
-        return Answer::Refused(format!("no backend answers {} on this side", q.language.name()));
+        return Answer::Refused(format!(
+            "no backend answers {} on this side",
+            q.language.name()
+        ));
     };
     let (path, params) = request(q, origin_secs);
     let url = format!("{base}{path}");
@@ -470,7 +493,10 @@ pub async fn ask(
         Err(e) => return Answer::Refused(format!("{shown}: {e}")),
     };
     if status != 200 {
-        return Answer::Refused(format!("{status}: {}", crate::core::answer::clip(body.trim(), 500)));
+        return Answer::Refused(format!(
+            "{status}: {}",
+            crate::core::answer::clip(body.trim(), 500)
+        ));
     }
     match normalize(q.language, q.ask, &body, origin_secs) {
         Ok(v) => Answer::Data(v),

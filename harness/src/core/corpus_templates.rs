@@ -273,7 +273,7 @@ pub const LOGQL: &[Template] = &[
             ),
             (
                 "in",
-                &[r#"sum by (service_name, format) (rate({job="lgtm-gate"} [5m]))"#],
+                &[r#"sum by (service_name, format) (bytes_over_time({job="lgtm-gate"} [5m]))"#],
             ),
         ],
     },
@@ -305,7 +305,27 @@ pub const LOGQL: &[Template] = &[
             ),
             ("field", &["duration_ms", "bytes", "bytes(bytes)"]),
             ("err", &["", "| __error__=\"\""]),
-            ("by", &["", " by (service_name)"]),
+            ("by", &[""]),
+        ],
+    },
+    Template {
+        name: "logql.unwrap_grouped",
+        language: L,
+        ask: Ask::Instant,
+        pattern: r#"%fn%({job="lgtm-gate", format="logfmt"} | logfmt | unwrap duration_ms [5m]) by (%by%)"#,
+        axes: &[
+            (
+                "fn",
+                &[
+                    "avg_over_time",
+                    "max_over_time",
+                    "min_over_time",
+                    "stddev_over_time",
+                    "first_over_time",
+                    "last_over_time",
+                ],
+            ),
+            ("by", &["service_name", "level, method"]),
         ],
     },
     Template {
