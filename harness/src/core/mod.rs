@@ -28,4 +28,5 @@ pub mod scenarios;
 pub mod settings;
 pub mod shape;
 pub mod target;
+pub mod user_queries;
 pub mod workload;
