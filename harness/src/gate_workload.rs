@@ -4,7 +4,7 @@
 //! normalised ([`crate::core::answer`]).
 //!
 //! Main items: [`Targets`], [`origin_now`], [`push`], [`settle`], [`ask_all`],
-//! [`SideAnswers`].
+//! [`run_side`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -17,12 +17,12 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, span::Event as OtlpEvent,
 };
 use prost::Message;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::core::answer::{Answer, normalize};
 use crate::core::component::Component;
 use crate::core::corpus::{Ask, CorpusQuery, Language};
+use crate::core::gate_corpus::{Control, SideCorpus};
 use crate::core::workload::{AttrValue, JOB, WINDOW_SECS, Workload, env_of, hex};
 use crate::stack::Stack;
 
@@ -279,27 +279,6 @@ pub async fn push(
     out
 }
 
-/// One language's positive control on one side: how much of the workload the
-/// backend shows, against what was pushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Control {
-    /// Lines, spans or samples pushed.
-    pub expected: usize,
-    /// How many the backend showed at the last look.
-    pub visible: usize,
-    /// Milliseconds from the push until all were visible; `None`: they never were.
-    pub settled_ms: Option<u64>,
-    /// The push's or the control query's error, if any.
-    pub error: Option<String>,
-}
-
-impl Control {
-    /// Whether every item pushed is visible.
-    pub fn complete(&self) -> bool {
-        self.error.is_none() && self.visible == self.expected && self.expected > 0
-    }
-}
-
 /// The control query of a language and how to count its answer.
 fn control_query(language: Language, w: &Workload) -> CorpusQuery {
     let query = match language {
@@ -517,19 +496,6 @@ pub async fn ask_all(targets: &Targets, corpus: &[CorpusQuery], origin_secs: u64
         .await
 }
 
-/// Everything one side answered: the workload's controls and every corpus answer.
-#[derive(Debug, Clone, Default)]
-pub struct SideAnswers {
-    /// The side's origin (Unix seconds).
-    pub origin_secs: u64,
-    /// Per language: how much of the workload the backend showed.
-    pub controls: BTreeMap<Language, Control>,
-    /// The answers, in the corpus's order.
-    pub answers: Vec<Answer>,
-    /// How long the workload took from push to the last answer, in milliseconds.
-    pub elapsed_ms: u64,
-}
-
 /// The whole corpus on one side: pushes the workload, waits for its controls, asks
 /// every query.
 pub async fn run_side(
@@ -537,13 +503,15 @@ pub async fn run_side(
     w: &Workload,
     corpus: &[CorpusQuery],
     settle_timeout: Duration,
-) -> SideAnswers {
+    label: String,
+) -> SideCorpus {
     let started = Instant::now();
     let origin_secs = origin_now();
     let pushed = push(targets, w, origin_secs).await;
     let controls = settle(targets, w, origin_secs, &pushed, settle_timeout).await;
     let answers = ask_all(targets, corpus, origin_secs).await;
-    SideAnswers {
+    SideCorpus {
+        label,
         origin_secs,
         controls,
         answers,

@@ -53,8 +53,8 @@ async fn the_same_images_answer_every_corpus_query_identically() {
     let corpus = generated();
     let (ta, tb) = (Targets::of(&a), Targets::of(&b));
     let (sa, sb) = tokio::join!(
-        run_side(&ta, &w, &corpus, Duration::from_secs(90)),
-        run_side(&tb, &w, &corpus, Duration::from_secs(90))
+        run_side(&ta, &w, &corpus, Duration::from_secs(90), "a".into()),
+        run_side(&tb, &w, &corpus, Duration::from_secs(90), "b".into())
     );
     a.stop().await;
     b.stop().await;

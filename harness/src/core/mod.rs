@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod event;
 pub mod expect;
 pub mod gate;
+pub mod gate_corpus;
 pub mod observed;
 pub mod otlp_mapping;
 pub mod plan;

@@ -1,0 +1,510 @@
+//! The gate's corpus compared across its sides: the baseline, the candidate, and
+//! with `--path` every release between, each side's answers to the same queries over
+//! the same workload. Plain data and pure functions: [`crate::gate_workload`] asks,
+//! the reporters render.
+//!
+//! A query is a *difference* when two consecutive sides answer it differently (data,
+//! or an error on one side only); its *first step* is the first side whose answer
+//! differs from the one before, which names the release that made it. Whether a
+//! difference fails the gate depends on where the query comes from
+//! ([`QueryDiff::fails_gate`]): the user's own queries fail it, generated ones and
+//! the probes of named changes are findings unless `--strict`. A difference listed
+//! in the accepted file ([`Accepted`]) never fails it.
+//!
+//! Main items: [`SideCorpus`], [`compare_sides`] → [`CorpusReport`] (with
+//! [`QueryDiff`]s and a [`Tally`] per language and source), [`Accepted`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::answer::{Answer, Verdict, clip, compare};
+use super::corpus::{CorpusQuery, Language, Source};
+
+/// One language's positive control on one side: how much of the workload the
+/// backend shows, against what was pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Control {
+    /// Lines, spans or samples pushed.
+    pub expected: usize,
+    /// How many the backend showed at the last look.
+    pub visible: usize,
+    /// Milliseconds from the push until all were visible; `None`: they never were.
+    pub settled_ms: Option<u64>,
+    /// The push's or the control query's error, if any.
+    pub error: Option<String>,
+}
+
+impl Control {
+    /// Whether every item pushed is visible.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.visible == self.expected && self.expected > 0
+    }
+}
+
+/// One side's corpus answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SideCorpus {
+    /// How the report names the side: `baseline`, `candidate`, or with `--path` the
+    /// step (`tempo=grafana/tempo:2.7.2`).
+    pub label: String,
+    /// The side's origin (Unix seconds): every answer's times are relative to it.
+    pub origin_secs: u64,
+    /// Per language: how much of the workload the backend showed.
+    pub controls: BTreeMap<Language, Control>,
+    /// The answers, in the corpus's order (empty when the corpus was not asked).
+    #[serde(skip)]
+    pub answers: Vec<Answer>,
+    /// Milliseconds from the push to the last answer.
+    pub elapsed_ms: u64,
+}
+
+/// Where a query comes from, as the report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Generated from a template over the workload.
+    Generated,
+    /// The probe of a named upstream change.
+    NamedChange,
+    /// The user's own queries.
+    User,
+}
+
+impl SourceKind {
+    /// The kind of a [`Source`].
+    pub fn of(s: &Source) -> SourceKind {
+        match s {
+            Source::Generated(_) => SourceKind::Generated,
+            Source::NamedChange(_) => SourceKind::NamedChange,
+            Source::User(_) => SourceKind::User,
+        }
+    }
+
+    /// `generated`, `named change`, `yours`.
+    pub fn word(self) -> &'static str {
+        match self {
+            SourceKind::Generated => "generated",
+            SourceKind::NamedChange => "named changes",
+            SourceKind::User => "yours",
+        }
+    }
+}
+
+/// How many queries of one language and source answered how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Queries asked.
+    pub total: usize,
+    /// The same non-empty data on every side.
+    pub identical: usize,
+    /// No data on every side: not evidence either way.
+    pub both_empty: usize,
+    /// Refused on every side.
+    pub both_refused: usize,
+    /// A difference between two consecutive sides.
+    pub different: usize,
+}
+
+/// A query whose answer changes along the sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryDiff {
+    /// The query.
+    #[serde(flatten)]
+    pub query: CorpusQuery,
+    /// The comparison at the first step that changed it.
+    pub verdict: Verdict,
+    /// The index of the first side whose answer differs from the one before (1: the
+    /// candidate, in a two-sided gate).
+    pub first_step: usize,
+    /// That side's label: the release that made the change.
+    pub first_release: String,
+    /// The answer before that step, clipped for the report.
+    pub before: String,
+    /// The answer at that step, clipped.
+    pub after: String,
+    /// Whether the last side answers as the first did (a change undone further on).
+    pub reverted: bool,
+    /// Why the user accepted it, when the accepted file lists it.
+    pub accepted: Option<String>,
+}
+
+impl QueryDiff {
+    /// Whether this difference fails the gate: a user's own query, or with `strict`
+    /// any query, unless accepted.
+    pub fn fails_gate(&self, strict: bool) -> bool {
+        self.accepted.is_none()
+            && !self.reverted
+            && (strict || SourceKind::of(&self.query.source) == SourceKind::User)
+    }
+}
+
+/// A side whose backend did not show the whole workload: its language's answers on
+/// that side are not evidence, and the loss is a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incomplete {
+    /// The side's label.
+    pub side: String,
+    /// The language.
+    pub language: Language,
+    /// The control.
+    pub control: Control,
+}
+
+/// The corpus compared across every side.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CorpusReport {
+    /// The workload's seed.
+    pub seed: u64,
+    /// Each side, in order.
+    pub sides: Vec<SideCorpus>,
+    /// Per language and source: how the queries answered.
+    pub tally: BTreeMap<Language, BTreeMap<SourceKind, Tally>>,
+    /// Every difference, grouped by source and template, in corpus order within.
+    pub differences: Vec<QueryDiff>,
+    /// Sides that did not show the whole workload.
+    pub incomplete: Vec<Incomplete>,
+}
+
+/// The differences of a template (or a user's file, or a named change), as the
+/// terminal groups them.
+pub fn group_name(s: &Source) -> &str {
+    match s {
+        Source::Generated(t) | Source::NamedChange(t) | Source::User(t) => t,
+    }
+}
+
+impl CorpusReport {
+    /// The differences that fail the gate.
+    pub fn failing(&self, strict: bool) -> impl Iterator<Item = &QueryDiff> {
+        self.differences
+            .iter()
+            .filter(move |d| d.fails_gate(strict))
+    }
+
+    /// The differences per group (template, file or change), in first-seen order.
+    pub fn groups(&self) -> Vec<(&str, Vec<&QueryDiff>)> {
+        let mut out: Vec<(&str, Vec<&QueryDiff>)> = Vec::new();
+        for d in &self.differences {
+            let name = group_name(&d.query.source);
+            match out.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => v.push(d),
+                None => out.push((name, vec![d])),
+            }
+        }
+        out
+    }
+
+    /// Totals over every language and source.
+    pub fn total(&self) -> Tally {
+        let mut t = Tally::default();
+        for x in self.tally.values().flat_map(BTreeMap::values) {
+            t.total += x.total;
+            t.identical += x.identical;
+            t.both_empty += x.both_empty;
+            t.both_refused += x.both_refused;
+            t.different += x.different;
+        }
+        t
+    }
+}
+
+fn shown(a: &Answer) -> String {
+    match a {
+        Answer::Data(v) => clip(&v.to_string(), 600),
+        Answer::Refused(e) => format!("refused: {}", clip(e, 600)),
+    }
+}
+
+/// Compares every side's answers to `corpus` (each side's `answers` in the corpus's
+/// order; a side with no answers is left out), marking the differences `accepted`
+/// lists.
+///
+/// ```
+/// use lgtm_check::core::answer::Answer;
+/// use lgtm_check::core::corpus::{Ask, CorpusQuery, Language, Source};
+/// use lgtm_check::core::gate_corpus::{Accepted, SideCorpus, compare_sides};
+/// use serde_json::json;
+///
+/// let q = CorpusQuery {
+///     language: Language::TraceQl,
+///     source: Source::User("queries.txt".into()),
+///     ask: Ask::Search,
+///     query: r#"{ span.http.route =~ "users" }"#.into(),
+/// };
+/// let hit = Answer::Data(json!({"traces": [{"traceID": "a"}]}));
+/// let none = Answer::Data(json!({"traces": []}));
+/// let side = |label: &str, a: &Answer| SideCorpus {
+///     label: label.into(),
+///     answers: vec![a.clone()],
+///     ..SideCorpus::default()
+/// };
+/// let sides = [side("tempo 2.6.0", &hit), side("tempo 2.7.2", &none), side("tempo 2.10.0", &none)];
+/// let r = compare_sides(7, &[q], &sides, &Accepted::default());
+/// assert_eq!(r.differences.len(), 1);
+/// assert_eq!(r.differences[0].first_release, "tempo 2.7.2");
+/// // The user's own query changed answer: the gate fails.
+/// assert!(r.differences[0].fails_gate(false));
+/// ```
+pub fn compare_sides(
+    seed: u64,
+    corpus: &[CorpusQuery],
+    sides: &[SideCorpus],
+    accepted: &Accepted,
+) -> CorpusReport {
+    let asked: Vec<&SideCorpus> = sides
+        .iter()
+        .filter(|s| s.answers.len() == corpus.len())
+        .collect();
+    let mut report = CorpusReport {
+        seed,
+        sides: sides.to_vec(),
+        ..CorpusReport::default()
+    };
+    for s in sides {
+        for (language, control) in &s.controls {
+            if !control.complete() {
+                report.incomplete.push(Incomplete {
+                    side: s.label.clone(),
+                    language: *language,
+                    control: control.clone(),
+                });
+            }
+        }
+    }
+    if asked.len() < 2 {
+        return report;
+    }
+    for (i, q) in corpus.iter().enumerate() {
+        let tally = report
+            .tally
+            .entry(q.language)
+            .or_default()
+            .entry(SourceKind::of(&q.source))
+            .or_default();
+        tally.total += 1;
+        let step = (1..asked.len()).find_map(|k| {
+            let v = compare(&asked[k - 1].answers[i], &asked[k].answers[i]);
+            v.is_difference().then_some((k, v))
+        });
+        match step {
+            Some((k, verdict)) => {
+                tally.different += 1;
+                let first = &asked[0].answers[i];
+                let last = &asked[asked.len() - 1].answers[i];
+                report.differences.push(QueryDiff {
+                    query: q.clone(),
+                    verdict,
+                    first_step: k,
+                    first_release: asked[k].label.clone(),
+                    before: shown(&asked[k - 1].answers[i]),
+                    after: shown(&asked[k].answers[i]),
+                    reverted: asked.len() > 2 && !compare(first, last).is_difference(),
+                    accepted: accepted.reason(q),
+                });
+            }
+            None => match compare(&asked[0].answers[i], &asked[asked.len() - 1].answers[i]) {
+                Verdict::BothEmpty => tally.both_empty += 1,
+                Verdict::BothRefused { .. } => tally.both_refused += 1,
+                _ => tally.identical += 1,
+            },
+        }
+    }
+    report
+        .differences
+        .sort_by_key(|d| (SourceKind::of(&d.query.source), d.query.language));
+    report
+}
+
+/// One accepted difference, as the accepted file lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedEntry {
+    /// `logql`, `traceql` or `promql`.
+    pub language: String,
+    /// The query, exactly as asked.
+    pub query: String,
+    /// Why the difference is expected (shown in the report).
+    pub reason: String,
+}
+
+/// The differences a user expects, kept in their repository
+/// (`lgtm-check.accepted.toml`, or `--accepted PATH`):
+///
+/// ```toml
+/// [[accepted]]
+/// language = "traceql"
+/// query = '{ span.http.route =~ "users" }'
+/// reason = "Tempo 2.7 anchors regexes; our dashboards use .*users.* now"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// The entries.
+    #[serde(default)]
+    pub accepted: Vec<AcceptedEntry>,
+}
+
+impl Accepted {
+    /// Parses the accepted file; the error names what is wrong in it.
+    ///
+    /// ```
+    /// use lgtm_check::core::gate_corpus::Accepted;
+    /// let a = Accepted::parse("[[accepted]]\nlanguage = \"promql\"\nquery = \"up\"\nreason = \"known\"\n").unwrap();
+    /// assert_eq!(a.accepted.len(), 1);
+    /// assert!(Accepted::parse("[[accepted]]\nquery = \"up\"\n").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Accepted, String> {
+        let a: Accepted = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (i, e) in a.accepted.iter().enumerate() {
+            if Language::from_name(&e.language).is_none() {
+                return Err(format!(
+                    "accepted[{i}].language = `{}`: expected logql, traceql or promql",
+                    e.language
+                ));
+            }
+        }
+        Ok(a)
+    }
+
+    /// Why `q`'s difference is accepted, if it is.
+    pub fn reason(&self, q: &CorpusQuery) -> Option<String> {
+        self.accepted
+            .iter()
+            .find(|e| {
+                Language::from_name(&e.language) == Some(q.language) && e.query.trim() == q.query
+            })
+            .map(|e| e.reason.clone())
+    }
+
+    /// The file with `differences` added (those not yet listed), each with `reason`:
+    /// what `--write-accepted` writes.
+    pub fn with(&self, differences: &[QueryDiff], reason: &str) -> Accepted {
+        let mut out = self.clone();
+        for d in differences {
+            if out.reason(&d.query).is_none() {
+                out.accepted.push(AcceptedEntry {
+                    language: d.query.language.name().into(),
+                    query: d.query.query.clone(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The file's text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::corpus::Ask;
+    use serde_json::json;
+
+    fn q(source: Source) -> CorpusQuery {
+        CorpusQuery {
+            language: Language::PromQl,
+            source,
+            ask: Ask::Range,
+            query: "up".into(),
+        }
+    }
+
+    fn side(label: &str, answers: Vec<Answer>) -> SideCorpus {
+        SideCorpus {
+            label: label.into(),
+            answers,
+            ..SideCorpus::default()
+        }
+    }
+
+    #[test]
+    fn a_generated_difference_is_a_finding_that_fails_only_when_strict() {
+        let corpus = [q(Source::Generated("promql.selector".into()))];
+        let r = compare_sides(
+            1,
+            &corpus,
+            &[
+                side("b", vec![Answer::Data(json!({"result": [1]}))]),
+                side("c", vec![Answer::Refused("400: bad".into())]),
+            ],
+            &Accepted::default(),
+        );
+        let d = &r.differences[0];
+        assert_eq!(d.verdict, Verdict::RefusedByCandidate);
+        assert!(!d.fails_gate(false));
+        assert!(d.fails_gate(true));
+        assert_eq!(
+            r.tally[&Language::PromQl][&SourceKind::Generated].different,
+            1
+        );
+    }
+
+    #[test]
+    fn an_accepted_difference_never_fails() {
+        let corpus = [q(Source::User("q.txt".into()))];
+        let accepted = Accepted::parse(
+            "[[accepted]]\nlanguage = \"promql\"\nquery = \"up\"\nreason = \"expected\"\n",
+        )
+        .unwrap();
+        let r = compare_sides(
+            1,
+            &corpus,
+            &[
+                side("b", vec![Answer::Data(json!({"result": [1]}))]),
+                side("c", vec![Answer::Data(json!({"result": [2]}))]),
+            ],
+            &accepted,
+        );
+        assert_eq!(r.differences[0].accepted.as_deref(), Some("expected"));
+        assert!(!r.differences[0].fails_gate(true));
+        // Written back, the file lists it once.
+        assert_eq!(accepted.with(&r.differences, "again").accepted.len(), 1);
+    }
+
+    #[test]
+    fn identical_empty_and_refused_are_counted_apart() {
+        let corpus = [
+            q(Source::Generated("a".into())),
+            q(Source::Generated("b".into())),
+            q(Source::Generated("c".into())),
+        ];
+        let answers = vec![
+            Answer::Data(json!({"result": [1]})),
+            Answer::Data(json!({"result": []})),
+            Answer::Refused("400".into()),
+        ];
+        let r = compare_sides(
+            1,
+            &corpus,
+            &[side("b", answers.clone()), side("c", answers)],
+            &Accepted::default(),
+        );
+        let t = r.tally[&Language::PromQl][&SourceKind::Generated];
+        assert_eq!(
+            (t.total, t.identical, t.both_empty, t.both_refused),
+            (3, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_side_that_lost_part_of_the_workload_is_named() {
+        let mut s = side("candidate", vec![]);
+        s.controls.insert(
+            Language::LogQl,
+            Control {
+                expected: 270,
+                visible: 260,
+                settled_ms: None,
+                error: None,
+            },
+        );
+        let r = compare_sides(1, &[], &[side("baseline", vec![]), s], &Accepted::default());
+        assert_eq!(r.incomplete.len(), 1);
+        assert_eq!(r.incomplete[0].side, "candidate");
+    }
+}
