@@ -382,6 +382,347 @@ fn same_query(a: &str, b: &str) -> bool {
 
 /// The catalogue, by project and then by release.
 pub const CHANGES: &[NamedChange] = &[
+    // ----------------------------------------------------------------- Loki 3.3
+    // (3.2.2 and 3.3.0) CHANGELOG: "**logql:** Updated JSONExpressionParser not to
+    // unescape extracted values if it is JSON object. (#14499)"
+    NamedChange {
+        id: "loki-3.2-json-expression-keeps-object-escapes",
+        project: Project::Loki,
+        release: "3.2.2",
+        pr: 14499,
+        kind: ChangeKind::QuerySemantics,
+        summary: r#"`| json l="field"` on a field whose value is a JSON object yields the object as written, escapes included, instead of unescaping it into invalid JSON."#,
+        action: "Drop workarounds that re-escaped such labels; parse them again with `| json` where needed.",
+        probe: Probe::Documented {
+            reason: r#"The workload's nested object (`user`) contains no escaped character, so its text is the same on both sides. A nested string with an escaped quote (`"user":{"id":"u7","agent":"curl \"8\""}`) would show it with `{job="lgtm-gate", format="json"} | json u="user" | line_format "{{.u}}"`."#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.3.0: "always write detected_level when enabled, even if unknown
+    // (#14464)"
+    NamedChange {
+        id: "loki-3.3-detected-level-unknown",
+        project: Project::Loki,
+        release: "3.3.0",
+        pr: 14464,
+        kind: ChangeKind::Ingest,
+        summary: r#"With level discovery on (the default), a line whose level cannot be detected gets `detected_level="unknown"` structured metadata; it got none."#,
+        action: r#"Select such lines with `detected_level="unknown"`, and expect a new `unknown` series where metric queries group by `detected_level`."#,
+        probe: Probe::Query {
+            language: Language::LogQl,
+            query: r#"sum by (detected_level) (count_over_time({job="lgtm-gate", format="plain"}[5m]))"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.3.0: "level detection for warning level (#14444)"
+    NamedChange {
+        id: "loki-3.3-level-field-warning",
+        project: Project::Loki,
+        release: "3.3.0",
+        pr: 14444,
+        kind: ChangeKind::Ingest,
+        summary: "A level field whose value is `warning` is detected as `warn` directly; before, Loki searched the whole line, where an `info` or `error` elsewhere won.",
+        action: "Expect `detected_level=\"warn\"` on such lines and drop workarounds that matched them by line content.",
+        probe: Probe::Documented {
+            reason: "The workload's level fields say `warn`, never `warning`.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.3.0: "add app_name as a service label (#13660)"
+    NamedChange {
+        id: "loki-3.3-service-name-from-app-name",
+        project: Project::Loki,
+        release: "3.3.0",
+        pr: 13660,
+        kind: ChangeKind::Default,
+        summary: "`app_name` joins the default labels (`limits_config.discover_service_name`) from which Loki derives `service_name` for a stream that has none.",
+        action: "Streams with `app_name` but no `service_name` move from `service_name=\"unknown_service\"` to the `app_name` value; adjust queries and per-service retention, or set `discover_service_name` to the old list.",
+        probe: Probe::Default {
+            key: "limits_config.discover_service_name",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.3.0: "skipping label if it contains special symbol (#14068)"
+    NamedChange {
+        id: "loki-3.3-parsed-invalid-utf8-kept",
+        project: Project::Loki,
+        release: "3.3.0",
+        pr: 14068,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A value parsed by `| json` or `| logfmt` that contains invalid UTF-8 keeps its label, with the invalid bytes replaced by spaces; the label was dropped or emptied.",
+        action: "Queries that relied on such labels being empty now see a value; match it with the spaces.",
+        probe: Probe::Documented {
+            reason: "The workload writes only valid UTF-8.",
+        },
+        verified_live: false,
+    },
+    // ----------------------------------------------------------------- Loki 3.4
+    // CHANGELOG 3.4.0: "allow comparison against zero bytes (#15217)"
+    NamedChange {
+        id: "loki-3.4-zero-bytes-literal",
+        project: Project::Loki,
+        release: "3.4.0",
+        pr: 15217,
+        kind: ChangeKind::QuerySemantics,
+        summary: "LogQL reads `0B` as zero bytes, so `| bytes > 0B` parses; before, `0B` was taken for the start of a binary number and the query was refused.",
+        action: "Byte comparisons against zero work as written; drop workarounds such as `> 1B`.",
+        probe: Probe::Query {
+            language: Language::LogQl,
+            query: r#"sum(count_over_time({job="lgtm-gate", format="logfmt"} | logfmt | bytes > 0B [5m]))"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.4.0: "Return error 422 (Unprocessable Content) when push request
+    // does not contain any streams (#13706)"
+    NamedChange {
+        id: "loki-3.4-push-without-streams-422",
+        project: Project::Loki,
+        release: "3.4.0",
+        pr: 13706,
+        kind: ChangeKind::HttpApi,
+        summary: "A push request that contains no streams is answered 422 Unprocessable Entity; it was accepted.",
+        action: "Stop sending empty pushes (e.g. as heartbeats), or treat 422 on them as harmless.",
+        probe: Probe::Documented {
+            reason: "Every push of the gate carries streams.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.4.0: "Add otlp attribute deployment.environment.name to list of
+    // default labels (#14747)"
+    NamedChange {
+        id: "loki-3.4-otlp-deployment-environment-name-label",
+        project: Project::Loki,
+        release: "3.4.0",
+        pr: 14747,
+        kind: ChangeKind::Default,
+        summary: "OTLP logs whose resource has `deployment.environment.name` get it as the stream label `deployment_environment_name` by default.",
+        action: "Expect the new label (and more streams) from such senders; drop the attribute through `limits_config.otlp_config` if it is unwanted.",
+        probe: Probe::Default {
+            key: "distributor.otlp_config.default_resource_attributes_as_index_labels",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.4.0: "sanitize structured metadata during ingestion in the
+    // distributor (#15141)"
+    NamedChange {
+        id: "loki-3.4-structured-metadata-names-sanitized",
+        project: Project::Loki,
+        release: "3.4.0",
+        pr: 15141,
+        kind: ChangeKind::Ingest,
+        summary: "The distributor rewrites structured metadata names into valid label names at ingestion (`k8s.pod.name` becomes `k8s_pod_name`), and replaces invalid UTF-8 in their values with spaces.",
+        action: "Query such metadata by its sanitized name.",
+        probe: Probe::Documented {
+            reason: "The workload's metadata names (`trace_id`, `pod`) are already valid label names; a dotted name such as `k8s.pod.name` would show it.",
+        },
+        verified_live: false,
+    },
+    // ----------------------------------------------------------------- Loki 3.5
+    // Loki 3.5 and later cannot be built here: these entries stay unverified.
+    //
+    // CHANGELOG 3.5.0: "Adjust with offset in last, first and quantile over time
+    // queries. (#15915)"
+    NamedChange {
+        id: "loki-3.5-sharded-over-time-offset",
+        project: Project::Loki,
+        release: "3.5.0",
+        pr: 15915,
+        kind: ChangeKind::QuerySemantics,
+        summary: "Sharded `first_over_time`, `last_over_time` and `quantile_over_time` honour `offset`; the shards ignored it.",
+        action: "Re-check dashboards that use these functions with `offset`: their values change to the intended ones.",
+        probe: Probe::Documented {
+            reason: "Only queries that Loki shards show it; the gate's 270 lines are too few to be split into shards.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.5.0: "update log level discovery from json to detect nested fields
+    // (#16026)"
+    NamedChange {
+        id: "loki-3.5-nested-json-level",
+        project: Project::Loki,
+        release: "3.5.0",
+        pr: 16026,
+        kind: ChangeKind::Ingest,
+        summary: "Log level discovery also finds a level field nested inside a JSON line.",
+        action: "Expect `detected_level` from the nested field on such lines, where it was `unknown` or taken from the line's text.",
+        probe: Probe::Documented {
+            reason: "The workload's JSON lines carry `level` at the top level.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.5.0: "only allow aggregated metric queries from logs drilldown app
+    // (#16670)"
+    NamedChange {
+        id: "loki-3.5-aggregated-metrics-drilldown-only",
+        project: Project::Loki,
+        release: "3.5.0",
+        pr: 16670,
+        kind: ChangeKind::HttpApi,
+        summary: "Queries of `__aggregated_metric__` streams are refused unless they come from Grafana's Logs Drilldown app.",
+        action: "Read aggregated metrics through Logs Drilldown, not from dashboards or the query API.",
+        probe: Probe::Documented {
+            reason: "The gate does not enable metric aggregation, so there are no aggregated metric streams.",
+        },
+        verified_live: false,
+    },
+    // ----------------------------------------------------------------- Loki 3.6
+    // CHANGELOG 3.6.0: "**distributor:** extended detected level for debug and
+    // critical level (#18370)"
+    NamedChange {
+        id: "loki-3.6-level-detection-brackets",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 18370,
+        kind: ChangeKind::Ingest,
+        summary: "Level detection in unstructured lines changed: a bare `ERROR` or `error` no longer counts (only `err:`, `[error]` and the like), while a bare `DEBUG` or `debug` now does.",
+        action: "Expect plain-text `ERROR …` lines to become `detected_level=\"unknown\"` and `DEBUG …` lines `debug`; log the level as `level=error` to keep it detected.",
+        probe: Probe::Query {
+            language: Language::LogQl,
+            query: r#"sum by (detected_level) (count_over_time({job="lgtm-gate", format="plain"}[5m]))"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.6.0: "**distributor:** Add MaxRecvMsgSize config for uncompressed
+    // message size limits (#16915)". Upgrade guide: "Distributor Max Receive Limits
+    // for uncompressed bytes … default value is set to `100MB`."
+    NamedChange {
+        id: "loki-3.6-distributor-max-recv-msg-size",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 16915,
+        kind: ChangeKind::Default,
+        summary: "The distributor refuses a push whose uncompressed body exceeds `distributor.max_recv_msg_size`, 100 MB by default.",
+        action: "Send smaller batches, or raise `distributor.max_recv_msg_size`.",
+        probe: Probe::Default {
+            key: "distributor.max_recv_msg_size",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.6.0: "**structured metadata:** Unescape JSON structured metadata
+    // string values (#13919)"; also "correctly handle escaping in json parsing API
+    // (#17068)"
+    NamedChange {
+        id: "loki-3.6-structured-metadata-json-unescaped",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 13919,
+        kind: ChangeKind::Ingest,
+        summary: r#"Structured metadata values sent in a JSON push are unescaped (`\n` becomes a newline, `\"` a quote); they were stored with their escapes."#,
+        action: "Match such values by their real characters, not their escaped form.",
+        probe: Probe::Documented {
+            reason: "The workload's metadata values (`trace_id`, `pod`) contain nothing to escape; a value with an escaped quote or newline would show it.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.6.0: "**logql:** Fix inconsistency with parsed field short
+    // circuiting (#17104)"
+    NamedChange {
+        id: "loki-3.6-parsed-field-precedence-consistent",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 17104,
+        kind: ChangeKind::QuerySemantics,
+        summary: "Whether a field parsed from the line takes precedence over structured metadata of the same name no longer depends on the first line a query happens to read.",
+        action: "Re-check queries that filter on a name present both as structured metadata and in the line (such as `trace_id`); from 3.7 the parsed one is named `<name>_extracted`.",
+        probe: Probe::Documented {
+            reason: "The workload's structured `trace_id` equals the `trace_id` in its line, so whichever wins, the answer is the same.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.6.0: "persist patterns as aggregated metrics (#17737)"; the
+    // configuration reference renames `downsample_period` to `sample_period`.
+    NamedChange {
+        id: "loki-3.6-pattern-aggregation-sample-period",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 17737,
+        kind: ChangeKind::Config,
+        summary: "`pattern_ingester.metric_aggregation.downsample_period` is renamed `sample_period`.",
+        action: "Rename the key; a configuration that still sets `downsample_period` is refused.",
+        probe: Probe::RemovedKey {
+            key: "pattern_ingester.metric_aggregation.downsample_period",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.6.x: "⚠ BREAKING CHANGES: move the Loki UI to a Grafana Plugin
+    // (#19390)"; the configuration reference drops the `ui` cluster settings.
+    NamedChange {
+        id: "loki-3.6-ui-moved-to-grafana-plugin",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 19390,
+        kind: ChangeKind::Removal,
+        summary: "Loki's built-in web UI moved to a Grafana plugin; the `ui` block keeps `enabled` but loses its cluster settings (`node_name`, `advertise_addr`, `discovery`, …).",
+        action: "Use the UI through its Grafana plugin, and delete the removed `ui` settings, which are refused.",
+        probe: Probe::RemovedKey {
+            key: "ui.discovery.join_peers",
+        },
+        verified_live: false,
+    },
+    // Loki 3.6.0's release notes list the image without busybox (#19502); the
+    // upgrade guide dates the removal to 3.5.8, the release notes to 3.6.0.
+    NamedChange {
+        id: "loki-3.6-image-without-shell",
+        project: Project::Loki,
+        release: "3.6.0",
+        pr: 19502,
+        kind: ChangeKind::Removal,
+        summary: "The Loki image no longer contains busybox: there is no `/bin/sh`, `wget` or other tool inside the container.",
+        action: "Replace in-container healthchecks (`wget … /ready`) with checks from outside, and debug with `kubectl debug` instead of a shell in the container.",
+        probe: Probe::Documented {
+            reason: "The gate checks Loki over HTTP from outside the container; a healthcheck that runs a shell inside it would show the change.",
+        },
+        verified_live: false,
+    },
+    // ----------------------------------------------------------------- Loki 3.7
+    // CHANGELOG 3.7.0: "⚠ BREAKING CHANGES: parsed labels should not override
+    // structured metadata (#19991)"
+    NamedChange {
+        id: "loki-3.7-parsed-labels-keep-structured-metadata",
+        project: Project::Loki,
+        release: "3.7.0",
+        pr: 19991,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A label parsed from the line (`| json`, `| logfmt`, …) no longer overrides structured metadata of the same name: the parsed one is named `<name>_extracted`.",
+        action: r#"Filter on the line's field as `<name>_extracted` (`| logfmt | trace_id_extracted="…"`); `<name>` is now the structured metadata."#,
+        probe: Probe::Query {
+            language: Language::LogQl,
+            query: r#"sum(count_over_time({job="lgtm-gate", format="logfmt"} | logfmt | trace_id_extracted != "" [5m]))"#,
+        },
+        verified_live: false,
+    },
+    // Commit in v3.7.0: "fix: improve log line level detection (#19944)" (word
+    // boundaries), refined by "chore: Improve level detection and best guess
+    // capability (#21132)".
+    NamedChange {
+        id: "loki-3.7-level-detection-whole-words",
+        project: Project::Loki,
+        release: "3.7.0",
+        pr: 19944,
+        kind: ChangeKind::Ingest,
+        summary: "Level detection in unstructured lines looks for a level as a whole word, in any case, and takes the first one in the line (`ERROR`, `WARN` and `Debug` count; `terror` and `misc:error` do not).",
+        action: "Expect `detected_level` of plain-text lines to change again: `ERROR …` is `error` and `WARN …` is `warn`.",
+        probe: Probe::Query {
+            language: Language::LogQl,
+            query: r#"sum by (detected_level) (count_over_time({job="lgtm-gate", format="plain"}[5m]))"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 3.7.0: "**server:** return status bad request code for interval
+    // limit error (#19895)"
+    NamedChange {
+        id: "loki-3.7-interval-limit-400",
+        project: Project::Loki,
+        release: "3.7.0",
+        pr: 19895,
+        kind: ChangeKind::HttpApi,
+        summary: "A query refused with `[interval] value exceeds limit` (a range selector too long) is answered 400 Bad Request instead of a server error.",
+        action: "Treat it as the query's fault: shorten the range selector rather than retrying.",
+        probe: Probe::Documented {
+            reason: "The gate's range selectors (`[5m]`) stay far within the limit.",
+        },
+        verified_live: false,
+    },
     // ---------------------------------------------------------------- Tempo 2.7
     // CHANGELOG 2.7.0: "[ENHANCEMENT] Use Prometheus fast regexp for TraceQL regular
     // expression matchers. #4329 — **BREAKING CHANGE** All regular expression
@@ -551,10 +892,11 @@ mod tests {
         }
     }
 
+    /// The Tempo regex entry, moved to another release.
     fn change_at(release: &'static str) -> NamedChange {
         NamedChange {
             release,
-            ..CHANGES[0]
+            ..*by_id("tempo-2.7-traceql-regex-anchored").unwrap()
         }
     }
 
@@ -671,8 +1013,7 @@ mod tests {
     fn loki_from_3_5_is_not_verifiable_here() {
         let loki = |release| NamedChange {
             project: Project::Loki,
-            release,
-            ..CHANGES[0]
+            ..change_at(release)
         };
         assert!(loki("3.4.6").verifiable_here());
         assert!(!loki("3.5.0").verifiable_here());
@@ -682,7 +1023,7 @@ mod tests {
 
     #[test]
     fn probes_serialize_with_their_kind() {
-        let json = serde_json::to_value(CHANGES[0].probe).unwrap();
+        let json = serde_json::to_value(change_at("2.7.0").probe).unwrap();
         assert_eq!(json["kind"], "query");
         assert_eq!(json["language"], "traceql");
         let json = serde_json::to_value(Probe::RemovedKey { key: "a.b" }).unwrap();
