@@ -743,6 +743,556 @@ pub const CHANGES: &[NamedChange] = &[
         },
         verified_live: false,
     },
+    // CHANGELOG 2.7.0: "[ENHANCEMENT] **BREAKING CHANGE** Add maximum spans per span
+    // set. Users can set `max_spans_per_span_set` to 0 to obtain the old behavior.
+    // [#4275](https://github.com/grafana/tempo/pull/4383)" — the link, and the
+    // commit, are #4383. Upgrade guide 2.7: "Maximum spans per span set".
+    NamedChange {
+        id: "tempo-2.7-max-spans-per-span-set",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4383,
+        kind: ChangeKind::Default,
+        summary: "Search refuses a request for more than 100 spans per span set (`spss`) with 400 Bad Request: `query_frontend.search.max_spans_per_span_set` defaults to 100.",
+        action: "Ask for at most 100 spans per span set, or set `query_frontend.search.max_spans_per_span_set: 0` to restore the old, unlimited behaviour.",
+        probe: Probe::Default {
+            key: "query_frontend.search.max_spans_per_span_set",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[CHANGE] Update the Open-Telemetry dependencies to v0.116.0
+    // #4466 — **BREAKING CHANGE** After this update the Open-Telemetry Collector
+    // receiver will connect to `localhost` instead of all interfaces `0.0.0.0`."
+    // (The upgrade guide cites #4465.)
+    NamedChange {
+        id: "tempo-2.7-receivers-bind-localhost",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4466,
+        kind: ChangeKind::Default,
+        summary: "OTLP and other receivers without an explicit `endpoint` listen on `localhost` instead of `0.0.0.0`, so Tempo in a container no longer receives spans from outside it.",
+        action: "Set each receiver's endpoint explicitly, e.g. `distributor.receivers.otlp.protocols.http.endpoint: \"tempo:4318\"` (or `0.0.0.0:4318`).",
+        probe: Probe::Documented {
+            reason: "The gate's Tempo configuration sets both OTLP endpoints to `0.0.0.0` explicitly; a configuration that leaves them out would show it (no span arrives).",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "**BREAKING CHANGE** Migrate from OpenTracing to OpenTelemetry
+    // instrumentation. Removed the `use_otel_tracer` configuration option. #4028,#3646"
+    NamedChange {
+        id: "tempo-2.7-use-otel-tracer-removed",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 3646,
+        kind: ChangeKind::Config,
+        summary: "The `use_otel_tracer` option is removed: Tempo's own tracing is always OpenTelemetry, configured by the standard `OTEL_*` environment variables.",
+        action: "Delete `use_otel_tracer` (a configuration that sets it is refused) and configure Tempo's own tracing with `OTEL_*` variables, e.g. `OTEL_TRACES_EXPORTER`.",
+        probe: Probe::RemovedKey {
+            key: "use_otel_tracer",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "Prevent massive allocations in the frontend … #3996 —
+    // **BREAKING CHANGE** Removed `querier_forget_delay` setting from the frontend.
+    // This configuration option did nothing."
+    NamedChange {
+        id: "tempo-2.7-querier-forget-delay-removed",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 3996,
+        kind: ChangeKind::Config,
+        summary: "`query_frontend.querier_forget_delay`, which did nothing, is removed.",
+        action: "Delete it from the configuration; a configuration that sets it is refused.",
+        probe: Probe::RemovedKey {
+            key: "query_frontend.querier_forget_delay",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[CHANGE] update default config values to better align with
+    // production workloads #4340" (ingester_shards 1 -> 3)
+    NamedChange {
+        id: "tempo-2.7-search-ingester-shards-default",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4340,
+        kind: ChangeKind::Default,
+        summary: "Search splits its ingester request into 3 shards by default (`query_frontend.search.ingester_shards`, was 1).",
+        action: "Nothing for results; set `ingester_shards: 1` to keep the old number of ingester jobs per search.",
+        probe: Probe::Default {
+            key: "query_frontend.search.ingester_shards",
+        },
+        verified_live: false,
+    },
+    // Same PR (#4340): max_bytes_per_tag_values_query 5000000 -> 1000000.
+    NamedChange {
+        id: "tempo-2.7-tag-values-response-limit-default",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4340,
+        kind: ChangeKind::Default,
+        summary: "A tag-values response is capped at 1 MB by default (`max_bytes_per_tag_values_query`, was 5 MB), so tags with many values list fewer of them.",
+        action: "Raise `overrides.defaults.read.max_bytes_per_tag_values_query` if tag-value lists come back truncated.",
+        probe: Probe::Default {
+            key: "overrides.defaults.read.max_bytes_per_tag_values_query",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[CHANGE] Return 422 for TRACE_TOO_LARGE queries #4160"
+    NamedChange {
+        id: "tempo-2.7-trace-too-large-422",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4160,
+        kind: ChangeKind::HttpApi,
+        summary: "Fetching a trace larger than the size limit is answered 422 Unprocessable Entity instead of a server error.",
+        action: "Treat 422 from trace by ID as \"too large\", not as an outage; raise `max_bytes_per_trace` if such traces must be read.",
+        probe: Probe::Documented {
+            reason: "The workload's traces are far below the trace size limit.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[BUGFIX] Fix traceql metrics returning incorrect data for
+    // falsey queries and unscoped attributes #4409" (commit: "Fix falsey metrics
+    // queries to not return any data")
+    NamedChange {
+        id: "tempo-2.7-metrics-falsey-query-empty",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4409,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A TraceQL metrics query whose filter can never match (`{ false }`) returns no data; it returned data.",
+        action: "Trust empty TraceQL metrics for such filters; re-check panels built on them.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: "{ false } | count_over_time()",
+        },
+        verified_live: false,
+    },
+    // Same PR (#4409): "Fix metrics evaluator incorrectly optimizing away callback
+    // when unscoped attrs present".
+    NamedChange {
+        id: "tempo-2.7-metrics-unscoped-attribute",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4409,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL metrics over a filter on an unscoped attribute (`.http.route`) count only the matching spans; the filter could be skipped.",
+        action: "Re-check TraceQL metrics panels that filter on unscoped attributes: their values drop to the matching spans.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ .http.route = "/health" } | count_over_time()"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[FEATURE] TraceQL metrics queries: add min_over_time #3975"
+    NamedChange {
+        id: "tempo-2.7-metrics-min-over-time",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 3975,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL metrics gain `min_over_time()`; the query was refused before.",
+        action: "Use `| min_over_time(duration)` for the smallest value per step.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | min_over_time(duration)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[FEATURE] TraceQL metrics queries: add max_over_time #4065"
+    NamedChange {
+        id: "tempo-2.7-metrics-max-over-time",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4065,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL metrics gain `max_over_time()`; the query was refused before.",
+        action: "Use `| max_over_time(duration)` for the largest value per step.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | max_over_time(duration)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.0: "[FEATURE] TraceQL metrics: avg_over_time #4073"
+    NamedChange {
+        id: "tempo-2.7-metrics-avg-over-time",
+        project: Project::Tempo,
+        release: "2.7.0",
+        pr: 4073,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL metrics gain `avg_over_time()`; the query was refused before.",
+        action: "Use `| avg_over_time(duration)` for the mean per step (its calculation is corrected in 2.10.1).",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | avg_over_time(duration)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.7.1: "[CHANGE] Default to snappy compression for all gRPC
+    // communications internal to Tempo. #4696". (2.7.0 had disabled compression in
+    // the querier and distributor, #4429; 2.7.1 set snappy everywhere.)
+    NamedChange {
+        id: "tempo-2.7-grpc-compression-snappy",
+        project: Project::Tempo,
+        release: "2.7.1",
+        pr: 4696,
+        kind: ChangeKind::Default,
+        summary: "Internal gRPC traffic is compressed with snappy by default; the querier's connection to the query frontend used gzip.",
+        action: "Expect less CPU and more bytes between components; set `grpc_compression` on the clients to keep gzip or turn compression off.",
+        probe: Probe::Default {
+            key: "querier.frontend_worker.grpc_client_config.grpc_compression",
+        },
+        verified_live: false,
+    },
+    // ---------------------------------------------------------------- Tempo 2.8
+    // CHANGELOG 2.8.0: "[CHANGE] **BREAKING CHANGE** Change default http-listen-port
+    // from 80 to 3200 #4960"
+    NamedChange {
+        id: "tempo-2.8-http-listen-port-3200",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4960,
+        kind: ChangeKind::Default,
+        summary: "Tempo's HTTP server listens on port 3200 by default, not 80.",
+        action: "Set `server.http_listen_port` explicitly, or point clients, probes and datasources at port 3200.",
+        probe: Probe::Default {
+            key: "server.http_listen_port",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "[CHANGE] **BREAKING CHANGE** Remove tempo serverless. The
+    // following configuration options are no longer valid … #4599"
+    NamedChange {
+        id: "tempo-2.8-serverless-removed",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4599,
+        kind: ChangeKind::Removal,
+        summary: "Tempo serverless is removed, with its options `querier.search.external_endpoints`, `external_backend`, `google_cloud_run`, `prefer_self` and `external_hedge_requests_*`.",
+        action: "Delete those options (a configuration that sets them is refused) and scale queriers instead.",
+        probe: Probe::RemovedKey {
+            key: "querier.search.external_endpoints",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "[CHANGE] **BREAKING CHANGE** Enforce max attribute size at
+    // event, link, and instrumentation scope. Make config per-tenant. Renamed
+    // max_span_attr_byte to max_attribute_bytes #4633"
+    NamedChange {
+        id: "tempo-2.8-max-span-attr-byte-renamed",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4633,
+        kind: ChangeKind::Config,
+        summary: "`distributor.max_span_attr_byte` is renamed `max_attribute_bytes`, becomes a per-tenant limit and also truncates event, link and scope attributes.",
+        action: "Rename the setting (the old key is refused) and move it to the overrides if it differs per tenant.",
+        probe: Probe::RemovedKey {
+            key: "distributor.max_span_attr_byte",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "**BREAKING CHANGE** Upgrade OTEL Collector to v0.122.1. The
+    // `name` dimension from `tempo_receiver_accepted_span` and
+    // `tempo_receiver_refused_spans` changes from `tempo/jaeger_receiver` to
+    // `jaeger/jaeger_receiver`. #4893"
+    NamedChange {
+        id: "tempo-2.8-receiver-metric-name-label",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4893,
+        kind: ChangeKind::HttpApi,
+        summary: "The `name` label of `tempo_receiver_accepted_spans` and `tempo_receiver_refused_spans` changes, e.g. from `tempo/jaeger_receiver` to `jaeger/jaeger_receiver`.",
+        action: "Update dashboards and alerts that select these metrics by `name`.",
+        probe: Probe::Documented {
+            reason: "The gate queries traces, not Tempo's own metrics.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "[BUGFIX] TraceQL: Fix behavior of {} >> { span.attr-that-
+    // doesnt-exist != "foo" } #5007" (commit: "Fix issue where != was returning true
+    // when an attr value did not exist")
+    NamedChange {
+        id: "tempo-2.8-not-equal-needs-attribute",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 5007,
+        kind: ChangeKind::QuerySemantics,
+        summary: "In structural queries, `span.x != \"foo\"` no longer matches spans that have no `x` at all.",
+        action: "Where spans without the attribute should match too, write `(span.x != \"foo\" || span.x = nil)` (2.10 and later).",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ } >> { span.gate.absent != "foo" }"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "[BUGFIX] Make comparison to nil symmetric #4869" (commit:
+    // "Fix false matches for {} | avg(.dne) != 0")
+    NamedChange {
+        id: "tempo-2.8-aggregate-over-missing-attribute",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4869,
+        kind: ChangeKind::QuerySemantics,
+        summary: "An aggregate over an attribute no span has (`avg(span.x) != 0`) no longer matches, and `nil != x` now means the same as `x != nil`.",
+        action: "Re-check searches that aggregate over optional attributes; traces without the attribute drop out.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: "{ } | avg(span.gate.absent) != 0",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.8.0: "[BUGFIX] Fix behavior for queries like {.foo && true} and
+    // {.foo || false} #4855"
+    NamedChange {
+        id: "tempo-2.8-boolean-attribute-with-static",
+        project: Project::Tempo,
+        release: "2.8.0",
+        pr: 4855,
+        kind: ChangeKind::QuerySemantics,
+        summary: "Filters that combine a boolean attribute with a constant (`{ .foo && true }`, `{ .foo || false }`) match by the attribute's value.",
+        action: "Re-check searches of that shape; their results change to the spans whose attribute is true.",
+        probe: Probe::Documented {
+            reason: "The workload has no boolean span attribute; one (e.g. `cache.hit`) would show it with `{ span.cache.hit && true }`.",
+        },
+        verified_live: false,
+    },
+    // ---------------------------------------------------------------- Tempo 2.9
+    // CHANGELOG 2.9.0: "[CHANGE] **BREAKING CHANGE** TraceQL Metrics buckets are
+    // calculated based on data in past. #5366". Upgrade guide 2.9: "Bucket
+    // calculation changes … aligns behavior with Prometheus".
+    NamedChange {
+        id: "tempo-2.9-metrics-buckets-left-open",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5366,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A TraceQL metrics sample at time t covers the step before it, `(t-step, t]`, as in Prometheus; it covered the step after, `[t, t+step)`, which left the last bucket empty.",
+        action: "Expect every series to move by one step; review alerts and dashboards that read the first or last bucket.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | count_over_time()"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[BUGFIX] Correct instant query calculation. #5252"
+    NamedChange {
+        id: "tempo-2.9-metrics-instant-query",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5252,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A TraceQL metrics instant query (`/api/metrics/query`) returns exactly one value per series, computed over the whole range.",
+        action: "Re-check panels that use instant TraceQL metrics queries; their values change.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | count_over_time()"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[CHANGE] **BREAKING CHANGE** Fix incorrect TraceQL metrics
+    // results when series labels include strings and integers with same textural
+    // representation. This also changes the TraceQL metrics responses of
+    // `/api/metrics/query_range` and `/api/metrics/query` to remove the redundant
+    // `prom_labels` field … #5659"
+    NamedChange {
+        id: "tempo-2.9-metrics-prom-labels-removed",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5659,
+        kind: ChangeKind::HttpApi,
+        summary: "TraceQL metrics responses drop the `prom_labels` field, and series whose labels differ only as string versus integer (`\"500\"` and `500`) stay apart.",
+        action: "Read series labels from `labels`, not `prom_labels`.",
+        probe: Probe::Documented {
+            reason: "The gate reads `labels`, and no workload attribute holds both a string and an integer of the same text.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[BUGFIX] Fix incorrect TraceQL string comparison of strings
+    // starting with numbers. #5658"
+    NamedChange {
+        id: "tempo-2.9-string-comparison-unquoted",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5658,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL `<`, `<=`, `>`, `>=` on strings compare the values themselves; they compared the quoted values, which got strings starting with digits (and other characters before a backtick) wrong.",
+        action: "Re-check searches that compare strings with `<` or `>`; their results change.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.gate.seed > "" }"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[BUGFIX] Fix for structural operator with empty left-hand
+    // spanset. #5578"
+    NamedChange {
+        id: "tempo-2.9-structural-empty-left-side",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5578,
+        kind: ChangeKind::QuerySemantics,
+        summary: "A structural query whose left side matches nothing is evaluated: the negated operators (`{ name = \"none\" } !< { … }`) return the right side's spans, where nothing came back.",
+        action: "Re-check searches with `!<`, `!>`, `!<<`, `!>>` or `!~`; they may now return traces.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ name = "no such span" } !< { name = "SELECT users" }"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[BUGFIX] Do not allow very small steps. #5441" (commit:
+    // "Checks if step is too small and generates too many time series")
+    NamedChange {
+        id: "tempo-2.9-metrics-small-step-refused",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5441,
+        kind: ChangeKind::HttpApi,
+        summary: "A TraceQL metrics range query whose step would yield too many points is refused.",
+        action: "Use a larger `step` for long ranges.",
+        probe: Probe::Documented {
+            reason: "The gate's step (15s over five minutes) is far from the limit.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.9.0: "[CHANGE] Return Bad Request from all frontend endpoints if
+    // the tenant can't be extracted. #5480"
+    NamedChange {
+        id: "tempo-2.9-tenant-extraction-400",
+        project: Project::Tempo,
+        release: "2.9.0",
+        pr: 5480,
+        kind: ChangeKind::HttpApi,
+        summary: "Every query-frontend endpoint answers 400 Bad Request when it cannot tell the tenant of a request.",
+        action: "With multitenancy on, send `X-Scope-OrgID` on every request, including tag and metrics endpoints.",
+        probe: Probe::Documented {
+            reason: "The gate runs Tempo single-tenant.",
+        },
+        verified_live: false,
+    },
+    // --------------------------------------------------------------- Tempo 2.10
+    // CHANGELOG 2.10.0: "[FEATURE] TraceQL: Add support for attribute = nil #4905"
+    NamedChange {
+        id: "tempo-2.10-equals-nil",
+        project: Project::Tempo,
+        release: "2.10.0",
+        pr: 4905,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL supports `attribute = nil`, which matches spans without the attribute.",
+        action: "Use `{ span.x = nil }` to find spans missing an attribute.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: "{ span.db.system = nil }",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.0: "[CHANGE] **BREAKING CHANGE** Validate tenant ID in frontend
+    // and distributor #5786"
+    NamedChange {
+        id: "tempo-2.10-tenant-id-validated",
+        project: Project::Tempo,
+        release: "2.10.0",
+        pr: 5786,
+        kind: ChangeKind::HttpApi,
+        summary: "Tenant IDs are validated as in Mimir (letters, digits and `!-_.*'()`, at most 150 characters, not empty, `.` or `..`); other IDs are refused on write and read.",
+        action: "Rename tenants whose IDs break these rules before upgrading.",
+        probe: Probe::Documented {
+            reason: "The gate runs Tempo single-tenant.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.0: "[CHANGE] Remove vParquet2 encoding #6071 — **BREAKING
+    // CHANGE** … It will no longer be recognized as a valid encoding and cannot read
+    // any remaining vParquet2 blocks."
+    NamedChange {
+        id: "tempo-2.10-vparquet2-removed",
+        project: Project::Tempo,
+        release: "2.10.0",
+        pr: 6071,
+        kind: ChangeKind::Removal,
+        summary: "The vParquet2 block format is removed: `storage.trace.block.version: vParquet2` is refused and existing vParquet2 blocks cannot be read.",
+        action: "Before upgrading, write vParquet3 or later and wait until every vParquet2 block has expired.",
+        probe: Probe::Documented {
+            reason: "The gate's Tempo writes the default block format, and each side starts with empty storage.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.0: "[CHANGE] Remove busybox from Tempo image to make it more
+    // minimal and prevent future vulnerabilities #5717"
+    NamedChange {
+        id: "tempo-2.10-image-without-shell",
+        project: Project::Tempo,
+        release: "2.10.0",
+        pr: 5717,
+        kind: ChangeKind::Removal,
+        summary: "The Tempo image no longer contains busybox: there is no shell or other tool inside the container.",
+        action: "Run init steps such as `chown` in a separate image, and debug with `kubectl debug` instead of a shell in the container.",
+        probe: Probe::Documented {
+            reason: "The gate checks Tempo over HTTP from outside the container.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.1: "[BUGFIX] Correct instant query calculation for rate()
+    // #6205"
+    NamedChange {
+        id: "tempo-2.10-metrics-instant-rate",
+        project: Project::Tempo,
+        release: "2.10.1",
+        pr: 6205,
+        kind: ChangeKind::QuerySemantics,
+        summary: "An instant TraceQL metrics `rate()` returns the right rate; the instant flag was not passed on, so it was computed as for a range query.",
+        action: "Re-check panels and alerts built on instant `| rate()` queries.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | rate()"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.1: "[BUGFIX] Correct avg_over_time calculation #6252"
+    NamedChange {
+        id: "tempo-2.10-metrics-avg-over-time-fixed",
+        project: Project::Tempo,
+        release: "2.10.1",
+        pr: 6252,
+        kind: ChangeKind::QuerySemantics,
+        summary: "TraceQL metrics `avg_over_time()` computes the correct mean; it was miscalculated.",
+        action: "Re-check panels built on `| avg_over_time(…)`: their values change.",
+        probe: Probe::Query {
+            language: Language::TraceQl,
+            query: r#"{ resource.service.name = "checkout" } | avg_over_time(duration)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.2: "[CHANGE] Set default `max_result_limit` for search to
+    // 256*1024 #6525"
+    NamedChange {
+        id: "tempo-2.10-search-max-result-limit-default",
+        project: Project::Tempo,
+        release: "2.10.2",
+        pr: 6525,
+        kind: ChangeKind::Default,
+        summary: "A search may ask for at most 262144 traces (`query_frontend.search.max_result_limit`, was unlimited).",
+        action: "Keep `limit` at or below 262144, or raise `max_result_limit`.",
+        probe: Probe::Default {
+            key: "query_frontend.search.max_result_limit",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.10.6: "🛑 Breaking changes 🛑 `distributor`: Dropped support for the
+    // OpenCensus receiver. (#7322)"
+    NamedChange {
+        id: "tempo-2.10-opencensus-receiver-removed",
+        project: Project::Tempo,
+        release: "2.10.6",
+        pr: 7322,
+        kind: ChangeKind::Removal,
+        summary: "The OpenCensus receiver is removed; a configuration that enables it is refused.",
+        action: "Send spans over OTLP and delete `distributor.receivers.opencensus`.",
+        probe: Probe::RemovedKey {
+            key: "distributor.receivers.opencensus",
+        },
+        verified_live: false,
+    },
 ];
 
 #[cfg(test)]
