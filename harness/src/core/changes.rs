@@ -1293,6 +1293,270 @@ pub const CHANGES: &[NamedChange] = &[
         },
         verified_live: false,
     },
+    // --------------------------------------------------------------- Mimir 2.15
+    // CHANGELOG 2.15.0: "[CHANGE] Querier: Lookback and range selectors are left
+    // open and right closed (previously left closed and right closed) … This
+    // upgrades PromQL compatibility from Prometheus 2.0 to 3.0. #9844 #10188"
+    NamedChange {
+        id: "mimir-2.15-range-selectors-left-open",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9844,
+        kind: ChangeKind::QuerySemantics,
+        summary: "PromQL range selectors and the lookback are left-open, as in Prometheus 3: `[1m]` at time t covers `(t-1m, t]`, so a sample exactly at t-1m no longer counts.",
+        action: "Expect one sample fewer wherever samples align with the evaluation time; widen ranges that needed it (with a 1m scrape interval, `rate(x[1m])` needs `[2m]`).",
+        probe: Probe::Query {
+            language: Language::PromQl,
+            query: r#"count_over_time(gate_inflight_requests{job="lgtm-gate"}[1m])"#,
+        },
+        verified_live: false,
+    },
+    // Release notes 2.15: "PromQL compatibility has been upgraded from Prometheus
+    // 2.0 to 3.0" (#9844), pointing at the Prometheus 3.0 migration guide;
+    // Prometheus 3.0.0: "holt_winters is now called double_exponential_smoothing and
+    // moves behind the experimental-promql-functions feature flag. #14930".
+    // CHANGELOG 2.15.0: "Add experimental `double_exponential_smoothing` PromQL
+    // function. Experimental functions are disabled by default … #9844"
+    NamedChange {
+        id: "mimir-2.15-holt-winters-renamed",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9844,
+        kind: ChangeKind::QuerySemantics,
+        summary: "`holt_winters` is no longer a PromQL function: Prometheus 3 renamed it `double_exponential_smoothing`, an experimental function that is off by default.",
+        action: "Rewrite queries as `double_exponential_smoothing(…)` and enable experimental functions for the tenant, or drop them.",
+        probe: Probe::Query {
+            language: Language::PromQl,
+            query: r#"holt_winters(gate_temperature_celsius{job="lgtm-gate"}[5m], 0.5, 0.5)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[CHANGE] Querier: The `.` pattern in regular expressions in
+    // PromQL matches newline characters. … #9844"
+    NamedChange {
+        id: "mimir-2.15-regex-dot-matches-newline",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9844,
+        kind: ChangeKind::QuerySemantics,
+        summary: "In PromQL regular expressions `.` matches a newline, so `=~\"foo.*\"` also matches label values that contain `\\n`.",
+        action: "Write `[^\\n]` instead of `.` where a newline must not match.",
+        probe: Probe::Documented {
+            reason: "No label value of the workload contains a newline; a series with one (e.g. `note=\"a\\nb\"`) would show it with `count(gate_note{note=~\"a.b\"})`.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[CHANGE] Querier: promql(native histograms): Introduce
+    // exponential interpolation. #9844"
+    NamedChange {
+        id: "mimir-2.15-native-histogram-exponential-interpolation",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9844,
+        kind: ChangeKind::QuerySemantics,
+        summary: "`histogram_quantile` over native histograms interpolates exponentially within a bucket, so its values change.",
+        action: "Expect different quantiles from native histograms; classic histograms are unchanged.",
+        probe: Probe::Documented {
+            reason: "The workload sends classic histograms only.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[CHANGE] Remove deprecated
+    // `api.get-request-for-ingester-shutdown-enabled` setting, which scheduled for
+    // removal in 2.15. #10197"
+    NamedChange {
+        id: "mimir-2.15-ingester-shutdown-get-removed",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 10197,
+        kind: ChangeKind::Config,
+        summary: "The deprecated `api.get_request_for_ingester_shutdown_enabled` setting is removed, so the ingester's shutdown endpoint no longer accepts GET.",
+        action: "Delete the setting (it is refused) and call `/ingester/shutdown` with POST.",
+        probe: Probe::RemovedKey {
+            key: "api.get_request_for_ingester_shutdown_enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[CHANGE] Distributor: Drop experimental
+    // `-distributor.direct-otlp-translation-enabled` flag, since direct OTLP
+    // translation is well tested at this point. #9647"
+    NamedChange {
+        id: "mimir-2.15-direct-otlp-translation-flag-removed",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9647,
+        kind: ChangeKind::Config,
+        summary: "The experimental `distributor.direct_otlp_translation_enabled` setting is removed; direct OTLP translation is always on.",
+        action: "Delete the setting; a configuration that sets it is refused.",
+        probe: Probe::RemovedKey {
+            key: "distributor.direct_otlp_translation_enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[CHANGE] Ingester: Replace `cortex_discarded_samples_total`
+    // label from `sample-out-of-bounds` to `sample-timestamp-too-old`. #9885"
+    NamedChange {
+        id: "mimir-2.15-discarded-reason-renamed",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9885,
+        kind: ChangeKind::HttpApi,
+        summary: "`cortex_discarded_samples_total` reports samples that are too old with `reason=\"sample-timestamp-too-old\"` instead of `sample-out-of-bounds`.",
+        action: "Update alerts and dashboards that select the old reason.",
+        probe: Probe::Documented {
+            reason: "The gate queries the workload's metrics, not Mimir's own.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.15.0: "[ENHANCEMENT] The distributor now validates that received
+    // label values only contain allowed characters. #9185"
+    NamedChange {
+        id: "mimir-2.15-label-values-validated",
+        project: Project::Mimir,
+        release: "2.15.0",
+        pr: 9185,
+        kind: ChangeKind::Ingest,
+        summary: "The distributor refuses series whose label values contain characters it does not allow, such as invalid UTF-8.",
+        action: "Fix senders that write such label values; their samples are rejected.",
+        probe: Probe::Documented {
+            reason: "The workload's label values are plain ASCII.",
+        },
+        verified_live: false,
+    },
+    // --------------------------------------------------------------- Mimir 2.16
+    // CHANGELOG 2.16.0: "[CHANGE] Ingester: enable native histograms ingestion by
+    // default, meaning`ingester.native-histograms-ingestion-enabled` defaults to
+    // true. #10867"
+    NamedChange {
+        id: "mimir-2.16-native-histograms-ingested-by-default",
+        project: Project::Mimir,
+        release: "2.16.0",
+        pr: 10867,
+        kind: ChangeKind::Default,
+        summary: "Ingesters store native histograms by default (`limits.native_histograms_ingestion_enabled: true`); they were dropped.",
+        action: "Expect native-histogram series from senders that send them, and the series and storage they cost; set the limit to false for tenants that should not have them.",
+        probe: Probe::Default {
+            key: "limits.native_histograms_ingestion_enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.16.0: "[CHANGE] Querier / Query-frontend: Remove experimental
+    // `-querier.promql-experimental-functions-enabled` and
+    // `-query-frontend.block-promql-experimental-functions` CLI flags and respective
+    // YAML configuration options … You can enable them using the per-tenant setting
+    // `enabled_promql_experimental_functions`. #10660 #10712"
+    NamedChange {
+        id: "mimir-2.16-experimental-functions-per-tenant",
+        project: Project::Mimir,
+        release: "2.16.0",
+        pr: 10660,
+        kind: ChangeKind::Config,
+        summary: "Experimental PromQL functions are enabled per tenant only: `querier.promql_experimental_functions_enabled` and the query frontend's block flag are removed.",
+        action: "List the functions in `limits.enabled_promql_experimental_functions` (e.g. `double_exponential_smoothing`) and delete the removed settings, which are refused.",
+        probe: Probe::RemovedKey {
+            key: "querier.promql_experimental_functions_enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.16.0: "[ENHANCEMENT] Distributor: discard float and histogram
+    // samples with duplicated timestamps from each timeseries in a request before
+    // the request is forwarded to ingesters. … #10145 #10430"
+    NamedChange {
+        id: "mimir-2.16-duplicate-timestamps-discarded",
+        project: Project::Mimir,
+        release: "2.16.0",
+        pr: 10145,
+        kind: ChangeKind::Ingest,
+        summary: "The distributor discards samples that repeat a timestamp within one series of a write request, counting them as `reason=\"sample_duplicate_timestamp\"`.",
+        action: "Fix senders that write two samples of a series with one timestamp.",
+        probe: Probe::Documented {
+            reason: "The workload writes one sample per series and timestamp.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.16.0: "[CHANGE] Build: removed Mimir Alpine Docker image and
+    // related CI tests. #10469"
+    NamedChange {
+        id: "mimir-2.16-alpine-image-removed",
+        project: Project::Mimir,
+        release: "2.16.0",
+        pr: 10469,
+        kind: ChangeKind::Removal,
+        summary: "Mimir is published only as a distroless image; the Alpine-based image (with a shell) is no longer built.",
+        action: "Switch to the default image, and debug with `kubectl debug` instead of a shell in the container.",
+        probe: Probe::Documented {
+            reason: "The gate uses the default image.",
+        },
+        verified_live: false,
+    },
+    // --------------------------------------------------------------- Mimir 2.17
+    // CHANGELOG 2.17.0: "[CHANGE] Querier: Use Mimir Query Engine (MQE) by default.
+    // Set `-querier.query-engine=prometheus` to continue using Prometheus' engine.
+    // #11501"
+    NamedChange {
+        id: "mimir-2.17-mimir-query-engine-default",
+        project: Project::Mimir,
+        release: "2.17.0",
+        pr: 11501,
+        kind: ChangeKind::Default,
+        summary: "Queries run on the Mimir Query Engine (MQE) by default instead of Prometheus' engine (`querier.query_engine: mimir`).",
+        action: "Compare the results of critical queries after the upgrade; set `querier.query_engine: prometheus` to go back.",
+        probe: Probe::Default {
+            key: "querier.query_engine",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.17.0: "[CHANGE] Ingester: Out-of-order native histograms are now
+    // enabled whenever both native histogram and out-of-order ingestion is enabled.
+    // The `-ingester.ooo-native-histograms-ingestion-enabled` CLI flag and
+    // corresponding `ooo_native_histograms_ingestion_enabled` runtime configuration
+    // option have been removed. #10956"
+    NamedChange {
+        id: "mimir-2.17-ooo-native-histograms-setting-removed",
+        project: Project::Mimir,
+        release: "2.17.0",
+        pr: 10956,
+        kind: ChangeKind::Config,
+        summary: "`ooo_native_histograms_ingestion_enabled` is removed: out-of-order native histograms are accepted whenever native histograms and out-of-order ingestion both are.",
+        action: "Delete the setting (it is refused), and turn off native histograms or the out-of-order window where out-of-order native histograms must stay refused.",
+        probe: Probe::RemovedKey {
+            key: "limits.ooo_native_histograms_ingestion_enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.17.0: "[CHANGE] Memberlist: Apply new default configuration values
+    // for MemberlistKV. … #11874 `memberlist.packet-dial-timeout`: `500ms`,
+    // `memberlist.packet-write-timeout`: `500ms`, `memberlist.max-concurrent-writes`:
+    // `5`, `memberlist.acquire-writer-timeout`: `1s`"
+    NamedChange {
+        id: "mimir-2.17-memberlist-defaults",
+        project: Project::Mimir,
+        release: "2.17.0",
+        pr: 11874,
+        kind: ChangeKind::Default,
+        summary: "Memberlist defaults change: `packet_dial_timeout` and `packet_write_timeout` 500ms, `max_concurrent_writes` 5, `acquire_writer_timeout` 1s.",
+        action: "On high-latency networks, raise the memberlist timeouts if gossip packets are dropped.",
+        probe: Probe::Default {
+            key: "memberlist.packet_dial_timeout",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 2.17.0: "[CHANGE] Distributor: moved HA tracker timeout config to
+    // limits. #11774 Moved `distributor.ha_tracker.ha_tracker_update_timeout` to
+    // `limits.ha_tracker_update_timeout` …"
+    NamedChange {
+        id: "mimir-2.17-ha-tracker-timeouts-moved",
+        project: Project::Mimir,
+        release: "2.17.0",
+        pr: 11774,
+        kind: ChangeKind::Config,
+        summary: "The HA tracker's `ha_tracker_update_timeout`, `ha_tracker_update_timeout_jitter_max` and `ha_tracker_failover_timeout` move from `distributor.ha_tracker` to `limits`.",
+        action: "Move the three settings under `limits` (they can now differ per tenant).",
+        probe: Probe::RemovedKey {
+            key: "distributor.ha_tracker.ha_tracker_update_timeout",
+        },
+        verified_live: false,
+    },
 ];
 
 #[cfg(test)]
