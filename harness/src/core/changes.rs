@@ -1557,6 +1557,242 @@ pub const CHANGES: &[NamedChange] = &[
         },
         verified_live: false,
     },
+    // -------------------------------------------------------------- Cortex 1.19
+    // CHANGELOG 1.19.0: "[CHANGE] Change all max async concurrency default values
+    // `50` to `3` #6268"
+    NamedChange {
+        id: "cortex-1.19-cache-max-async-concurrency",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6268,
+        kind: ChangeKind::Default,
+        summary: "Every cache's `max_async_concurrency` default drops from 50 to 3, so fewer cache writes run at once.",
+        action: "If asynchronous cache writes back up, raise `max_async_concurrency` on the caches that need it.",
+        probe: Probe::Default {
+            key: "blocks_storage.bucket_store.chunks_cache.memcached.max_async_concurrency",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.19.0: "[CHANGE] Change default value of
+    // `-blocks-storage.bucket-store.index-cache.multilevel.max-async-concurrency`
+    // from `50` to `3` #6265"
+    NamedChange {
+        id: "cortex-1.19-multilevel-cache-max-async-concurrency",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6265,
+        kind: ChangeKind::Default,
+        summary: "The multi-level index cache's `max_async_concurrency` default drops from 50 to 3.",
+        action: "Raise `blocks_storage.bucket_store.index_cache.multilevel.max_async_concurrency` if backfilling the multi-level cache lags.",
+        probe: Probe::Default {
+            key: "blocks_storage.bucket_store.index_cache.multilevel.max_async_concurrency",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.19.0: "[CHANGE] Enable Compactor and Alertmanager in target all.
+    // #6204"
+    NamedChange {
+        id: "cortex-1.19-target-all-adds-compactor-alertmanager",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6204,
+        kind: ChangeKind::Config,
+        summary: "`-target=all` also runs the compactor and the Alertmanager.",
+        action: "Give a single-binary Cortex the compactor's and Alertmanager's settings (`compactor.data_dir`, `alertmanager_storage`), or list the wanted modules in `-target`.",
+        probe: Probe::Documented {
+            reason: "The gate's Cortex configuration already configures both, so its start and readiness do not change.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.19.0: "[CHANGE] gRPC Client: Expose connection timeout and set
+    // default to value to 5s. #6523"
+    NamedChange {
+        id: "cortex-1.19-grpc-connect-timeout",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6523,
+        kind: ChangeKind::Default,
+        summary: "gRPC clients give up connecting after 5s by default (`connect_timeout`); gRPC's own default was 20s.",
+        action: "On slow networks, raise `connect_timeout` on the affected clients.",
+        probe: Probe::Default {
+            key: "ingester_client.grpc_client_config.connect_timeout",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.19.0: "[CHANGE] OTLP: Change OTLP handler to be consistent with the
+    // Prometheus OTLP handler. #6272"
+    NamedChange {
+        id: "cortex-1.19-otlp-like-prometheus",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6272,
+        kind: ChangeKind::Ingest,
+        summary: "OTLP metrics are converted as Prometheus' OTLP receiver converts them, so metric and label names made from OTLP can change.",
+        action: "Check the series names written by OTLP senders after the upgrade, and adjust their queries.",
+        probe: Probe::Documented {
+            reason: "The workload writes with Prometheus remote write, not OTLP.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.19.0: "[BUGFIX] Query Frontend: Fix @ modifier not being applied
+    // correctly on sub queries. #6450"
+    NamedChange {
+        id: "cortex-1.19-at-modifier-in-subqueries",
+        project: Project::Cortex,
+        release: "1.19.0",
+        pr: 6450,
+        kind: ChangeKind::QuerySemantics,
+        summary: "The query frontend applies the `@` modifier inside subqueries; such queries could answer for the wrong time.",
+        action: "Re-check queries that combine subqueries with `@`; their values change to the intended ones.",
+        probe: Probe::Documented {
+            reason: "No gate query uses the `@` modifier.",
+        },
+        verified_live: false,
+    },
+    // -------------------------------------------------------------- Cortex 1.20
+    // CHANGELOG 1.20.0: "[ENHANCEMENT] Upgrade the Prometheus version to 3.6.0 and
+    // add a `-name-validation-scheme` flag to support UTF-8. #7040 #7056" (Prometheus
+    // 3 came in with "Update prometheus version to v3.1.0" #6583, which the CHANGELOG
+    // does not list). Prometheus 3.0 migration guide: range selectors and the
+    // lookback delta are left-open.
+    NamedChange {
+        id: "cortex-1.20-range-selectors-left-open",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 7040,
+        kind: ChangeKind::QuerySemantics,
+        summary: "With Prometheus 3's PromQL, range selectors and the lookback are left-open: `[1m]` at time t covers `(t-1m, t]`, so a sample exactly at t-1m no longer counts.",
+        action: "Expect one sample fewer wherever samples align with the evaluation time; widen ranges that needed it (with a 1m scrape interval, `rate(x[1m])` needs `[2m]`).",
+        probe: Probe::Query {
+            language: Language::PromQl,
+            query: r#"count_over_time(gate_inflight_requests{job="lgtm-gate"}[1m])"#,
+        },
+        verified_live: false,
+    },
+    // Same upgrade (#7040); Prometheus 3.0.0: "regexp . now matches all characters".
+    NamedChange {
+        id: "cortex-1.20-regex-dot-matches-newline",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 7040,
+        kind: ChangeKind::QuerySemantics,
+        summary: "With Prometheus 3's PromQL, `.` in a regular expression matches a newline, so `=~\"foo.*\"` also matches label values that contain `\\n`.",
+        action: "Write `[^\\n]` instead of `.` where a newline must not match.",
+        probe: Probe::Documented {
+            reason: "No label value of the workload contains a newline.",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.20.0: "[CHANGE] Ingester: Remove EnableNativeHistograms config flag
+    // and instead gate keep through new per-tenant limit at ingestion. #6718"
+    NamedChange {
+        id: "cortex-1.20-native-histograms-per-tenant",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 6718,
+        kind: ChangeKind::Config,
+        summary: "Native histogram ingestion is switched by the per-tenant limit `limits.enable_native_histograms`; `blocks_storage.tsdb.enable_native_histograms` is gone.",
+        action: "Move the setting to `limits` (or to a tenant's runtime overrides); left under `blocks_storage.tsdb` it is refused.",
+        probe: Probe::RemovedKey {
+            key: "blocks_storage.tsdb.enable_native_histograms",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.20.0: "[FEATURE] Querier: Support for configuring query optimizers
+    // and enabling XFunctions in the Thanos engine. #6873"; the configuration
+    // reference turns `thanos_engine: <boolean>` into a block with `enabled`.
+    NamedChange {
+        id: "cortex-1.20-thanos-engine-block",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 6873,
+        kind: ChangeKind::Config,
+        summary: "`querier.thanos_engine` is a block of engine settings, no longer a boolean.",
+        action: "Write `querier.thanos_engine.enabled: true`; `thanos_engine: true` is refused.",
+        probe: Probe::RemovedKey {
+            key: "querier.thanos_engine",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.20.0: "[CHANGE] StoreGateway/Alertmanager: Add default 5s
+    // connection timeout on client. #6603"
+    NamedChange {
+        id: "cortex-1.20-store-gateway-client-connect-timeout",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 6603,
+        kind: ChangeKind::Default,
+        summary: "The store-gateway and Alertmanager clients give up connecting after 5s by default.",
+        action: "On slow networks, raise `querier.store_gateway_client.connect_timeout` (and the Alertmanager client's).",
+        probe: Probe::Default {
+            key: "querier.store_gateway_client.connect_timeout",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.20.0: "[CHANGE] Validate a tenantID when to use a single tenant
+    // resolver. #6727"
+    NamedChange {
+        id: "cortex-1.20-tenant-id-validated",
+        project: Project::Cortex,
+        release: "1.20.0",
+        pr: 6727,
+        kind: ChangeKind::HttpApi,
+        summary: "Tenant IDs are validated with the single-tenant resolver too; requests with an invalid `X-Scope-OrgID` are refused.",
+        action: "Rename tenants whose IDs contain characters Cortex does not allow.",
+        probe: Probe::Documented {
+            reason: "The gate runs Cortex without multitenancy.",
+        },
+        verified_live: false,
+    },
+    // -------------------------------------------------------------- Cortex 1.21
+    // CHANGELOG 1.21.0: "[CHANGE] Blocks storage: Bucket index is now enabled by
+    // default. … #7259"
+    NamedChange {
+        id: "cortex-1.21-bucket-index-default",
+        project: Project::Cortex,
+        release: "1.21.0",
+        pr: 7259,
+        kind: ChangeKind::Default,
+        summary: "The bucket index is enabled by default: queriers and store-gateways read each tenant's bucket index, which the compactor writes, instead of listing the bucket.",
+        action: "Run the compactor so the index exists, or set `blocks_storage.bucket_store.bucket_index.enabled: false` (not recommended).",
+        probe: Probe::Default {
+            key: "blocks_storage.bucket_store.bucket_index.enabled",
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.21.0: "[ENHANCEMENT] PromQL: Add `holt_winters` backwards
+    // compatibility as alias for `double_exponential_smoothing`. #7223" (commit: "add
+    // holt_winters to cortex parser … add query parsing validation in QFE")
+    NamedChange {
+        id: "cortex-1.21-holt-winters-alias",
+        project: Project::Cortex,
+        release: "1.21.0",
+        pr: 7223,
+        kind: ChangeKind::QuerySemantics,
+        summary: "Cortex's own PromQL parser, which the query frontend uses, accepts `holt_winters` as an alias of `double_exponential_smoothing` (Prometheus 3's name for it).",
+        action: "Keep `holt_winters` queries, or rewrite them as `double_exponential_smoothing`.",
+        probe: Probe::Query {
+            language: Language::PromQl,
+            query: r#"holt_winters(gate_temperature_celsius{job="lgtm-gate"}[5m], 0.5, 0.5)"#,
+        },
+        verified_live: false,
+    },
+    // CHANGELOG 1.21.0: "[BUGFIX] Distributor: If remote write v2 is disabled,
+    // explicitly return HTTP 415 (Unsupported Media Type) for Remote Write V2
+    // requests instead of attempting to parse them as V1. #7238"
+    NamedChange {
+        id: "cortex-1.21-remote-write-v2-415",
+        project: Project::Cortex,
+        release: "1.21.0",
+        pr: 7238,
+        kind: ChangeKind::HttpApi,
+        summary: "With remote write 2.0 disabled, a remote write 2.0 request is answered 415 Unsupported Media Type instead of being read as 1.0.",
+        action: "Configure senders for remote write 1.0, or enable remote write 2.0 in Cortex.",
+        probe: Probe::Documented {
+            reason: "The gate writes remote write 1.0.",
+        },
+        verified_live: false,
+    },
 ];
 
 #[cfg(test)]
