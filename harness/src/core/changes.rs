@@ -2072,6 +2072,90 @@ mod tests {
     }
 
     #[test]
+    fn query_probes_ask_the_gate_workload() {
+        for c in CHANGES {
+            let Some((language, query)) = c.probe.query() else {
+                continue;
+            };
+            match language {
+                Language::LogQl | Language::PromQl => {
+                    assert!(query.contains(r#"job="lgtm-gate""#), "{}: {query}", c.id)
+                }
+                // Trace filters select by service, span name or attribute; every
+                // trace of the workload is the gate's.
+                Language::TraceQl => assert!(query.starts_with('{'), "{}: {query}", c.id),
+            }
+        }
+    }
+
+    #[test]
+    fn shared_probes_name_every_change_they_show() {
+        let plain_levels =
+            r#"sum by (detected_level) (count_over_time({job="lgtm-gate", format="plain"}[5m]))"#;
+        let ids: Vec<_> = for_query(Language::LogQl, plain_levels)
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "loki-3.3-detected-level-unknown",
+                "loki-3.6-level-detection-brackets",
+                "loki-3.7-level-detection-whole-words"
+            ]
+        );
+        let left_open = r#"count_over_time(gate_inflight_requests{job="lgtm-gate"}[1m])"#;
+        let projects: Vec<_> = for_query(Language::PromQl, left_open)
+            .map(|c| c.project)
+            .collect();
+        assert_eq!(projects, [Project::Mimir, Project::Cortex]);
+        // The caller keeps its own project's: a Cortex upgrade lists Cortex's entry.
+        let cortex: Vec<_> = between(Project::Cortex, "v1.18.1", "v1.21.1")
+            .filter(|c| c.probe.query() == Some((Language::PromQl, left_open)))
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(cortex, ["cortex-1.20-range-selectors-left-open"]);
+    }
+
+    #[test]
+    fn every_project_and_covered_minor_release_has_entries() {
+        let minors = |p: Project| -> HashSet<(u32, u32)> {
+            CHANGES
+                .iter()
+                .filter(|c| c.project == p)
+                .map(|c| {
+                    let (major, minor, _) = version_tuple(c.release).unwrap();
+                    (major, minor)
+                })
+                .collect()
+        };
+        for (project, wanted) in [
+            (Project::Loki, &[(3, 3), (3, 4), (3, 5), (3, 6), (3, 7)][..]),
+            (Project::Tempo, &[(2, 7), (2, 8), (2, 9), (2, 10)][..]),
+            (Project::Mimir, &[(2, 15), (2, 16), (2, 17)][..]),
+            (Project::Cortex, &[(1, 19), (1, 20), (1, 21)][..]),
+        ] {
+            let have = minors(project);
+            for minor in wanted {
+                assert!(have.contains(minor), "{project:?} has nothing in {minor:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_gate_baseline_to_latest_upgrade_lists_each_project() {
+        for (project, baseline, candidate) in [
+            (Project::Loki, "3.2.0", "3.7.6"),
+            (Project::Tempo, "2.6.0", "2.10.8"),
+            (Project::Mimir, "2.14.0", "2.17.11"),
+            (Project::Cortex, "v1.18.1", "v1.21.1"),
+        ] {
+            let listed = between(project, baseline, candidate).count();
+            let all = CHANGES.iter().filter(|c| c.project == project).count();
+            assert_eq!(listed, all, "{project:?}");
+        }
+    }
+
+    #[test]
     fn probes_serialize_with_their_kind() {
         let json = serde_json::to_value(change_at("2.7.0").probe).unwrap();
         assert_eq!(json["kind"], "query");
