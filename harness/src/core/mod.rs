@@ -10,6 +10,7 @@ pub mod catalog_config;
 pub mod catalog_grafana;
 pub mod catalog_record;
 pub mod catalog_telemetry;
+pub mod changes;
 pub mod check;
 pub mod component;
 pub mod corpus;
