@@ -593,7 +593,13 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
 }
 
 async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
-    use lgtm_check::gate_command::Side;
+    let inputs = match lgtm_check::gate_command::inputs(&args) {
+        Ok(i) => i,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
     let plan = match lgtm_check::gate_command::plan(
         args,
         &Env::from_vars(std::env::vars()),
@@ -605,10 +611,17 @@ async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
-    let on_side = |side: Side| {
-        let p = match side {
-            Side::Baseline => &plan.baseline,
-            Side::Candidate => &plan.candidate,
+    let mut run_ids = vec![plan.baseline.run_id.clone()];
+    run_ids.extend(plan.between.iter().map(|(_, p)| p.run_id.clone()));
+    run_ids.push(plan.candidate.run_id.clone());
+    let count = run_ids.len();
+    let on_side = |i: usize, label: &str| {
+        let p = if i == 0 {
+            &plan.baseline
+        } else if i == count - 1 {
+            &plan.candidate
+        } else {
+            &plan.between[i - 1].1
         };
         let images: Vec<String> = plan
             .gated()
@@ -618,13 +631,30 @@ async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
                 None => format!("{c}={}", p.image(c)),
             })
             .collect();
-        eprintln!("lgtm-check gate: {} {}", side.name(), images.join(", "));
+        eprintln!(
+            "lgtm-check gate: side {}/{count} {label}: {}",
+            i + 1,
+            images.join(", ")
+        );
+    };
+    // Sides run at once: each progress line names its side.
+    let on_event = |label: &str, event: Event<'_>| {
+        let mut buf = Vec::new();
+        let _ = terminal::progress(&event, &mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        let mut err = std::io::stderr().lock();
+        for line in text.lines() {
+            let _ = writeln!(err, "[{label}] {line}");
+        }
     };
     let result = tokio::select! {
-        r = lgtm_check::gate_command::run(&plan, &on_side, &print_progress) => r,
+        r = lgtm_check::gate_command::run(&plan, &inputs, &on_side, &on_event) => r,
         _ = tokio::signal::ctrl_c() => {
-            interrupted(&plan.baseline.run_id).await;
-            return interrupted(&plan.candidate.run_id).await;
+            let mut code = ExitCode::from(exit::INTERRUPTED as u8);
+            for id in &run_ids {
+                code = interrupted(id).await;
+            }
+            return code;
         }
     };
     let gate = match result {
@@ -656,6 +686,23 @@ async fn gate(args: lgtm_check::gate_command::GateArgs) -> ExitCode {
             path.display()
         );
         code = ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
+    if let (Some(reason), Some(corpus)) = (&inputs.write_accepted, &report.corpus) {
+        let written = inputs.accepted.with(&corpus.differences, reason);
+        let added = written.accepted.len() - inputs.accepted.accepted.len();
+        match std::fs::write(&inputs.accepted_path, written.to_toml()) {
+            Ok(()) => eprintln!(
+                "lgtm-check gate: {added} difference(s) added to {}",
+                inputs.accepted_path.display()
+            ),
+            Err(e) => {
+                eprintln!(
+                    "lgtm-check: cannot write {}: {e}",
+                    inputs.accepted_path.display()
+                );
+                code = ExitCode::from(exit::HARNESS_ERROR as u8);
+            }
+        }
     }
     code
 }

@@ -83,6 +83,17 @@ pub async fn run(
     plan: &RunPlan,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, RunError> {
+    Ok(run_with(plan, on_event, async |_: &Stack| ()).await?.0)
+}
+
+/// [`run`], with `beside` run on the stack while the scenarios and checks run (the
+/// gate's workload and corpus), before the stack is removed; its result comes back
+/// with the report.
+pub async fn run_with<T>(
+    plan: &RunPlan,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+    beside: impl AsyncFnOnce(&Stack) -> T,
+) -> Result<(Report, T), RunError> {
     let started = Instant::now();
     let metrics_port = free_port().map_err(|source| RunError::WorkDir {
         path: "0.0.0.0:0".into(),
@@ -143,15 +154,17 @@ pub async fn run(
     let backends = stack.backends();
     // A component that dies from here on is a finding: its checks fail naming it.
     let liveness = stack.liveness(started);
-    let result = scenarios_and_checks(
-        plan,
-        &sinks,
-        &backends,
-        &component_reports,
-        Mode::Containers(liveness.as_ref()),
-        on_event,
-    )
-    .await;
+    let (result, beside) = tokio::join!(
+        scenarios_and_checks(
+            plan,
+            &sinks,
+            &backends,
+            &component_reports,
+            Mode::Containers(liveness.as_ref()),
+            on_event,
+        ),
+        beside(&stack)
+    );
     let deaths = match liveness {
         Some(l) => l.stop().await,
         None => BTreeMap::new(),
@@ -185,7 +198,7 @@ pub async fn run(
     )
     .with_pushback(pushback);
     report.sent = sent;
-    Ok(report)
+    Ok((report, beside))
 }
 
 /// Runs the scenarios against a running deployment and every check against it:

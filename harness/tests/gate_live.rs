@@ -71,7 +71,7 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("the JSON report")).unwrap();
     let _ = std::fs::remove_file(&json);
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     let regressed: Vec<&serde_json::Value> = report["checks"]
         .as_array()
         .unwrap()

@@ -27,7 +27,7 @@ use super::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, 
 pub use super::target::GateFile;
 
 /// Version of the gate's JSON report.
-pub const GATE_SCHEMA_VERSION: u32 = 1;
+pub const GATE_SCHEMA_VERSION: u32 = 2;
 
 /// The `[gate]` table of one settings file, with the path it was read from (for
 /// errors, and as the directory its relative config paths start from).
@@ -65,6 +65,18 @@ pub struct RawGate {
     /// The `[gate]` table of the settings file, if one was read: the layer under
     /// the flags.
     pub file: Option<GateFileLayer>,
+    /// `--path` values: `component=image` items, the first of each component the
+    /// baseline, every later one a step (instead of `--baseline`/`--candidate`).
+    pub path: Vec<String>,
+    /// The seed of the workload both sides ingest (`--seed`).
+    pub seed: u64,
+    /// `--strict`: a generated query or a named change's probe that changes answer
+    /// fails the gate too.
+    pub strict: bool,
+    /// `--no-corpus`: compare the catalog only.
+    pub no_corpus: bool,
+    /// How many sides run at once (`--sides-at-once`, at least 1).
+    pub sides_at_once: usize,
 }
 
 /// Flags that cannot make a gate.
@@ -120,6 +132,33 @@ pub enum GateError {
         "nothing to gate: give the candidate's images (--candidate loki=grafana/loki:3.4.6,…) or configs (--candidate-config loki=PATH), or `candidate` in the [gate] table of lgtm-check.toml"
     )]
     NoCandidate,
+    /// `--path` names no release after the baseline.
+    #[error(
+        "--path needs a step after the baseline: e.g. --path tempo=grafana/tempo:2.6.0,tempo=grafana/tempo:2.7.2"
+    )]
+    ShortPath,
+    /// `--path` together with `--baseline` or `--candidate`.
+    #[error("--path gives the baseline and the candidate: leave out --baseline and --candidate")]
+    PathAndSides,
+    /// A `--queries` file could not be read.
+    #[error("--queries {path}: {message}")]
+    ReadQueries {
+        /// The file as named.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// A `--queries` file holds something the gate cannot ask.
+    #[error(transparent)]
+    Queries(#[from] super::user_queries::UserQueryError),
+    /// The accepted file could not be read or parsed.
+    #[error("{path}: {message}")]
+    Accepted {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The settings file could not be read or parsed.
     #[error(transparent)]
     Config(#[from] super::target::TargetError),
@@ -144,6 +183,90 @@ pub struct GatePlan {
     pub json: Option<PathBuf>,
     /// Where to write both runs and the verdict as JUnit XML (`--junit`).
     pub junit: Option<PathBuf>,
+    /// With `--path`, the sides between the baseline and the candidate, in order:
+    /// each step's label (`tempo=grafana/tempo:2.7.2`) and run.
+    pub between: Vec<(String, RunPlan)>,
+    /// The label of the candidate's step with `--path` (`None`: `candidate`).
+    pub candidate_label: Option<String>,
+    /// The workload's seed.
+    pub seed: u64,
+    /// Whether generated and named-change differences fail the gate.
+    pub strict: bool,
+    /// Whether the query corpus is asked (off with `--no-corpus`).
+    pub corpus: bool,
+    /// How many sides run at once.
+    pub sides_at_once: usize,
+}
+
+/// The steps of a `--path`: the baseline's images, then each step's label and the
+/// images after it (one component changed per step).
+///
+/// ```
+/// use lgtm_check::core::gate::path_steps;
+/// let (base, steps) = path_steps(&[
+///     "loki=grafana/loki:3.2.0,tempo=grafana/tempo:2.6.0".into(),
+///     "tempo=grafana/tempo:2.7.2,tempo=grafana/tempo:2.10.0".into(),
+/// ]).unwrap();
+/// assert_eq!(base.len(), 2);
+/// assert_eq!(steps.len(), 2);
+/// assert_eq!(steps[0].0, "tempo=grafana/tempo:2.7.2");
+/// assert!(steps[1].1.contains(&"tempo=grafana/tempo:2.10.0".to_string()));
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn path_steps(
+    values: &[String],
+) -> Result<(Vec<String>, Vec<(String, Vec<String>)>), GateError> {
+    let mut current: BTreeMap<Component, String> = BTreeMap::new();
+    let mut steps: Vec<(String, Vec<String>)> = Vec::new();
+    for item in values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (c, image) = item
+            .split_once('=')
+            .filter(|(_, v)| !v.trim().is_empty())
+            .ok_or_else(|| GateError::Syntax {
+                flag: "path",
+                value: item.into(),
+                what: "IMAGE",
+            })?;
+        let component: Component = c.trim().parse().map_err(|reason| GateError::Value {
+            flag: "path",
+            value: item.into(),
+            reason,
+        })?;
+        image
+            .trim()
+            .parse::<ImageRef>()
+            .map_err(|reason| GateError::Value {
+                flag: "path",
+                value: item.into(),
+                reason,
+            })?;
+        let seen = current.insert(component, image.trim().to_owned()).is_some();
+        if seen || !steps.is_empty() {
+            let images = current.iter().map(|(c, i)| format!("{c}={i}")).collect();
+            steps.push((format!("{component}={}", image.trim()), images));
+        }
+    }
+    if steps.is_empty() {
+        return Err(GateError::ShortPath);
+    }
+    // The baseline: each component's first image.
+    let mut first: BTreeMap<Component, String> = BTreeMap::new();
+    for item in values.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if let Some((c, i)) = item.split_once('=')
+            && let Ok(c) = c.trim().parse::<Component>()
+        {
+            first.entry(c).or_insert_with(|| i.trim().to_owned());
+        }
+    }
+    Ok((
+        first.iter().map(|(c, i)| format!("{c}={i}")).collect(),
+        steps,
+    ))
 }
 
 /// `component=value` pairs from `values` (each comma-separated), each component once.
@@ -295,6 +418,66 @@ impl GatePlan {
             plan.config_files = file_configs;
             Ok(plan)
         };
+        if !raw.path.is_empty() {
+            if !raw.baseline.is_empty() || !raw.candidate.is_empty() {
+                return Err(GateError::PathAndSides);
+            }
+            let (base, steps) = path_steps(&raw.path)?;
+            let baseline = side(
+                "path",
+                "baseline-config",
+                &base,
+                &raw.baseline_configs,
+                BTreeMap::new(),
+                file_configs("baseline-config", &file.baseline_config)?,
+                "b",
+            )?;
+            let mut plans = Vec::new();
+            let last = steps.len() - 1;
+            for (i, (label, images)) in steps.into_iter().enumerate() {
+                let suffix = if i == last {
+                    "c".to_owned()
+                } else {
+                    format!("p{}", i + 1)
+                };
+                let configs = if i == last {
+                    &raw.candidate_configs
+                } else {
+                    &raw.baseline_configs
+                };
+                plans.push((
+                    label,
+                    side(
+                        "path",
+                        "candidate-config",
+                        &images,
+                        configs,
+                        BTreeMap::new(),
+                        BTreeMap::new(),
+                        &suffix,
+                    )?,
+                ));
+            }
+            let (candidate_label, candidate) = plans.pop().expect("at least one step");
+            let run_id = baseline
+                .run_id
+                .strip_suffix("-b")
+                .unwrap_or(&baseline.run_id)
+                .to_owned();
+            return Ok(GatePlan {
+                run_id,
+                baseline,
+                candidate,
+                json: raw.json,
+                junit: raw.junit,
+                between: plans,
+                candidate_label: Some(candidate_label),
+                seed: raw.seed,
+                strict: raw.strict,
+                corpus: !raw.no_corpus,
+                sides_at_once: raw.sides_at_once.max(1),
+            });
+        }
         let baseline = side(
             "baseline",
             "baseline-config",
@@ -331,6 +514,12 @@ impl GatePlan {
             candidate,
             json: raw.json,
             junit: raw.junit,
+            between: Vec::new(),
+            candidate_label: None,
+            seed: raw.seed,
+            strict: raw.strict,
+            corpus: !raw.no_corpus,
+            sides_at_once: raw.sides_at_once.max(1),
         })
     }
 
@@ -605,12 +794,65 @@ pub struct GateReport {
     pub problems: Vec<String>,
     /// Set when the gate could not judge the upgrade: why, in one line.
     pub unverified: Option<String>,
+    /// Every side's label in order (`baseline`, the `--path` steps, `candidate`).
+    pub sides: Vec<String>,
+    /// The query corpus on every side, compared; `None` with `--no-corpus`.
+    pub corpus: Option<super::gate_corpus::CorpusReport>,
+    /// The named upstream changes the upgrade crosses, and what the gate saw of each.
+    pub named_changes: Vec<super::gate_corpus::NamedFinding>,
+    /// Whether generated and named-change differences fail the gate (`--strict`).
+    pub strict: bool,
+    /// How many sides ran at once (2: side by side).
+    pub sides_at_once: usize,
+    /// The gate's wall time, in milliseconds.
+    pub wall_ms: u64,
 }
 
 impl GateReport {
     /// The checks that fail the gate.
     pub fn failing(&self) -> impl Iterator<Item = &CheckDiff> {
         self.checks.iter().filter(|c| c.fails_gate())
+    }
+
+    /// Adds the corpus and the named changes, and the problems they make: a user's
+    /// query (or with `strict` any query) that changed answer and is not accepted, and
+    /// a side that did not show the whole workload.
+    pub fn with_corpus(
+        mut self,
+        corpus: super::gate_corpus::CorpusReport,
+        named: Vec<super::gate_corpus::NamedFinding>,
+        strict: bool,
+    ) -> Self {
+        for i in &corpus.incomplete {
+            self.problems.push(format!(
+                "{}: {} of the workload's {} {} visible{}",
+                i.side,
+                i.control.visible,
+                i.control.expected,
+                match i.language {
+                    super::corpus::Language::LogQl => "log lines",
+                    super::corpus::Language::TraceQl => "spans",
+                    super::corpus::Language::PromQl => "samples",
+                },
+                i.control
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        for d in corpus.failing(strict) {
+            self.problems.push(format!(
+                "{} query changed answer at {}: {}",
+                d.query.language.name(),
+                d.first_release,
+                d.query.query
+            ));
+        }
+        self.corpus = Some(corpus);
+        self.named_changes = named;
+        self.strict = strict;
+        self
     }
 
     /// 1 on a regression or a component that failed on the candidate; 3 when the
@@ -823,6 +1065,12 @@ pub fn compare(
         summary,
         problems,
         unverified,
+        sides: vec!["baseline".into(), "candidate".into()],
+        corpus: None,
+        named_changes: Vec::new(),
+        strict: false,
+        sides_at_once: 1,
+        wall_ms: 0,
     }
 }
 

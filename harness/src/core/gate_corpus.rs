@@ -508,3 +508,98 @@ mod tests {
         assert_eq!(r.incomplete[0].side, "candidate");
     }
 }
+
+/// What the gate saw of one named upstream change its upgrade crosses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum NamedStatus {
+    /// Its probe's answer changed: the change is shown, at this release.
+    Shown {
+        /// The label of the side where the probe's answer first changed.
+        first_release: String,
+    },
+    /// Its probe answered the same on every side: not reproduced here.
+    NotShown {
+        /// How the probe answered (identical, both empty, both refused).
+        how: String,
+    },
+    /// A configuration change (a default or a removed key): listed from the
+    /// release notes, its evidence is in the configuration section.
+    Configuration,
+    /// No probe can show it with the gate's workload; listed from the release notes.
+    Documented {
+        /// Why it cannot be probed.
+        reason: String,
+    },
+}
+
+/// One named change the gate's upgrade crosses, and what the gate saw of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamedFinding {
+    /// The change, from the catalogue ([`super::changes`]).
+    pub change: super::changes::NamedChange,
+    /// Its upstream pull request's address.
+    pub url: String,
+    /// What the gate saw.
+    #[serde(flatten)]
+    pub status: NamedStatus,
+}
+
+/// What the gate saw of each change in `crossed` (the changes its sides' versions
+/// cross), from the corpus's differences.
+pub fn named_findings(
+    corpus: &CorpusReport,
+    corpus_queries: &[CorpusQuery],
+    crossed: &[&'static super::changes::NamedChange],
+) -> Vec<NamedFinding> {
+    use super::changes::Probe;
+    crossed
+        .iter()
+        .map(|c| {
+            let status = match c.probe {
+                Probe::Query { language, query } => {
+                    let same = |q: &CorpusQuery| {
+                        q.language == language
+                            && q.query.split_whitespace().eq(query.split_whitespace())
+                    };
+                    match corpus.differences.iter().find(|d| same(&d.query)) {
+                        Some(d) => NamedStatus::Shown {
+                            first_release: d.first_release.clone(),
+                        },
+                        None if corpus_queries.iter().any(same) => NamedStatus::NotShown {
+                            how: "the probe answered the same on every side".into(),
+                        },
+                        None => NamedStatus::NotShown {
+                            how: "the probe was not asked".into(),
+                        },
+                    }
+                }
+                Probe::Default { .. } | Probe::RemovedKey { .. } => NamedStatus::Configuration,
+                Probe::Documented { reason } => NamedStatus::Documented {
+                    reason: reason.into(),
+                },
+            };
+            NamedFinding {
+                change: **c,
+                url: c.url(),
+                status,
+            }
+        })
+        .collect()
+}
+
+/// The changes a query's difference is explained by, among `crossed`.
+pub fn explained_by(
+    d: &QueryDiff,
+    crossed: &[&'static super::changes::NamedChange],
+) -> Vec<&'static super::changes::NamedChange> {
+    crossed
+        .iter()
+        .filter(|c| {
+            c.probe.query().is_some_and(|(l, q)| {
+                l == d.query.language && q.split_whitespace().eq(d.query.query.split_whitespace())
+            })
+        })
+        .copied()
+        .collect()
+}

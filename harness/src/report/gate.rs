@@ -4,8 +4,11 @@
 use std::io::Write;
 
 use crate::clients::redact_url;
+use crate::core::answer::{Verdict, clip};
 use crate::core::check::Signal;
+use crate::core::corpus::Language;
 use crate::core::gate::{Change, CheckDiff, CheckOutcome, ComponentSide, GateReport};
+use crate::core::gate_corpus::{CorpusReport, NamedStatus, SourceKind};
 use crate::core::report::{CheckStatus, ComponentStatus};
 
 /// Writes `report` as pretty-printed JSON, then a newline.
@@ -194,6 +197,12 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
     {
         writeln!(out, "  fails on both: {}", c.id)?;
     }
+    if let Some(corpus) = &report.corpus {
+        corpus_section(report, corpus, out)?;
+    }
+    if !report.named_changes.is_empty() {
+        named_section(report, out)?;
+    }
     if !report.problems.is_empty() {
         writeln!(out, "\nProblems")?;
         for p in &report.problems {
@@ -221,6 +230,180 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
         s.passing_from_skip,
         s.unchanged
     )
+}
+
+fn language_items(l: Language) -> &'static str {
+    match l {
+        Language::LogQl => "lines",
+        Language::TraceQl => "spans",
+        Language::PromQl => "samples",
+    }
+}
+
+/// How many differences of one group the terminal shows in full; the JSON has all.
+const SHOWN_PER_GROUP: usize = 2;
+
+fn corpus_section(
+    report: &GateReport,
+    corpus: &CorpusReport,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nQuery corpus (seed {}; {}; {} side(s) at once)",
+        corpus.seed,
+        report.sides.join(" → "),
+        report.sides_at_once
+    )?;
+    for side in &corpus.sides {
+        let parts: Vec<String> = side
+            .controls
+            .iter()
+            .map(|(l, c)| {
+                format!(
+                    "{} {}/{} {}{}",
+                    l.name(),
+                    c.visible,
+                    c.expected,
+                    language_items(*l),
+                    c.settled_ms
+                        .map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0))
+                        .unwrap_or_else(|| " NOT ALL VISIBLE".into())
+                )
+            })
+            .collect();
+        writeln!(out, "  workload on {}: {}", side.label, parts.join(", "))?;
+    }
+    writeln!(
+        out,
+        "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9}",
+        "language", "source", "queries", "identical", "both empty", "both refused", "different"
+    )?;
+    for (language, by_source) in &corpus.tally {
+        for (source, t) in by_source {
+            writeln!(
+                out,
+                "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9}",
+                language.name(),
+                source.word(),
+                t.total,
+                t.identical,
+                t.both_empty,
+                t.both_refused,
+                t.different
+            )?;
+        }
+    }
+    let catalog_total = report.checks.len();
+    let catalog_same = report.summary.unchanged;
+    writeln!(
+        out,
+        "  catalog: {catalog_same} of {catalog_total} checks answer the same"
+    )?;
+    for language in Language::ALL {
+        let Some(by_source) = corpus.tally.get(&language) else {
+            continue;
+        };
+        let total: usize = by_source.values().map(|t| t.total).sum();
+        let same: usize = by_source.values().map(|t| t.identical).sum();
+        writeln!(
+            out,
+            "  {}: {same} of {total} queries answer identically with data",
+            language.name()
+        )?;
+    }
+    let groups = corpus.groups();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nDifferences ({} queries in {} groups; {} fail the gate{})",
+        corpus.differences.len(),
+        groups.len(),
+        corpus.failing(report.strict).count(),
+        if report.strict { ", --strict" } else { "" }
+    )?;
+    for (name, diffs) in groups {
+        let kind = diffs
+            .first()
+            .map(|d| SourceKind::of(&d.query.source).word())
+            .unwrap_or_default();
+        writeln!(out, "  {name} ({kind}, {} queries)", diffs.len())?;
+        for d in diffs.iter().take(SHOWN_PER_GROUP) {
+            let mark = if d.fails_gate(report.strict) {
+                "FAILS"
+            } else if d.accepted.is_some() {
+                "accepted"
+            } else {
+                "finding"
+            };
+            writeln!(
+                out,
+                "    [{mark}] {} {}   (first at {}{})",
+                d.query.language.name(),
+                d.query.query,
+                d.first_release,
+                if d.reverted { ", undone later" } else { "" }
+            )?;
+            let verdict = match &d.verdict {
+                Verdict::Different { first } => format!("first difference: {first}"),
+                Verdict::RefusedByCandidate => "refused after the change".into(),
+                Verdict::RefusedByBaseline => "refused before the change, answered after".into(),
+                other => format!("{other:?}"),
+            };
+            writeln!(out, "      {}", redact_url(&one_line(&verdict)))?;
+            writeln!(out, "      before: {}", redact_url(&clip(&d.before, 240)))?;
+            writeln!(out, "      after:  {}", redact_url(&clip(&d.after, 240)))?;
+            for c in crate::core::changes::for_query(d.query.language, &d.query.query)
+                .filter(|c| report.named_changes.iter().any(|n| n.change.id == c.id))
+            {
+                writeln!(out, "      → {}", c.headline())?;
+            }
+            if let Some(reason) = &d.accepted {
+                writeln!(out, "      accepted: {reason}")?;
+            }
+        }
+        if diffs.len() > SHOWN_PER_GROUP {
+            writeln!(
+                out,
+                "    … and {} more (all in the JSON report)",
+                diffs.len() - SHOWN_PER_GROUP
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn named_section(report: &GateReport, out: &mut impl Write) -> std::io::Result<()> {
+    let count =
+        |f: fn(&NamedStatus) -> bool| report.named_changes.iter().filter(|n| f(&n.status)).count();
+    writeln!(
+        out,
+        "\nNamed upstream changes this upgrade crosses ({}): {} shown here, {} not shown by their probe, {} configuration, {} documented only",
+        report.named_changes.len(),
+        count(|s| matches!(s, NamedStatus::Shown { .. })),
+        count(|s| matches!(s, NamedStatus::NotShown { .. })),
+        count(|s| matches!(s, NamedStatus::Configuration)),
+        count(|s| matches!(s, NamedStatus::Documented { .. })),
+    )?;
+    for n in &report.named_changes {
+        let word = match &n.status {
+            NamedStatus::Shown { first_release } => format!("SHOWN at {first_release}"),
+            NamedStatus::NotShown { .. } => "not shown".into(),
+            NamedStatus::Configuration => "configuration".into(),
+            NamedStatus::Documented { .. } => "documented".into(),
+        };
+        writeln!(out, "  {word:<14} {}", n.change.headline())?;
+        if !n.change.verifiable_here() {
+            writeln!(
+                out,
+                "  {:<14} (not verified live here: the release cannot be built on this machine)",
+                ""
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -367,7 +550,7 @@ mod tests {
         let mut out = Vec::new();
         json(&sample(), &mut out).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["schema_version"], 2);
         let c = &v["checks"][0];
         assert_eq!(c["change"], "regressed");
         assert_eq!(c["baseline"]["status"], "pass");
