@@ -64,7 +64,7 @@ pub enum Ask {
     /// A range query over the window (log queries forward, at most 1,000 lines;
     /// metric queries at a 30 s step).
     Range,
-    /// A TraceQL search over the window (at most 200 traces, 200 spans per spanset).
+    /// A TraceQL search over the window (at most 200 traces, 100 spans per spanset).
     Search,
     /// A TraceQL metrics range query over the window (60 s step).
     TraceMetrics,

@@ -104,6 +104,8 @@ pub struct Tally {
     pub both_refused: usize,
     /// A difference between two consecutive sides.
     pub different: usize,
+    /// Not compared: the language's backend did not run on every side.
+    pub not_compared: usize,
 }
 
 /// A query whose answer changes along the sides.
@@ -204,8 +206,44 @@ impl CorpusReport {
             t.both_empty += x.both_empty;
             t.both_refused += x.both_refused;
             t.different += x.different;
+            t.not_compared += x.not_compared;
         }
         t
+    }
+
+    /// The differences by cause: where their answers first differ, with the list
+    /// indices left out (`result[].stream.detected_level: "warn" vs "unknown"`), most
+    /// frequent first — one upstream change often moves many queries.
+    pub fn causes(&self) -> Vec<(String, usize)> {
+        let re = regex::Regex::new(r"\[\d+\]").expect("a valid regex");
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for d in &self.differences {
+            let cause = match &d.verdict {
+                Verdict::Different { first } => {
+                    let c = re.replace_all(first, "[]").into_owned();
+                    // Counts of items differ by query: keep the path only.
+                    match c.split_once(" items;") {
+                        Some((head, _)) => match head.rsplit_once(": ") {
+                            Some((path, _)) => format!("{path}: a different number of items"),
+                            None => head.to_owned(),
+                        },
+                        None => c,
+                    }
+                }
+                Verdict::RefusedByCandidate => {
+                    format!("{}: refused after the change", d.query.language.name())
+                }
+                Verdict::RefusedByBaseline => format!(
+                    "{}: answered only after the change",
+                    d.query.language.name()
+                ),
+                _ => continue,
+            };
+            *counts.entry(cause).or_default() += 1;
+        }
+        let mut out: Vec<(String, usize)> = counts.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
     }
 }
 
@@ -283,6 +321,11 @@ pub fn compare_sides(
             .entry(SourceKind::of(&q.source))
             .or_default();
         tally.total += 1;
+        // A side without the language's backend (no control) cannot be compared.
+        if asked.iter().any(|s| !s.controls.contains_key(&q.language)) {
+            tally.not_compared += 1;
+            continue;
+        }
         let step = (1..asked.len()).find_map(|k| {
             let v = compare(&asked[k - 1].answers[i], &asked[k].answers[i]);
             v.is_difference().then_some((k, v))

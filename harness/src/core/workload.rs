@@ -10,7 +10,8 @@
 //!   (`user`) and an array (`tags`).
 //! - **Traces**: 40 request traces (a server root in checkout or search, a database
 //!   client span, and for orders a client → payments server → internal chain), and
-//!   one batch trace of 151 spans (more than 100 in one spanset).
+//!   one batch trace of 151 spans (more than 100 in one spanset), all in the
+//!   window's last 100 s (Tempo keeps older spans out of its searchable range).
 //! - **Metrics**: a request counter (with one counter reset), an in-flight gauge, a
 //!   classic duration histogram and a temperature gauge with negative values, one
 //!   sample every 15 s.
@@ -190,6 +191,8 @@ const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 const STATUSES: [u16; 4] = [200, 201, 404, 500];
 const REQUEST_TRACES: usize = 40;
 const BATCH_ITEMS: usize = 150;
+/// The traces lie in the window's last this many seconds.
+pub const TRACES_SECS: u64 = 100;
 /// Seconds between two lines of a stream.
 const LINE_EVERY_SECS: u64 = 10;
 /// Seconds between two samples of a series.
@@ -348,7 +351,10 @@ fn error_events(status: &(SpanStatus, String)) -> Vec<(String, Vec<(String, Attr
 
 fn traces(rng: &mut Rng, _seed: u64) -> Vec<Trace> {
     let mut out = Vec::new();
-    let spacing_ns = WINDOW_SECS * 1_000_000_000 / (REQUEST_TRACES as u64 + 2);
+    // Traces lie in the window's last TRACES_SECS: Tempo (2.7 on) leaves spans
+    // older than its ingestion slack (2 minutes) out of the searchable block range.
+    let first_ns = (WINDOW_SECS - TRACES_SECS) * 1_000_000_000;
+    let spacing_ns = TRACES_SECS * 1_000_000_000 / (REQUEST_TRACES as u64 + 2);
     for index in 0..REQUEST_TRACES {
         let trace_id = rng.bytes::<16>();
         let service = *rng.pick(&["checkout", "search"]);
@@ -359,9 +365,9 @@ fn traces(rng: &mut Rng, _seed: u64) -> Vec<Trace> {
         ]);
         let status = *rng.pick(&STATUSES);
         let tier = *rng.pick(&["gold", "free"]);
-        let start = (index as u64 + 1) * spacing_ns;
-        // 2 ms .. 2.5 s: some traces longer than a second.
-        let duration = (2 + rng.below(2_500)) * 1_000_000;
+        let start = first_ns + (index as u64 + 1) * spacing_ns;
+        // 2 ms .. 2 s: some traces longer than a second.
+        let duration = (2 + rng.below(2_000)) * 1_000_000;
         let root_id = rng.bytes::<8>();
         let root_status = status_of(status, rng);
         let mut spans = vec![Span {
@@ -443,7 +449,7 @@ fn traces(rng: &mut Rng, _seed: u64) -> Vec<Trace> {
     // The batch trace: 150 spans match one condition in one trace.
     let trace_id = rng.bytes::<16>();
     let root_id = rng.bytes::<8>();
-    let start = spacing_ns / 2;
+    let start = first_ns + spacing_ns / 2;
     let mut spans = vec![Span {
         span_id: root_id,
         parent: None,

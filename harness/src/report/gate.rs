@@ -276,21 +276,29 @@ fn corpus_section(
     }
     writeln!(
         out,
-        "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9}",
-        "language", "source", "queries", "identical", "both empty", "both refused", "different"
+        "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9} {:>12}",
+        "language",
+        "source",
+        "queries",
+        "identical",
+        "both empty",
+        "both refused",
+        "different",
+        "not compared"
     )?;
     for (language, by_source) in &corpus.tally {
         for (source, t) in by_source {
             writeln!(
                 out,
-                "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9}",
+                "  {:<8} {:<14} {:>7} {:>9} {:>10} {:>12} {:>9} {:>12}",
                 language.name(),
                 source.word(),
                 t.total,
                 t.identical,
                 t.both_empty,
                 t.both_refused,
-                t.different
+                t.different,
+                t.not_compared
             )?;
         }
     }
@@ -324,6 +332,10 @@ fn corpus_section(
         corpus.failing(report.strict).count(),
         if report.strict { ", --strict" } else { "" }
     )?;
+    writeln!(out, "  by cause (where the answers first differ):")?;
+    for (cause, n) in corpus.causes().iter().take(8) {
+        writeln!(out, "    {n:>4}  {}", redact_url(&clip(cause, 160)))?;
+    }
     for (name, diffs) in groups {
         let kind = diffs
             .first()
