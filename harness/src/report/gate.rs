@@ -524,6 +524,12 @@ mod tests {
             },
             problems: vec!["1 check fails on the candidate: traceql.guide.rate_by_service".into()],
             unverified: None,
+            sides: vec!["baseline".into(), "candidate".into()],
+            corpus: None,
+            named_changes: Vec::new(),
+            strict: false,
+            sides_at_once: 1,
+            wall_ms: 0,
         }
     }
 

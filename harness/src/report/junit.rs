@@ -28,6 +28,7 @@ use crate::core::component::Component;
 use crate::core::gate::{
     Change, CheckDiff, CheckOutcome, ComponentDiff, ComponentSide, GateReport,
 };
+use crate::core::gate_corpus::{CorpusReport, SourceKind};
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
 
 /// The name of the suite with one testcase per component.
@@ -63,6 +64,10 @@ impl Junit {
     /// per component (classname `gate.components`). See [`gate_suite`].
     pub fn add_gate(&mut self, report: &GateReport) -> &mut Self {
         self.document.add_test_suite(gate_suite(report));
+        if let Some(corpus) = &report.corpus {
+            self.document
+                .add_test_suite(corpus_suite(corpus, report.strict));
+        }
         self
     }
 
@@ -517,6 +522,71 @@ pub fn gate_suite(report: &GateReport) -> TestSuite {
         .collect();
     if !notes.is_empty() {
         suite.set_system_out(notes.join("\n"));
+    }
+    suite
+}
+
+/// The suite `gate.corpus`: a case per language and source with its tally (failed
+/// when a side did not show the whole workload of that language), then a case per
+/// difference (failed when it fails the gate, skipped when accepted).
+fn corpus_suite(corpus: &CorpusReport, strict: bool) -> TestSuite {
+    let mut suite = TestSuite::new("gate.corpus");
+    suite.add_property(Property::new("seed", corpus.seed.to_string()));
+    for (language, by_source) in &corpus.tally {
+        for (source, t) in by_source {
+            let mut case = TestCase::new(
+                format!("{} {} queries", language.name(), source.word()),
+                TestCaseStatus::success(),
+            );
+            case.set_classname("gate.corpus");
+            let lost: Vec<String> = corpus
+                .incomplete
+                .iter()
+                .filter(|i| i.language == *language)
+                .map(|i| {
+                    format!(
+                        "{}: {} of {} visible",
+                        i.side, i.control.visible, i.control.expected
+                    )
+                })
+                .collect();
+            if !lost.is_empty() && *source == SourceKind::Generated {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(format!("the workload is incomplete: {}", lost.join("; ")));
+                case.status = status;
+            }
+            case.set_system_out(format!(
+                "{} queries: {} identical, {} both empty, {} both refused, {} different, {} not compared",
+                t.total, t.identical, t.both_empty, t.both_refused, t.different, t.not_compared
+            ));
+            suite.add_test_case(case);
+        }
+    }
+    for d in &corpus.differences {
+        let status = if d.fails_gate(strict) {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!("the answer changed at {}", d.first_release));
+            s
+        } else if let Some(reason) = &d.accepted {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(format!("accepted: {reason}"));
+            s
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(
+            format!("{} {}", d.query.language.name(), d.query.query),
+            status,
+        );
+        case.set_classname(format!(
+            "gate.corpus.{}",
+            crate::core::gate_corpus::group_name(&d.query.source)
+        ));
+        case.set_system_out(redact_url(&format!(
+            "first at {}\nbefore: {}\nafter:  {}",
+            d.first_release, d.before, d.after
+        )));
+        suite.add_test_case(case);
     }
     suite
 }
