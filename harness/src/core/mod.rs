@@ -11,6 +11,7 @@ pub mod catalog_record;
 pub mod catalog_telemetry;
 pub mod check;
 pub mod component;
+pub mod config_diff;
 pub mod corpus;
 pub mod dashboard;
 pub mod event;
