@@ -533,6 +533,15 @@ mod tests {
             include_str!("../../tests/fixtures/recorded/loki-3.2.0-bogus-keys.log");
         pub const LOKI_346_REFUSES_32: &str =
             include_str!("../../tests/fixtures/recorded/loki-3.4.6-refuses-3.2-keys.log");
+        pub const TEMPO_260: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.6.0-defaults.excerpt.yaml");
+        pub const TEMPO_260_OTHER: &str = include_str!(
+            "../../tests/fixtures/recorded/tempo-2.6.0-defaults.other-container.excerpt.yaml"
+        );
+        pub const TEMPO_272: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.7.2-defaults.excerpt.yaml");
+        pub const TEMPO_272_REFUSES_26: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.7.2-refuses-2.6-keys.log");
         pub const TEMPO_260_BOGUS: &str =
             include_str!("../../tests/fixtures/recorded/tempo-2.6.0-bogus-keys.log");
         pub const CORTEX_1181_BOGUS: &str =
@@ -613,6 +622,61 @@ mod tests {
     }
 
     #[test]
+    fn two_tempo_containers_of_one_image_differ_only_in_noise() {
+        let raw = raw_differences(recorded::TEMPO_260, recorded::TEMPO_260_OTHER);
+        assert_eq!(
+            raw,
+            [
+                "compactor.ring.instance_id",
+                "distributor.ring.instance_id",
+                "ingester.lifecycler.id"
+            ]
+        );
+        let (a, b) = (
+            flatten(recorded::TEMPO_260).unwrap(),
+            flatten(recorded::TEMPO_260_OTHER).unwrap(),
+        );
+        // the header document is not read as a key; memberlist's node name is not
+        // derived from the host unless asked (randomize_node_name)
+        assert_eq!(a["server.http_listen_port"], "80");
+        assert_eq!(a["memberlist.node_name"], "");
+        assert!(diff_defaults(&a, &b).is_empty());
+    }
+
+    #[test]
+    fn tempo_2_6_to_2_7_changes_real_defaults_and_no_noise() {
+        let (old, new) = (
+            flatten(recorded::TEMPO_260).unwrap(),
+            flatten(recorded::TEMPO_272).unwrap(),
+        );
+        let changes = diff_defaults(&old, &new);
+        let s = |v: &str| Some(v.to_string());
+        let change = |k: &str, b: Option<String>, c: Option<String>| DefaultChange {
+            key: k.into(),
+            baseline: b,
+            candidate: c,
+        };
+        assert!(changes.contains(&change(
+            "query_frontend.search.ingester_shards",
+            s("1"),
+            s("3")
+        )));
+        assert!(changes.contains(&change(
+            "overrides.defaults.read.max_bytes_per_tag_values_query",
+            s("5000000"),
+            s("1000000")
+        )));
+        // removed in 2.7, and refused by it (see the log test)
+        assert!(changes.contains(&change(
+            "query_frontend.querier_forget_delay",
+            s("0s"),
+            None
+        )));
+        assert!(changes.iter().all(|c| !is_noise(&c.key)));
+        assert_eq!(changes.len(), 15, "{changes:#?}");
+    }
+
+    #[test]
     fn refused_keys_in_real_start_up_logs() {
         let got = |c, log| {
             refused_keys(c, log)
@@ -644,6 +708,10 @@ mod tests {
                 k(19, "other_bogus", "ingester.Config"),
                 k(88, "foo", "app.Config")
             ]
+        );
+        assert_eq!(
+            got(Component::Tempo, recorded::TEMPO_272_REFUSES_26),
+            vec![k(50, "querier_forget_delay", "frontend.Config")]
         );
         assert_eq!(
             got(Component::Mimir, recorded::CORTEX_1181_BOGUS),
