@@ -542,6 +542,13 @@ mod tests {
             include_str!("../../tests/fixtures/recorded/tempo-2.7.2-defaults.excerpt.yaml");
         pub const TEMPO_272_REFUSES_26: &str =
             include_str!("../../tests/fixtures/recorded/tempo-2.7.2-refuses-2.6-keys.log");
+        pub const TEMPO_2108: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.10.8-defaults.excerpt.yaml");
+        pub const TEMPO_2108_OTHER: &str = include_str!(
+            "../../tests/fixtures/recorded/tempo-2.10.8-defaults.other-container.excerpt.yaml"
+        );
+        pub const TEMPO_2108_REFUSES: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.10.8-refuses-2.6-and-2.7-keys.log");
         pub const TEMPO_260_BOGUS: &str =
             include_str!("../../tests/fixtures/recorded/tempo-2.6.0-bogus-keys.log");
         pub const CORTEX_1181_BOGUS: &str =
@@ -677,6 +684,43 @@ mod tests {
     }
 
     #[test]
+    fn tempo_2_10_s_new_instance_ids_are_noise_and_its_defaults_changes_are_not() {
+        // block_builder.instance_id is new in 2.10 and not a ring's: `**.instance_id`
+        let raw = raw_differences(recorded::TEMPO_2108, recorded::TEMPO_2108_OTHER);
+        assert_eq!(
+            raw,
+            [
+                "block_builder.instance_id",
+                "compactor.ring.instance_id",
+                "distributor.ring.instance_id",
+                "ingester.lifecycler.id"
+            ]
+        );
+        let (a, b) = (
+            flatten(recorded::TEMPO_2108).unwrap(),
+            flatten(recorded::TEMPO_2108_OTHER).unwrap(),
+        );
+        assert!(diff_defaults(&a, &b).is_empty());
+
+        let old = flatten(recorded::TEMPO_260).unwrap();
+        let changes = diff_defaults(&old, &a);
+        let find = |k: &str| changes.iter().find(|c| c.key == k).cloned();
+        let pair = |k: &str| {
+            let c = find(k).unwrap();
+            (c.baseline, c.candidate)
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(pair("server.http_listen_port"), (s("80"), s("3200")));
+        assert_eq!(pair("ingester.trace_idle_period"), (s("10s"), s("5s")));
+        // 2.7's max_span_attr_byte is 2.10's max_attribute_bytes
+        assert_eq!(pair("distributor.max_attribute_bytes"), (None, s("2048")));
+        // a list written as a comma-separated flag value in 2.10
+        assert_eq!(pair("memberlist.join_members"), (s("[]"), s("")));
+        assert!(changes.iter().all(|c| !is_noise(&c.key)));
+        assert_eq!(changes.len(), 189, "{changes:#?}");
+    }
+
+    #[test]
     fn refused_keys_in_real_start_up_logs() {
         let got = |c, log| {
             refused_keys(c, log)
@@ -712,6 +756,13 @@ mod tests {
         assert_eq!(
             got(Component::Tempo, recorded::TEMPO_272_REFUSES_26),
             vec![k(50, "querier_forget_delay", "frontend.Config")]
+        );
+        assert_eq!(
+            got(Component::Tempo, recorded::TEMPO_2108_REFUSES),
+            vec![
+                k(9, "max_span_attr_byte", "distributor.Config"),
+                k(51, "querier_forget_delay", "frontend.Config")
+            ]
         );
         assert_eq!(
             got(Component::Mimir, recorded::CORTEX_1181_BOGUS),
