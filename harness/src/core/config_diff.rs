@@ -8,7 +8,8 @@
 //! - [`diff_defaults`]: two flattened configurations compared, as [`DefaultChange`]s,
 //!   leaving out the run-specific keys listed in [`NOISE_KEYS`] (see [`is_noise`]);
 //! - [`refused_keys`]: the [`RefusedKey`]s a component's start-up log names (Go YAML's
-//!   strict-unmarshal errors);
+//!   strict-unmarshal errors), and [`key_at_line`]: the key a refusal's line holds
+//!   in the file;
 //! - [`ConfigDiffError`]: why a served configuration could not be flattened.
 //!
 //! Fetching the served text is [`crate::served_config`]'s job; nothing here does I/O.
@@ -185,10 +186,22 @@ pub struct DefaultChange {
 }
 
 /// Keys whose values differ between two containers of the same image, so that a
-/// difference in them says nothing about an upgrade. Each pattern is matched
-/// against a whole dotted key, segment by segment: `*` matches one segment, `**`
-/// any number of them (none included), and a list index is part of its segment
-/// (`**` matches `configs[0]`). See [`is_noise`].
+/// difference in them says nothing about an upgrade: each found by starting two
+/// containers of one image with one config and comparing what they serve.
+///
+/// | pattern | what it is | seen to differ |
+/// |---|---|---|
+/// | `**.instance_id` | a ring member's id (`common.ring.instance_id`, `distributor.ring.instance_id`, `compactor.sharding_ring.instance_id`, …) and Tempo 2.10's `block_builder.instance_id` and `metrics_generator.instance_id`: the container's hostname | every image tried |
+/// | `**.lifecycler.id` | an ingester's ring id (`ingester.lifecycler.id`, Loki's `pattern_ingester.lifecycler.id`, …): the hostname | every image tried |
+/// | `**.ingestername` | Loki's `storage_config.tsdb_shipper.ingestername` and `boltdb_shipper.ingestername`, in the running configuration only (`/config`): the hostname | Loki 3.2.0, 3.4.6 |
+/// | `**.instance_interface_names`, `**.interface_names` | the network interfaces a ring address is taken from: the container's own | a container on two networks serves `["eth0","eth1"]`, one on one network `["eth0"]` (Loki 3.2.0) |
+///
+/// Not noise, though they look it: `instance_addr`, `memberlist.advertise_addr` and
+/// `memberlist.node_name` are served empty (they are worked out after the
+/// configuration is read), and ports are the configured ones. Each pattern is
+/// matched against a whole dotted key, segment by segment: `*` matches one segment,
+/// `**` any number of them (none included), and a list index is part of its
+/// segment. See [`is_noise`].
 pub const NOISE_KEYS: &[&str] = &[
     "**.instance_id",
     "**.lifecycler.id",
@@ -287,10 +300,14 @@ pub fn diff_defaults(
 pub struct RefusedKey {
     /// The line of the configuration file the key is on, when the log says it.
     pub line: Option<u32>,
-    /// The key as written in the file (its last segment: `enforce_metric_name`).
+    /// The key as written in the file (its last segment: `enforce_metric_name`);
+    /// empty when the log does not name it: a value of the wrong type is refused by
+    /// line and type only (`line 43: cannot unmarshal !!bool `false` into
+    /// engine.ThanosEngineConfig`), and [`key_at_line`] finds the key in the file.
     pub field: String,
-    /// The Go type that has no such field (`validation.plain`), when the log says
-    /// it: it tells which section the key was in.
+    /// The Go type that has no such field (`validation.plain`), or that the value
+    /// could not become (`engine.ThanosEngineConfig`): it tells which section the
+    /// key was in.
     pub in_type: Option<String>,
     /// The log entry that says so: its line, with the indented lines that continue
     /// it joined by spaces.
@@ -306,14 +323,39 @@ static FIELD_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid regex")
 });
 
+/// Go YAML's error for a value of the wrong type: `line 43: cannot unmarshal !!bool
+/// `false` into engine.ThanosEngineConfig` (a key whose value became a section).
+static WRONG_TYPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"line (\d+): cannot unmarshal !!\w+ `[^`]*` into ([\w*\[\]/-]+(?:\.[\w*\[\]/-]+)*)")
+        .expect("a valid regex")
+});
+
 /// Every key `component` refused at start-up, as its own log (`log_text`, all of
 /// it: `docker logs`) says, in the order the log names them; a key named twice
 /// (the same line, field and type) is listed once.
 ///
-/// Loki, Tempo, Mimir and Cortex all read their YAML with Go's strict unmarshal,
-/// which names each unknown key as `line N: field F not found in type T`, several
-/// in one message, each on its own indented line; the surrounding message differs
-/// by component and version, and is kept whole in [`RefusedKey::log_line`].
+/// Loki, Tempo and Cortex read their YAML with Go's strict unmarshal and exit (code
+/// 1) on the first file with unknown keys, naming every one of them in one message
+/// that starts with their own words, one key per indented line:
+///
+/// | component | the message (recorded) |
+/// |---|---|
+/// | Loki 3.2.0, 3.4.6 | `failed parsing config: /etc/loki/config.yaml: yaml: unmarshal errors:` then `  line 69: field bogus_limit not found in type validation.plain`; the last key's line goes on with `. Use -config.expand-env=true flag if …`, which is not part of the type |
+/// | Tempo 2.6.0, 2.7.2, 2.10.8 | `failed parsing config: failed to parse configFile /etc/tempo/config.yaml: yaml: unmarshal errors:` then `  line 50: field querier_forget_delay not found in type frontend.Config` |
+/// | Cortex 1.18.1, 1.21.1 | `error loading config from /etc/cortex/config.yaml: Error parsing config file: yaml: unmarshal errors:` then `  line 64: field bogus_limit not found in type validation.plain` |
+///
+/// A key whose value has the wrong type is refused in the same message, by line
+/// and type only: Cortex 1.21.1, given 1.18's `querier.thanos_engine: false` (a
+/// boolean that became a section), says `line 43: cannot unmarshal !!bool `false`
+/// into engine.ThanosEngineConfig`. It is listed too, with an empty
+/// [`RefusedKey::field`]; [`key_at_line`] names it from the file.
+///
+/// All print it bare on stderr, not as a logfmt entry; a key is still found when a
+/// logger has escaped the message's newlines into one line (`err="…\n  line 3:
+/// field …"`). The key's section shows in its Go type (`validation.plain`: the
+/// limits; `loki.ConfigWrapper`, `app.Config`, `cortex.Config`: the top level).
+/// `component` names whose log it is; the recorded formats are all the same Go
+/// message, so today it does not change how the log is read.
 ///
 /// ```
 /// use lgtm_check::core::component::Component;
@@ -327,14 +369,26 @@ static FIELD_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
 /// assert_eq!(refused[0].in_type.as_deref(), Some("validation.plain"));
 /// ```
 pub fn refused_keys(component: Component, log_text: &str) -> Vec<RefusedKey> {
+    // One format for every component so far (see above).
     let _ = component;
     let mut out: Vec<RefusedKey> = Vec::new();
     for entry in entries(log_text) {
-        for c in FIELD_NOT_FOUND.captures_iter(&entry) {
+        let unknown = FIELD_NOT_FOUND.captures_iter(&entry).map(|c| {
+            let at = c.get(0).map_or(0, |m| m.start());
+            let line = c.get(1).and_then(|m| m.as_str().parse().ok());
+            (at, line, c[2].to_owned(), c[3].to_owned())
+        });
+        let wrong_type = WRONG_TYPE.captures_iter(&entry).map(|c| {
+            let at = c.get(0).map_or(0, |m| m.start());
+            (at, c[1].parse().ok(), String::new(), c[2].to_owned())
+        });
+        let mut found: Vec<_> = unknown.chain(wrong_type).collect();
+        found.sort_by_key(|f| f.0);
+        for (_, line, field, in_type) in found {
             let key = RefusedKey {
-                line: c.get(1).and_then(|m| m.as_str().parse().ok()),
-                field: c[2].to_owned(),
-                in_type: Some(c[3].to_owned()),
+                line,
+                field,
+                in_type: Some(in_type),
                 log_line: entry.clone(),
             };
             let seen = out
@@ -359,6 +413,132 @@ fn entries(log: &str) -> Vec<String> {
         }
     }
     out.into_iter().map(|e| e.join(" ")).collect()
+}
+
+/// The dotted key path ([`flatten`]'s form) of the key on line `line` (from 1) of a
+/// YAML configuration as written, such as the file a component refused: turns a
+/// [`RefusedKey`]'s line into `limits_config.bogus_limit` or
+/// `querier.thanos_engine`. `None` when that line holds no key or list item.
+///
+/// Reads the block style configurations are written in (indentation, `key:`,
+/// `- ` items, `|` and `>` text), not flow style (`{a: 1}`) spread over lines.
+///
+/// ```
+/// use lgtm_check::core::config_diff::key_at_line;
+///
+/// let config = "limits_config:\n  max_streams: 5\n  bogus_limit: 3\nschema_config:\n  configs:\n  - from: 2024-01-01\n    store: tsdb\n";
+/// assert_eq!(key_at_line(config, 3).as_deref(), Some("limits_config.bogus_limit"));
+/// assert_eq!(key_at_line(config, 7).as_deref(), Some("schema_config.configs[0].store"));
+/// assert_eq!(key_at_line(config, 99), None);
+/// ```
+pub fn key_at_line(config_text: &str, line: u32) -> Option<String> {
+    struct Open {
+        indent: usize,
+        segment: String,
+        item: bool,
+        items: usize,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    // The indentation a block scalar's text lies deeper than, while inside one.
+    let mut text_above: Option<usize> = None;
+    for (number, raw) in config_text.lines().enumerate() {
+        let here = u32::try_from(number + 1).ok()? == line;
+        let trimmed = raw.trim_start();
+        let mut indent = raw.len() - trimmed.len();
+        if let Some(above) = text_above {
+            if trimmed.is_empty() || indent > above {
+                if here {
+                    return None;
+                }
+                continue;
+            }
+            text_above = None;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
+            if here {
+                return None;
+            }
+            continue;
+        }
+        let mut rest = trimmed;
+        let mut is_key = false;
+        // `- ` items, each opening an element of the list its owner holds
+        while rest == "-" || rest.starts_with("- ") {
+            while open
+                .last()
+                .is_some_and(|o| o.indent > indent || (o.item && o.indent == indent))
+            {
+                open.pop();
+            }
+            let index = match open.last_mut() {
+                Some(owner) => {
+                    owner.items += 1;
+                    owner.items - 1
+                }
+                None => 0,
+            };
+            open.push(Open {
+                indent,
+                segment: format!("[{index}]"),
+                item: true,
+                items: 0,
+            });
+            let after = rest[1..].trim_start();
+            indent += rest.len() - after.len();
+            rest = after;
+        }
+        if let Some((key, value)) = split_key(rest) {
+            while open.last().is_some_and(|o| o.indent >= indent) {
+                open.pop();
+            }
+            open.push(Open {
+                indent,
+                segment: key,
+                item: false,
+                items: 0,
+            });
+            is_key = true;
+            let value = value.split(" #").next().unwrap_or("").trim();
+            if value.starts_with('|') || value.starts_with('>') {
+                text_above = Some(indent);
+            }
+        }
+        if here {
+            return (is_key || open.last().is_some_and(|o| o.item)).then(|| {
+                let mut path = String::new();
+                for o in &open {
+                    if o.item {
+                        path.push_str(&o.segment);
+                    } else {
+                        path = join(&path, &o.segment);
+                    }
+                }
+                path
+            });
+        }
+    }
+    None
+}
+
+/// `key: value` (or `key:`) into its key, unquoted, and the rest.
+fn split_key(text: &str) -> Option<(String, &str)> {
+    let quoted = |q: char| {
+        let end = text[1..].find(q)? + 1;
+        let after = text[end + 1..].strip_prefix(':')?;
+        (after.is_empty() || after.starts_with(' ')).then(|| (text[1..end].to_owned(), after))
+    };
+    match text.chars().next()? {
+        q @ ('"' | '\'') => quoted(q),
+        '{' | '[' | '#' | '&' | '*' | '!' | '|' | '>' => None,
+        _ => {
+            let colon = text
+                .match_indices(':')
+                .map(|(i, _)| i)
+                .find(|&i| text[i + 1..].is_empty() || text[i + 1..].starts_with(' '))?;
+            let key = text[..colon].trim_end();
+            (!key.is_empty() && !key.contains(" #")).then(|| (key.to_owned(), &text[colon + 1..]))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -551,6 +731,23 @@ mod tests {
             include_str!("../../tests/fixtures/recorded/tempo-2.10.8-refuses-2.6-and-2.7-keys.log");
         pub const TEMPO_260_BOGUS: &str =
             include_str!("../../tests/fixtures/recorded/tempo-2.6.0-bogus-keys.log");
+        pub const CORTEX_1181: &str =
+            include_str!("../../tests/fixtures/recorded/cortex-1.18.1-defaults.excerpt.yaml");
+        pub const CORTEX_1181_OTHER: &str = include_str!(
+            "../../tests/fixtures/recorded/cortex-1.18.1-defaults.other-container.excerpt.yaml"
+        );
+        pub const CORTEX_1211: &str =
+            include_str!("../../tests/fixtures/recorded/cortex-1.21.1-defaults.excerpt.yaml");
+        pub const CORTEX_1211_REFUSES_118: &str =
+            include_str!("../../tests/fixtures/recorded/cortex-1.21.1-refuses-1.18-keys.log");
+        pub const LOKI_BOGUS_CONFIG: &str =
+            include_str!("../../tests/fixtures/recorded/loki-bogus.config.yaml");
+        pub const LOKI_32_ERA_CONFIG: &str =
+            include_str!("../../tests/fixtures/recorded/loki-3.2-era.config.yaml");
+        pub const TEMPO_27_ERA_CONFIG: &str =
+            include_str!("../../tests/fixtures/recorded/tempo-2.7-era.config.yaml");
+        pub const CORTEX_118_ERA_CONFIG: &str =
+            include_str!("../../tests/fixtures/recorded/cortex-1.18-era.config.yaml");
         pub const CORTEX_1181_BOGUS: &str =
             include_str!("../../tests/fixtures/recorded/cortex-1.18.1-bogus-keys.log");
     }
@@ -721,6 +918,40 @@ mod tests {
     }
 
     #[test]
+    fn cortex_1_18_to_1_21_same_image_noise_and_real_changes() {
+        let raw = raw_differences(recorded::CORTEX_1181, recorded::CORTEX_1181_OTHER);
+        assert_eq!(
+            raw,
+            [
+                "compactor.sharding_ring.instance_id",
+                "ingester.lifecycler.id"
+            ]
+        );
+        let (a, b) = (
+            flatten(recorded::CORTEX_1181).unwrap(),
+            flatten(recorded::CORTEX_1181_OTHER).unwrap(),
+        );
+        assert!(diff_defaults(&a, &b).is_empty());
+
+        let new = flatten(recorded::CORTEX_1211).unwrap();
+        let changes = diff_defaults(&a, &new);
+        let pair = |k: &str| {
+            let c = changes.iter().find(|c| c.key == k).unwrap();
+            (c.baseline.clone(), c.candidate.clone())
+        };
+        let s = |v: &str| Some(v.to_string());
+        // a boolean that became a section: the old leaf goes, the section's leaves come
+        assert_eq!(pair("querier.thanos_engine"), (s("false"), None));
+        assert_eq!(pair("querier.thanos_engine.enabled"), (None, s("false")));
+        assert_eq!(
+            pair("compactor.block_visit_marker_timeout"),
+            (s("5m0s"), None)
+        );
+        assert!(changes.iter().all(|c| !is_noise(&c.key)));
+        assert_eq!(changes.len(), 85, "{changes:#?}");
+    }
+
+    #[test]
     fn refused_keys_in_real_start_up_logs() {
         let got = |c, log| {
             refused_keys(c, log)
@@ -771,8 +1002,78 @@ mod tests {
                 k(69, "foo", "cortex.Config")
             ]
         );
+        // a value of the wrong type: refused by line and type, the key left to the file
+        assert_eq!(
+            got(Component::Mimir, recorded::CORTEX_1211_REFUSES_118),
+            vec![
+                k(29, "wal_compression_enabled", "tsdb.TSDBConfig"),
+                k(43, "", "engine.ThanosEngineConfig")
+            ]
+        );
         // the whole message, with its header, is each key's log line
         let first = &refused_keys(Component::Tempo, recorded::TEMPO_260_BOGUS)[0];
         assert!(first.log_line.starts_with("failed parsing config: failed to parse configFile /etc/tempo/config.yaml: yaml: unmarshal errors: line 18: field bogus_ingester_knob"), "{}", first.log_line);
+    }
+
+    #[test]
+    fn key_at_line_names_the_refused_keys_in_the_recorded_configs() {
+        let at = |text, line| key_at_line(text, line).unwrap_or_default();
+        assert_eq!(
+            at(recorded::LOKI_BOGUS_CONFIG, 69),
+            "limits_config.bogus_limit"
+        );
+        assert_eq!(at(recorded::LOKI_BOGUS_CONFIG, 94), "foo");
+        assert_eq!(
+            at(recorded::LOKI_32_ERA_CONFIG, 70),
+            "limits_config.bloom_false_positive_rate"
+        );
+        assert_eq!(
+            at(recorded::TEMPO_27_ERA_CONFIG, 9),
+            "distributor.max_span_attr_byte"
+        );
+        assert_eq!(
+            at(recorded::TEMPO_27_ERA_CONFIG, 51),
+            "query_frontend.querier_forget_delay"
+        );
+        assert_eq!(
+            at(recorded::CORTEX_118_ERA_CONFIG, 29),
+            "blocks_storage.tsdb.wal_compression_enabled"
+        );
+        assert_eq!(
+            at(recorded::CORTEX_118_ERA_CONFIG, 43),
+            "querier.thanos_engine"
+        );
+        // every refusal of the recorded logs names a key of its file
+        for (config, log) in [
+            (recorded::LOKI_32_ERA_CONFIG, recorded::LOKI_346_REFUSES_32),
+            (recorded::TEMPO_27_ERA_CONFIG, recorded::TEMPO_2108_REFUSES),
+            (
+                recorded::CORTEX_118_ERA_CONFIG,
+                recorded::CORTEX_1211_REFUSES_118,
+            ),
+        ] {
+            for k in refused_keys(Component::Loki, log) {
+                let path = at(config, k.line.unwrap());
+                assert!(path.ends_with(&k.field), "{path} for {k:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn key_at_line_follows_lists_text_blocks_and_comments() {
+        let text = "# top\na:\n  list:\n  - x: 1\n    y: 2\n  -   x: 3\n  - plain\n  text: |\n    not: a key\n  after: 1\n\"quoted.key\": 2\nurl: http://h:1\n";
+        let at = |line| key_at_line(text, line);
+        assert_eq!(at(1), None);
+        assert_eq!(at(2).as_deref(), Some("a"));
+        assert_eq!(at(4).as_deref(), Some("a.list[0].x"));
+        assert_eq!(at(5).as_deref(), Some("a.list[0].y"));
+        assert_eq!(at(6).as_deref(), Some("a.list[1].x"));
+        assert_eq!(at(7).as_deref(), Some("a.list[2]"));
+        assert_eq!(at(8).as_deref(), Some("a.text"));
+        assert_eq!(at(9), None);
+        assert_eq!(at(10).as_deref(), Some("a.after"));
+        assert_eq!(at(11).as_deref(), Some(r#"["quoted.key"]"#));
+        assert_eq!(at(12).as_deref(), Some("url"));
+        assert_eq!(at(0), None);
     }
 }
