@@ -334,9 +334,9 @@ static WRONG_TYPE: LazyLock<Regex> = LazyLock::new(|| {
 /// it: `docker logs`) says, in the order the log names them; a key named twice
 /// (the same line, field and type) is listed once.
 ///
-/// Loki, Tempo and Cortex read their YAML with Go's strict unmarshal and exit (code
-/// 1) on the first file with unknown keys, naming every one of them in one message
-/// that starts with their own words, one key per indented line:
+/// Loki, Tempo and Cortex read their YAML with Go's strict unmarshal and exit with
+/// code 1 on a file with unknown keys, naming every one of them in one message that
+/// starts with their own words, one key per indented line:
 ///
 /// | component | the message (recorded) |
 /// |---|---|
