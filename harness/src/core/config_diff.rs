@@ -41,14 +41,15 @@ pub enum ConfigDiffError {
 /// Flattens a YAML configuration into its leaves: dotted key paths
 /// (`limits_config.retention_period`) → canonical scalar text.
 ///
-/// - Scalars: strings as they are (no quotes), numbers and booleans as YAML writes
-///   them, `null` as `null`.
+/// - Scalars: strings as they are (no quotes), booleans as `true`/`false`, `null`
+///   as `null`, numbers in one canonical form (`1.073741824e+09` → `1073741824.0`),
+///   so two servers that write one value differently still compare equal.
 /// - A list of scalars is one leaf, written as compact JSON (`["a","b"]`, `[]`); a
 ///   list with a mapping or list in it gives one path per item (`configs[0].store`).
 /// - An empty mapping is one leaf, `{}`, so that a section with nothing in it still
 ///   shows as present.
-/// - A key that would make a path ambiguous (one with `.`, `[`, `]`, a space, or
-///   empty) is written in brackets as a JSON string: `labels["k8s.io/name"]`.
+/// - A key that would make a path ambiguous (one with `.`, `[`, `]`, `"`, a space,
+///   or empty) is written in brackets as a JSON string: `labels["k8s.io/name"]`.
 /// - Of a text of several YAML documents, the one mapping is the configuration;
 ///   documents that are a single value are skipped (Tempo's `/status/config` starts
 ///   with one: `GET /status/config`, then `---`). An empty text is no keys.
