@@ -63,6 +63,7 @@ pub mod remote_write;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod served_config;
 pub mod shape;
 pub mod shape_command;
 pub mod soak;

@@ -13,6 +13,7 @@ pub mod catalog_telemetry;
 pub mod changes;
 pub mod check;
 pub mod component;
+pub mod config_diff;
 pub mod corpus;
 pub mod corpus_templates;
 pub mod dashboard;
