@@ -16,13 +16,16 @@ use crate::core::component::Component;
 use crate::core::corpus::{CorpusQuery, Language, Source};
 use crate::core::event::Event;
 use crate::core::gate::{GateError, GateFileLayer, GatePlan, GateReport, RawGate, compare};
-use crate::core::gate_corpus::{Accepted, SideCorpus, compare_sides, named_findings};
+use crate::core::gate_corpus::{
+    Accepted, ConfigCompat, SideCorpus, compare_sides, config_compat, named_findings,
+};
 use crate::core::plan::Env;
 use crate::core::report::Report;
 use crate::core::target::{CONFIG_FILE, ConfigFile, TargetError};
 use crate::core::workload::Workload;
 use crate::runner::{self, RunError};
 use crate::stack::StackError;
+use std::collections::BTreeMap;
 
 /// The flags of `lgtm-check gate`.
 #[derive(clap::Args, Debug, Clone)]
@@ -285,6 +288,27 @@ fn version(report: &Report, component: Component) -> Option<String> {
         .or_else(|| r.image.rsplit_once(':').map(|(_, t)| t.to_owned()))
 }
 
+/// The defaults each running component of `stack` serves (Loki, Tempo, the Mimir
+/// role), or why it did not.
+async fn served_defaults(
+    stack: &crate::stack::Stack,
+) -> BTreeMap<Component, Result<String, String>> {
+    let backends = stack.backends();
+    let Some(http) = backends.http.clone() else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for c in [Component::Loki, Component::Tempo, Component::Mimir] {
+        if let Some(root) = backends.roots.get(&c) {
+            let r = crate::served_config::served_defaults(&http, root)
+                .await
+                .map_err(|e| e.to_string());
+            out.insert(c, r);
+        }
+    }
+    out
+}
+
 /// The named changes crossed between the baseline's versions and the candidate's.
 fn crossed(baseline: &Report, candidate: &Report) -> Vec<&'static NamedChange> {
     let mut out = Vec::new();
@@ -360,7 +384,8 @@ pub async fn run(
         Vec::new()
     };
     let settle = std::time::Duration::from_secs(plan.baseline.check_timeout.as_secs().max(30));
-    let runs: Vec<Result<(Report, SideCorpus), RunError>> =
+    type Served = BTreeMap<Component, Result<String, String>>;
+    let runs: Vec<Result<(Report, (SideCorpus, Served)), RunError>> =
         futures::stream::iter(sides.iter().enumerate())
             .map(|(i, (label, side))| {
                 let (workload, corpus) = (&workload, &corpus);
@@ -368,20 +393,23 @@ pub async fn run(
                     on_side(i, label);
                     let on = |e: Event<'_>| on_event(label, e);
                     runner::run_with(side, &on, async |stack: &crate::stack::Stack| {
+                        let served = served_defaults(stack).await;
                         if corpus.is_empty() {
-                            return SideCorpus {
+                            let side = SideCorpus {
                                 label: label.clone(),
                                 ..SideCorpus::default()
                             };
+                            return (side, served);
                         }
-                        crate::gate_workload::run_side(
+                        let side = crate::gate_workload::run_side(
                             &crate::gate_workload::Targets::of(stack),
                             workload,
                             corpus,
                             settle,
                             label.clone(),
                         )
-                        .await
+                        .await;
+                        (side, served)
                     })
                     .await
                 }
@@ -391,11 +419,31 @@ pub async fn run(
             .await;
     let mut reports = Vec::new();
     let mut answers = Vec::new();
+    let mut served = Vec::new();
     for r in runs {
-        let (report, side) = r?;
+        let (report, (side, defaults)) = r?;
         reports.push(report);
         answers.push(side);
+        served.push(defaults);
     }
+    let gated = plan.gated();
+    let config: Vec<ConfigCompat> = [Component::Loki, Component::Tempo, Component::Mimir]
+        .into_iter()
+        .filter(|c| gated.contains(c))
+        .map(|c| {
+            let failure = reports
+                .last()
+                .and_then(|r| r.components.iter().find(|x| x.name == c))
+                .filter(|x| x.status == crate::core::report::ComponentStatus::Failed)
+                .and_then(|x| x.reason.clone());
+            config_compat(
+                c,
+                served.first().and_then(|s| s.get(&c)),
+                served.last().and_then(|s| s.get(&c)),
+                failure.as_deref(),
+            )
+        })
+        .collect();
     let candidate = reports.pop().expect("a candidate side");
     let baseline = reports.remove(0);
     let mut report = compare(
@@ -409,9 +457,10 @@ pub async fn run(
     if plan.corpus {
         let compared = compare_sides(plan.seed, &corpus, &answers, &inputs.accepted);
         let crossed = crossed(&baseline, &candidate);
-        let named = named_findings(&compared, &corpus, &crossed);
+        let named = named_findings(&compared, &corpus, &crossed, &config);
         report = report.with_corpus(compared, named, plan.strict);
     }
+    report.config = config;
     report.wall_ms = started.elapsed().as_millis() as u64;
     Ok(GateRun {
         baseline,

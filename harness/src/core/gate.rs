@@ -806,6 +806,8 @@ pub struct GateReport {
     pub sides_at_once: usize,
     /// The gate's wall time, in milliseconds.
     pub wall_ms: u64,
+    /// Each gated component's configuration compared: defaults and refused keys.
+    pub config: Vec<super::gate_corpus::ConfigCompat>,
 }
 
 impl GateReport {
@@ -1071,6 +1073,7 @@ pub fn compare(
         strict: false,
         sides_at_once: 1,
         wall_ms: 0,
+        config: Vec::new(),
     }
 }
 

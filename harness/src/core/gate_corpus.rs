@@ -321,8 +321,12 @@ pub fn compare_sides(
             .entry(SourceKind::of(&q.source))
             .or_default();
         tally.total += 1;
-        // A side without the language's backend (no control) cannot be compared.
-        if asked.iter().any(|s| !s.controls.contains_key(&q.language)) {
+        // A side whose workload went to other backends but not to this language's
+        // (no control for it: the backend did not run) cannot be compared.
+        if asked
+            .iter()
+            .any(|s| !s.controls.is_empty() && !s.controls.contains_key(&q.language))
+        {
             tally.not_compared += 1;
             continue;
         }
@@ -535,6 +539,27 @@ mod tests {
     }
 
     #[test]
+    fn config_compat_lists_changed_defaults_and_refused_keys() {
+        use crate::core::component::Component;
+        let b = Ok(
+            "server:\n  http_listen_port: 80\nquery_frontend:\n  querier_forget_delay: 0s\n"
+                .to_owned(),
+        );
+        let c = Ok("server:\n  http_listen_port: 3200\n".to_owned());
+        // The line as Tempo 2.7.2 logs it when the 2.6 config sets a removed key.
+        let log = "failed parsing config: failed to parse configFile /conf/tempo.yaml: yaml: unmarshal errors:\n  line 12: field querier_forget_delay not found in type frontend.Config";
+        let compat = config_compat(Component::Tempo, Some(&b), Some(&c), Some(log));
+        assert_eq!(compat.counts(), (1, 0, 1));
+        assert_eq!(compat.refused[0].field, "querier_forget_delay");
+        let removed = crate::core::changes::by_id("tempo-2.7-querier-forget-delay-removed");
+        if let Some(change) = removed {
+            assert!(config_shows(change, &[compat.clone()]));
+        }
+        let missing = config_compat(Component::Tempo, Some(&b), None, None);
+        assert_eq!(missing.error.as_deref(), Some("candidate: not running"));
+    }
+
+    #[test]
     fn a_side_that_lost_part_of_the_workload_is_named() {
         let mut s = side("candidate", vec![]);
         s.controls.insert(
@@ -561,13 +586,15 @@ pub enum NamedStatus {
         /// The label of the side where the probe's answer first changed.
         first_release: String,
     },
-    /// Its probe answered the same on every side: not reproduced here.
+    /// Its probe answered the same on every side, or its key's default did not
+    /// differ: not reproduced here.
     NotShown {
         /// How the probe answered (identical, both empty, both refused).
         how: String,
     },
-    /// A configuration change (a default or a removed key): listed from the
-    /// release notes, its evidence is in the configuration section.
+    /// A configuration change (a default or a removed key) the served defaults did
+    /// not show (the component's defaults were not compared, or the key is spelt
+    /// differently there): listed from the release notes.
     Configuration,
     /// No probe can show it with the gate's workload; listed from the release notes.
     Documented {
@@ -589,11 +616,12 @@ pub struct NamedFinding {
 }
 
 /// What the gate saw of each change in `crossed` (the changes its sides' versions
-/// cross), from the corpus's differences.
+/// cross), from the corpus's differences and the configuration compared.
 pub fn named_findings(
     corpus: &CorpusReport,
     corpus_queries: &[CorpusQuery],
     crossed: &[&'static super::changes::NamedChange],
+    config: &[ConfigCompat],
 ) -> Vec<NamedFinding> {
     use super::changes::Probe;
     crossed
@@ -615,6 +643,11 @@ pub fn named_findings(
                         None => NamedStatus::NotShown {
                             how: "the probe was not asked".into(),
                         },
+                    }
+                }
+                Probe::Default { .. } | Probe::RemovedKey { .. } if config_shows(c, config) => {
+                    NamedStatus::Shown {
+                        first_release: "the candidate's configuration".into(),
                     }
                 }
                 Probe::Default { .. } | Probe::RemovedKey { .. } => NamedStatus::Configuration,
@@ -645,4 +678,90 @@ pub fn explained_by(
         })
         .copied()
         .collect()
+}
+
+/// One gated component's configuration compared across the gate: the defaults it
+/// serves on each side, and the keys the candidate refused in the configuration it
+/// was started with (the baseline's, unless `--candidate-config` gave another).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigCompat {
+    /// The component.
+    pub component: super::component::Component,
+    /// Every default that differs (changed, added or removed), by key.
+    pub default_changes: Vec<super::config_diff::DefaultChange>,
+    /// The keys the candidate refused at start-up, with its own log line.
+    pub refused: Vec<super::config_diff::RefusedKey>,
+    /// Why the defaults could not be compared (a side did not serve them).
+    pub error: Option<String>,
+}
+
+impl ConfigCompat {
+    /// How many defaults changed value, were added and were removed.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for d in &self.default_changes {
+            match (&d.baseline, &d.candidate) {
+                (Some(_), Some(_)) => c.0 += 1,
+                (None, Some(_)) => c.1 += 1,
+                _ => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The configuration of `component` compared: `baseline` and `candidate` are the
+/// defaults each side served (or why not), `candidate_failure` the candidate's own
+/// log line when it did not start.
+pub fn config_compat(
+    component: super::component::Component,
+    baseline: Option<&Result<String, String>>,
+    candidate: Option<&Result<String, String>>,
+    candidate_failure: Option<&str>,
+) -> ConfigCompat {
+    use super::config_diff::{diff_defaults, flatten, refused_keys};
+    let refused = candidate_failure
+        .map(|log| refused_keys(component, log))
+        .unwrap_or_default();
+    let flat = |side: &str, r: Option<&Result<String, String>>| match r {
+        Some(Ok(text)) => flatten(text).map_err(|e| format!("{side}: {e}")),
+        Some(Err(e)) => Err(format!("{side}: {e}")),
+        None => Err(format!("{side}: not running")),
+    };
+    match (flat("baseline", baseline), flat("candidate", candidate)) {
+        (Ok(b), Ok(c)) => ConfigCompat {
+            component,
+            default_changes: diff_defaults(&b, &c),
+            refused,
+            error: None,
+        },
+        (Err(e), _) | (_, Err(e)) => ConfigCompat {
+            component,
+            default_changes: Vec::new(),
+            refused,
+            error: Some(e),
+        },
+    }
+}
+
+/// Whether a configuration change's probe (a default or a removed key) shows in
+/// `config`: the key's default differs, or the key exists on the baseline only.
+pub fn config_shows(change: &super::changes::NamedChange, config: &[ConfigCompat]) -> bool {
+    use super::changes::Probe;
+    let role = change.project.role();
+    let Some(c) = config.iter().find(|c| c.component == role) else {
+        return false;
+    };
+    match change.probe {
+        Probe::Default { key } => c.default_changes.iter().any(|d| d.key == key),
+        Probe::RemovedKey { key } => {
+            c.default_changes
+                .iter()
+                .any(|d| d.key == key && d.baseline.is_some() && d.candidate.is_none())
+                || c.refused
+                    .iter()
+                    .any(|r| key.rsplit('.').next() == Some(r.field.as_str()))
+        }
+        _ => false,
+    }
 }

@@ -200,6 +200,9 @@ pub fn terminal(report: &GateReport, out: &mut impl Write) -> std::io::Result<()
     if let Some(corpus) = &report.corpus {
         corpus_section(report, corpus, out)?;
     }
+    if !report.config.is_empty() {
+        config_section(report, out)?;
+    }
     if !report.named_changes.is_empty() {
         named_section(report, out)?;
     }
@@ -387,6 +390,70 @@ fn corpus_section(
     Ok(())
 }
 
+/// How many changed defaults the terminal lists per component; the JSON has all.
+const DEFAULTS_SHOWN: usize = 12;
+
+fn config_section(report: &GateReport, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nConfiguration (the baseline's configs on the candidate; defaults as each side serves them)"
+    )?;
+    for c in &report.config {
+        for r in &c.refused {
+            let key = if r.field.is_empty() {
+                "(a value)"
+            } else {
+                r.field.as_str()
+            };
+            writeln!(
+                out,
+                "  {:<8} REFUSED key {key}{}: {}",
+                c.component.name(),
+                r.line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+                redact_url(&clip(&r.log_line, 200))
+            )?;
+        }
+        if let Some(e) = &c.error {
+            writeln!(
+                out,
+                "  {:<8} defaults not compared: {}",
+                c.component.name(),
+                redact_url(&clip(&one_line(e), 200))
+            )?;
+            continue;
+        }
+        let (changed, added, removed) = c.counts();
+        writeln!(
+            out,
+            "  {:<8} {} defaults differ: {changed} changed value, {added} added, {removed} removed",
+            c.component.name(),
+            c.default_changes.len()
+        )?;
+        let changed: Vec<_> = c
+            .default_changes
+            .iter()
+            .filter(|d| d.baseline.is_some() && d.candidate.is_some())
+            .collect();
+        for d in changed.iter().take(DEFAULTS_SHOWN) {
+            writeln!(
+                out,
+                "           {}: {} → {}",
+                d.key,
+                clip(d.baseline.as_deref().unwrap_or_default(), 60),
+                clip(d.candidate.as_deref().unwrap_or_default(), 60)
+            )?;
+        }
+        if changed.len() > DEFAULTS_SHOWN {
+            writeln!(
+                out,
+                "           … and {} more changed values (all keys in the JSON report)",
+                changed.len() - DEFAULTS_SHOWN
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn named_section(report: &GateReport, out: &mut impl Write) -> std::io::Result<()> {
     let count =
         |f: fn(&NamedStatus) -> bool| report.named_changes.iter().filter(|n| f(&n.status)).count();
@@ -530,6 +597,7 @@ mod tests {
             strict: false,
             sides_at_once: 1,
             wall_ms: 0,
+            config: Vec::new(),
         }
     }
 
@@ -577,5 +645,60 @@ mod tests {
         assert_eq!(v["signals"][0]["ratio"], 1.2);
         assert_eq!(v["summary"]["regressed"], 1);
         assert!(v["unverified"].is_null());
+    }
+
+    #[test]
+    fn the_corpus_section_names_the_user_query_its_release_and_the_change() {
+        use crate::core::answer::Answer;
+        use crate::core::corpus::{Ask, CorpusQuery, Source};
+        use crate::core::gate_corpus::{Accepted, SideCorpus, compare_sides, named_findings};
+        let q = CorpusQuery {
+            language: Language::TraceQl,
+            source: Source::User("queries.txt".into()),
+            ask: Ask::Search,
+            query: r#"{ span.http.route =~ "users" }"#.into(),
+        };
+        let side = |label: &str, a: serde_json::Value| SideCorpus {
+            label: label.into(),
+            answers: vec![Answer::Data(a)],
+            ..SideCorpus::default()
+        };
+        let corpus = compare_sides(
+            42,
+            std::slice::from_ref(&q),
+            &[
+                side(
+                    "baseline",
+                    serde_json::json!({"traces": [{"traceID": "a"}]}),
+                ),
+                side("candidate", serde_json::json!({"traces": []})),
+            ],
+            &Accepted::default(),
+        );
+        let crossed = [crate::core::changes::by_id("tempo-2.7-traceql-regex-anchored").unwrap()];
+        let named = named_findings(&corpus, &[q], &crossed, &[]);
+        let report = sample().with_corpus(corpus, named, false);
+        let mut out = Vec::new();
+        terminal(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("  traceql  yours                1         0          0            0         1            0\n"), "{text}");
+        assert!(
+            text.contains(
+                "    [FAILS] traceql { span.http.route =~ \"users\" }   (first at candidate)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("      → Tempo 2.7.0 (#4329): "), "{text}");
+        assert!(
+            text.contains("  SHOWN at candidate Tempo 2.7.0 (#4329)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  - traceql query changed answer at candidate: { span.http.route =~ \"users\" }\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(report.exit_code(), 1);
     }
 }
