@@ -455,8 +455,9 @@ pub async fn run(
     report.sides = sides.iter().map(|(l, _)| l.clone()).collect();
     report.sides_at_once = plan.sides_at_once.max(1);
     if plan.corpus {
-        let compared = compare_sides(plan.seed, &corpus, &answers, &inputs.accepted);
+        let mut compared = compare_sides(plan.seed, &corpus, &answers, &inputs.accepted);
         let crossed = crossed(&baseline, &candidate);
+        compared.explain(&crossed);
         let named = named_findings(&compared, &corpus, &crossed, &config);
         report = report.with_corpus(compared, named, plan.strict);
     }

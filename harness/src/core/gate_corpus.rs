@@ -129,6 +129,38 @@ pub struct QueryDiff {
     pub reverted: bool,
     /// Why the user accepted it, when the accepted file lists it.
     pub accepted: Option<String>,
+    /// The named upstream changes the gate crosses whose probe this query is.
+    pub explained_by: Vec<NamedRef>,
+}
+
+/// A named upstream change, as a difference cites it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamedRef {
+    /// The change's id.
+    pub id: &'static str,
+    /// Its first release.
+    pub release: &'static str,
+    /// Its pull request's address.
+    pub url: String,
+    /// The line the terminal prints: project, release, PR, what changed, what to do.
+    pub headline: String,
+}
+
+impl CorpusReport {
+    /// Cites, on each difference, the changes among `crossed` whose probe it is.
+    pub fn explain(&mut self, crossed: &[&'static super::changes::NamedChange]) {
+        for d in &mut self.differences {
+            d.explained_by = explained_by(d, crossed)
+                .into_iter()
+                .map(|c| NamedRef {
+                    id: c.id,
+                    release: c.release,
+                    url: c.url(),
+                    headline: c.headline(),
+                })
+                .collect();
+        }
+    }
 }
 
 impl QueryDiff {
@@ -348,6 +380,7 @@ pub fn compare_sides(
                     after: shown(&asked[k].answers[i]),
                     reverted: asked.len() > 2 && !compare(first, last).is_difference(),
                     accepted: accepted.reason(q),
+                    explained_by: Vec::new(),
                 });
             }
             None => match compare(&asked[0].answers[i], &asked[asked.len() - 1].answers[i]) {
@@ -647,7 +680,7 @@ pub fn named_findings(
                 }
                 Probe::Default { .. } | Probe::RemovedKey { .. } if config_shows(c, config) => {
                     NamedStatus::Shown {
-                        first_release: "the candidate's configuration".into(),
+                        first_release: "candidate (served defaults)".into(),
                     }
                 }
                 Probe::Default { .. } | Probe::RemovedKey { .. } => NamedStatus::Configuration,

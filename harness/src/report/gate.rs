@@ -243,9 +243,6 @@ fn language_items(l: Language) -> &'static str {
     }
 }
 
-/// How many differences of one group the terminal shows in full; the JSON has all.
-const SHOWN_PER_GROUP: usize = 2;
-
 fn corpus_section(
     report: &GateReport,
     corpus: &CorpusReport,
@@ -345,7 +342,7 @@ fn corpus_section(
             .map(|d| SourceKind::of(&d.query.source).word())
             .unwrap_or_default();
         writeln!(out, "  {name} ({kind}, {} queries)", diffs.len())?;
-        for d in diffs.iter().take(SHOWN_PER_GROUP) {
+        for d in &diffs {
             let mark = if d.fails_gate(report.strict) {
                 "FAILS"
             } else if d.accepted.is_some() {
@@ -368,23 +365,14 @@ fn corpus_section(
                 other => format!("{other:?}"),
             };
             writeln!(out, "      {}", redact_url(&one_line(&verdict)))?;
-            writeln!(out, "      before: {}", redact_url(&clip(&d.before, 240)))?;
-            writeln!(out, "      after:  {}", redact_url(&clip(&d.after, 240)))?;
-            for c in crate::core::changes::for_query(d.query.language, &d.query.query)
-                .filter(|c| report.named_changes.iter().any(|n| n.change.id == c.id))
-            {
-                writeln!(out, "      → {}", c.headline())?;
+            writeln!(out, "      before: {}", redact_url(&clip(&d.before, 200)))?;
+            writeln!(out, "      after:  {}", redact_url(&clip(&d.after, 200)))?;
+            for c in &d.explained_by {
+                writeln!(out, "      → {}", c.headline)?;
             }
             if let Some(reason) = &d.accepted {
                 writeln!(out, "      accepted: {reason}")?;
             }
-        }
-        if diffs.len() > SHOWN_PER_GROUP {
-            writeln!(
-                out,
-                "    … and {} more (all in the JSON report)",
-                diffs.len() - SHOWN_PER_GROUP
-            )?;
         }
     }
     Ok(())
@@ -676,6 +664,8 @@ mod tests {
             &Accepted::default(),
         );
         let crossed = [crate::core::changes::by_id("tempo-2.7-traceql-regex-anchored").unwrap()];
+        let mut corpus = corpus;
+        corpus.explain(&crossed);
         let named = named_findings(&corpus, &[q], &crossed, &[]);
         let report = sample().with_corpus(corpus, named, false);
         let mut out = Vec::new();
