@@ -385,38 +385,38 @@ pub async fn run(
     };
     let settle = std::time::Duration::from_secs(plan.baseline.check_timeout.as_secs().max(30));
     type Served = BTreeMap<Component, Result<String, String>>;
-    let runs: Vec<Result<(Report, (SideCorpus, Served)), RunError>> =
-        futures::stream::iter(sides.iter().enumerate())
-            .map(|(i, (label, side))| {
-                let (workload, corpus) = (&workload, &corpus);
-                async move {
-                    on_side(i, label);
-                    let on = |e: Event<'_>| on_event(label, e);
-                    runner::run_with(side, &on, async |stack: &crate::stack::Stack| {
-                        let served = served_defaults(stack).await;
-                        if corpus.is_empty() {
-                            let side = SideCorpus {
-                                label: label.clone(),
-                                ..SideCorpus::default()
-                            };
-                            return (side, served);
-                        }
-                        let side = crate::gate_workload::run_side(
-                            &crate::gate_workload::Targets::of(stack),
-                            workload,
-                            corpus,
-                            settle,
-                            label.clone(),
-                        )
-                        .await;
-                        (side, served)
-                    })
-                    .await
-                }
-            })
-            .buffered(plan.sides_at_once.max(1))
-            .collect()
-            .await;
+    type SideRun = Result<(Report, (SideCorpus, Served)), RunError>;
+    let runs: Vec<SideRun> = futures::stream::iter(sides.iter().enumerate())
+        .map(|(i, (label, side))| {
+            let (workload, corpus) = (&workload, &corpus);
+            async move {
+                on_side(i, label);
+                let on = |e: Event<'_>| on_event(label, e);
+                runner::run_with(side, &on, async |stack: &crate::stack::Stack| {
+                    let served = served_defaults(stack).await;
+                    if corpus.is_empty() {
+                        let side = SideCorpus {
+                            label: label.clone(),
+                            ..SideCorpus::default()
+                        };
+                        return (side, served);
+                    }
+                    let side = crate::gate_workload::run_side(
+                        &crate::gate_workload::Targets::of(stack),
+                        workload,
+                        corpus,
+                        settle,
+                        label.clone(),
+                    )
+                    .await;
+                    (side, served)
+                })
+                .await
+            }
+        })
+        .buffered(plan.sides_at_once.max(1))
+        .collect()
+        .await;
     let mut reports = Vec::new();
     let mut answers = Vec::new();
     let mut served = Vec::new();

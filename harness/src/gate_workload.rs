@@ -599,7 +599,7 @@ mod tests {
         assert_eq!(b["streams"].as_array().unwrap().len(), 9);
         let first = &b["streams"][0]["values"][0];
         let ts: u128 = first[0].as_str().unwrap().parse().unwrap();
-        assert!(ts >= 1_000_000_000_000 && ts < 1_300_000_000_000);
+        assert!((1_000_000_000_000..1_300_000_000_000).contains(&ts));
         assert!(first[2]["trace_id"].as_str().unwrap().len() == 32);
     }
 

@@ -198,6 +198,14 @@ pub struct GatePlan {
     pub sides_at_once: usize,
 }
 
+/// Gives `side` the baseline's config file of every component it has none for: an
+/// upgrade is checked with the configuration the user runs today.
+fn inherit_configs(baseline: &RunPlan, side: &mut RunPlan) {
+    for (c, path) in &baseline.config_files {
+        side.config_files.entry(*c).or_insert_with(|| path.clone());
+    }
+}
+
 /// The steps of a `--path`: the baseline's images, then each step's label and the
 /// images after it (one component changed per step).
 ///
@@ -458,6 +466,9 @@ impl GatePlan {
                     )?,
                 ));
             }
+            for (_, p) in &mut plans {
+                inherit_configs(&baseline, p);
+            }
             let (candidate_label, candidate) = plans.pop().expect("at least one step");
             let run_id = baseline
                 .run_id
@@ -487,7 +498,7 @@ impl GatePlan {
             file_configs("baseline-config", &file.baseline_config)?,
             "b",
         )?;
-        let candidate = side(
+        let mut candidate = side(
             "candidate",
             "candidate-config",
             &raw.candidate,
@@ -496,6 +507,8 @@ impl GatePlan {
             file_configs("candidate-config", &file.candidate_config)?,
             "c",
         )?;
+        // The baseline's configs start on the candidate, unless it names its own.
+        inherit_configs(&baseline, &mut candidate);
         if raw.candidate.is_empty()
             && raw.candidate_configs.is_empty()
             && file.candidate.is_empty()
@@ -1553,6 +1566,31 @@ mod tests {
             })
             .to_string(),
             "--candidate-config `tempo=`: expected COMPONENT=PATH[,COMPONENT=PATH…]"
+        );
+    }
+
+    #[test]
+    fn the_baseline_config_starts_on_the_candidate_unless_it_names_its_own() {
+        let plan = GatePlan::build(
+            RawGate {
+                baseline: vec!["tempo=grafana/tempo:2.6.0".into()],
+                candidate: vec!["tempo=grafana/tempo:2.7.2".into()],
+                baseline_configs: vec!["tempo=ours/tempo.yaml,loki=ours/loki.yaml".into()],
+                candidate_configs: vec!["loki=ours/loki-3.4.yaml".into()],
+                check_timeout_secs: 60,
+                ..RawGate::default()
+            },
+            &Env::from_pairs([]),
+            "r".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.candidate.config_files[&Component::Tempo],
+            PathBuf::from("ours/tempo.yaml")
+        );
+        assert_eq!(
+            plan.candidate.config_files[&Component::Loki],
+            PathBuf::from("ours/loki-3.4.yaml")
         );
     }
 

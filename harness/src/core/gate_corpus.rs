@@ -198,6 +198,8 @@ pub struct CorpusReport {
     pub differences: Vec<QueryDiff>,
     /// Sides that did not show the whole workload.
     pub incomplete: Vec<Incomplete>,
+    /// The languages not compared: their backend did not run on every side.
+    pub not_compared: Vec<Language>,
 }
 
 /// The differences of a template (or a user's file, or a named change), as the
@@ -360,6 +362,9 @@ pub fn compare_sides(
             .any(|s| !s.controls.is_empty() && !s.controls.contains_key(&q.language))
         {
             tally.not_compared += 1;
+            if !report.not_compared.contains(&q.language) {
+                report.not_compared.push(q.language);
+            }
             continue;
         }
         let step = (1..asked.len()).find_map(|k| {
@@ -586,7 +591,7 @@ mod tests {
         assert_eq!(compat.refused[0].field, "querier_forget_delay");
         let removed = crate::core::changes::by_id("tempo-2.7-querier-forget-delay-removed");
         if let Some(change) = removed {
-            assert!(config_shows(change, &[compat.clone()]));
+            assert!(config_shows(change, std::slice::from_ref(&compat)));
         }
         let missing = config_compat(Component::Tempo, Some(&b), None, None);
         assert_eq!(missing.error.as_deref(), Some("candidate: not running"));
@@ -669,6 +674,9 @@ pub fn named_findings(
                     match corpus.differences.iter().find(|d| same(&d.query)) {
                         Some(d) => NamedStatus::Shown {
                             first_release: d.first_release.clone(),
+                        },
+                        None if corpus.not_compared.contains(&language) => NamedStatus::NotShown {
+                            how: "not compared: the backend did not run on every side".into(),
                         },
                         None if corpus_queries.iter().any(same) => NamedStatus::NotShown {
                             how: "the probe answered the same on every side".into(),
