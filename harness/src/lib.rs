@@ -54,6 +54,7 @@ pub mod concurrent;
 pub mod core;
 pub mod execute;
 pub mod external;
+pub mod fault;
 pub mod gate_command;
 pub mod gate_workload;
 pub mod gateway;

@@ -184,6 +184,13 @@ struct RunArgs {
     /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
     #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
     config_files: Vec<String>,
+    /// Inject a fault into one of the run's own components while the scenarios
+    /// push: KIND:COMPONENT[@WHEN][/FOR] with KIND kill (SIGKILL, then started again
+    /// on the same filesystem and ports), restart (graceful) or pause (frozen for
+    /// FOR, default 10s); WHEN after the scenarios start (default 5s). E.g.
+    /// kill:loki@3s, pause:tempo@2s/8s. Repeatable.
+    #[arg(long = "fault", value_name = "KIND:COMPONENT[@WHEN][/FOR]")]
+    inject: Vec<String>,
     /// Run no scenario: check exactly what this record (written by `lgtm-check tap`
     /// or `lgtm-check app --record`) says was sent, against the deployment given by
     /// --target external; the checks are `tap.*`.
@@ -357,6 +364,7 @@ fn raw_run(args: &RunArgs) -> RawRun {
         spans: args.spans,
         series: args.series,
         config_files: args.config_files.clone(),
+        inject: args.inject.clone(),
     }
 }
 

@@ -113,6 +113,8 @@ pub async fn run_with<T>(
     for (c, path) in &plan.config_files {
         builder = builder.config_file(*c, path);
     }
+    // A component a fault stops and starts again keeps its host ports.
+    builder = builder.fixed_ports(plan.inject.iter().map(|f| f.component));
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
     let running = stack.running();
@@ -154,7 +156,8 @@ pub async fn run_with<T>(
     let backends = stack.backends();
     // A component that dies from here on is a finding: its checks fail naming it.
     let liveness = stack.liveness(started);
-    let (result, beside) = tokio::join!(
+    let scenarios_started = Instant::now();
+    let (result, beside, faults) = tokio::join!(
         scenarios_and_checks(
             plan,
             &sinks,
@@ -163,7 +166,14 @@ pub async fn run_with<T>(
             Mode::Containers(liveness.as_ref()),
             on_event,
         ),
-        beside(&stack)
+        beside(&stack),
+        crate::fault::inject_all(
+            &stack,
+            liveness.as_ref(),
+            &plan.inject,
+            started,
+            scenarios_started
+        )
     );
     let deaths = match liveness {
         Some(l) => l.stop().await,
@@ -198,6 +208,18 @@ pub async fn run_with<T>(
     )
     .with_pushback(pushback);
     report.sent = sent;
+    for f in &faults {
+        if f.recovered_after_ms.is_none() {
+            report.problems.push(format!(
+                "fault {}: {}",
+                f.fault,
+                f.error
+                    .as_deref()
+                    .unwrap_or("the component did not recover")
+            ));
+        }
+    }
+    report.faults = faults;
     Ok((report, beside))
 }
 

@@ -19,6 +19,7 @@ pub mod corpus_templates;
 pub mod dashboard;
 pub mod event;
 pub mod expect;
+pub mod fault;
 pub mod gate;
 pub mod gate_corpus;
 pub mod observed;

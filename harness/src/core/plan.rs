@@ -78,6 +78,9 @@ pub struct RawRun {
     pub configs: Option<String>,
     /// Deliberate faults for http-service's manifest (testing lgtm-check itself).
     pub faults: Vec<String>,
+    /// `--fault KIND:COMPONENT[@WHEN][/FOR]` values: faults injected into the run's
+    /// own components ([`super::fault`]).
+    pub inject: Vec<String>,
     /// `--scenario NAME`, in flag order (empty: the default set).
     pub scenarios: Vec<String>,
     /// `--log-lines`, `--spans`, `--series` of the volume scenario.
@@ -140,6 +143,8 @@ pub struct RunPlan {
     /// Faults http-service builds into its manifest (`--fault`), so that named checks
     /// must fail: from `LGTM_CHECK_FAULTS=a,b`, for testing lgtm-check itself.
     pub faults: Vec<String>,
+    /// Faults injected into the run's own components, in flag order.
+    pub inject: Vec<super::fault::Fault>,
     /// The scenarios to run, in start order (default: [`SCENARIOS`]).
     pub scenarios: Vec<ScenarioSpec>,
     /// How much the volume scenario emits, when it runs.
@@ -153,6 +158,9 @@ pub struct RunPlan {
 /// Flags or environment that cannot make a plan.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
+    /// A `--fault` value that cannot be injected.
+    #[error(transparent)]
+    Fault(#[from] super::fault::FaultError),
     /// An `--image` value without `=`.
     #[error("--image `{value}`: expected COMPONENT=IMAGE, e.g. loki=grafana/loki:3.3.2")]
     ImageOverrideSyntax {
@@ -356,6 +364,11 @@ impl RunPlan {
                 .scenario_dir
                 .or_else(|| env.get("LGTM_CHECK_SCENARIO_DIR").map(PathBuf::from)),
             check_timeout: Duration::from_secs(raw.check_timeout_secs),
+            inject: raw
+                .inject
+                .iter()
+                .map(|v| super::fault::Fault::parse(v))
+                .collect::<Result<_, _>>()?,
             faults: raw
                 .faults
                 .iter()

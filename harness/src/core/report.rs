@@ -497,6 +497,10 @@ pub struct Report {
     /// no gateway ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sent: Vec<SentSummary>,
+    /// The faults injected into the run's components (`run --fault`): when, and how
+    /// long each took to answer ready again. Left out of the JSON when none was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::fault::FaultRecord>,
 }
 
 /// What one program sent of one signal through the gateway, each distinct item
@@ -762,6 +766,7 @@ impl Report {
             problems,
             pushback: Vec::new(),
             sent: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

@@ -40,6 +40,9 @@ struct Probe {
     deaths: watch::Sender<BTreeMap<Component, Death>>,
     /// Held while a look is under way, so that the final one sees every death.
     looking: tokio::sync::Mutex<()>,
+    /// Components stopped on purpose (an injected fault) until they are back: not
+    /// counted dead while excused.
+    excused: std::sync::Mutex<std::collections::BTreeSet<Component>>,
 }
 
 impl Probe {
@@ -47,8 +50,9 @@ impl Probe {
     async fn look(&self) {
         let _one_at_a_time = self.looking.lock().await;
         let known = self.deaths.borrow().clone();
+        let excused = self.excused.lock().map(|e| e.clone()).unwrap_or_default();
         for (c, id) in &self.containers {
-            if known.contains_key(c) {
+            if known.contains_key(c) || excused.contains(c) {
                 continue;
             }
             let state = match self.docker.container_state(id).await {
@@ -112,6 +116,7 @@ impl Liveness {
             started,
             deaths: tx,
             looking: tokio::sync::Mutex::new(()),
+            excused: std::sync::Mutex::new(Default::default()),
         });
         let polling = probe.clone();
         let task = tokio::spawn(async move {
@@ -124,6 +129,22 @@ impl Liveness {
             probe,
             deaths: rx,
             task,
+        }
+    }
+
+    /// Excuses `component` (an injected fault stops it on purpose) until
+    /// [`Liveness::unexcuse`]; a look under way finishes first.
+    pub async fn excuse(&self, component: Component) {
+        let _wait = self.probe.looking.lock().await;
+        if let Ok(mut e) = self.probe.excused.lock() {
+            e.insert(component);
+        }
+    }
+
+    /// Watches `component` again: from now on, not running is a death.
+    pub fn unexcuse(&self, component: Component) {
+        if let Ok(mut e) = self.probe.excused.lock() {
+            e.remove(&component);
         }
     }
 

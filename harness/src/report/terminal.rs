@@ -200,6 +200,21 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, "  {}: {}", s.source, s.line())?;
         }
     }
+    if !report.faults.is_empty() {
+        writeln!(out, "\nfaults injected:")?;
+        for f in &report.faults {
+            let at = f
+                .injected_at_ms
+                .map(|ms| format!("at {:.1} s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "not injected".into());
+            let back = match (f.recovered_after_ms, &f.error) {
+                (Some(ms), _) => format!("ready again after {:.1} s", ms as f64 / 1000.0),
+                (None, Some(e)) => format!("FAILED: {e}"),
+                (None, None) => "did not recover".into(),
+            };
+            writeln!(out, "  {} {at}, {back}", f.fault)?;
+        }
+    }
     if !report.pushback.is_empty() {
         let n = report.pushback.len();
         let s = if n == 1 { "finding" } else { "findings" };

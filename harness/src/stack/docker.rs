@@ -163,6 +163,47 @@ impl Docker {
         }
     }
 
+    /// Sends SIGKILL to a container.
+    pub async fn kill(&self, id: &str) -> Result<(), DockerError> {
+        self.client
+            .kill_container(id, None)
+            .await
+            .map_err(self.refused(format!("kill container {id}")))
+    }
+
+    /// Starts a stopped container again (same filesystem, same port bindings).
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        self.client
+            .start_container(id, None)
+            .await
+            .map_err(self.refused(format!("start container {id}")))
+    }
+
+    /// Stops a container gracefully (SIGTERM, then SIGKILL after Docker's grace
+    /// period) and starts it again.
+    pub async fn restart(&self, id: &str) -> Result<(), DockerError> {
+        self.client
+            .restart_container(id, None)
+            .await
+            .map_err(self.refused(format!("restart container {id}")))
+    }
+
+    /// Freezes a container's processes.
+    pub async fn pause(&self, id: &str) -> Result<(), DockerError> {
+        self.client
+            .pause_container(id)
+            .await
+            .map_err(self.refused(format!("pause container {id}")))
+    }
+
+    /// Thaws a paused container.
+    pub async fn unpause(&self, id: &str) -> Result<(), DockerError> {
+        self.client
+            .unpause_container(id)
+            .await
+            .map_err(self.refused(format!("unpause container {id}")))
+    }
+
     /// Present locally, else pulled, else missing with the pull's error.
     pub async fn ensure_image(&self, image: &ImageRef) -> ImageAvailability {
         if self.client.inspect_image(&image.to_string()).await.is_ok() {

@@ -114,6 +114,7 @@ pub struct StackBuilder {
     config_set: ConfigSet,
     scrape_target: Option<String>,
     skip_unavailable: bool,
+    fixed_ports: BTreeSet<Component>,
 }
 
 impl Default for StackBuilder {
@@ -133,6 +134,7 @@ impl Default for StackBuilder {
             config_set: ConfigSet::Fixed,
             scrape_target: None,
             skip_unavailable: false,
+            fixed_ports: BTreeSet::new(),
         }
     }
 }
@@ -204,6 +206,14 @@ impl StackBuilder {
     /// it). Without one, it scrapes itself.
     pub fn scrape_target(mut self, target: impl Into<String>) -> Self {
         self.scrape_target = Some(target.into());
+        self
+    }
+
+    /// Publish these components' ports on host ports chosen before they start, so
+    /// that one started again (after `docker kill` and `docker start`) keeps its
+    /// addresses: what fault injection needs.
+    pub fn fixed_ports(mut self, components: impl IntoIterator<Item = Component>) -> Self {
+        self.fixed_ports.extend(components);
         self
     }
 
@@ -390,7 +400,10 @@ impl StackBuilder {
                 }
             }
         }
-        let specs = specs_with(&layout, &to_start, &configs);
+        let mut specs = specs_with(&layout, &to_start, &configs);
+        for spec in &mut specs {
+            spec.fixed_ports = self.fixed_ports.contains(&spec.component);
+        }
         let start = |spec: ComponentSpec| {
             let docker = docker.clone();
             let http = http.clone();
@@ -726,6 +739,11 @@ impl Stack {
             })
             .collect();
         b
+    }
+
+    /// The Docker connection the stack was started with; `None` when it holds none.
+    pub(crate) fn docker(&self) -> Option<Docker> {
+        Some(self.guard.as_ref()?.docker.clone())
     }
 
     /// A watch on this stack's running containers, which notices those that die

@@ -83,6 +83,9 @@ pub struct ComponentSpec {
     /// `prometheus` for the Mimir role); `None` for the real component. Reports
     /// show it beside the image.
     pub stand_in: Option<String>,
+    /// Publish its ports on host ports chosen before it starts, so a container
+    /// started again after a fault keeps its addresses (`run --fault`).
+    pub fixed_ports: bool,
 }
 
 /// What the stack needs to know to lay itself out.
@@ -220,6 +223,7 @@ fn fixed_spec(layout: &Layout, component: Component, image: ImageRef) -> Compone
         reach_host: false,
         api_prefix: String::new(),
         stand_in: None,
+        fixed_ports: false,
     };
     match component {
         Component::Loki => ComponentSpec {
@@ -460,6 +464,19 @@ pub async fn start_component(
     }
     if spec.reach_host {
         request = request.with_host("host.docker.internal", Host::HostGateway);
+    }
+    if spec.fixed_ports {
+        for p in std::iter::once(spec.http_port).chain(spec.other_ports.iter().copied()) {
+            let host_port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| StartError::Create {
+                    component: spec.component,
+                    image: spec.image.to_string(),
+                    detail: format!("no free host port for {p}: {e}"),
+                })?;
+            request = request.with_mapped_port(host_port, p.tcp());
+        }
     }
     let started = Instant::now();
     let create_error = |e: TestcontainersError| StartError::Create {
