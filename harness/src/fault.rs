@@ -94,9 +94,11 @@ pub async fn inject(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         if record.recovered_after_ms.is_none() {
+            let log = docker.tail_logs(&id, 30).await;
             record.error = Some(format!(
-                "not ready again within {} s",
-                RECOVERY_WAIT.as_secs()
+                "not ready again within {} s; its log: {}",
+                RECOVERY_WAIT.as_secs(),
+                crate::stack::reason_line(&log)
             ));
         }
     }

@@ -420,8 +420,9 @@ impl StackBuilder {
             for (result, (c, image)) in started.iter_mut().zip(&to_start) {
                 if let Err(e @ StartError::Exited { .. }) = result {
                     refused.insert(*c, e.to_string());
-                    let spec =
+                    let mut spec =
                         specs_with(&layout.fixed(), &[(*c, image.clone())], &configs).remove(0);
+                    spec.fixed_ports = self.fixed_ports.contains(c);
                     *result = start(spec).await;
                 }
             }
