@@ -12,19 +12,6 @@
 
 mod common;
 
-use std::process::Command;
-
-fn lgtm_check() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    command
-}
-
 fn killed_and_back(images: &[&str], env: &[(&str, &str)], fault: &str) {
     if let Some(why) = common::cannot_run(&images.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     {
@@ -39,7 +26,7 @@ fn killed_and_back(images: &[&str], env: &[(&str, &str)], fault: &str) {
         std::process::id(),
         fault.replace([':', '@'], "-")
     ));
-    let out = lgtm_check()
+    let out = common::lgtm_check()
         .args(["run", "--fault", fault, "--json", json.to_str().unwrap()])
         .envs(env.iter().copied())
         .output()
@@ -96,7 +83,7 @@ fn loki_killed_mid_run_loses_nothing_acknowledged() {
 
 #[test]
 fn a_fault_that_cannot_be_injected_is_refused_before_anything_starts() {
-    let out = lgtm_check()
+    let out = common::lgtm_check()
         .args(["run", "--fault", "explode:loki"])
         .output()
         .expect("lgtm-check runs");

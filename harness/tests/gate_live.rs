@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::process::Command;
-
 const IMAGES: [&str; 3] = [
     "grafana/loki:3.2.0",
     "grafana/tempo:2.6.0",
@@ -32,14 +30,7 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
     );
     let json = std::env::temp_dir().join(format!("lgtm-check-gate-{}.json", std::process::id()));
     let junit = json.with_extension("xml");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    let out = command
+    let out = common::lgtm_check()
         .args(["gate", "--check-timeout", "40"])
         .args([
             "--baseline",
@@ -133,7 +124,7 @@ fn a_candidate_config_without_local_blocks_regresses_the_traceql_metrics_check()
         &report["baseline"]["run_id"],
         &report["candidate"]["run_id"],
     ] {
-        let left = Command::new("docker")
+        let left = std::process::Command::new("docker")
             .args(["ps", "-aq", "--filter"])
             .arg(format!("name=lgtm-check-{}-", side.as_str().unwrap()))
             .output()

@@ -11,8 +11,6 @@
 
 mod common;
 
-use std::process::Command;
-
 const IMAGES: [&str; 6] = [
     "grafana/loki:3.2.0",
     "grafana/loki:3.4.6",
@@ -44,14 +42,7 @@ fn each_changed_answer_is_named_with_the_release_that_changed_it() {
     .unwrap();
     let json = dir.join("gate.json");
     let junit = dir.join("gate.xml");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    let out = command
+    let out = common::lgtm_check()
         .current_dir(&dir)
         .args(["gate", "--check-timeout", "40"])
         .args([

@@ -23,6 +23,20 @@ pub fn cannot_run(images: &[String]) -> Option<String> {
         .map(|e| format!("{e} (cargo build -p lgtm-scenarios)"))
 }
 
+/// The `lgtm-check` binary as a command without the caller's `LGTM_CHECK_*`,
+/// `OTEL_*` and `DOCKER_HOST`: a test sets what it needs.
+#[allow(dead_code)] // not every test binary that shares these helpers runs the CLI
+pub fn lgtm_check() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
 /// What `lgtm-check run --target external` did: exit code, stdout, stderr and the
 /// JSON report (`Null` when none was written).
 #[allow(dead_code)] // read by the test binaries that run external targets
@@ -48,14 +62,7 @@ pub fn run_external(args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("report.json");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
-    let out = command
+    let out = lgtm_check()
         .current_dir(&dir)
         .envs(env.iter().copied())
         .args(["run", "--target", "external", "--json"])
