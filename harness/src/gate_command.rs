@@ -383,7 +383,9 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let settle = std::time::Duration::from_secs(plan.baseline.check_timeout.as_secs().max(30));
+    // Tempo 2.10 has been seen to take 50 s to make the workload's traces
+    // searchable on this machine: the controls wait at least 90 s.
+    let settle = std::time::Duration::from_secs(plan.baseline.check_timeout.as_secs().max(90));
     type Served = BTreeMap<Component, Result<String, String>>;
     type SideRun = Result<(Report, (SideCorpus, Served)), RunError>;
     let runs: Vec<SideRun> = futures::stream::iter(sides.iter().enumerate())

@@ -1122,7 +1122,7 @@ pub const CHANGES: &[NamedChange] = &[
             language: Language::TraceQl,
             query: r#"{ resource.gate.seed > "" }"#,
         },
-        verified_live: false,
+        verified_live: true,
     },
     // CHANGELOG 2.9.0: "[BUGFIX] Fix for structural operator with empty left-hand
     // spanset. #5578"
@@ -1138,7 +1138,7 @@ pub const CHANGES: &[NamedChange] = &[
             language: Language::TraceQl,
             query: r#"{ name = "no such span" } !< { name = "SELECT users" }"#,
         },
-        verified_live: false,
+        verified_live: true,
     },
     // CHANGELOG 2.9.0: "[BUGFIX] Do not allow very small steps. #5441" (commit:
     // "Checks if step is too small and generates too many time series")
@@ -1184,7 +1184,7 @@ pub const CHANGES: &[NamedChange] = &[
             language: Language::TraceQl,
             query: "{ span.db.system = nil }",
         },
-        verified_live: false,
+        verified_live: true,
     },
     // CHANGELOG 2.10.0: "[CHANGE] **BREAKING CHANGE** Validate tenant ID in frontend
     // and distributor #5786"
@@ -1667,7 +1667,7 @@ pub const CHANGES: &[NamedChange] = &[
             language: Language::PromQl,
             query: r#"count_over_time(gate_inflight_requests{job="lgtm-gate"}[1m])"#,
         },
-        verified_live: false,
+        verified_live: true,
     },
     // Same upgrade (#7040); Prometheus 3.0.0: "regexp . now matches all characters".
     NamedChange {

@@ -461,7 +461,12 @@ fn named_section(report: &GateReport, out: &mut impl Write) -> std::io::Result<(
             NamedStatus::Configuration => "configuration".into(),
             NamedStatus::Documented { .. } => "documented".into(),
         };
-        writeln!(out, "  {word:<14} {}", n.change.headline())?;
+        let verified = if n.change.verified_live {
+            "  [seen at this release here]"
+        } else {
+            ""
+        };
+        writeln!(out, "  {word:<14} {}{verified}", n.change.headline())?;
         if !n.change.verifiable_here() {
             writeln!(
                 out,
