@@ -1,5 +1,5 @@
 //! Faults injected into a run's own containers (`lgtm-check run --fault`): SIGKILL
-//! and start again, a graceful restart, a pause. The component's watch
+//! and start again, a graceful restart, a pause, a network partition. The component's watch
 //! ([`crate::liveness`]) excuses it while the fault is on, so an injected stop is not
 //! a death; one that does not come back is. Each fault's [`FaultRecord`] says when it
 //! was injected and how long the component took to answer ready again.
@@ -69,6 +69,16 @@ pub async fn inject(
             Err(e) => Err(e),
         },
         FaultKind::Restart => docker.restart(&id).await,
+        FaultKind::Partition => {
+            let network = format!("lgtm-check-{}", stack.run_id());
+            match docker.disconnect(&network, &id).await {
+                Ok(()) => {
+                    tokio::time::sleep(fault.hold).await;
+                    docker.reconnect(&network, &id).await
+                }
+                Err(e) => Err(e),
+            }
+        }
         FaultKind::Pause => match docker.pause(&id).await {
             Ok(()) => {
                 tokio::time::sleep(fault.hold).await;

@@ -186,9 +186,10 @@ struct RunArgs {
     config_files: Vec<String>,
     /// Inject a fault into one of the run's own components while the scenarios
     /// push: KIND:COMPONENT[@WHEN][/FOR] with KIND kill (SIGKILL, then started again
-    /// on the same filesystem and ports), restart (graceful) or pause (frozen for
-    /// FOR, default 10s); WHEN after the scenarios start (default 5s). E.g.
-    /// kill:loki@3s, pause:tempo@2s/8s. Repeatable.
+    /// on the same filesystem and ports), restart (graceful), pause (frozen for
+    /// FOR, default 10s) or partition (cut off its network for FOR); WHEN after the
+    /// scenarios start (default 5s). E.g. kill:loki@3s, partition:tempo@2s/8s.
+    /// Repeatable.
     #[arg(long = "fault", value_name = "KIND:COMPONENT[@WHEN][/FOR]")]
     inject: Vec<String>,
     /// Run no scenario: check exactly what this record (written by `lgtm-check tap`

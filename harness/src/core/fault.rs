@@ -6,6 +6,8 @@
 //!   host ports): what was acknowledged must survive in its WAL.
 //! - `restart`: a graceful stop (SIGTERM) and start.
 //! - `pause`: the container frozen for `FOR` (default 10 s), then thawed.
+//! - `partition`: the container cut off its network for `FOR` (default 10 s), from
+//!   the pushers on the host and the other components alike, then connected again.
 //!
 //! `WHEN` is the time after the scenarios start (`5s`, `1500ms`; default `5s`).
 //!
@@ -27,15 +29,24 @@ pub enum FaultKind {
     Restart,
     /// Frozen (cgroup freezer), then thawed.
     Pause,
+    /// Cut off the network (from the pushers on the host and the other
+    /// components), then connected again.
+    Partition,
 }
 
 impl FaultKind {
+    /// Whether the fault lasts a while (`/FOR`) before it is undone.
+    pub fn lasts(self) -> bool {
+        matches!(self, FaultKind::Pause | FaultKind::Partition)
+    }
+
     /// `kill`, `restart` or `pause`.
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Kill => "kill",
             FaultKind::Restart => "restart",
             FaultKind::Pause => "pause",
+            FaultKind::Partition => "partition",
         }
     }
 }
@@ -50,7 +61,7 @@ pub struct Fault {
     /// When, after the scenarios start.
     #[serde(with = "millis")]
     pub at: Duration,
-    /// How long a pause lasts.
+    /// How long a pause or a partition lasts.
     #[serde(with = "millis")]
     pub hold: Duration,
 }
@@ -67,7 +78,7 @@ mod millis {
 /// A `--fault` value that cannot be injected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "--fault `{value}`: {reason} (expected KIND:COMPONENT[@WHEN][/FOR], e.g. kill:loki@5s or pause:tempo@3s/10s; KIND is kill, restart or pause)"
+    "--fault `{value}`: {reason} (expected KIND:COMPONENT[@WHEN][/FOR], e.g. kill:loki@5s or pause:tempo@3s/10s; KIND is kill, restart, pause or partition)"
 )]
 pub struct FaultError {
     /// The value as given.
@@ -120,6 +131,7 @@ impl Fault {
             "kill" => FaultKind::Kill,
             "restart" => FaultKind::Restart,
             "pause" => FaultKind::Pause,
+            "partition" => FaultKind::Partition,
             _ => return Err(err("unknown kind")),
         };
         let (rest, hold) = match rest.split_once('/') {
@@ -137,8 +149,8 @@ impl Fault {
             None => (rest, Fault::DEFAULT_AT),
         };
         let component: Component = component.trim().parse().map_err(|e: String| err(&e))?;
-        if hold.is_some() && kind != FaultKind::Pause {
-            return Err(err("only a pause lasts FOR"));
+        if hold.is_some() && !kind.lasts() {
+            return Err(err("only a pause or a partition lasts FOR"));
         }
         Ok(Fault {
             kind,
@@ -156,7 +168,7 @@ impl Fault {
             self.component.name(),
             self.at.as_millis()
         );
-        if self.kind == FaultKind::Pause {
+        if self.kind.lasts() {
             s.push_str(&format!("/{}ms", self.hold.as_millis()));
         }
         s
@@ -188,7 +200,7 @@ mod tests {
     fn a_bad_value_names_what_is_wrong() {
         assert_eq!(
             Fault::parse("kill:loki/3s").unwrap_err().reason,
-            "only a pause lasts FOR"
+            "only a pause or a partition lasts FOR"
         );
         assert_eq!(Fault::parse("kill:lokki").unwrap_err().value, "kill:lokki");
         assert!(Fault::parse("kill:loki@soon").is_err());

@@ -204,6 +204,31 @@ impl Docker {
             .map_err(self.refused(format!("unpause container {id}")))
     }
 
+    /// Cuts a container off `network` (a partition: its published ports stop
+    /// answering too).
+    pub async fn disconnect(&self, network: &str, id: &str) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkDisconnectRequest {
+            container: id.to_owned(),
+            force: Some(true),
+        };
+        self.client
+            .disconnect_network(network, request)
+            .await
+            .map_err(self.refused(format!("disconnect container {id} from {network}")))
+    }
+
+    /// Connects a container to `network` again (healing a partition).
+    pub async fn reconnect(&self, network: &str, id: &str) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkConnectRequest {
+            container: id.to_owned(),
+            endpoint_config: None,
+        };
+        self.client
+            .connect_network(network, request)
+            .await
+            .map_err(self.refused(format!("connect container {id} to {network}")))
+    }
+
     /// Present locally, else pulled, else missing with the pull's error.
     pub async fn ensure_image(&self, image: &ImageRef) -> ImageAvailability {
         if self.client.inspect_image(&image.to_string()).await.is_ok() {
