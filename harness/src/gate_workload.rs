@@ -76,55 +76,53 @@ pub fn origin_now() -> u64 {
     now.div_ceil(60) * 60 - WINDOW_SECS
 }
 
-/// A TraceQL query scoped to the workload's traces: its first spanset filter
-/// requires `resource.job = "lgtm-gate"`, so the catalog's own traces, in the same
-/// Tempo, never enter an answer (an empty filter `{}` is left as written).
+/// A TraceQL query scoped to the workload's traces: every spanset filter requires
+/// `resource.job = "lgtm-gate"`, so the catalog's own traces, in the same Tempo,
+/// never enter an answer (an empty filter `{}` is left as written).
 ///
 /// ```
 /// use lgtm_check::gate_workload::scoped;
 /// assert_eq!(scoped("{ true } | rate()"), r#"{ resource.job = "lgtm-gate" } | rate()"#);
 /// assert_eq!(
-///     scoped(r#"{ kind = server } >> { name = "x" }"#),
-///     r#"{ resource.job = "lgtm-gate" && (kind = server) } >> { name = "x" }"#
+///     scoped(r#"{ kind = server } >> { name = "x}" }"#),
+///     r#"{ resource.job = "lgtm-gate" && (kind = server) } >> { resource.job = "lgtm-gate" && (name = "x}") }"#
 /// );
 /// ```
 pub fn scoped(query: &str) -> String {
     let scope = format!(r#"resource.job = "{JOB}""#);
-    let Some(open) = query.find('{') else {
-        return query.to_owned();
-    };
-    // The matching brace, skipping quoted strings.
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut close = None;
-    let bytes = query.as_bytes();
-    let mut i = open;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            b'{' if !quoted => depth += 1,
-            b'}' if !quoted => {
-                depth -= 1;
-                if depth == 0 {
+    let mut out = String::with_capacity(query.len() + 64);
+    let mut rest = query;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        // The matching brace, skipping quoted strings.
+        let bytes = rest.as_bytes();
+        let (mut i, mut quoted, mut close) = (open + 1, false, None);
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b'}' if !quoted => {
                     close = Some(i);
                     break;
                 }
+                _ => {}
             }
-            _ => {}
+            i += 1;
         }
-        i += 1;
+        let Some(close) = close else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let inner = rest[open + 1..close].trim();
+        match inner {
+            "" => out.push_str(&rest[open..=close]),
+            "true" => out.push_str(&format!("{{ {scope} }}")),
+            _ => out.push_str(&format!("{{ {scope} && ({inner}) }}")),
+        }
+        rest = &rest[close + 1..];
     }
-    let Some(close) = close else {
-        return query.to_owned();
-    };
-    let inner = query[open + 1..close].trim();
-    let filter = match inner {
-        "" => return query.to_owned(),
-        "true" => scope,
-        _ => format!("{scope} && ({inner})"),
-    };
-    format!("{}{{ {filter} }}{}", &query[..open], &query[close + 1..])
+    out.push_str(rest);
+    out
 }
 
 fn http() -> reqwest::Client {
