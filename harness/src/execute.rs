@@ -79,12 +79,14 @@ async fn with_slot<T>(
     lookup.await
 }
 
-/// Where a component serves its effective configuration (YAML).
+/// Where a component serves its effective configuration (YAML); `None` for those
+/// that serve none (Prometheus, the Prometheus stand-in, Grafana).
 fn config_path(c: Component, mimir: Option<MimirFlavour>) -> Option<&'static str> {
     match (c, mimir) {
-        (Component::Loki, _) => Some("/config"),
-        (Component::Tempo, _) => Some("/status/config"),
-        (Component::Mimir, Some(MimirFlavour::Mimir | MimirFlavour::Cortex)) => Some("/config"),
+        (Component::Loki | Component::Tempo, _)
+        | (Component::Mimir, Some(MimirFlavour::Mimir | MimirFlavour::Cortex)) => {
+            Some(crate::served_config::config_path(c))
+        }
         _ => None,
     }
 }
