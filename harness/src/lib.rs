@@ -52,6 +52,7 @@ pub mod bench;
 pub mod clients;
 pub mod concurrent;
 pub mod core;
+pub mod durability;
 pub mod execute;
 pub mod external;
 pub mod fault;

@@ -184,13 +184,15 @@ struct RunArgs {
     /// COMPONENT=PATH, e.g. loki=low-limits.yaml. Repeatable.
     #[arg(long = "component-config", value_name = "COMPONENT=PATH")]
     config_files: Vec<String>,
-    /// Inject a fault into one of the run's own components while the scenarios
-    /// push: KIND:COMPONENT[@WHEN][/FOR] with KIND kill (SIGKILL, then started again
+    /// Inject a fault into a container while the scenarios push:
+    /// KIND:TARGET[@WHEN][/FOR] with KIND kill (SIGKILL, then started again
     /// on the same filesystem and ports), restart (graceful), pause (frozen for
     /// FOR, default 10s) or partition (cut off its network for FOR); WHEN after the
-    /// scenarios start (default 5s). E.g. kill:loki@3s, partition:tempo@2s/8s.
-    /// Repeatable.
-    #[arg(long = "fault", value_name = "KIND:COMPONENT[@WHEN][/FOR]")]
+    /// scenarios start (default 5s), or a share of the scenarios done (50%). TARGET:
+    /// a component; with --target external, a container or Compose service of the
+    /// local Docker engine. E.g. kill:loki@3s, partition:tempo@2s/8s,
+    /// kill:loki-write-2@50%. Repeatable; also `faults = [...]` in lgtm-check.toml.
+    #[arg(long = "fault", value_name = "KIND:TARGET[@WHEN][/FOR]")]
     inject: Vec<String>,
     /// Run no scenario: check exactly what this record (written by `lgtm-check tap`
     /// or `lgtm-check app --record`) says was sent, against the deployment given by
@@ -298,23 +300,32 @@ impl TargetArgs {
     /// The target from the file, the environment and these flags; for an external
     /// one, its endpoints with the secret read from the variable it names.
     fn resolve(&self) -> Result<Option<Deployment>, TargetError> {
+        self.resolve_with(self.file()?.as_ref())
+    }
+
+    /// The settings file: `--config PATH`, else ./lgtm-check.toml when it exists.
+    fn file(&self) -> Result<Option<ConfigFile>, TargetError> {
         let path = match &self.config {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
         };
-        let file = match &path {
+        match &path {
             Some(p) => {
                 let shown = p.display().to_string();
                 let text = std::fs::read_to_string(p).map_err(|e| TargetError::File {
                     path: shown.clone(),
                     message: e.to_string(),
                 })?;
-                Some(ConfigFile::parse(&shown, &text)?)
+                Ok(Some(ConfigFile::parse(&shown, &text)?))
             }
-            None => None,
-        };
+            None => Ok(None),
+        }
+    }
+
+    /// [`TargetArgs::resolve`] with the settings file already read.
+    fn resolve_with(&self, file: Option<&ConfigFile>) -> Result<Option<Deployment>, TargetError> {
         let env = Env::from_vars(std::env::vars());
-        match Target::resolve(file.as_ref(), &env, self.settings())? {
+        match Target::resolve(file, &env, self.settings())? {
             Target::Containers => Ok(None),
             Target::External(t) => Deployment::connect(&t, |var| std::env::var(var).ok()).map(Some),
         }
@@ -370,17 +381,34 @@ fn raw_run(args: &RunArgs) -> RawRun {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let plan = match plan(raw_run(&args)) {
+    let file = match args.target.file() {
+        Ok(f) => f,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
+    let mut raw = raw_run(&args);
+    if raw.inject.is_empty() {
+        raw.inject = file.as_ref().map(|f| f.faults.clone()).unwrap_or_default();
+    }
+    let plan = match plan(raw) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let deployment = match args.target.resolve() {
+    let deployment = match args.target.resolve_with(file.as_ref()) {
         Ok(d) => d,
         Err(e) => {
             report_error(&e);
             return ExitCode::from(exit::HARNESS_ERROR as u8);
         }
     };
+    if deployment.is_none()
+        && let Some(e) = plan.inject.iter().find_map(|f| f.own_component().err())
+    {
+        eprintln!("lgtm-check: {e}");
+        return ExitCode::from(exit::HARNESS_ERROR as u8);
+    }
     if let Some(path) = &args.record {
         return run_record(&args, &plan, deployment, path).await;
     }

@@ -48,6 +48,10 @@ pub enum RunError {
     /// skipped), a component that did not become ready, an unreadable config file.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// A fault's container on a running deployment matches no container of the
+    /// local Docker engine, or several.
+    #[error(transparent)]
+    FaultTarget(#[from] Box<crate::fault::FaultTargetError>),
     /// A scenario binary was not found (looked for before any scenario starts). A
     /// scenario that would not start, failed, timed out or wrote no readable
     /// manifest is not an error: it is the failed check `<prefix>.scenario`, and the
@@ -114,7 +118,7 @@ pub async fn run_with<T>(
         builder = builder.config_file(*c, path);
     }
     // A component a fault stops and starts again keeps its host ports.
-    builder = builder.fixed_ports(plan.inject.iter().map(|f| f.component));
+    builder = builder.fixed_ports(plan.inject.iter().filter_map(|f| f.target.component()));
     let stack = builder.start_with_events(on_event).await?;
     let component_reports = stack.components().clone();
     let running = stack.running();
@@ -156,6 +160,9 @@ pub async fn run_with<T>(
     let backends = stack.backends();
     // A component that dies from here on is a finding: its checks fail naming it.
     let liveness = stack.liveness(started);
+    let victims = crate::fault::find_own(&stack, &plan.inject);
+    let docker = stack.docker();
+    let (progress_tx, progress) = crate::fault::Progress::new(plan.scenarios.len());
     let scenarios_started = Instant::now();
     let (result, beside, faults) = tokio::join!(
         scenarios_and_checks(
@@ -164,15 +171,18 @@ pub async fn run_with<T>(
             &backends,
             &component_reports,
             Mode::Containers(liveness.as_ref()),
+            progress_tx,
             on_event,
         ),
         beside(&stack),
         crate::fault::inject_all(
-            &stack,
+            docker.as_ref(),
             liveness.as_ref(),
             &plan.inject,
+            &victims,
             started,
-            scenarios_started
+            scenarios_started,
+            progress,
         )
     );
     let deaths = match liveness {
@@ -190,7 +200,7 @@ pub async fn run_with<T>(
     // 6. Clean-up.
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
-    let (mut checks, mut pushback, sent) = result?;
+    let (mut checks, mut pushback, sent, delivery) = result?;
     pushback.extend(rw_pushback);
     let mut component_reports = component_reports;
     crate::liveness::apply_deaths(&deaths, &mut component_reports, &mut checks);
@@ -208,18 +218,8 @@ pub async fn run_with<T>(
     )
     .with_pushback(pushback);
     report.sent = sent;
-    for f in &faults {
-        if f.recovered_after_ms.is_none() {
-            report.problems.push(format!(
-                "fault {}: {}",
-                f.fault,
-                f.error
-                    .as_deref()
-                    .unwrap_or("the component did not recover")
-            ));
-        }
-    }
-    report.faults = faults;
+    report.add_faults(faults);
+    report.add_delivery(delivery);
     Ok((report, beside))
 }
 
@@ -231,6 +231,11 @@ pub async fn run_external(
     deployment: &Deployment,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, RunError> {
+    // The containers of the faults first: a name that matches none stops the run.
+    let (docker, victims) = crate::fault::find_external(&plan.inject)
+        .await
+        .map_err(Box::new)?;
+    let started = Instant::now();
     let components = deployment.preflight().await;
     for c in &components {
         on_event(Event::ComponentFinished(c));
@@ -253,15 +258,29 @@ pub async fn run_external(
         translation: backends_mapping(&component_reports, backends.mimir).metrics,
         ..crate::gateway::GatewayConfig::new(plan.run_id.clone())
     });
-    let (checks, pushback, sent) = scenarios_and_checks(
-        plan,
-        &sinks,
-        &backends,
-        &component_reports,
-        Mode::External(deployment),
-        on_event,
-    )
-    .await?;
+    let (progress_tx, progress) = crate::fault::Progress::new(plan.scenarios.len());
+    let scenarios_started = Instant::now();
+    let (result, faults) = tokio::join!(
+        scenarios_and_checks(
+            plan,
+            &sinks,
+            &backends,
+            &component_reports,
+            Mode::External(deployment),
+            progress_tx,
+            on_event,
+        ),
+        crate::fault::inject_all(
+            docker.as_ref(),
+            None,
+            &plan.inject,
+            &victims,
+            started,
+            scenarios_started,
+            progress,
+        )
+    );
+    let (checks, pushback, sent, delivery) = result?;
     let mut report = Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
@@ -272,6 +291,8 @@ pub async fn run_external(
     .with_target(&deployment.target.to_string())
     .with_pushback(pushback);
     report.sent = sent;
+    report.add_faults(faults);
+    report.add_delivery(delivery);
     Ok(report)
 }
 
@@ -309,7 +330,12 @@ fn backends_mapping(
 
 /// What steps 4 and 5 give: the checks' reports, where the stack pushed back on the
 /// scenarios' pushes, and what the gateway scenarios sent.
-type Checked = (Vec<CheckReport>, Vec<PushBackFinding>, Vec<SentSummary>);
+type Checked = (
+    Vec<CheckReport>,
+    Vec<PushBackFinding>,
+    Vec<SentSummary>,
+    Vec<crate::core::durability::Delivery>,
+);
 
 /// Steps 4 and 5 of every run: the scenarios, all at once, pushing where `sinks`
 /// say (the OTLP scenario through a recording gateway), then every check of their
@@ -322,6 +348,7 @@ async fn scenarios_and_checks(
     backends: &Backends,
     component_reports: &BTreeMap<Component, ComponentReport>,
     mode: Mode<'_>,
+    progress: tokio::sync::watch::Sender<usize>,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Checked, RunError> {
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
@@ -336,6 +363,7 @@ async fn scenarios_and_checks(
         component_reports,
         mode,
         &work_dir,
+        &progress,
         on_event,
     )
     .await;
@@ -343,6 +371,7 @@ async fn scenarios_and_checks(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn scenarios_and_checks_in(
     plan: &RunPlan,
     sinks: &ScenarioSinks,
@@ -350,6 +379,7 @@ async fn scenarios_and_checks_in(
     component_reports: &BTreeMap<Component, ComponentReport>,
     mode: Mode<'_>,
     work_dir: &std::path::Path,
+    progress: &tokio::sync::watch::Sender<usize>,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Checked, RunError> {
     let liveness = match mode {
@@ -434,7 +464,10 @@ async fn scenarios_and_checks_in(
                             reason.push_str(&format!(": {why}"));
                         }
                     }
-                    launches.push(Box::pin(async move { (key, spec, Err(checks), None) }));
+                    launches.push(Box::pin(async move {
+                        progress.send_modify(|n| *n += 1);
+                        (key, spec, Err(checks), None)
+                    }));
                     continue;
                 }
             }
@@ -467,6 +500,8 @@ async fn scenarios_and_checks_in(
         let env = sinks.env.clone();
         launches.push(Box::pin(async move {
             let r = ScenarioRun::start_with_env(spec.binary, &binary, &args, &env, &manifest).await;
+            // Emitted and answered (or failed): a share of the workload for faults.
+            progress.send_modify(|n| *n += 1);
             // Everything it sent has been answered once it wrote its manifest.
             let record = match gateway {
                 Some(g) => Some(g.stop().await),
@@ -572,6 +607,13 @@ async fn scenarios_and_checks_in(
         )
         .await;
     }
+    // Through faults: what became of every acknowledged line and span.
+    let delivery = if plan.inject.is_empty() {
+        Vec::new()
+    } else {
+        let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
+        crate::durability::audit(backends, &manifests).await
+    };
     let pushback = scenarios
         .iter()
         .flat_map(|(_, run)| {
@@ -594,7 +636,7 @@ async fn scenarios_and_checks_in(
         }
     }
     check_reports.extend(failed_scenarios);
-    Ok((check_reports, pushback, sent))
+    Ok((check_reports, pushback, sent, delivery))
 }
 
 /// On an external target: where every failed check of a component saw nothing and a

@@ -280,7 +280,7 @@ pub struct TraceRecord {
 }
 
 /// One exported span, with the attributes checks look at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanRecord {
     /// 16 lowercase hex digits.

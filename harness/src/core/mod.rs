@@ -17,6 +17,7 @@ pub mod config_diff;
 pub mod corpus;
 pub mod corpus_templates;
 pub mod dashboard;
+pub mod durability;
 pub mod event;
 pub mod expect;
 pub mod fault;

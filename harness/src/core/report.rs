@@ -501,6 +501,10 @@ pub struct Report {
     /// long each took to answer ready again. Left out of the JSON when none was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<super::fault::FaultRecord>,
+    /// When faults were injected: what became of each scenario's acknowledged lines
+    /// and spans, per signal ([`super::durability`]). Left out of the JSON otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub delivery: Vec<super::durability::Delivery>,
 }
 
 /// What one program sent of one signal through the gateway, each distinct item
@@ -522,6 +526,42 @@ pub struct SentSummary {
     /// The first refusal: the answer's status and message (redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_refusal: Option<String>,
+}
+
+impl Report {
+    /// Adds the records of the faults injected; one whose container was not ready
+    /// again (or that could not be done) is a problem of the run.
+    pub fn add_faults(&mut self, faults: Vec<super::fault::FaultRecord>) {
+        for f in &faults {
+            if f.recovered_after_ms.is_none() {
+                self.problems.push(format!(
+                    "fault {}: {}",
+                    f.fault,
+                    f.error
+                        .as_deref()
+                        .unwrap_or("the component did not recover")
+                ));
+            }
+        }
+        self.faults = faults;
+    }
+
+    /// Adds what became of the acknowledged items through the faults; acknowledged
+    /// items lost are a problem of the run, named with their ids.
+    pub fn add_delivery(&mut self, delivery: Vec<super::durability::Delivery>) {
+        for d in &delivery {
+            if d.lost > 0 {
+                self.problems.push(format!(
+                    "{}: {} acknowledged {} lost: {}",
+                    d.scenario,
+                    d.lost,
+                    if d.signal == "logs" { "lines" } else { "spans" },
+                    d.lost_ids.join("; ")
+                ));
+            }
+        }
+        self.delivery = delivery;
+    }
 }
 
 impl SentSummary {
@@ -767,6 +807,7 @@ impl Report {
             pushback: Vec::new(),
             sent: Vec::new(),
             faults: Vec::new(),
+            delivery: Vec::new(),
         }
     }
 

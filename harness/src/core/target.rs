@@ -190,6 +190,14 @@ pub struct GateFile {
 /// baseline = { loki = "grafana/loki:3.2.0" }
 /// candidate = { loki = "grafana/loki:3.4.6" }
 /// ```
+///
+/// `faults` (top level, before any table) lists the faults `run` injects:
+///
+/// ```
+/// use lgtm_check::core::target::ConfigFile;
+/// let file = ConfigFile::parse("lgtm-check.toml", "faults = [\"kill:loki@50%\"]\n").unwrap();
+/// assert_eq!(file.faults, ["kill:loki@50%"]);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -202,6 +210,10 @@ pub struct ConfigFile {
     /// The sides of `lgtm-check gate` ([`GateFile`]); `run` does not read it.
     #[serde(default)]
     pub gate: GateFile,
+    /// `faults = ["kill:loki@50%", …]`: the faults `lgtm-check run` injects, as
+    /// `--fault` spells them; `--fault` flags replace the list.
+    #[serde(default)]
+    pub faults: Vec<String>,
 }
 
 impl ConfigFile {

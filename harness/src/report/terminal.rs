@@ -212,7 +212,39 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 (None, Some(e)) => format!("FAILED: {e}"),
                 (None, None) => "did not recover".into(),
             };
-            writeln!(out, "  {} {at}, {back}", f.fault)?;
+            let container = match &f.container {
+                Some(c) if *c != f.component => format!(" (container {c})"),
+                _ => String::new(),
+            };
+            writeln!(out, "  {}{container} {at}, {back}", f.fault)?;
+        }
+    }
+    if !report.delivery.is_empty() {
+        writeln!(
+            out,
+            "\nacknowledged items through the faults (lines, spans; every scenario):"
+        )?;
+        for d in crate::core::durability::per_signal(&report.delivery) {
+            let retried = d
+                .retried
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "?".into());
+            writeln!(
+                out,
+                "  {:<7} acknowledged {}, visible {}, lost {}, retried {retried}, never acknowledged {}{}",
+                d.signal,
+                d.acknowledged,
+                d.visible,
+                d.lost,
+                d.never_acknowledged,
+                match (&d.not_asked_because, d.not_asked) {
+                    (Some(why), n) if n > 0 => format!(", {n} not asked ({})", redact_url(why)),
+                    _ => String::new(),
+                }
+            )?;
+            for id in &d.lost_ids {
+                writeln!(out, "          lost: {id}")?;
+            }
         }
     }
     if !report.pushback.is_empty() {

@@ -229,6 +229,110 @@ impl Docker {
             .map_err(self.refused(format!("connect container {id} to {network}")))
     }
 
+    /// The containers (running or not) whose name is `name`, or, when none is, those
+    /// of a Compose service named `name`: `(id, name)`, names without Docker's `/`.
+    pub async fn find_containers(&self, name: &str) -> Result<Vec<(String, String)>, DockerError> {
+        let containers = self
+            .client
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+            .await
+            .map_err(self.refused("list containers"))?;
+        let named = |c: &bollard::models::ContainerSummary| {
+            c.names
+                .iter()
+                .flatten()
+                .next()
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .unwrap_or_default()
+        };
+        let by_name: Vec<_> = containers
+            .iter()
+            .filter(|c| {
+                c.names
+                    .iter()
+                    .flatten()
+                    .any(|n| n.trim_start_matches('/') == name)
+            })
+            .filter_map(|c| Some((c.id.clone()?, named(c))))
+            .collect();
+        if !by_name.is_empty() {
+            return Ok(by_name);
+        }
+        Ok(containers
+            .iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get("com.docker.compose.service"))
+                    .is_some_and(|s| s == name)
+            })
+            .filter_map(|c| Some((c.id.clone()?, named(c))))
+            .collect())
+    }
+
+    /// Whether a container is running and, where it has a healthcheck, healthy:
+    /// `Ok((running, health))`, `health` `None` when it has no healthcheck.
+    pub async fn running_and_health(
+        &self,
+        id: &str,
+    ) -> Result<(bool, Option<String>), DockerError> {
+        let r = self
+            .client
+            .inspect_container(id, None)
+            .await
+            .map_err(self.refused(format!("inspect container {id}")))?;
+        let state = r.state.unwrap_or_default();
+        let health = state
+            .health
+            .and_then(|h| h.status)
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty() && s != "none");
+        Ok((state.running.unwrap_or(false), health))
+    }
+
+    /// The networks a container is attached to, with its settings on each (its
+    /// aliases: a Compose service's name), to attach it again as it was.
+    pub async fn attachments(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, bollard::models::EndpointSettings)>, DockerError> {
+        let r = self
+            .client
+            .inspect_container(id, None)
+            .await
+            .map_err(self.refused(format!("inspect container {id}")))?;
+        Ok(r.network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default()
+            .into_iter()
+            .collect())
+    }
+
+    /// Attaches a container to `network` again with the settings it had there
+    /// (aliases, addresses), healing a partition.
+    pub async fn reattach(
+        &self,
+        network: &str,
+        id: &str,
+        was: &bollard::models::EndpointSettings,
+    ) -> Result<(), DockerError> {
+        let settings = bollard::models::EndpointSettings {
+            aliases: was.aliases.clone(),
+            links: was.links.clone(),
+            ipam_config: was.ipam_config.clone(),
+            driver_opts: was.driver_opts.clone(),
+            ..Default::default()
+        };
+        let request = bollard::models::NetworkConnectRequest {
+            container: id.to_owned(),
+            endpoint_config: Some(settings),
+        };
+        self.client
+            .connect_network(network, request)
+            .await
+            .map_err(self.refused(format!("connect container {id} to {network}")))
+    }
+
     /// Present locally, else pulled, else missing with the pull's error.
     pub async fn ensure_image(&self, image: &ImageRef) -> ImageAvailability {
         if self.client.inspect_image(&image.to_string()).await.is_ok() {

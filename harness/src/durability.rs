@@ -1,0 +1,76 @@
+//! Reads back what the backends hold of every line and span the scenarios' manifests
+//! say were acknowledged, for [`crate::core::durability::account`]: each trace by id
+//! from Tempo, each stream's lines from Loki over the scenario's window. Run after the
+//! checks of a run with faults injected (`run --fault`).
+//!
+//! Main item: [`audit`].
+
+use futures::StreamExt;
+use lgtm_check_recorder::manifest::Manifest;
+
+use crate::core::durability::{Delivery, Seen, account};
+use crate::execute::Backends;
+
+/// Trace lookups in flight at once.
+const AT_ONCE: usize = 8;
+
+/// Lines read per page of a stream.
+const PAGE: usize = 5000;
+
+/// What became of each manifest's acknowledged lines and spans.
+pub async fn audit(backends: &Backends, manifests: &[&Manifest]) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for m in manifests {
+        out.extend(account(m, &seen(backends, m).await));
+    }
+    out
+}
+
+/// What Loki and Tempo hold of `manifest`'s streams and traces.
+pub async fn seen(backends: &Backends, manifest: &Manifest) -> Seen {
+    let mut seen = Seen::default();
+    if let Some(tempo) = &backends.tempo {
+        let answers: Vec<_> = futures::stream::iter(&manifest.traces.traces)
+            .map(|t| async move { (t.trace_id.clone(), tempo.trace(&t.trace_id).await) })
+            .buffer_unordered(AT_ONCE)
+            .collect()
+            .await;
+        for (id, answer) in answers {
+            match answer {
+                Ok(spans) => {
+                    seen.traces.insert(
+                        id,
+                        spans.map(|s| s.into_iter().map(|s| s.span_id).collect()),
+                    );
+                }
+                Err(e) => seen.errors.push(format!("tempo, trace {id}: {e}")),
+            }
+        }
+    }
+    if let Some(loki) = &backends.loki {
+        // The lines were stamped while the scenario emitted: a minute either side.
+        let start_ns = u128::from(manifest.started_at_unix_ms.saturating_sub(60_000)) * 1_000_000;
+        let end_ns = u128::from(manifest.finished_at_unix_ms + 60_000) * 1_000_000;
+        for stream in &manifest.logs.streams {
+            let matchers: Vec<String> = stream
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            let selector = format!("{{{}}}", matchers.join(", "));
+            match loki
+                .query_range_all(&selector, start_ns, end_ns, PAGE)
+                .await
+            {
+                Ok(lines) => {
+                    seen.streams.insert(
+                        stream.labels.clone(),
+                        lines.into_iter().map(|l| l.line).collect(),
+                    );
+                }
+                Err(e) => seen.errors.push(format!("loki, {selector}: {e}")),
+            }
+        }
+    }
+    seen
+}
