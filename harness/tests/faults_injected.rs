@@ -2,8 +2,11 @@
 //! same filesystem and ports) while the scenarios push loses nothing it
 //! acknowledged with the repository's fixed configs (WAL on the container's own
 //! paths): the run reports the fault with when it was injected and how long the
-//! component took to answer ready again, and every check passes (exit 0). A fault
-//! that cannot be parsed is refused before anything starts (exit 2).
+//! component took to answer ready again, and every check passes (exit 0); every
+//! line and span acknowledged is read back (`delivery`: none lost). A fault that
+//! cannot be parsed, or that names a container (a target only on a running
+//! deployment), is refused before anything starts (exit 2), from a flag or from
+//! `lgtm-check.toml`.
 //!
 //! The Mimir role's case runs wherever Debian's Prometheus image is (in CI, as the
 //! Mimir role's stand-in); Loki's needs the Loki image. Skipped, with the reason,
@@ -49,6 +52,26 @@ fn killed_and_back(images: &[&str], env: &[(&str, &str)], fault: &str) {
         report["summary"]["passed"].as_u64().unwrap() > 0,
         "{stdout}"
     );
+    // Every acknowledged line and span read back: none lost, none left unasked.
+    for d in report["delivery"].as_array().into_iter().flatten() {
+        assert_eq!(d["lost"], 0, "{d}");
+        assert_eq!(d["not_asked"], 0, "{d}");
+        assert_eq!(d["visible"], d["acknowledged"], "{d}");
+    }
+    let logs: u64 = report["delivery"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["signal"] == "logs")
+        .map(|d| d["acknowledged"].as_u64().unwrap())
+        .sum();
+    if images.iter().any(|i| i.starts_with("grafana/loki")) {
+        assert!(logs > 0, "no acknowledged line was read back: {stdout}");
+        assert!(
+            stdout.contains("acknowledged items through the faults"),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]
@@ -77,7 +100,8 @@ fn loki_killed_mid_run_loses_nothing_acknowledged() {
             ),
             ("LGTM_CHECK_IMAGE_MIMIR", "lgtm-check/no-such-mimir:none"),
         ],
-        "kill:loki@2s",
+        // Once half of the scenarios have emitted theirs.
+        "kill:loki@50%",
     );
 }
 
@@ -91,6 +115,40 @@ fn a_fault_that_cannot_be_injected_is_refused_before_anything_starts() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--fault `explode:loki`: unknown kind"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_container_by_name_is_a_target_only_on_a_running_deployment() {
+    let out = common::lgtm_check()
+        .args(["run", "--fault", "kill:loki-write-2@50%"])
+        .output()
+        .expect("lgtm-check runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`loki-write-2` is not one of the run's components")
+            && stderr.contains("only with --target external"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_faults_of_lgtm_check_toml_are_read_and_refused_like_the_flags() {
+    let dir = std::env::temp_dir().join(format!("lgtm-check-faults-toml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lgtm-check.toml");
+    std::fs::write(&file, "faults = [\"kill:loki@150%\"]\n").unwrap();
+    let out = common::lgtm_check()
+        .args(["run", "--config", file.to_str().unwrap()])
+        .output()
+        .expect("lgtm-check runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--fault `kill:loki@150%`: WHEN as a share is 1% to 100%"),
         "{stderr}"
     );
 }
