@@ -100,8 +100,9 @@ fn loki_killed_mid_run_loses_nothing_acknowledged() {
             ),
             ("LGTM_CHECK_IMAGE_MIMIR", "lgtm-check/no-such-mimir:none"),
         ],
-        // Once half of the scenarios have emitted theirs.
-        "kill:loki@50%",
+        // Once every scenario's workload is acknowledged, before it is read back:
+        // what survives is what the WAL kept.
+        "kill:loki@100%",
     );
 }
 

@@ -36,10 +36,17 @@ pub struct Delivery {
     pub scenario: String,
     /// `logs` (lines) or `traces` (spans).
     pub signal: String,
-    /// Items the backend acknowledged (the manifest lists them).
+    /// Items the backend acknowledged: the spans the manifest lists (it lists only
+    /// exported ones); the lines it lists less those its losses name (a Loki push
+    /// client that gave up cannot say which of its lines arrived, so the manifest
+    /// lists them all and counts them lost).
     pub acknowledged: u64,
-    /// Of those, items the backend returns.
+    /// Of those, items the backend returns (where which lines were acknowledged is
+    /// unknown: as many as were acknowledged, at most).
     pub visible: u64,
+    /// Items the backend returns beyond those acknowledged: in a push whose answer
+    /// never came (the backend died mid-push) or was given up on.
+    pub arrived_unacknowledged: u64,
     /// Acknowledged items it does not return: the durability failure.
     pub lost: u64,
     /// Which: trace ids (with the spans missing of each) or stream selectors with
@@ -114,39 +121,38 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
     };
     let mut out = Vec::new();
 
-    let mut traces = Delivery {
+    let blank = |signal: &str| Delivery {
         scenario: manifest.scenario.clone(),
-        signal: "traces".into(),
+        signal: signal.into(),
         acknowledged: 0,
         visible: 0,
+        arrived_unacknowledged: 0,
         lost: 0,
         lost_ids: Vec::new(),
-        retried: retried("traces"),
-        never_acknowledged: never("traces"),
+        retried: retried(signal),
+        never_acknowledged: never(signal),
         not_asked: 0,
         not_asked_because: None,
     };
+    // Per signal: items listed, listed items found, and what is missing of each
+    // trace or stream; then what was acknowledged of the listed.
+    let mut traces = blank("traces");
+    let (mut listed, mut found) = (0, 0);
+    let mut missing_ids = Vec::new();
     for t in &manifest.traces.traces {
         let want = t.spans.len() as u64;
-        traces.acknowledged += want;
         match seen.traces.get(&t.trace_id) {
             None => traces.not_asked += want,
             Some(None) => {
-                traces.lost += want;
-                traces
-                    .lost_ids
-                    .push(format!("{} (unknown to the backend)", t.trace_id));
+                listed += want;
+                missing_ids.push(format!("{} (unknown to the backend)", t.trace_id));
             }
-            Some(Some(found)) => {
-                let missing = t
-                    .spans
-                    .iter()
-                    .filter(|s| !found.contains(&s.span_id))
-                    .count() as u64;
-                traces.visible += want - missing;
-                traces.lost += missing;
+            Some(Some(got)) => {
+                listed += want;
+                let missing = t.spans.iter().filter(|s| !got.contains(&s.span_id)).count() as u64;
+                found += want - missing;
                 if missing > 0 {
-                    traces.lost_ids.push(format!(
+                    missing_ids.push(format!(
                         "{} ({missing} of {want} spans missing)",
                         t.trace_id
                     ));
@@ -154,41 +160,32 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
             }
         }
     }
+    settle(&mut traces, listed, 0, found, missing_ids);
 
-    let mut logs = Delivery {
-        scenario: manifest.scenario.clone(),
-        signal: "logs".into(),
-        acknowledged: 0,
-        visible: 0,
-        lost: 0,
-        lost_ids: Vec::new(),
-        retried: retried("logs"),
-        never_acknowledged: never("logs"),
-        not_asked: 0,
-        not_asked_because: None,
-    };
+    let mut logs = blank("logs");
+    let (mut listed, mut found) = (0, 0);
+    let mut missing_ids = Vec::new();
     for stream in &manifest.logs.streams {
         let want = stream.lines.len() as u64;
-        logs.acknowledged += want;
-        let Some(found) = seen.streams.get(&stream.labels) else {
+        let Some(got) = seen.streams.get(&stream.labels) else {
             logs.not_asked += want;
             continue;
         };
-        // Each stored line answers for one acknowledged line whose message it holds.
-        let mut unused: Vec<&str> = found.iter().map(String::as_str).collect();
+        listed += want;
+        // Each stored line answers for one listed line whose message it holds.
+        let mut unused: Vec<&str> = got.iter().map(String::as_str).collect();
         let mut missing = Vec::new();
         for line in &stream.lines {
             match unused.iter().position(|l| l.contains(&line.message)) {
                 Some(i) => {
                     unused.swap_remove(i);
-                    logs.visible += 1;
+                    found += 1;
                 }
                 None => missing.push(line.message.as_str()),
             }
         }
-        logs.lost += missing.len() as u64;
         if !missing.is_empty() {
-            logs.lost_ids.push(format!(
+            missing_ids.push(format!(
                 "{} ({} of {want} lines missing, e.g. {:?})",
                 selector(&stream.labels),
                 missing.len(),
@@ -196,6 +193,8 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
             ));
         }
     }
+    let unconfirmed = logs.never_acknowledged;
+    settle(&mut logs, listed, unconfirmed, found, missing_ids);
 
     for mut d in [logs, traces] {
         d.lost_ids.truncate(LOST_IDS_SHOWN);
@@ -216,12 +215,25 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
     out
 }
 
+/// Fills `d` from `listed` items asked for, `unconfirmed` of them never
+/// acknowledged (which, unknown), `found` of them returned, and what is missing.
+fn settle(d: &mut Delivery, listed: u64, unconfirmed: u64, found: u64, missing_ids: Vec<String>) {
+    d.acknowledged = listed.saturating_sub(unconfirmed);
+    d.visible = found.min(d.acknowledged);
+    d.arrived_unacknowledged = found - d.visible;
+    d.lost = d.acknowledged - d.visible;
+    if d.lost > 0 {
+        d.lost_ids = missing_ids;
+    }
+}
+
 /// The run's deliveries summed per signal (the scenario is `all`).
 ///
 /// ```
 /// use lgtm_check::core::durability::{Delivery, per_signal};
 /// let d = |s: &str, n| Delivery { scenario: s.into(), signal: "logs".into(), acknowledged: n,
-///     visible: n, lost: 0, lost_ids: vec![], retried: Some(0), never_acknowledged: 0,
+///     visible: n, arrived_unacknowledged: 0, lost: 0, lost_ids: vec![], retried: Some(0),
+///     never_acknowledged: 0,
 ///     not_asked: 0, not_asked_because: None };
 /// let all = per_signal(&[d("a", 2), d("b", 3)]);
 /// assert_eq!((all.len(), all[0].acknowledged, all[0].scenario.as_str()), (1, 5, "all"));
@@ -234,6 +246,7 @@ pub fn per_signal(deliveries: &[Delivery]) -> Vec<Delivery> {
             signal: d.signal.clone(),
             acknowledged: 0,
             visible: 0,
+            arrived_unacknowledged: 0,
             lost: 0,
             lost_ids: Vec::new(),
             retried: Some(0),
@@ -243,6 +256,7 @@ pub fn per_signal(deliveries: &[Delivery]) -> Vec<Delivery> {
         });
         sum.acknowledged += d.acknowledged;
         sum.visible += d.visible;
+        sum.arrived_unacknowledged += d.arrived_unacknowledged;
         sum.lost += d.lost;
         sum.never_acknowledged += d.never_acknowledged;
         sum.not_asked += d.not_asked;
@@ -294,6 +308,27 @@ mod tests {
         let d = account(&m, &seen);
         assert_eq!((d[0].acknowledged, d[0].visible, d[0].lost), (3, 1, 2));
         assert!(d[0].lost_ids[0].starts_with(r#"{run_id="r"} (2 of 3 lines missing"#));
+    }
+
+    #[test]
+    fn lines_a_given_up_push_may_have_delivered_are_not_counted_acknowledged() {
+        // 3 lines listed, the push client gave up on 2 (which, unknown).
+        let mut m = manifest_with_lines(&["a", "b", "c"]);
+        m.losses.push(Loss::new("logs", "loki push failed", 2));
+        let mut seen = Seen::default();
+        let labels = m.logs.streams[0].labels.clone();
+        seen.streams
+            .insert(labels.clone(), vec!["a".into(), "b".into()]);
+        let d = &account(&m, &seen)[0];
+        assert_eq!(
+            (d.acknowledged, d.visible, d.arrived_unacknowledged, d.lost),
+            (1, 1, 1, 0)
+        );
+        // Nothing returned: the one acknowledged line is lost.
+        seen.streams.insert(labels, vec![]);
+        let d = &account(&m, &seen)[0];
+        assert_eq!((d.acknowledged, d.visible, d.lost), (1, 0, 1));
+        assert_eq!(d.lost_ids.len(), 1);
     }
 
     #[test]

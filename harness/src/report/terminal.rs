@@ -231,12 +231,16 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 .unwrap_or_else(|| "?".into());
             writeln!(
                 out,
-                "  {:<7} acknowledged {}, visible {}, lost {}, retried {retried}, never acknowledged {}{}",
+                "  {:<7} acknowledged {}, visible {}, lost {}, retried {retried}, never acknowledged {}{}{}",
                 d.signal,
                 d.acknowledged,
                 d.visible,
                 d.lost,
                 d.never_acknowledged,
+                match d.arrived_unacknowledged {
+                    0 => String::new(),
+                    n => format!(" ({n} of them arrived anyway)"),
+                },
                 match (&d.not_asked_because, d.not_asked) {
                     (Some(why), n) if n > 0 => format!(", {n} not asked ({})", redact_url(why)),
                     _ => String::new(),
