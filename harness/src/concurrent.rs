@@ -15,7 +15,7 @@ use futures::stream::{self, FuturesUnordered, Stream, StreamExt};
 use crate::core::check::Check;
 use crate::core::component::Component;
 use crate::core::report::{CheckReport, ComponentReport};
-use crate::execute::{Backends, run_check};
+use crate::execute::{Backends, Witnesses, run_check_with};
 use crate::liveness::{Liveness, died_check};
 
 /// Checks waiting for their data at once, by default. Each asks its backend about
@@ -77,8 +77,17 @@ pub async fn run_batches<E>(
     at_once: usize,
     mut on_finished: impl FnMut(&CheckReport),
 ) -> Result<Vec<CheckReport>, E> {
+    // A check whose answer another check's pass shows to be final stops waiting.
+    let witnesses = &Witnesses::default();
     let run = |key: (usize, usize), c: TimedCheck| async move {
-        let checked = run_check(&c.check, backends, components, c.emitted_at, timeout);
+        let checked = run_check_with(
+            &c.check,
+            backends,
+            components,
+            c.emitted_at,
+            timeout,
+            witnesses,
+        );
         let report = match liveness {
             Some(l) => tokio::select! {
                 biased;

@@ -4,7 +4,7 @@
 //! [`crate::core::expect::evaluate`], and asks again until the answer is right, the
 //! query is found invalid, or the check's deadline passes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -462,6 +462,52 @@ pub async fn loaded_dashboard(
     }
 }
 
+/// How long a check's answer must stay the same, after another check of its
+/// scenario found its data through the same path, before the answer is taken as
+/// final ([`Witnesses`]). Longer than the spread of one scenario's data becoming
+/// visible on one path: Tempo with the guide's config makes traces searchable only
+/// at its 10 s flush checks after their 10 s idle period, so two traces of one
+/// scenario can become searchable 10 s apart.
+pub const SETTLE_GRACE: Duration = Duration::from_secs(20);
+
+/// The checks that found a scenario's data where they asked for it, so that the
+/// checks still waiting on the same path stop waiting once their answer cannot
+/// change: a check whose expectation lists the run's items
+/// ([`Expectation::witnesses_arrival`]) and passed is a witness for its scenario
+/// (its `emitted_at`), its component and its query's [`Query::family`]; a check of
+/// the same three whose answer has been the same wrong one for [`SETTLE_GRACE`] since
+/// a witness passed fails at once with that answer instead of at its timeout. Shared
+/// by the checks of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Witnesses(Arc<std::sync::Mutex<HashMap<WitnessKey, (String, Instant)>>>);
+
+type WitnessKey = (Instant, Component, &'static str);
+
+impl Witnesses {
+    fn key(check: &Check, emitted_at: Instant) -> Option<WitnessKey> {
+        Some((emitted_at, check.component, check.query.family()?))
+    }
+
+    fn passed(&self, check: &Check, emitted_at: Instant) {
+        if !check.expect.witnesses_arrival() {
+            return;
+        }
+        if let Some(key) = Self::key(check, emitted_at) {
+            self.0
+                .lock()
+                .expect("witnesses")
+                .entry(key)
+                .or_insert_with(|| (check.id.clone(), Instant::now()));
+        }
+    }
+
+    /// The witness of `check`'s path, and when it passed.
+    fn of(&self, check: &Check, emitted_at: Instant) -> Option<(String, Instant)> {
+        let key = Self::key(check, emitted_at)?;
+        self.0.lock().expect("witnesses").get(&key).cloned()
+    }
+}
+
 /// Runs one check to its end and reports it. A check whose components are not all
 /// up is skipped with the reason of the first one that is not.
 pub async fn run_check(
@@ -470,6 +516,26 @@ pub async fn run_check(
     components: &BTreeMap<Component, ComponentReport>,
     emitted_at: Instant,
     timeout: Duration,
+) -> CheckReport {
+    run_check_with(
+        check,
+        backends,
+        components,
+        emitted_at,
+        timeout,
+        &Witnesses::default(),
+    )
+    .await
+}
+
+/// [`run_check`], ending early once `witnesses` say its answer is final.
+pub async fn run_check_with(
+    check: &Check,
+    backends: &Backends,
+    components: &BTreeMap<Component, ComponentReport>,
+    emitted_at: Instant,
+    timeout: Duration,
+    witnesses: &Witnesses,
 ) -> CheckReport {
     let mut report = CheckReport::before_run(check);
     if matches!(check.query, Query::ConfigField { .. })
@@ -508,21 +574,56 @@ pub async fn run_check(
         report.reason = why;
         return report;
     }
+    // The answer seen last, and since when it has been the same.
+    let same_since: std::sync::Mutex<Option<(String, Instant)>> = Default::default();
     let outcome = poll_until(timeout, || async {
+        let asked_at = Instant::now();
         let observed = execute(&check.query, check.component, backends).await?;
         let control = match &check.control {
             Some(c) => Some(execute(&c.query, check.component, backends).await?),
             None => None,
         };
-        judge(check, &observed, control.as_ref())
+        match judge(check, &observed, control.as_ref()) {
+            Err(Attempt::NotYet(seen)) => {
+                let mut last = same_since.lock().expect("same_since");
+                let since = match last.as_ref() {
+                    Some((text, since)) if *text == seen => *since,
+                    _ => asked_at,
+                };
+                *last = Some((seen.clone(), since));
+                Err(settled(witnesses.of(check, emitted_at), since, seen))
+            }
+            other => other,
+        }
     })
     .await;
+    if outcome.is_ok() {
+        witnesses.passed(check, emitted_at);
+    }
     let visible = outcome.is_ok() && !matches!(check.query, Query::ConfigField { .. });
     (report.status, report.reason) = conclude(&check.expect, outcome.map(|(d, _)| d));
     if visible {
         report.time_to_visible_ms = Some(emitted_at.elapsed().as_millis() as u64);
     }
     report
+}
+
+/// A wrong answer seen the same since `since`: final ([`Attempt::Fatal`], naming the
+/// witness) when a witness passed on the same path at least [`SETTLE_GRACE`] before
+/// the latest attempt and the answer has been the same for that long; else not yet.
+fn settled(witness: Option<(String, Instant)>, since: Instant, seen: String) -> Attempt {
+    match witness {
+        Some((id, passed))
+            if passed.elapsed() >= SETTLE_GRACE && since.elapsed() >= SETTLE_GRACE =>
+        {
+            Attempt::Fatal(format!(
+                "the answer is final: `{id}` found this scenario's data through the same path {:.1} s ago, and this query has answered the same for {:.1} s since: {seen}",
+                passed.elapsed().as_secs_f64(),
+                since.elapsed().as_secs_f64()
+            ))
+        }
+        _ => Attempt::NotYet(seen),
+    }
 }
 
 /// Why the check's query can never return the run's data, when the component's own

@@ -276,6 +276,34 @@ pub enum Query {
 }
 
 impl Query {
+    /// The path a query reads the data by, for checks whose answers settle together
+    /// (`traceql search`, `promql`, …); `None` for configuration and Grafana reads,
+    /// which no other check's pass says anything about.
+    ///
+    /// ```
+    /// use lgtm_check::core::check::Query;
+    /// assert_eq!(Query::TracesById { ids: vec![] }.family(), Some("traces by id"));
+    /// assert_eq!(Query::GrafanaHealth.family(), None);
+    /// ```
+    pub fn family(&self) -> Option<&'static str> {
+        Some(match self {
+            Query::PromQl { .. } => "promql",
+            Query::Exemplars { .. } => "exemplars",
+            Query::LogQlLines { .. } => "logql lines",
+            Query::LogQlMetric { .. } => "logql metric",
+            Query::TraceQlSearch { .. } => "traceql search",
+            Query::TraceQlMetrics { .. } => "traceql metrics",
+            Query::TracesById { .. } => "traces by id",
+            Query::LogQlByTraceId { .. } => "logql by trace id",
+            Query::ConfigField { .. }
+            | Query::NotPossible { .. }
+            | Query::GrafanaHealth
+            | Query::GrafanaDatasourceHealth { .. }
+            | Query::GrafanaDashboard { .. }
+            | Query::GrafanaDsQuery { .. } => return None,
+        })
+    }
+
     /// The query text, as shown in reports, with the time it is evaluated at or the
     /// window it covers.
     pub fn text(&self) -> String {

@@ -544,6 +544,38 @@ pub enum Expectation {
     },
 }
 
+impl Expectation {
+    /// Whether a pass of this expectation shows that the run's data it lists has all
+    /// arrived where it was asked: it names the items (lines, entries, traces,
+    /// spans, series) and every one was found. A pass of "any data", of a count
+    /// range, a rejection, a negative or a configuration value shows no such thing.
+    ///
+    /// ```
+    /// use lgtm_check::core::expect::Expectation;
+    /// assert!(Expectation::TraceIds { ids: ["a".repeat(32)].into(), exact: true }.witnesses_arrival());
+    /// assert!(!Expectation::NonEmpty.witnesses_arrival());
+    /// assert!(!Expectation::Rejected.witnesses_arrival());
+    /// ```
+    pub fn witnesses_arrival(&self) -> bool {
+        match self {
+            Expectation::Series(s) => !s.series.is_empty(),
+            Expectation::Lines { lines, .. } => !lines.is_empty(),
+            Expectation::TraceIds { ids, .. } => !ids.is_empty(),
+            Expectation::Traces(t) => !t.is_empty(),
+            Expectation::Entries { entries, .. } => !entries.is_empty(),
+            Expectation::LinesPerTrace(t) => !t.is_empty(),
+            Expectation::TraceCount { .. }
+            | Expectation::Rejected
+            | Expectation::NonEmpty
+            | Expectation::NoSeriesWithLabel { .. }
+            | Expectation::Duration { .. }
+            | Expectation::Text(_)
+            | Expectation::DerivedField { .. }
+            | Expectation::MatchesNothing { .. } => false,
+        }
+    }
+}
+
 fn field_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
