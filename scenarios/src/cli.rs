@@ -315,6 +315,7 @@ impl MetricsSession {
             args.metrics_listen,
             &config.service,
             &config.run_id,
+            args.await_scrapes,
             register,
         )
         .await?;
@@ -330,9 +331,9 @@ impl MetricsSession {
         Duration::from_secs(self.args.scrape_timeout_secs)
     }
 
-    /// With `--await-scrapes`: waits for one scrape (every series is at zero in it:
-    /// they were registered before the endpoint served). With `--remote-write-url`:
-    /// pushes every series as it is now (the workload's at zero).
+    /// With `--remote-write-url`: pushes every series as it is now (the workload's
+    /// at zero). With `--await-scrapes`, the scraper needs no wait: its first scrape
+    /// is answered with the zeros whenever it comes ([`MetricsEndpoint::start`]).
     pub async fn before_workload(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let at = unix_ms() as i64;
@@ -340,15 +341,12 @@ impl MetricsSession {
             self.pushed_zero_at
                 .store(at, std::sync::atomic::Ordering::SeqCst);
         }
-        if self.args.await_scrapes {
-            self.endpoint.scrapes.wait_for(1, self.timeout()).await?;
-        }
         Ok(())
     }
 
     /// With `--remote-write-url`: pushes every series' final value, at a timestamp
     /// after the zero's (and before the manifest's end). With `--await-scrapes`:
-    /// waits for two more complete scrapes.
+    /// waits for the first scrape (the zeros) and two more complete scrapes.
     pub async fn after_emitted(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let zero = self
@@ -362,7 +360,7 @@ impl MetricsSession {
             w.push(&self.endpoint.render(), at).await?;
         }
         if self.args.await_scrapes {
-            let after = self.endpoint.scrapes.completed();
+            let after = self.endpoint.scrapes.completed().max(1);
             self.endpoint
                 .scrapes
                 .wait_for(after + 2, self.timeout())

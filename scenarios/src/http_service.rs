@@ -24,10 +24,11 @@
 //! event lists them (`"faults": [...]`, empty without).
 //!
 //! When a scraper is part of the test (`await_scrapes`), the scenario registers every
-//! series at zero and waits for one scrape before the workload (so rates start from a
-//! scraped zero, which makes `rate()`/`increase()` exact) and for two complete scrapes
-//! after it (so the final values have certainly been scraped) before it writes the
-//! manifest.
+//! series at zero, answers the first scrape with those zeros whenever it comes (so
+//! rates start from a scraped zero, which makes `rate()`/`increase()` exact, without
+//! holding the workload until then), and waits for that scrape and two more complete
+//! ones after the workload (so the final values have certainly been scraped) before
+//! it writes the manifest.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

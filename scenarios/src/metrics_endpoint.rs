@@ -161,6 +161,8 @@ pub fn render_process_metrics(samples: &[ProcessSample], labels: &[(&str, &str)]
 pub struct Scrapes {
     completed: AtomicU64,
     changed: Notify,
+    /// Whether the next scrape is the first (answered with the zeros).
+    first: std::sync::atomic::AtomicBool,
 }
 
 impl Scrapes {
@@ -220,12 +222,17 @@ fn render(handle: &PrometheusHandle, labels: &[(&'static str, String); 2]) -> St
 impl MetricsEndpoint {
     /// Installs the global recorder (once per process), runs `register` (which
     /// registers the scenario's series at zero), and only then serves `/metrics` on
-    /// `listen`: no scrape can see the endpoint without those series, so the first
-    /// sample of each is its zero.
+    /// `listen`: no scrape can see the endpoint without those series. With
+    /// `zeros_first`, the first scrape is answered with the series as they were
+    /// registered, at zero, whatever the workload has counted since, so that the
+    /// scraper's first sample of each is its zero without holding the workload
+    /// until the scraper comes (Prometheus applies the targets of its configuration
+    /// only at its first 5 s discovery tick).
     pub async fn start(
         listen: SocketAddr,
         service: &str,
         run_id: &str,
+        zeros_first: bool,
         register: impl FnOnce(),
     ) -> anyhow::Result<Self> {
         let prometheus = PrometheusBuilder::new()
@@ -244,14 +251,16 @@ impl MetricsEndpoint {
         metrics::set_global_recorder(recording)
             .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))?;
         register();
-        let scrapes = Arc::new(Scrapes {
-            completed: AtomicU64::new(0),
-            changed: Notify::new(),
-        });
         let labels = [
             ("service", service.to_owned()),
             ("run_id", run_id.to_owned()),
         ];
+        let zero = Arc::new(render(&handle, &labels));
+        let scrapes = Arc::new(Scrapes {
+            completed: AtomicU64::new(0),
+            changed: Notify::new(),
+            first: std::sync::atomic::AtomicBool::new(zeros_first),
+        });
         let app = {
             let scrapes = scrapes.clone();
             let handle = handle.clone();
@@ -262,8 +271,19 @@ impl MetricsEndpoint {
                     let scrapes = scrapes.clone();
                     let handle = handle.clone();
                     let labels = labels.clone();
+                    let zero = zero.clone();
                     async move {
-                        let body = render(&handle, &labels);
+                        // The first scrape gets the zeros; the count is taken and
+                        // bumped at once, so two first scrapes cannot both.
+                        let first = scrapes
+                            .first
+                            .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok();
+                        let body = if first {
+                            zero.as_str().to_owned()
+                        } else {
+                            render(&handle, &labels)
+                        };
                         scrapes.completed.fetch_add(1, Ordering::SeqCst);
                         scrapes.changed.notify_waiters();
                         body

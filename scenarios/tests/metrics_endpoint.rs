@@ -1,12 +1,14 @@
 //! The `/metrics` endpoint serves no scrape before the scenario's series are
 //! registered: the very first scrape already shows each of them at zero, so the first
-//! sample of every series is the zero a rate starts from.
+//! sample of every series is the zero a rate starts from. With `zeros_first` (a
+//! scraper is part of the test) that first scrape shows the zeros even when the
+//! workload has already counted, and the next one the counts.
 
 use lgtm_scenarios::metrics_endpoint::{MetricsEndpoint, REQUEST_DURATION, REQUESTS_TOTAL};
 
 #[tokio::test]
-async fn the_first_scrape_already_shows_every_series_at_zero() {
-    let endpoint = MetricsEndpoint::start("127.0.0.1:0".parse().unwrap(), "svc", "r0", || {
+async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
+    let endpoint = MetricsEndpoint::start("127.0.0.1:0".parse().unwrap(), "svc", "r0", true, || {
         for status in ["200", "500"] {
             metrics::counter!(REQUESTS_TOTAL, "method" => "GET", "path" => "/a", "status" => status)
                 .increment(0);
@@ -15,13 +17,19 @@ async fn the_first_scrape_already_shows_every_series_at_zero() {
     })
     .await
     .unwrap();
+    // The workload counts before any scraper came.
+    metrics::counter!(REQUESTS_TOTAL, "method" => "GET", "path" => "/a", "status" => "200")
+        .increment(3);
     // the first request the listener accepts
-    let body = reqwest::get(format!("http://{}/metrics", endpoint.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = || async {
+        reqwest::get(format!("http://{}/metrics", endpoint.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let body = scrape().await;
     let value = |name: &str, label: &str| -> Option<String> {
         body.lines()
             .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
@@ -41,4 +49,12 @@ async fn the_first_scrape_already_shows_every_series_at_zero() {
         "{body}"
     );
     assert_eq!(endpoint.scrapes.completed(), 1);
+    let second = scrape().await;
+    assert!(
+        second.lines().any(|l| l.starts_with(REQUESTS_TOTAL)
+            && l.contains("status=\"200\"")
+            && l.ends_with(" 3")),
+        "{second}"
+    );
+    assert_eq!(endpoint.scrapes.completed(), 2);
 }

@@ -145,6 +145,15 @@ pub struct Volume {
     pub pushback: Option<String>,
 }
 
+/// A moment of the default run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// What had happened by then.
+    pub phase: String,
+    /// Milliseconds from the run's start.
+    pub at_ms: u64,
+}
+
 /// Everything `lgtm-check bench` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
@@ -158,6 +167,10 @@ pub struct BenchReport {
     pub warm_run_ms: Option<u64>,
     /// The default run's exit code ([`crate::core::report::exit`]).
     pub cold_run_exit: Option<i32>,
+    /// When each phase of the default run ended, in ms from its start: the stack
+    /// ready, the first scenario started, the last scenario emitted, the first and
+    /// the last check's verdict, the containers removed.
+    pub cold_run_phases: Vec<Phase>,
     /// Time for lgtm-check to start the whole stack (images checked, network, all
     /// components ready), in ms; 0 when it did not start (see `notes`).
     pub stack_start_ms: u64,
@@ -312,14 +325,26 @@ async fn container_memory(run_id: &str) -> Vec<(String, f64)> {
 async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
     let mut plan = plan.clone();
     plan.run_id = stack::fresh_run_id();
-    let marks: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
+    // The moments of the run: (stack ready, first scenario started, last scenario
+    // emitted, first verdict, last verdict, containers removed).
+    type Marks = [Option<Instant>; 6];
+    let marks: Arc<Mutex<Marks>> = Arc::default();
     let on_event = {
         let marks = marks.clone();
         move |e: Event<'_>| {
             let mut m = marks.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Some(Instant::now());
             match e {
-                Event::ScenarioStarted { .. } if m.0.is_none() => m.0 = Some(Instant::now()),
-                Event::CheckFinished(_) => m.1 = Some(Instant::now()),
+                Event::ComponentFinished(_) if m[1].is_none() => m[0] = now,
+                Event::ScenarioStarted { .. } if m[1].is_none() => m[1] = now,
+                Event::ScenarioEmitted { .. } => m[2] = now,
+                Event::CheckFinished(_) => {
+                    if m[3].is_none() {
+                        m[3] = now;
+                    }
+                    m[4] = now;
+                }
+                Event::CleanedUp { .. } => m[5] = now,
                 _ => {}
             }
         }
@@ -359,9 +384,27 @@ async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
             report.cold_run_ms = Some(wall.as_millis() as u64);
             report.cold_run_exit = Some(r.exit_code());
             let m = marks.lock().unwrap_or_else(|e| e.into_inner());
-            if let (Some(a), Some(b)) = (m.0, m.1) {
+            if let (Some(a), Some(b)) = (m[1], m[4]) {
                 report.warm_run_ms = Some((b - a).as_millis() as u64);
             }
+            let names = [
+                "stack ready (every component started and ready)",
+                "first scenario started",
+                "last scenario emitted (its workload flushed)",
+                "first check's verdict",
+                "last check's verdict",
+                "containers removed",
+            ];
+            report.cold_run_phases = names
+                .iter()
+                .zip(m.iter())
+                .filter_map(|(name, at)| {
+                    Some(Phase {
+                        phase: (*name).into(),
+                        at_ms: at.as_ref()?.duration_since(started).as_millis() as u64,
+                    })
+                })
+                .collect();
             report.notes.push(format!(
                 "default run: {} passed, {} failed, {} skipped",
                 r.summary.passed, r.summary.failed, r.summary.skipped
@@ -1028,6 +1071,7 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
         cold_run_ms: None,
         warm_run_ms: None,
         cold_run_exit: None,
+        cold_run_phases: Vec::new(),
         stack_start_ms: 0,
         ready: Vec::new(),
         raw_start_ms: None,
@@ -1203,19 +1247,47 @@ impl BenchReport {
                 v.bare_missed
             )?;
         }
-        writeln!(out, "\n| run | ms |")?;
-        writeln!(out, "|---|---|")?;
+        writeln!(out, "\n| run | ms | × the raw start |")?;
+        writeln!(out, "|---|---|---|")?;
+        let raw = self.raw_start_ms.map(|v| v as f64);
         writeln!(
             out,
-            "| full default run, cold (stack started; exit {}) | {} |",
+            "| full default run, cold (stack started; exit {}) | {} | {} |",
             self.cold_run_exit.map_or("-".into(), |c| c.to_string()),
-            ms(self.cold_run_ms.map(|v| v as f64))
+            ms(self.cold_run_ms.map(|v| v as f64)),
+            ratio(self.cold_run_ms.map(|v| v as f64), raw)
         )?;
         writeln!(
             out,
-            "| the same run with its stack up (first scenario started → last check) | {} |",
-            ms(self.warm_run_ms.map(|v| v as f64))
+            "| the same run with its stack up (first scenario started → last check) | {} | {} |",
+            ms(self.warm_run_ms.map(|v| v as f64)),
+            ratio(self.warm_run_ms.map(|v| v as f64), raw)
         )?;
+        if !self.cold_run_phases.is_empty() {
+            writeln!(
+                out,
+                "\n| the default run, phase by phase | at (ms) | phase (ms) |"
+            )?;
+            writeln!(out, "|---|---|---|")?;
+            let mut before = 0;
+            for p in &self.cold_run_phases {
+                writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    p.phase,
+                    p.at_ms,
+                    p.at_ms.saturating_sub(before)
+                )?;
+                before = p.at_ms;
+            }
+            if let Some(total) = self.cold_run_ms {
+                writeln!(
+                    out,
+                    "| the report written | {total} | {} |",
+                    total.saturating_sub(before)
+                )?;
+            }
+        }
         writeln!(out, "\n| memory | MiB |")?;
         writeln!(out, "|---|---|")?;
         writeln!(

@@ -766,9 +766,8 @@ impl Stack {
     /// removed. (Dropping the stack does the same.)
     pub async fn stop(mut self) -> usize {
         let running = std::mem::take(&mut self.running);
-        for (_, r) in running {
-            let _ = r.container.rm().await;
-        }
+        // All at once: each removal waits for its container's end.
+        futures::future::join_all(running.into_values().map(|r| r.container.rm())).await;
         match self.guard.take() {
             Some(g) => g.remove_now().await,
             None => 0,
