@@ -9,9 +9,10 @@ use futures::StreamExt;
 use lgtm_check_recorder::manifest::Manifest;
 
 use crate::core::durability::{Delivery, Seen, account};
-use crate::execute::Backends;
+use crate::execute::{Backends, with_slot};
 
-/// Trace lookups in flight at once.
+/// Trace lookups asked for at once (the checks' limit on lookups in flight also
+/// holds).
 const AT_ONCE: usize = 8;
 
 /// Lines read per page of a stream.
@@ -30,8 +31,26 @@ pub async fn audit(backends: &Backends, manifests: &[&Manifest]) -> Vec<Delivery
 pub async fn seen(backends: &Backends, manifest: &Manifest) -> Seen {
     let mut seen = Seen::default();
     if let Some(tempo) = &backends.tempo {
+        // Through the checks' own limit on lookups in flight, each asked up to
+        // three times: an answer that is an error (Tempo's queue full, a restart)
+        // is not a loss.
         let answers: Vec<_> = futures::stream::iter(&manifest.traces.traces)
-            .map(|t| async move { (t.trace_id.clone(), tempo.trace(&t.trace_id).await) })
+            .map(|t| async move {
+                let mut answer = Err(None);
+                for attempt in 0..3 {
+                    if attempt > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                    match with_slot(&backends.lookups.tempo, tempo.trace(&t.trace_id)).await {
+                        Ok(spans) => {
+                            answer = Ok(spans);
+                            break;
+                        }
+                        Err(e) => answer = Err(Some(e)),
+                    }
+                }
+                (t.trace_id.clone(), answer)
+            })
             .buffer_unordered(AT_ONCE)
             .collect()
             .await;
@@ -43,7 +62,10 @@ pub async fn seen(backends: &Backends, manifest: &Manifest) -> Seen {
                         spans.map(|s| s.into_iter().map(|s| s.span_id).collect()),
                     );
                 }
-                Err(e) => seen.errors.push(format!("tempo, trace {id}: {e}")),
+                Err(e) => seen.errors.push(format!(
+                    "tempo, trace {id}: {}",
+                    e.map(|e| e.to_string()).unwrap_or_default()
+                )),
             }
         }
     }

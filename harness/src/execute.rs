@@ -56,7 +56,7 @@ pub struct Backends {
 /// backend, however many checks run concurrently.
 #[derive(Debug, Clone)]
 pub struct Lookups {
-    tempo: Arc<tokio::sync::Semaphore>,
+    pub(crate) tempo: Arc<tokio::sync::Semaphore>,
     loki: Arc<tokio::sync::Semaphore>,
 }
 
@@ -70,7 +70,7 @@ impl Default for Lookups {
 }
 
 /// Runs `lookup` once a slot of `slots` is free.
-async fn with_slot<T>(
+pub(crate) async fn with_slot<T>(
     slots: &tokio::sync::Semaphore,
     lookup: impl std::future::Future<Output = T>,
 ) -> T {

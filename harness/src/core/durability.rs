@@ -208,7 +208,7 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
                     .unwrap_or_else(|| format!("{component} is not running")),
             );
         }
-        if d.acknowledged + d.never_acknowledged > 0 {
+        if d.acknowledged + d.never_acknowledged + d.not_asked > 0 {
             out.push(d);
         }
     }
