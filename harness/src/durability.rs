@@ -1,9 +1,12 @@
 //! Reads back what the backends hold of every line and span the scenarios' manifests
 //! say were acknowledged, for [`crate::core::durability::account`]: each trace by id
-//! from Tempo, each stream's lines from Loki over the scenario's window. Run after the
-//! checks of a run with faults injected (`run --fault`).
+//! from Tempo, each stream's lines from Loki over the scenario's window. Run once the
+//! checks of a run with faults injected (`run --fault`) are done and every fault is
+//! over (its container ready again, or given up on).
 //!
 //! Main item: [`audit`].
+
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lgtm_check_recorder::manifest::Manifest;
@@ -18,13 +21,36 @@ const AT_ONCE: usize = 8;
 /// Lines read per page of a stream.
 const PAGE: usize = 5000;
 
-/// What became of each manifest's acknowledged lines and spans.
-pub async fn audit(backends: &Backends, manifests: &[&Manifest]) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    for m in manifests {
-        out.extend(account(m, &seen(backends, m).await));
+/// What became of each manifest's acknowledged lines and spans. What is not visible
+/// at the first reading is asked for again every second, up to `wait`: a component
+/// that is ready again may not serve all it holds at once (seen: Tempo answering 404
+/// for traces its other ingesters held, for a few seconds after one ingester came
+/// back). What is visible then counts `late`; what is still not, `lost`.
+pub async fn audit(backends: &Backends, manifests: &[Manifest], wait: Duration) -> Vec<Delivery> {
+    let started = Instant::now();
+    let mut first: Option<Vec<Delivery>> = None;
+    loop {
+        let mut now = Vec::new();
+        for m in manifests {
+            now.extend(account(m, &seen(backends, m).await));
+        }
+        let missing: u64 = now.iter().map(|d| d.lost + d.not_asked).sum();
+        let first = first.get_or_insert_with(|| now.clone());
+        if missing == 0 || started.elapsed() >= wait {
+            for d in &mut now {
+                let was = first
+                    .iter()
+                    .find(|f| f.scenario == d.scenario && f.signal == d.signal)
+                    .map_or(0, |f| f.lost + f.not_asked);
+                d.late = was.saturating_sub(d.lost + d.not_asked);
+                if d.late > 0 {
+                    d.late_ms = Some(started.elapsed().as_millis() as u64);
+                }
+            }
+            return now;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    out
 }
 
 /// What Loki and Tempo hold of `manifest`'s streams and traces.
@@ -39,7 +65,7 @@ pub async fn seen(backends: &Backends, manifest: &Manifest) -> Seen {
                 let mut answer = Err(None);
                 for attempt in 0..3 {
                     if attempt > 0 {
-                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                     match with_slot(&backends.lookups.tempo, tempo.trace(&t.trace_id)).await {
                         Ok(spans) => {

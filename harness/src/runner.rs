@@ -189,6 +189,13 @@ pub async fn run_with<T>(
         Some(l) => l.stop().await,
         None => BTreeMap::new(),
     };
+    // Every fault is over: what became of every acknowledged line and span.
+    let delivery = match &result {
+        Ok((_, _, _, manifests)) => {
+            crate::durability::audit(&backends, manifests, plan.check_timeout).await
+        }
+        Err(_) => Vec::new(),
+    };
     // Metrics are remote-written by the Prometheus role: its log and counters say
     // whether the Mimir role pushed back.
     let mut rw_pushback = None;
@@ -200,7 +207,7 @@ pub async fn run_with<T>(
     // 6. Clean-up.
     let removed = stack.stop().await;
     on_event(Event::CleanedUp { removed });
-    let (mut checks, mut pushback, sent, delivery) = result?;
+    let (mut checks, mut pushback, sent, _) = result?;
     pushback.extend(rw_pushback);
     let mut component_reports = component_reports;
     crate::liveness::apply_deaths(&deaths, &mut component_reports, &mut checks);
@@ -280,7 +287,9 @@ pub async fn run_external(
             progress,
         )
     );
-    let (checks, pushback, sent, delivery) = result?;
+    let (checks, pushback, sent, manifests) = result?;
+    // Every fault is over: what became of every acknowledged line and span.
+    let delivery = crate::durability::audit(&backends, &manifests, plan.check_timeout).await;
     let mut report = Report::new(
         plan.run_id.clone(),
         plan.required.clone(),
@@ -334,7 +343,7 @@ type Checked = (
     Vec<CheckReport>,
     Vec<PushBackFinding>,
     Vec<SentSummary>,
-    Vec<crate::core::durability::Delivery>,
+    Vec<Manifest>,
 );
 
 /// Steps 4 and 5 of every run: the scenarios, all at once, pushing where `sinks`
@@ -607,12 +616,12 @@ async fn scenarios_and_checks_in(
         )
         .await;
     }
-    // Through faults: what became of every acknowledged line and span.
-    let delivery = if plan.inject.is_empty() {
+    // Through faults: the manifests, to read back every acknowledged line and span
+    // once every fault is over.
+    let manifests = if plan.inject.is_empty() {
         Vec::new()
     } else {
-        let manifests: Vec<_> = scenarios.iter().map(|(_, r)| &r.manifest).collect();
-        crate::durability::audit(backends, &manifests).await
+        scenarios.iter().map(|(_, r)| r.manifest.clone()).collect()
     };
     let pushback = scenarios
         .iter()
@@ -636,7 +645,7 @@ async fn scenarios_and_checks_in(
         }
     }
     check_reports.extend(failed_scenarios);
-    Ok((check_reports, pushback, sent, delivery))
+    Ok((check_reports, pushback, sent, manifests))
 }
 
 /// On an external target: where every failed check of a component saw nothing and a

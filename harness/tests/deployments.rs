@@ -14,6 +14,11 @@
 //!   invisible to tenant B (every data check fails naming tenant B), while A sees it;
 //!   wrong or missing credentials fail with the named 401 and a tenant the user may
 //!   not act as with the named 403. The test passwords never print.
+//! - The replicated deployment (docker/replicated/compose.yml): Loki simple-scalable,
+//!   Tempo distributed and Cortex microservices, each with three ingesters or write
+//!   replicas at replication factor 3, behind nginx. Verified fully, then again
+//!   while lgtm-check kills one replica of each mid-run (`--fault`): nothing
+//!   acknowledged is lost.
 //!
 //! Each deployment publishes its ports on free loopback ports and is read back with
 //! `docker compose port`; the project name is unique per test. The tests are skipped,
@@ -387,6 +392,107 @@ async fn the_guides_compose_deployment_is_verified_in_external_mode() {
         &run,
         &[("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")],
     );
+}
+
+/// The replicated deployment (docker/replicated/compose.yml: Loki simple-scalable,
+/// Tempo distributed, Cortex microservices in the Mimir role, each with three
+/// ingesters or write replicas at replication factor 3, behind one gateway): verified
+/// fully; then verified again while lgtm-check kills one write replica of Loki and
+/// one ingester of Tempo and of Cortex (`--fault kill:<container>@50%`, each started
+/// again): every write acknowledged, every query answered, every acknowledged line
+/// and span read back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_dies() {
+    if let Some(why) = cannot_run(&[LOKI, TEMPO, CORTEX, NGINX]) {
+        return skip(why);
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    // A /24 of its own (the deployment's containers have fixed addresses): one per
+    // process, so that a deployment another test run left up does not collide.
+    let net = format!("10.209.{}", 16 + std::process::id() % 200);
+    let compose = Compose::new(
+        "replicated",
+        &["docker/replicated/compose.yml"],
+        &[
+            ("LGTM_CHECK_IMAGE_LOKI", LOKI),
+            ("LGTM_CHECK_IMAGE_TEMPO", TEMPO),
+            ("LGTM_CHECK_IMAGE_MIMIR", CORTEX),
+            ("LGTM_CHECK_IMAGE_GATEWAY", NGINX),
+            ("GATEWAY_PUBLISH", "127.0.0.1:"),
+            ("REPLICATED_NET", &net),
+        ],
+    );
+    compose.up(&[]);
+    let gw = format!("http://{}", compose.port("gateway", 8080));
+    compose
+        .wait_for(&[
+            (&format!("{gw}/loki/api/v1/labels"), 200),
+            (&format!("{gw}/tempo/api/echo"), 200),
+            (&format!("{gw}/prometheus/api/v1/labels"), 200),
+        ])
+        .await;
+    let otlp = format!("{gw}/otlp");
+    let (tempo, prometheus, push) = (
+        format!("{gw}/tempo"),
+        format!("{gw}/prometheus"),
+        format!("{gw}/api/v1/push"),
+    );
+    let urls = [
+        "--loki-url",
+        &gw,
+        "--tempo-url",
+        &tempo,
+        "--otlp-url",
+        &otlp,
+        "--otlp-protocol",
+        "http/protobuf",
+        "--prometheus-url",
+        &prometheus,
+        "--remote-write-url",
+        &push,
+    ];
+    let versions = [("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")];
+    assert_verified(&lgtm_check(&urls, &[]), &versions);
+
+    // One replica of each system killed and started again while the scenarios push;
+    // named by container id, as this project's services' names may be another's.
+    let victims: Vec<String> = ["loki-write-2", "tempo-ingester-3", "cortex-ingester-3"]
+        .iter()
+        .map(|service| {
+            let out = compose.run(&["ps", "-q", service]);
+            let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            assert!(!id.is_empty(), "no container of {service}");
+            format!("kill:{id}@50%")
+        })
+        .collect();
+    let mut args: Vec<&str> = urls.to_vec();
+    for v in &victims {
+        args.extend(["--fault", v]);
+    }
+    let run = lgtm_check(&args, &[]);
+    let faults = run.report["faults"]
+        .as_array()
+        .expect("faults in the report");
+    assert_eq!(faults.len(), 3, "{}", run.stdout);
+    for f in faults {
+        assert!(f["injected_at_ms"].is_u64(), "{f}\n{}", run.stdout);
+        assert!(f["recovered_after_ms"].is_u64(), "{f}\n{}", run.stdout);
+    }
+    let delivery = run.report["delivery"].as_array().expect("delivery");
+    for signal in ["logs", "traces"] {
+        let acked: u64 = delivery
+            .iter()
+            .filter(|d| d["signal"] == signal)
+            .map(|d| d["acknowledged"].as_u64().unwrap())
+            .sum();
+        assert!(acked > 0, "no acknowledged {signal}: {}", run.stdout);
+    }
+    for d in delivery {
+        assert_eq!(d["lost"], 0, "{d}\n{}", run.stdout);
+        assert_eq!(d["not_asked"], 0, "{d}");
+        assert_eq!(d["visible"], d["acknowledged"], "{d}");
+    }
+    assert_verified(&run, &versions);
 }
 
 /// The multi-tenant deployment, up and ready, and its gateway's base URL.

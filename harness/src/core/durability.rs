@@ -62,6 +62,12 @@ pub struct Delivery {
     /// Why not (the first error: component, query and its answer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_asked_because: Option<String>,
+    /// Of the visible, items that were not at the first reading after the faults,
+    /// only when asked again.
+    pub late: u64,
+    /// How long the reading waited for them, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_ms: Option<u64>,
 }
 
 /// How many lost ids a [`Delivery`] names.
@@ -133,6 +139,8 @@ pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
         never_acknowledged: never(signal),
         not_asked: 0,
         not_asked_because: None,
+        late: 0,
+        late_ms: None,
     };
     // Per signal: items listed, listed items found, and what is missing of each
     // trace or stream; then what was acknowledged of the listed.
@@ -234,7 +242,7 @@ fn settle(d: &mut Delivery, listed: u64, unconfirmed: u64, found: u64, missing_i
 /// let d = |s: &str, n| Delivery { scenario: s.into(), signal: "logs".into(), acknowledged: n,
 ///     visible: n, arrived_unacknowledged: 0, lost: 0, lost_ids: vec![], retried: Some(0),
 ///     never_acknowledged: 0,
-///     not_asked: 0, not_asked_because: None };
+///     not_asked: 0, not_asked_because: None, late: 0, late_ms: None };
 /// let all = per_signal(&[d("a", 2), d("b", 3)]);
 /// assert_eq!((all.len(), all[0].acknowledged, all[0].scenario.as_str()), (1, 5, "all"));
 /// ```
@@ -253,6 +261,8 @@ pub fn per_signal(deliveries: &[Delivery]) -> Vec<Delivery> {
             never_acknowledged: 0,
             not_asked: 0,
             not_asked_because: None,
+            late: 0,
+            late_ms: None,
         });
         sum.acknowledged += d.acknowledged;
         sum.visible += d.visible;
@@ -260,6 +270,8 @@ pub fn per_signal(deliveries: &[Delivery]) -> Vec<Delivery> {
         sum.lost += d.lost;
         sum.never_acknowledged += d.never_acknowledged;
         sum.not_asked += d.not_asked;
+        sum.late += d.late;
+        sum.late_ms = sum.late_ms.max(d.late_ms);
         if sum.not_asked_because.is_none() {
             sum.not_asked_because = d.not_asked_because.clone();
         }

@@ -231,7 +231,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 .unwrap_or_else(|| "?".into());
             writeln!(
                 out,
-                "  {:<7} acknowledged {}, visible {}, lost {}, retried {retried}, never acknowledged {}{}{}",
+                "  {:<7} acknowledged {}, visible {}, lost {}, retried {retried}, never acknowledged {}{}{}{}",
                 d.signal,
                 d.acknowledged,
                 d.visible,
@@ -240,6 +240,13 @@ pub fn render(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 match d.arrived_unacknowledged {
                     0 => String::new(),
                     n => format!(" ({n} of them arrived anyway)"),
+                },
+                match (d.late, d.late_ms) {
+                    (0, _) | (_, None) => String::new(),
+                    (n, Some(ms)) => format!(
+                        "; {n} visible only when asked again, {:.1} s after the first reading",
+                        ms as f64 / 1000.0
+                    ),
                 },
                 match (&d.not_asked_because, d.not_asked) {
                     (Some(why), n) if n > 0 => format!(", {n} not asked ({})", redact_url(why)),

@@ -229,8 +229,9 @@ impl Docker {
             .map_err(self.refused(format!("connect container {id} to {network}")))
     }
 
-    /// The containers (running or not) whose name is `name`, or, when none is, those
-    /// of a Compose service named `name`: `(id, name)`, names without Docker's `/`.
+    /// The containers (running or not) whose name (or id, of 12 hex digits or more)
+    /// is `name`, or, when none is, those of a Compose service named `name`: `(id,
+    /// name)`, names without Docker's `/`.
     pub async fn find_containers(&self, name: &str) -> Result<Vec<(String, String)>, DockerError> {
         let containers = self
             .client
@@ -245,6 +246,8 @@ impl Docker {
                 .map(|n| n.trim_start_matches('/').to_owned())
                 .unwrap_or_default()
         };
+        // An id as `docker ps` shows it (12 hex digits) or longer also names one.
+        let an_id = name.len() >= 12 && name.chars().all(|c| c.is_ascii_hexdigit());
         let by_name: Vec<_> = containers
             .iter()
             .filter(|c| {
@@ -252,6 +255,7 @@ impl Docker {
                     .iter()
                     .flatten()
                     .any(|n| n.trim_start_matches('/') == name)
+                    || (an_id && c.id.as_deref().is_some_and(|id| id.starts_with(name)))
             })
             .filter_map(|c| Some((c.id.clone()?, named(c))))
             .collect();
