@@ -17,8 +17,8 @@
 //! - The replicated deployment (docker/replicated/compose.yml): Loki simple-scalable,
 //!   Tempo distributed and Cortex microservices, each with three ingesters or write
 //!   replicas at replication factor 3, behind nginx. Verified fully, then again
-//!   while lgtm-check kills one replica of each mid-run (`--fault`): nothing
-//!   acknowledged is lost.
+//!   while lgtm-check kills one replica mid-run (`--fault`), of each system in turn:
+//!   nothing acknowledged is lost.
 //!
 //! Each deployment publishes its ports on free loopback ports and is read back with
 //! `docker compose port`; the project name is unique per test. The tests are skipped,
@@ -397,10 +397,10 @@ async fn the_guides_compose_deployment_is_verified_in_external_mode() {
 /// The replicated deployment (docker/replicated/compose.yml: Loki simple-scalable,
 /// Tempo distributed, Cortex microservices in the Mimir role, each with three
 /// ingesters or write replicas at replication factor 3, behind one gateway): verified
-/// fully; then verified again while lgtm-check kills one write replica of Loki and
-/// one ingester of Tempo and of Cortex (`--fault kill:<container>@50%`, each started
-/// again): every write acknowledged, every query answered, every acknowledged line
-/// and span read back.
+/// fully; then verified again while lgtm-check kills one write replica of Loki, then
+/// one ingester of Tempo, then one of Cortex (`--fault kill:<container>@50%`, each
+/// started again; one per run): every write acknowledged, every query answered,
+/// every acknowledged line and span read back.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_dies() {
     if let Some(why) = cannot_run(&[LOKI, TEMPO, CORTEX, NGINX]) {
@@ -454,45 +454,50 @@ async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_die
     let versions = [("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")];
     assert_verified(&lgtm_check(&urls, &[]), &versions);
 
-    // One replica of each system killed and started again while the scenarios push;
-    // named by container id, as this project's services' names may be another's.
-    let victims: Vec<String> = ["loki-write-2", "tempo-ingester-3", "cortex-ingester-3"]
-        .iter()
-        .map(|service| {
-            let out = compose.run(&["ps", "-q", service]);
-            let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            assert!(!id.is_empty(), "no container of {service}");
-            format!("kill:{id}@50%")
-        })
-        .collect();
-    let mut args: Vec<&str> = urls.to_vec();
-    for v in &victims {
-        args.extend(["--fault", v]);
+    // One replica killed and started again while the scenarios push, one system per
+    // run; named by container id, as this project's services' names may be another's.
+    for service in ["loki-write-2", "tempo-ingester-3", "cortex-ingester-3"] {
+        let out = compose.run(&["ps", "-q", service]);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(!id.is_empty(), "no container of {service}");
+        let fault = format!("kill:{id}@50%");
+        let mut args: Vec<&str> = urls.to_vec();
+        args.extend(["--fault", &fault]);
+        let run = lgtm_check(&args, &[]);
+        let faults = run.report["faults"]
+            .as_array()
+            .expect("faults in the report");
+        assert_eq!(faults.len(), 1, "{}", run.stdout);
+        assert!(
+            faults[0]["injected_at_ms"].is_u64(),
+            "{service}: {}",
+            run.stdout
+        );
+        assert!(
+            faults[0]["recovered_after_ms"].is_u64(),
+            "{service}: {}",
+            run.stdout
+        );
+        let delivery = run.report["delivery"].as_array().expect("delivery");
+        for signal in ["logs", "traces"] {
+            let acked: u64 = delivery
+                .iter()
+                .filter(|d| d["signal"] == signal)
+                .map(|d| d["acknowledged"].as_u64().unwrap())
+                .sum();
+            assert!(
+                acked > 0,
+                "{service}: no acknowledged {signal}: {}",
+                run.stdout
+            );
+        }
+        for d in delivery {
+            assert_eq!(d["lost"], 0, "{service}: {d}\n{}", run.stdout);
+            assert_eq!(d["not_asked"], 0, "{service}: {d}");
+            assert_eq!(d["visible"], d["acknowledged"], "{service}: {d}");
+        }
+        assert_verified(&run, &versions);
     }
-    let run = lgtm_check(&args, &[]);
-    let faults = run.report["faults"]
-        .as_array()
-        .expect("faults in the report");
-    assert_eq!(faults.len(), 3, "{}", run.stdout);
-    for f in faults {
-        assert!(f["injected_at_ms"].is_u64(), "{f}\n{}", run.stdout);
-        assert!(f["recovered_after_ms"].is_u64(), "{f}\n{}", run.stdout);
-    }
-    let delivery = run.report["delivery"].as_array().expect("delivery");
-    for signal in ["logs", "traces"] {
-        let acked: u64 = delivery
-            .iter()
-            .filter(|d| d["signal"] == signal)
-            .map(|d| d["acknowledged"].as_u64().unwrap())
-            .sum();
-        assert!(acked > 0, "no acknowledged {signal}: {}", run.stdout);
-    }
-    for d in delivery {
-        assert_eq!(d["lost"], 0, "{d}\n{}", run.stdout);
-        assert_eq!(d["not_asked"], 0, "{d}");
-        assert_eq!(d["visible"], d["acknowledged"], "{d}");
-    }
-    assert_verified(&run, &versions);
 }
 
 /// The multi-tenant deployment, up and ready, and its gateway's base URL.
