@@ -217,18 +217,6 @@ impl Docker {
             .map_err(self.refused(format!("disconnect container {id} from {network}")))
     }
 
-    /// Connects a container to `network` again (healing a partition).
-    pub async fn reconnect(&self, network: &str, id: &str) -> Result<(), DockerError> {
-        let request = bollard::models::NetworkConnectRequest {
-            container: id.to_owned(),
-            endpoint_config: None,
-        };
-        self.client
-            .connect_network(network, request)
-            .await
-            .map_err(self.refused(format!("connect container {id} to {network}")))
-    }
-
     /// The containers (running or not) whose name (or id, of 12 hex digits or more)
     /// is `name`, or, when none is, those of a Compose service named `name`: `(id,
     /// name)`, names without Docker's `/`.
