@@ -390,7 +390,7 @@ async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
             let names = [
                 "stack ready (every component started and ready)",
                 "first scenario started",
-                "last scenario emitted (its workload flushed)",
+                "last scenario's manifest read (the scraped one: after its scrapes)",
                 "first check's verdict",
                 "last check's verdict",
                 "containers removed",
@@ -1269,8 +1269,12 @@ impl BenchReport {
                 "\n| the default run, phase by phase | at (ms) | phase (ms) |"
             )?;
             writeln!(out, "|---|---|---|")?;
+            // In the order they happened (the first verdicts come while scenarios
+            // still emit).
+            let mut phases: Vec<&Phase> = self.cold_run_phases.iter().collect();
+            phases.sort_by_key(|p| p.at_ms);
             let mut before = 0;
-            for p in &self.cold_run_phases {
+            for p in phases {
                 writeln!(
                     out,
                     "| {} | {} | {} |",
