@@ -48,9 +48,6 @@ const NGINX: &str = "lgtm-check/nginx:debian";
 const CHECKER_PASSWORD: &str = "TestOnlyPw-checker-7Q";
 const TEAM_A_PASSWORD: &str = "TestOnlyPw-team-a-3K";
 
-/// One deployment at a time: each is several containers and a full run.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -330,7 +327,6 @@ async fn the_guides_compose_deployment_is_verified_in_external_mode() {
     if let Some(why) = cannot_run(&[LOKI, TEMPO, CORTEX, PROMETHEUS]) {
         return skip(why);
     }
-    let _one = ONE_AT_A_TIME.lock().await;
     let loopback = "127.0.0.1:";
     let compose = Compose::new(
         "guide",
@@ -408,7 +404,6 @@ async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_die
     if let Some(why) = cannot_run(&[LOKI, TEMPO, CORTEX, NGINX]) {
         return skip(why);
     }
-    let _one = ONE_AT_A_TIME.lock().await;
     // A /24 of its own (the deployment's containers have fixed addresses): one per
     // process, so that a deployment another test run left up does not collide.
     let net = format!("10.209.{}", 16 + std::process::id() % 200);
@@ -584,7 +579,6 @@ fn assert_refused(run: &Run, named: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
-    let _one = ONE_AT_A_TIME.lock().await;
     let Some((compose, gateway)) = multi_tenant().await else {
         return;
     };
