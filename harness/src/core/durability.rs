@@ -99,14 +99,7 @@ fn selector(labels: &Labels) -> String {
 /// assert_eq!(traces.lost_ids, ["aa (1 of 2 spans missing)", "bb (unknown to the backend)"]);
 /// ```
 pub fn account(manifest: &Manifest, seen: &Seen) -> Vec<Delivery> {
-    let never = |signal: &str| {
-        manifest
-            .losses
-            .iter()
-            .filter(|l| l.signal == signal)
-            .map(|l| l.count)
-            .sum::<u64>()
-    };
+    let never = |signal: &str| manifest.losses_of(signal).map(|l| l.count).sum::<u64>();
     let retried = |signal: &str| {
         let p: Vec<_> = manifest
             .pushback
