@@ -346,7 +346,8 @@ impl MetricsSession {
 
     /// With `--remote-write-url`: pushes every series' final value, at a timestamp
     /// after the zero's (and before the manifest's end). With `--await-scrapes`:
-    /// waits for the first scrape (the zeros) and two more complete scrapes.
+    /// waits until a scrape that began after the workload has been answered (and
+    /// the first one, the zeros, if it has not come yet).
     pub async fn after_emitted(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let zero = self
@@ -360,11 +361,7 @@ impl MetricsSession {
             w.push(&self.endpoint.render(), at).await?;
         }
         if self.args.await_scrapes {
-            let after = self.endpoint.scrapes.completed().max(1);
-            self.endpoint
-                .scrapes
-                .wait_for(after + 2, self.timeout())
-                .await?;
+            self.endpoint.scrapes.wait_for_fresh(self.timeout()).await?;
         }
         Ok(())
     }

@@ -159,6 +159,8 @@ pub fn render_process_metrics(samples: &[ProcessSample], labels: &[(&str, &str)]
 
 /// Completed scrapes of `/metrics`.
 pub struct Scrapes {
+    /// Scrapes whose request has come in (counted before anything is rendered).
+    begun: AtomicU64,
     completed: AtomicU64,
     changed: Notify,
     /// Whether the next scrape is the first (answered with the zeros).
@@ -170,6 +172,20 @@ impl Scrapes {
     /// body is rendered); [`MetricsEndpoint::render`] does not count.
     pub fn completed(&self) -> u64 {
         self.completed.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the scraper holds every value counted before this call: a scrape
+    /// that began after the call has been answered, and, while the first scrape
+    /// still owes the zeros (`zeros_first`), that one too. Scrapes that began before
+    /// the call may have rendered earlier values, so `begun + 1` answers are needed
+    /// (at most `begun` of them can be those); with the scraper's next scrape
+    /// usually the first fresh one, this is one scrape interval, not two.
+    pub async fn wait_for_fresh(&self, timeout: Duration) -> anyhow::Result<()> {
+        // The zeros' flag first: a scrape counts itself begun before it takes them.
+        let zeros_owed = self.first.load(Ordering::SeqCst);
+        let begun = self.begun.load(Ordering::SeqCst);
+        self.wait_for(begun + 1 + u64::from(zeros_owed), timeout)
+            .await
     }
 
     /// Waits until `n` scrapes have completed.
@@ -257,6 +273,7 @@ impl MetricsEndpoint {
         ];
         let zero = Arc::new(render(&handle, &labels));
         let scrapes = Arc::new(Scrapes {
+            begun: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             changed: Notify::new(),
             first: std::sync::atomic::AtomicBool::new(zeros_first),
@@ -273,6 +290,7 @@ impl MetricsEndpoint {
                     let labels = labels.clone();
                     let zero = zero.clone();
                     async move {
+                        scrapes.begun.fetch_add(1, Ordering::SeqCst);
                         // The first scrape gets the zeros; the count is taken and
                         // bumped at once, so two first scrapes cannot both.
                         let first = scrapes

@@ -20,6 +20,14 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
     // The workload counts before any scraper came.
     metrics::counter!(REQUESTS_TOTAL, "method" => "GET", "path" => "/a", "status" => "200")
         .increment(3);
+    // The workload is done: its values are the scraper's once a scrape after the
+    // zeros' has been answered.
+    let scrapes = endpoint.scrapes.clone();
+    let fresh = tokio::spawn(async move {
+        scrapes
+            .wait_for_fresh(std::time::Duration::from_secs(10))
+            .await
+    });
     // the first request the listener accepts
     let scrape = || async {
         reqwest::get(format!("http://{}/metrics", endpoint.addr))
@@ -49,6 +57,8 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         "{body}"
     );
     assert_eq!(endpoint.scrapes.completed(), 1);
+    tokio::task::yield_now().await;
+    assert!(!fresh.is_finished(), "the zeros' scrape holds no count");
     let second = scrape().await;
     assert!(
         second.lines().any(|l| l.starts_with(REQUESTS_TOTAL)
@@ -57,4 +67,19 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         "{second}"
     );
     assert_eq!(endpoint.scrapes.completed(), 2);
+    fresh
+        .await
+        .unwrap()
+        .expect("the second scrape holds the counts");
+    // Nothing scraped after this point: no fresh scrape, and the wait says so.
+    let err = endpoint
+        .scrapes
+        .wait_for_fresh(std::time::Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("wanted 3 completed scrapes, saw 2"),
+        "{err}"
+    );
 }
