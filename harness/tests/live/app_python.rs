@@ -15,7 +15,7 @@
 //! reason, when something needed is missing; `LGTM_CHECK_REQUIRE_PYTHON=1` (set by
 //! `.ci/run`) or `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

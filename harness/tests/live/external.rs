@@ -11,7 +11,7 @@
 //! The live cases are skipped, with the reason, when Docker, an image or the scenario
 //! binary is missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 use lgtm_check::Stack;
 use lgtm_check::core::component::Component;

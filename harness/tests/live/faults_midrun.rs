@@ -10,7 +10,7 @@
 //! Skipped, with the reason, when Docker, an image or the scenario binaries are
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -13,7 +13,7 @@
 //! when Docker or an image is missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip
 //! into a failure.
 
-mod common;
+use crate::common;
 
 fn killed_and_back(images: &[&str], env: &[(&str, &str)], fault: &str) {
     if let Some(why) = common::cannot_run(&images.iter().map(|s| s.to_string()).collect::<Vec<_>>())

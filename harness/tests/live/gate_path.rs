@@ -9,7 +9,7 @@
 //! Skipped, with the reason, when Docker or an image is missing;
 //! `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 const IMAGES: [&str; 6] = [
     "grafana/loki:3.2.0",

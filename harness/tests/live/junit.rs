@@ -9,7 +9,7 @@
 //! `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure. Each run gets none of
 //! the caller's `LGTM_CHECK_*`, `OTEL_*` and `DOCKER_HOST` but what the test sets.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -25,7 +25,7 @@
 //! with the reason, when Docker Compose, an image or the scenario binaries are
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

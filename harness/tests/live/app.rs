@@ -7,7 +7,7 @@
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

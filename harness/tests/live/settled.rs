@@ -11,7 +11,7 @@
 //! 300.0s`. Skipped, with the reason, when Docker or the image is missing;
 //! `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
+use crate::common;
 
 const PROMETHEUS: &str = "lgtm-check/prometheus:debian";
 
