@@ -20,8 +20,6 @@
 //! reason, when something needed is missing; `LGTM_CHECK_REQUIRE_PYTHON=1` (set by
 //! `.ci/run`) or `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,6 +57,19 @@ fn required() -> bool {
         .any(|k| std::env::var(k).as_deref() == Ok("1"))
 }
 
+/// Why `image` cannot be used here, if it cannot: Docker missing or the image not
+/// present. (Unlike the scenario tests' helper, no scenario binary is needed.)
+fn missing(image: &str) -> Option<String> {
+    match Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+    {
+        Err(e) => Some(format!("docker cannot be run: {e}")),
+        Ok(o) if !o.status.success() => Some(format!("image {image} is not available")),
+        Ok(_) => None,
+    }
+}
+
 /// The images of Loki and Tempo, when present; the Prometheus image always.
 fn images() -> Vec<String> {
     let mut images = vec![format!("prometheus={PROMETHEUS}")];
@@ -66,7 +77,7 @@ fn images() -> Vec<String> {
         ("loki", "grafana/loki:3.2.0"),
         ("tempo", "grafana/tempo:2.6.0"),
     ] {
-        if common::cannot_run(&[image.to_string()]).is_none() {
+        if missing(image).is_none() {
             images.push(format!("{c}={image}"));
         }
     }
@@ -84,7 +95,7 @@ fn snapshot_unusable() -> Option<String> {
             ));
         }
     }
-    if common::cannot_run(&[MIMIR.to_string()]).is_none() {
+    if missing(MIMIR).is_none() {
         return Some(format!(
             "{SNAPSHOT} was recorded with the Prometheus stand-in in the Mimir role, and {MIMIR} is present"
         ));
@@ -172,9 +183,7 @@ fn sent(report: &serde_json::Value, signal: &str) -> (u64, u64) {
 }
 
 fn skip_reason() -> Option<String> {
-    python()
-        .err()
-        .or_else(|| common::cannot_run(&[PROMETHEUS.to_string()]))
+    python().err().or_else(|| missing(PROMETHEUS))
 }
 
 #[test]
