@@ -3,7 +3,9 @@
 //! (`opentelemetry-instrument python app.py`), sends its traces, logs and metrics
 //! over OTLP through lgtm-check's recording gateway; each signal is checked exactly
 //! from the gateway's record, and the counts the report gives are what the program
-//! sent (12 spans, 25 log records, 5 metric points). With its metrics path broken
+//! sent (12 spans, 25 log records, 5 metric points), and its telemetry shape is
+//! compared with the committed `examples/python-service/python-service.shape.yaml`
+//! (`LGTM_CHECK_UPDATE=1` rewrites it). With its metrics path broken
 //! (`unforwarded-otlp-metrics`: the gateway forwards them nowhere, as a deployment
 //! without an OTLP metrics route would), the metrics check fails naming the missing
 //! series and the run exits 1.
@@ -11,19 +13,27 @@
 //! Needs Docker, the Prometheus image (the Mimir role's stand-in) and the Python
 //! environment `.ci/run` makes (`target/otel-python`, from
 //! `examples/python-service/requirements.txt`). Loki's and Tempo's images are used when
-//! present; their checks are skipped with the reason when not. Skipped, with the
+//! present; their checks are skipped with the reason when not. The shape is compared
+//! only on the stack the snapshot was recorded with (Loki 3.2.0, Tempo 2.6.0 and the
+//! Prometheus stand-in in the Mimir role); elsewhere the comparison is skipped, with
+//! the reason. Skipped, with the
 //! reason, when something needed is missing; `LGTM_CHECK_REQUIRE_PYTHON=1` (set by
 //! `.ci/run`) or `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
-
-use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PROMETHEUS: &str = "lgtm-check/prometheus:debian";
+/// The Mimir role's default image: when it is present, Mimir fills the role instead
+/// of the Prometheus stand-in the snapshot was recorded with.
+const MIMIR: &str = "grafana/mimir:2.14.0";
+const SNAPSHOT: &str = "examples/python-service/python-service.shape.yaml";
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `opentelemetry-instrument` and `python` of the test's Python environment.
@@ -47,6 +57,19 @@ fn required() -> bool {
         .any(|k| std::env::var(k).as_deref() == Ok("1"))
 }
 
+/// Why `image` cannot be used here, if it cannot: Docker missing or the image not
+/// present. (Unlike the scenario tests' helper, no scenario binary is needed.)
+fn missing(image: &str) -> Option<String> {
+    match Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+    {
+        Err(e) => Some(format!("docker cannot be run: {e}")),
+        Ok(o) if !o.status.success() => Some(format!("image {image} is not available")),
+        Ok(_) => None,
+    }
+}
+
 /// The images of Loki and Tempo, when present; the Prometheus image always.
 fn images() -> Vec<String> {
     let mut images = vec![format!("prometheus={PROMETHEUS}")];
@@ -54,17 +77,45 @@ fn images() -> Vec<String> {
         ("loki", "grafana/loki:3.2.0"),
         ("tempo", "grafana/tempo:2.6.0"),
     ] {
-        if common::cannot_run(&[image.to_string()]).is_none() {
+        if missing(image).is_none() {
             images.push(format!("{c}={image}"));
         }
     }
     images
 }
 
+/// Why the committed snapshot cannot be compared here, if it cannot: the stack is
+/// not the one it was recorded with.
+fn snapshot_unusable() -> Option<String> {
+    let images = images();
+    for c in ["loki", "tempo"] {
+        if !images.iter().any(|i| i.starts_with(&format!("{c}="))) {
+            return Some(format!(
+                "{SNAPSHOT} was recorded with {c}, whose image is not available"
+            ));
+        }
+    }
+    if missing(MIMIR).is_none() {
+        return Some(format!(
+            "{SNAPSHOT} was recorded with the Prometheus stand-in in the Mimir role, and {MIMIR} is present"
+        ));
+    }
+    None
+}
+
 /// Runs the service under `lgtm-check app`, without the caller's `LGTM_CHECK_*`,
-/// `OTEL_*` and `DOCKER_HOST`; `faults` go to `LGTM_CHECK_FAULTS`. Returns the exit
-/// code, stdout and the JSON report.
-fn run_app(faults: &str, json: &Path) -> (i32, String, serde_json::Value) {
+/// `OTEL_*` and `DOCKER_HOST`; `faults` go to `LGTM_CHECK_FAULTS`; the shape is
+/// compared with `snapshot` if given (rewritten with `LGTM_CHECK_UPDATE=1`). Returns
+/// the exit code, stdout and the JSON report.
+fn run_app(
+    faults: &str,
+    snapshot: Option<PathBuf>,
+    json: &Path,
+) -> (i32, String, serde_json::Value) {
+    let update = matches!(
+        std::env::var("LGTM_CHECK_UPDATE").as_deref(),
+        Ok("1" | "true" | "always")
+    );
     let (instrument, python) = python().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
@@ -79,6 +130,12 @@ fn run_app(faults: &str, json: &Path) -> (i32, String, serde_json::Value) {
     command.arg("app");
     for image in images() {
         command.args(["--image", &image]);
+    }
+    if let Some(snapshot) = snapshot {
+        command.arg("--snapshot").arg(snapshot);
+        if update {
+            command.arg("--update");
+        }
     }
     let out = command
         // What a user of the zero-code instrumentation sets: the service's name and
@@ -126,9 +183,7 @@ fn sent(report: &serde_json::Value, signal: &str) -> (u64, u64) {
 }
 
 fn skip_reason() -> Option<String> {
-    python()
-        .err()
-        .or_else(|| common::cannot_run(&[PROMETHEUS.to_string()]))
+    python().err().or_else(|| missing(PROMETHEUS))
 }
 
 #[test]
@@ -142,13 +197,15 @@ fn a_python_service_under_zero_code_instrumentation_is_checked_exactly_per_signa
     std::fs::create_dir_all(&dir).unwrap();
 
     // Both at once, each with its own stack.
+    let unusable = snapshot_unusable();
+    let snapshot = unusable.is_none().then(|| workspace().join(SNAPSHOT));
     let healthy = {
         let json = dir.join("ok.json");
-        std::thread::spawn(move || run_app("", &json))
+        std::thread::spawn(move || run_app("", snapshot, &json))
     };
     let broken = {
         let json = dir.join("broken.json");
-        std::thread::spawn(move || run_app("unforwarded-otlp-metrics", &json))
+        std::thread::spawn(move || run_app("unforwarded-otlp-metrics", None, &json))
     };
 
     // 1. Every signal it sent is accounted for: 12 requests (12 server spans), 12
@@ -182,6 +239,12 @@ fn a_python_service_under_zero_code_instrumentation_is_checked_exactly_per_signa
         "pass",
         "{out}"
     );
+    // Its shape is the committed one (a difference fails with the diff, and the new
+    // shape is written beside the snapshot as `.new`).
+    match &unusable {
+        None => assert_eq!(check(&report, "app.shape")["status"], "pass", "{out}"),
+        Some(why) => eprintln!("SKIPPED the shape comparison: {why}"),
+    }
     assert_eq!(code, 0, "{out}");
 
     // 2. Its metrics forwarded nowhere: the program's export is refused, the check
