@@ -121,7 +121,7 @@ fn main_run() -> Result<Report, String> {
 /// at the same time, each in a thread of its own, the first time any case needs one:
 /// cases block on the run they judge, and the runs overlap instead of following one
 /// another (the guide's waits for its 15 s scrapes most of the time).
-fn start_all_runs() {
+pub(crate) fn start_all_runs() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         std::thread::spawn(|| REPORT.get_or_init(main_run));
