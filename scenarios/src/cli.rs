@@ -346,8 +346,8 @@ impl MetricsSession {
 
     /// With `--remote-write-url`: pushes every series' final value, at a timestamp
     /// after the zero's (and before the manifest's end). With `--await-scrapes`:
-    /// waits until a scrape that began after the workload has been answered (and
-    /// the first one, the zeros, if it has not come yet).
+    /// waits until two scrapes that began after the workload have been answered
+    /// (and the first one, the zeros, if it has not come yet).
     pub async fn after_emitted(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let zero = self

@@ -174,17 +174,19 @@ impl Scrapes {
         self.completed.load(Ordering::SeqCst)
     }
 
-    /// Waits until the scraper holds every value counted before this call: a scrape
-    /// that began after the call has been answered, and, while the first scrape
-    /// still owes the zeros (`zeros_first`), that one too. Scrapes that began before
-    /// the call may have rendered earlier values, so `begun + 1` answers are needed
-    /// (at most `begun` of them can be those); with the scraper's next scrape
-    /// usually the first fresh one, this is one scrape interval, not two.
+    /// Waits until the scraper holds every value counted before this call: two
+    /// scrapes that began after the call have been answered (and, while the first
+    /// scrape still owes the zeros (`zeros_first`), that one too). Scrapes that began
+    /// before the call may have rendered earlier values, so `begun + 1` answers make
+    /// one fresh scrape; the second is there because an answer is not a stored
+    /// sample: a scraper that gave up on a slow answer (its scrape timeout, on a
+    /// loaded machine) keeps none of it, and the manifest's end bounds the samples
+    /// the metrics checks look at.
     pub async fn wait_for_fresh(&self, timeout: Duration) -> anyhow::Result<()> {
         // The zeros' flag first: a scrape counts itself begun before it takes them.
         let zeros_owed = self.first.load(Ordering::SeqCst);
         let begun = self.begun.load(Ordering::SeqCst);
-        self.wait_for(begun + 1 + u64::from(zeros_owed), timeout)
+        self.wait_for(begun + 2 + u64::from(zeros_owed), timeout)
             .await
     }
 

@@ -67,10 +67,13 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         "{second}"
     );
     assert_eq!(endpoint.scrapes.completed(), 2);
+    tokio::task::yield_now().await;
+    assert!(!fresh.is_finished(), "one fresh scrape is not enough");
+    scrape().await;
     fresh
         .await
         .unwrap()
-        .expect("the second scrape holds the counts");
+        .expect("two fresh scrapes hold the counts");
     // Nothing scraped after this point: no fresh scrape, and the wait says so.
     let err = endpoint
         .scrapes
@@ -79,7 +82,7 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("wanted 3 completed scrapes, saw 2"),
+            .contains("wanted 5 completed scrapes, saw 3"),
         "{err}"
     );
 }

@@ -400,6 +400,10 @@ impl StackBuilder {
                 }
             }
         }
+        // Prometheus first: it scrapes a target of its configuration only after its
+        // discovery manager's first 5 s tick, the longest wait of a default run, so
+        // its clock starts before the others' containers are made.
+        to_start.sort_by_key(|(c, _)| *c != Component::Prometheus);
         let mut specs = specs_with(&layout, &to_start, &configs);
         for spec in &mut specs {
             spec.fixed_ports = self.fixed_ports.contains(&spec.component);
