@@ -2,8 +2,8 @@
 //!
 //! For your own tests: [`Stack`] starts Loki, Tempo, Prometheus and Mimir (or some of
 //! them) in containers and gives your app their endpoints; [`assert`](mod@assert) waits until what
-//! your app sent is there, with the catalog's own checks. See the README's "Use it
-//! from your own tests".
+//! your app sent is there, with the catalog's own checks. See the manual's "From Rust
+//! tests" (`docs/src/rust-tests.md`).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {

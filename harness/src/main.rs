@@ -168,7 +168,8 @@ struct RunArgs {
     #[arg(long, value_name = "fixed|guide", default_value = "fixed")]
     configs: String,
     /// Run this scenario (repeatable): http-service, checkout-chain, error-burst,
-    /// sampling, volume (also by prefix: http, chain, errors). Default: all but volume.
+    /// sampling, otlp-service, volume (also by prefix: http, chain, errors, otlp).
+    /// Default: all but volume.
     #[arg(long = "scenario", value_name = "NAME")]
     scenarios: Vec<String>,
     /// Log lines the volume scenario emits (default 5000).

@@ -1,8 +1,11 @@
-//! The README's "Use it from your own tests" snippet, run for real: a Loki + Tempo
-//! stack, one log line pushed to Loki (JSON push API) and one span sent with
-//! OTLP/HTTP JSON, both asserted with the waiting assertions, then the containers
-//! removed. Skips with the reason where Docker or an image is missing.
+//! The manual's "From Rust tests" snippet (`docs/src/rust-tests.md` includes
+//! `my_telemetry_arrives` with its imports, between the ANCHOR lines; the README
+//! shows an excerpt; `tests/docs.rs` checks both), run for real: a Loki + Tempo
+//! stack, one log line pushed to Loki (JSON push API) and one span sent with OTLP/HTTP
+//! JSON, both asserted with the waiting assertions, then the containers removed.
+//! Skips with the reason where Docker or an image is missing.
 
+// ANCHOR: own_test
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +13,6 @@ use lgtm_check::assert::{Assertion, ExpectedLine, ExpectedSpan, window};
 use lgtm_check::core::component::Component;
 use lgtm_check::{Stack, StackError};
 
-// README snippet: start
 #[tokio::test]
 async fn my_telemetry_arrives() {
     let stack = match Stack::builder()
@@ -110,7 +112,7 @@ async fn my_telemetry_arrives() {
         .unwrap();
     // Dropping the stack removes its containers and network.
 }
-// README snippet: end
+// ANCHOR_END: own_test
 
 /// A failing assertion says what was expected, what the backend answered, and the
 /// query with its window; and the stack is gone afterwards.
@@ -188,21 +190,4 @@ async fn a_missing_image_is_named() {
         );
         assert!(stack.loki_url().is_err());
     }
-}
-
-/// The README's "Use it from your own tests" snippet is this file's
-/// `my_telemetry_arrives`, token for token (whitespace aside).
-#[test]
-fn the_readme_snippet_is_this_test() {
-    let squash = |s: &str| s.split_whitespace().collect::<String>();
-    let readme = include_str!("../../README.md");
-    let section = &readme[readme.find("## Use it from your own tests").unwrap()..];
-    let start = section.find("```rust\n").unwrap() + "```rust\n".len();
-    let snippet = &section[start..start + section[start..].find("```\n").unwrap()];
-    let this = include_str!("own_tests.rs");
-    let test =
-        &this[this.find("#[tokio::test]").unwrap()..this.find("// README snippet: end").unwrap()];
-    let uses = &this[this.find("use std::collections").unwrap()
-        ..this.find("// README snippet: start").unwrap()];
-    assert_eq!(squash(snippet), squash(&format!("{uses}{test}")));
 }

@@ -1177,7 +1177,7 @@ impl BenchReport {
         )
     }
 
-    /// The report as Markdown tables (what the README shows).
+    /// The report as Markdown tables (what the manual shows: `docs/src/benchmarks.md`).
     pub fn render(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let m = &self.machine;
         writeln!(

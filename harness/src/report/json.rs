@@ -1,5 +1,5 @@
 //! The JSON report (`--json PATH`): the [`Report`] as is, with its `schema_version`
-//! (fields documented in the README's "The JSON report").
+//! (fields documented in the manual: `docs/src/reports.md`, "The JSON report").
 
 use std::io::Write;
 

@@ -4,7 +4,7 @@
 //!
 //! The files are read through `harness/fixtures`, a symlink (tracked by git) to the
 //! repository's top-level `fixtures/`: one copy of each file, where the compose file
-//! and the README point, and still inside this crate, so that `cargo package`
+//! and the manual point, and still inside this crate, so that `cargo package`
 //! (which follows the symlink and stores regular files) ships what is embedded here.
 
 /// Loki 3.2, the guide's config fixed (see the comments in the file).
