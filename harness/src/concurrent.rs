@@ -18,10 +18,12 @@ use crate::core::report::{CheckReport, ComponentReport};
 use crate::execute::{Backends, Witnesses, run_check_with};
 use crate::liveness::{Liveness, died_check};
 
-/// Checks waiting for their data at once, by default. Each asks its backend about
-/// every 100 ms to 2 s; per-id lookups are bounded over all of them by
+/// Checks waiting for their data at once, by default: enough that a scenario's whole
+/// batch starts together (http-service has about 60; at 8 at once its last checks
+/// queued behind the others after its manifest, the end of a default run). Each asks
+/// its backend every 50–200 ms; per-id lookups are bounded over all of them by
 /// [`crate::execute::Lookups`], so that Tempo's query queue does not overflow (429).
-pub const CHECKS_AT_ONCE: usize = 8;
+pub const CHECKS_AT_ONCE: usize = 32;
 
 /// A check and the moment the data it asks about was emitted and flushed (its
 /// scenario's `emitted` announcement): its time-to-visible counts from there.

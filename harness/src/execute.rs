@@ -207,8 +207,8 @@ const FAN_OUT: usize = 4;
 
 /// Per-id queries in flight at once per backend over all concurrent checks (Tempo
 /// 2.6 splits each trace-by-id query into 50 jobs and queues at most 2000 per
-/// tenant).
-const LOOKUPS_IN_FLIGHT: usize = 8;
+/// tenant: 16 is 800 jobs, and 429s began at 47 at once).
+const LOOKUPS_IN_FLIGHT: usize = 16;
 
 /// Log lines per page of a log query: Loki's default `max_entries_limit_per_query`,
 /// so that paging works against any Loki; every page after the first is asked for
