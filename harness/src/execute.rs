@@ -52,7 +52,7 @@ pub struct Backends {
 
 /// Per-id lookups (one trace by id, one LogQL query per trace id) in flight at once
 /// over all the checks that share a [`Backends`]: each check asks at most
-/// `FAN_OUT` (4) at a time, and all of them together at most `LOOKUPS_IN_FLIGHT` per
+/// `FAN_OUT` (8) at a time, and all of them together at most `LOOKUPS_IN_FLIGHT` per
 /// backend, however many checks run concurrently.
 #[derive(Debug, Clone)]
 pub struct Lookups {
@@ -203,7 +203,7 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<String, Attempt> 
 
 /// Queries in flight at once when a check asks per trace id (Tempo answers 429
 /// "job queue full" to 47 at once).
-const FAN_OUT: usize = 4;
+const FAN_OUT: usize = 8;
 
 /// Per-id queries in flight at once per backend over all concurrent checks (Tempo
 /// 2.6 splits each trace-by-id query into 50 jobs and queues at most 2000 per
