@@ -25,9 +25,12 @@
 //!
 //! - `cli` (default): the `lgtm-check` command and what only it uses: the run, soak,
 //!   gate, app, shape, tap and record commands, the reporters (terminal, JSON, JUnit),
-//!   the benchmark and the runner of the scenario programs. Implies `gateway`.
+//!   the benchmark and the runner of the scenario programs. Implies `gateway` and `tls`.
 //! - `gateway`: the recording gateway (`gateway`) and the deployment it forwards to
-//!   (`external`): OTLP's messages and gRPC services, its HTTP server.
+//!   (`external`): OTLP's messages and gRPC services, its HTTP server. Implies `tls`.
+//! - `tls`: HTTPS to a deployment and Docker over TLS (rustls). A [`Stack`]'s
+//!   endpoints are plain HTTP on this host and a local Docker is a socket: a user's
+//!   test needs neither.
 //!
 //! A user's test needs none of them: `lgtm-check = { version = "0.1", default-features
 //! = false }` is [`Stack`], the assertions, the checks and their catalog, the shape
