@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod faults;
+#[cfg(feature = "prompb")]
 pub mod prompb;
 pub use lgtm_check_recorder::manifest;
 pub mod redact;

@@ -747,6 +747,7 @@ impl Stack {
     }
 
     /// The Docker connection the stack was started with; `None` when it holds none.
+    #[cfg(feature = "cli")]
     pub(crate) fn docker(&self) -> Option<Docker> {
         Some(self.guard.as_ref()?.docker.clone())
     }
