@@ -66,7 +66,7 @@
 //!   deployment;
 //! - [`record_command`]: `lgtm-check run --target external --record PATH`, a tap's
 //!   record checked against the deployment;
-//! - [`bench`]: `lgtm-check bench`.
+//! - [`bench`](mod@bench): `lgtm-check bench`.
 
 #![warn(missing_docs)]
 
