@@ -21,7 +21,8 @@
 //! `.ci/run`) or `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::common;
 
 const PROMETHEUS: &str = "lgtm-check/prometheus:debian";
 /// The Mimir role's default image: when it is present, Mimir fills the role instead
@@ -57,19 +58,6 @@ fn required() -> bool {
         .any(|k| std::env::var(k).as_deref() == Ok("1"))
 }
 
-/// Why `image` cannot be used here, if it cannot: Docker missing or the image not
-/// present. (Unlike the scenario tests' helper, no scenario binary is needed.)
-fn missing(image: &str) -> Option<String> {
-    match Command::new("docker")
-        .args(["image", "inspect", image])
-        .output()
-    {
-        Err(e) => Some(format!("docker cannot be run: {e}")),
-        Ok(o) if !o.status.success() => Some(format!("image {image} is not available")),
-        Ok(_) => None,
-    }
-}
-
 /// The images of Loki and Tempo, when present; the Prometheus image always.
 fn images() -> Vec<String> {
     let mut images = vec![format!("prometheus={PROMETHEUS}")];
@@ -77,7 +65,7 @@ fn images() -> Vec<String> {
         ("loki", "grafana/loki:3.2.0"),
         ("tempo", "grafana/tempo:2.6.0"),
     ] {
-        if missing(image).is_none() {
+        if common::image_missing(image).is_none() {
             images.push(format!("{c}={image}"));
         }
     }
@@ -95,7 +83,7 @@ fn snapshot_unusable() -> Option<String> {
             ));
         }
     }
-    if missing(MIMIR).is_none() {
+    if common::image_missing(MIMIR).is_none() {
         return Some(format!(
             "{SNAPSHOT} was recorded with the Prometheus stand-in in the Mimir role, and {MIMIR} is present"
         ));
@@ -117,13 +105,7 @@ fn run_app(
         Ok("1" | "true" | "always")
     );
     let (instrument, python) = python().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("LGTM_CHECK_") || k.starts_with("OTEL_") || k == "DOCKER_HOST" {
-            command.env_remove(&key);
-        }
-    }
+    let mut command = common::lgtm_check();
     if !faults.is_empty() {
         command.env("LGTM_CHECK_FAULTS", faults);
     }
@@ -183,7 +165,7 @@ fn sent(report: &serde_json::Value, signal: &str) -> (u64, u64) {
 }
 
 fn skip_reason() -> Option<String> {
-    python().err().or_else(|| missing(PROMETHEUS))
+    python().err().or_else(|| common::image_missing(PROMETHEUS))
 }
 
 #[test]

@@ -7,20 +7,26 @@ use lgtm_check::scenario::find_binary;
 /// not built.
 #[allow(dead_code)] // not every test binary that shares these helpers starts a stack
 pub fn cannot_run(images: &[String]) -> Option<String> {
-    for image in images {
-        let present = std::process::Command::new("docker")
-            .args(["image", "inspect", image])
-            .output()
-            .map(|o| o.status.success());
-        match present {
-            Err(e) => return Some(format!("docker cannot be run: {e}")),
-            Ok(false) => return Some(format!("image {image} is not available")),
-            Ok(true) => {}
-        }
+    if let Some(why) = images.iter().find_map(|image| image_missing(image)) {
+        return Some(why);
     }
     find_binary("http-service", None)
         .err()
         .map(|e| format!("{e} (cargo build -p lgtm-scenarios)"))
+}
+
+/// Why `image` cannot be used here, if it cannot: Docker missing or the image not
+/// present locally.
+#[allow(dead_code)] // not every test binary that shares these helpers starts a stack
+pub fn image_missing(image: &str) -> Option<String> {
+    match std::process::Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+    {
+        Err(e) => Some(format!("docker cannot be run: {e}")),
+        Ok(o) if !o.status.success() => Some(format!("image {image} is not available")),
+        Ok(_) => None,
+    }
 }
 
 /// The `lgtm-check` binary as a command without the caller's `LGTM_CHECK_*`,
