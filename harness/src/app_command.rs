@@ -591,7 +591,7 @@ pub async fn run(
                 } else {
                     CheckStatus::Fail
                 },
-                o.message(None),
+                o.message_for_cli("app"),
                 &stack,
             ),
             Err(e) => shape_report(CheckStatus::Fail, e.to_string(), &stack),

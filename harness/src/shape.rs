@@ -334,8 +334,29 @@ impl SnapshotOutcome {
     }
 
     /// What happened, for people; for a difference, every change and how to accept
-    /// it (`test` names the test to rerun, when known).
+    /// it in a test (`test` names the test to rerun, when known).
     pub fn message(&self, test: Option<&str>) -> String {
+        self.message_accepting(&accept_command(test))
+    }
+
+    /// [`SnapshotOutcome::message`] for a CLI user: a difference is accepted by
+    /// rerunning `lgtm-check <command>` with `--update`.
+    ///
+    /// ```
+    /// use lgtm_check::shape::SnapshotOutcome;
+    ///
+    /// let o = SnapshotOutcome::Differs {
+    ///     path: "app.shape.yaml".into(),
+    ///     new_file: "app.shape.yaml.new".into(),
+    ///     changes: vec![],
+    /// };
+    /// assert!(o.message_for_cli("app").ends_with("rerun `lgtm-check app` with --update"));
+    /// ```
+    pub fn message_for_cli(&self, command: &str) -> String {
+        self.message_accepting(&format!("rerun `lgtm-check {command}` with --update"))
+    }
+
+    fn message_accepting(&self, accept: &str) -> String {
         match self {
             SnapshotOutcome::Matched { path } => {
                 format!("telemetry shape matches {}", path.display())
@@ -346,7 +367,7 @@ impl SnapshotOutcome {
                 if *was_missing {
                     "there was none"
                 } else {
-                    "LGTM_CHECK_UPDATE is set"
+                    "an update was asked for"
                 }
             ),
             SnapshotOutcome::Differs {
@@ -359,7 +380,7 @@ impl SnapshotOutcome {
                 changes.len(),
                 render_changes(changes),
                 new_file.display(),
-                accept_command(test),
+                accept,
             ),
         }
     }

@@ -157,7 +157,7 @@ pub async fn run(
         mode
     };
     let outcome = check_snapshot(path, &shape, mode)?;
-    writeln!(out, "{}", outcome.message(None))?;
+    writeln!(out, "{}", outcome.message_for_cli("shape"))?;
     Ok(if outcome.passed() {
         exit::OK
     } else {

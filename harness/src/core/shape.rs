@@ -398,7 +398,7 @@ impl Shape {
             body.insert_str(at + 1, "# Information only: counts are never compared.\n");
         }
         format!(
-            "{HEADER}\n# Accept a change: rerun the test with LGTM_CHECK_UPDATE=1, review the diff, commit.\n{body}"
+            "{HEADER}\n# Accept a change: rerun the test with LGTM_CHECK_UPDATE=1 (or the lgtm-check command with --update), review the diff, commit.\n{body}"
         )
     }
 
