@@ -46,7 +46,8 @@ pub async fn run_checks(
     at_once: usize,
     on_finished: impl FnMut(&CheckReport),
 ) -> Vec<CheckReport> {
-    let one = stream::iter([Ok::<_, std::convert::Infallible>((0, checks))]);
+    let placed = checks.into_iter().enumerate().collect();
+    let one = stream::iter([Ok::<_, std::convert::Infallible>((0, placed))]);
     match run_batches(
         one,
         backends,
@@ -64,14 +65,15 @@ pub async fn run_checks(
 }
 
 /// Runs the checks of each batch as soon as `batches` yields it (a batch is keyed by
-/// its place in the catalog), up to `at_once` checks at a time over all batches, each
-/// until its verdict or `timeout`. `on_finished` gets each report as its check
-/// finishes; the reports are returned in catalog order (by batch key, then by place
-/// in the batch). The first `Err` of `batches` stops everything (checks under way are
+/// its place in the catalog, each check by its place in its part of the catalog:
+/// one part may come in several batches), up to `at_once` checks at a time over all
+/// batches, each until its verdict or `timeout`. `on_finished` gets each report as
+/// its check finishes; the reports are returned in catalog order (by batch key, then
+/// by place). The first `Err` of `batches` stops everything (checks under way are
 /// dropped) and is returned. With `liveness`, a check that needs a component that
 /// dies (or has died) ends at once, failed, naming the component and how it died.
 pub async fn run_batches<E>(
-    batches: impl Stream<Item = Result<(usize, Vec<TimedCheck>), E>>,
+    batches: impl Stream<Item = Result<(usize, Vec<(usize, TimedCheck)>), E>>,
     backends: &Backends,
     components: &BTreeMap<Component, ComponentReport>,
     liveness: Option<&Liveness>,
@@ -119,7 +121,7 @@ pub async fn run_batches<E>(
         tokio::select! {
             batch = batches.next(), if more_batches => match batch {
                 Some(Ok((b, checks))) => waiting
-                    .extend(checks.into_iter().enumerate().map(|(i, c)| ((b, i), c))),
+                    .extend(checks.into_iter().map(|(i, c)| ((b, i), c))),
                 Some(Err(e)) => return Err(e),
                 None => more_batches = false,
             },
@@ -232,10 +234,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_starts_while_an_earlier_one_still_waits_and_an_error_stops_all() {
-        // The first batch (key 0) arrives last; its checks are still reported first.
+        // The first part of the catalog (key 0) arrives last, in two batches, its
+        // second check first; its checks are still reported first, in their places.
         let batches = stream::iter([
-            Ok::<_, String>((1, vec![ends_at_once("b.1")])),
-            Ok((0, vec![ends_at_once("a.1"), ends_at_once("a.2")])),
+            Ok::<_, String>((1, vec![(0, ends_at_once("b.1"))])),
+            Ok((0, vec![(1, ends_at_once("a.2"))])),
+            Ok((0, vec![(0, ends_at_once("a.1"))])),
         ]);
         let mut finished = Vec::new();
         let reports = run_batches(
@@ -255,7 +259,7 @@ mod tests {
         assert_eq!(ids, ["a.1", "a.2", "b.1"]);
 
         let batches = stream::iter([
-            Ok((0, vec![waits_until_timeout("slow")])),
+            Ok((0, vec![(0, waits_until_timeout("slow"))])),
             Err("the catalog is refused".to_string()),
         ]);
         let r = run_batches(

@@ -26,7 +26,7 @@ use crate::core::report::{
     CheckReport, CheckStatus, ComponentReport, ComponentStatus, PushBackFinding, Report,
     SentSummary,
 };
-use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for};
+use crate::core::scenarios::{ScenarioSpec, VOLUME, checks_for, waits_for_scrapes};
 use crate::execute::{Backends, loaded_dashboard};
 use crate::external::{Deployment, ScenarioSinks, invisible_reason};
 use crate::liveness::Liveness;
@@ -103,8 +103,22 @@ pub async fn run_with<T>(
         path: "0.0.0.0:0".into(),
         source,
     })?;
-    // 1-3. The stack: every component whose image can run, in parallel; the Mimir
-    //      role stood in for where its image is missing.
+    let stack = start_stack(plan, metrics_port, on_event).await?;
+    let ran = on_stack(plan, &stack, metrics_port, started, on_event, beside).await;
+    // 6. Clean-up.
+    let removed = stack.stop().await;
+    on_event(Event::CleanedUp { removed });
+    ran.into_report(plan, on_event)
+}
+
+/// Starts the stack of `plan` (1-3): every component whose image can run, in
+/// parallel, the Mimir role stood in for where its image is missing, the Prometheus
+/// role scraping `metrics_port` on the host.
+pub async fn start_stack(
+    plan: &RunPlan,
+    metrics_port: u16,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Stack, RunError> {
     let mut builder = Stack::builder()
         .components(Component::ALL)
         .run_id(plan.run_id.clone())
@@ -119,7 +133,55 @@ pub async fn run_with<T>(
     }
     // A component a fault stops and starts again keeps its host ports.
     builder = builder.fixed_ports(plan.inject.iter().filter_map(|f| f.target.component()));
-    let stack = builder.start_with_events(on_event).await?;
+    Ok(builder.start_with_events(on_event).await?)
+}
+
+/// [`run`] on a stack that is already up (from [`start_stack`] with the same
+/// `metrics_port`; its Prometheus role scrapes that port), which is kept: another
+/// run of the plan under a run id of its own, as `lgtm-check bench` measures it
+/// warm. The plan's faults are not injected (they would change the stack).
+pub async fn run_on_stack(
+    plan: &RunPlan,
+    stack: &Stack,
+    metrics_port: u16,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, RunError> {
+    let mut plan = plan.clone();
+    plan.inject.clear();
+    let ran = on_stack(
+        &plan,
+        stack,
+        metrics_port,
+        Instant::now(),
+        on_event,
+        async |_: &Stack| (),
+    )
+    .await;
+    Ok(ran.into_report(&plan, on_event)?.0)
+}
+
+/// What a run found on its stack, before the stack is removed and the report put
+/// together.
+struct OnStack<T> {
+    result: Result<Checked, RunError>,
+    beside: T,
+    component_reports: BTreeMap<Component, ComponentReport>,
+    deaths: BTreeMap<Component, crate::core::report::Death>,
+    delivery: Vec<crate::core::durability::Delivery>,
+    rw_pushback: Option<PushBackFinding>,
+    faults: Vec<crate::core::fault::FaultRecord>,
+}
+
+/// 4-5: the scenarios and the checks on `stack`, the faults of the plan beside them,
+/// then what became of every acknowledged item and what the Mimir role pushed back.
+async fn on_stack<T>(
+    plan: &RunPlan,
+    stack: &Stack,
+    metrics_port: u16,
+    started: Instant,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+    beside: impl AsyncFnOnce(&Stack) -> T,
+) -> OnStack<T> {
     let component_reports = stack.components().clone();
     let running = stack.running();
     let metrics_path_up =
@@ -153,14 +215,14 @@ pub async fn run_with<T>(
     }
     let mapping = stack.record_mapping();
     sinks.gateway = Some(crate::gateway::GatewayConfig::for_stack(
-        &stack,
+        stack,
         &plan.run_id,
         mapping.metrics.clone(),
     ));
     let backends = stack.backends();
     // A component that dies from here on is a finding: its checks fail naming it.
     let liveness = stack.liveness(started);
-    let victims = crate::fault::find_own(&stack, &plan.inject);
+    let victims = crate::fault::find_own(stack, &plan.inject);
     let docker = stack.docker();
     let (progress_tx, progress) = crate::fault::Progress::new(plan.scenarios.len());
     let scenarios_started = Instant::now();
@@ -174,7 +236,7 @@ pub async fn run_with<T>(
             progress_tx,
             on_event,
         ),
-        beside(&stack),
+        beside(stack),
         crate::fault::inject_all(
             docker.as_ref(),
             liveness.as_ref(),
@@ -200,34 +262,51 @@ pub async fn run_with<T>(
     // whether the Mimir role pushed back.
     let mut rw_pushback = None;
     if let Some(spec) = plan.scenarios.iter().find(|s| s.scraped)
-        && let Some(p) = crate::remote_write::read(&stack).await
+        && let Some(p) = crate::remote_write::read(stack).await
     {
         rw_pushback = Some(PushBackFinding::new(spec.binary, p));
     }
-    // 6. Clean-up.
-    let removed = stack.stop().await;
-    on_event(Event::CleanedUp { removed });
-    let (mut checks, mut pushback, sent, _) = result?;
-    pushback.extend(rw_pushback);
-    let mut component_reports = component_reports;
-    crate::liveness::apply_deaths(&deaths, &mut component_reports, &mut checks);
-    for c in deaths.keys() {
-        if let Some(r) = component_reports.get(c) {
-            on_event(Event::ComponentFinished(r));
-        }
+    OnStack {
+        result,
+        beside,
+        component_reports,
+        deaths,
+        delivery,
+        rw_pushback,
+        faults,
     }
-    let mut report = Report::new(
-        plan.run_id.clone(),
-        plan.required.clone(),
-        plan.configs,
-        component_reports.into_values().collect(),
-        checks,
-    )
-    .with_pushback(pushback);
-    report.sent = sent;
-    report.add_faults(faults);
-    report.add_delivery(delivery);
-    Ok((report, beside))
+}
+
+impl<T> OnStack<T> {
+    /// The report: the checks with the deaths applied, the push-back, the faults and
+    /// what was delivered.
+    fn into_report(
+        self,
+        plan: &RunPlan,
+        on_event: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<(Report, T), RunError> {
+        let (mut checks, mut pushback, sent, _) = self.result?;
+        pushback.extend(self.rw_pushback);
+        let mut component_reports = self.component_reports;
+        crate::liveness::apply_deaths(&self.deaths, &mut component_reports, &mut checks);
+        for c in self.deaths.keys() {
+            if let Some(r) = component_reports.get(c) {
+                on_event(Event::ComponentFinished(r));
+            }
+        }
+        let mut report = Report::new(
+            plan.run_id.clone(),
+            plan.required.clone(),
+            plan.configs,
+            component_reports.into_values().collect(),
+            checks,
+        )
+        .with_pushback(pushback);
+        report.sent = sent;
+        report.add_faults(self.faults);
+        report.add_delivery(self.delivery);
+        Ok((report, self.beside))
+    }
 }
 
 /// Runs the scenarios against a running deployment and every check against it:
@@ -313,6 +392,16 @@ type Launched<'a> = (
     Result<Result<ScenarioRun, ScenarioError>, Vec<Check>>,
     Option<crate::core::record::Record>,
 );
+
+/// A scraped scenario's provisional manifest: its place, its spec, the manifest.
+type Early<'a> = (usize, &'a ScenarioSpec, crate::scenario::Provisional);
+
+/// What a scenario has announced: its provisional manifest (a scraped scenario's
+/// logs and traces, before its scrapes), or its end.
+enum Arrival<'a> {
+    Provisional(Box<Early<'a>>),
+    Final(Box<Launched<'a>>),
+}
 
 /// Where the run's checks go: the containers lgtm-check started (watched for
 /// deaths, when Docker can be asked), or a running deployment.
@@ -415,6 +504,8 @@ async fn scenarios_and_checks_in(
         .map(|spec| find_binary(spec.binary, plan.scenario_dir.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut launches: Vec<Pin<Box<dyn Future<Output = Launched<'_>> + Send + '_>>> = Vec::new();
+    let mut provisionals: Vec<Pin<Box<dyn Future<Output = Option<Early<'_>>> + Send + '_>>> =
+        Vec::new();
     for ((key, spec), binary) in plan.scenarios.iter().enumerate().zip(binaries) {
         let run_id = format!("{}-{}", plan.run_id, spec.prefix);
         let mut args = vec!["--run-id".to_string(), run_id];
@@ -507,8 +598,21 @@ async fn scenarios_and_checks_in(
         on_event(Event::ScenarioStarted { name: spec.binary });
         let manifest = work_dir.join(format!("{}.manifest.json", spec.binary));
         let env = sinks.env.clone();
+        // A scraped scenario's logs and traces are final before its scrapes: their
+        // checks start from its provisional manifest.
+        let watch = if spec.scraped && !spec.gateway {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            provisionals.push(Box::pin(
+                async move { rx.await.ok().map(|p| (key, spec, p)) },
+            ));
+            Some(tx)
+        } else {
+            None
+        };
         launches.push(Box::pin(async move {
-            let r = ScenarioRun::start_with_env(spec.binary, &binary, &args, &env, &manifest).await;
+            let r =
+                ScenarioRun::start_watching(spec.binary, &binary, &args, &env, &manifest, watch)
+                    .await;
             // Emitted and answered (or failed): a share of the workload for faults.
             progress.send_modify(|n| *n += 1);
             // Everything it sent has been answered once it wrote its manifest.
@@ -529,14 +633,17 @@ async fn scenarios_and_checks_in(
     let mut failed_scenarios: Vec<CheckReport> = Vec::new();
     let mut sent = Vec::new();
     let mut catalog: Vec<Check> = Vec::new();
-    let mut admit = |key: usize, emitted_at: Instant, checks: Vec<Check>| {
-        catalog.extend(checks.iter().cloned());
+    // The ids each scenario's provisional manifest has started already.
+    let mut started_early: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut admit = |key: usize, emitted_at: Instant, checks: Vec<(usize, Check)>| {
+        catalog.extend(checks.iter().map(|(_, c)| c.clone()));
         validate(&catalog, |c| c.needs.iter().all(|n| backends.has(*n)))?;
         let timed = checks
             .into_iter()
-            .map(|check| TimedCheck { emitted_at, check });
+            .map(|(i, check)| (i, TimedCheck { emitted_at, check }));
         Ok::<_, RunError>((key, timed.collect()))
     };
+    let placed = |checks: Vec<Check>| checks.into_iter().enumerate().collect::<Vec<_>>();
     let retention = retention_checks()
         .into_iter()
         .map(|mut c| {
@@ -550,39 +657,60 @@ async fn scenarios_and_checks_in(
             c
         })
         .collect();
-    let retention = admit(plan.scenarios.len(), Instant::now(), retention);
-    let emitted =
-        launches
-            .into_iter()
-            .collect::<FuturesUnordered<_>>()
-            .map(|(key, spec, result, record)| {
-                let run = match result {
-                    Ok(Ok(run)) => run,
-                    Ok(Err(e)) => {
-                        let failed = scenario_failed(spec, &scenario_error_text(&e), &[]);
-                        on_event(Event::CheckFinished(&failed));
-                        failed_scenarios.push(failed);
-                        return Ok((key, Vec::new()));
-                    }
-                    Err(checks) => return admit(key, Instant::now(), checks),
-                };
-                on_event(Event::ScenarioEmitted {
-                    name: &run.name,
-                    manifest: &run.manifest_path.display().to_string(),
-                });
-                let checks = checks_for(
-                    spec,
-                    &run.manifest,
-                    &ctx,
-                    record.as_ref().map(|r| (r, &mapping)),
-                );
-                if let Some(r) = &record {
-                    sent.extend(SentSummary::of_record(spec.binary, r));
-                }
-                let batch = admit(key, run.emitted_at, checks);
-                scenarios.push((spec, run));
-                batch
-            });
+    let retention = admit(plan.scenarios.len(), Instant::now(), placed(retention));
+    let provisionals = provisionals
+        .into_iter()
+        .collect::<FuturesUnordered<_>>()
+        .filter_map(|early| async move { early.map(|e| Arrival::Provisional(Box::new(e))) });
+    let launches = launches
+        .into_iter()
+        .collect::<FuturesUnordered<_>>()
+        .map(|launched| Arrival::Final(Box::new(launched)));
+    let emitted = stream::select(provisionals, launches).map(|arrival| {
+        let (key, spec, result, record) = match arrival {
+            Arrival::Provisional(early) => {
+                let (key, spec, p) = *early;
+                // Its checks that need no scrape, in their places in its catalog.
+                let early: Vec<(usize, Check)> = placed(checks_for(spec, &p.manifest, &ctx, None))
+                    .into_iter()
+                    .filter(|(_, c)| !waits_for_scrapes(c))
+                    .collect();
+                started_early.insert(key, early.iter().map(|(_, c)| c.id.clone()).collect());
+                return admit(key, p.emitted_at, early);
+            }
+            Arrival::Final(launched) => *launched,
+        };
+        let run = match result {
+            Ok(Ok(run)) => run,
+            Ok(Err(e)) => {
+                let failed = scenario_failed(spec, &scenario_error_text(&e), &[]);
+                on_event(Event::CheckFinished(&failed));
+                failed_scenarios.push(failed);
+                return Ok((key, Vec::new()));
+            }
+            Err(checks) => return admit(key, Instant::now(), placed(checks)),
+        };
+        on_event(Event::ScenarioEmitted {
+            name: &run.name,
+            manifest: &run.manifest_path.display().to_string(),
+        });
+        let early = started_early.remove(&key).unwrap_or_default();
+        let checks = placed(checks_for(
+            spec,
+            &run.manifest,
+            &ctx,
+            record.as_ref().map(|r| (r, &mapping)),
+        ))
+        .into_iter()
+        .filter(|(_, c)| !early.contains(&c.id))
+        .collect();
+        if let Some(r) = &record {
+            sent.extend(SentSummary::of_record(spec.binary, r));
+        }
+        let batch = admit(key, run.emitted_at, checks);
+        scenarios.push((spec, run));
+        batch
+    });
     on_event(Event::ChecksStarted {
         at_once: CHECKS_AT_ONCE,
     });

@@ -97,6 +97,17 @@ pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, ScenarioEr
         })
 }
 
+/// What a scenario announced as emitted before it wrote its manifest: the logs and
+/// traces of [`ScenarioRun::start_watching`].
+#[derive(Debug, Clone)]
+pub struct Provisional {
+    /// The manifest so far (its end is the emission's; its metrics may not yet be
+    /// scraped).
+    pub manifest: Manifest,
+    /// When the scenario said it had emitted everything.
+    pub emitted_at: Instant,
+}
+
 /// A running scenario that has written its manifest (it may hold on to serve
 /// `/metrics` until [`ScenarioRun::finish`]).
 pub struct ScenarioRun {
@@ -144,6 +155,22 @@ impl ScenarioRun {
         args: &[String],
         env: &[(String, String)],
         manifest_path: &Path,
+    ) -> Result<Self, ScenarioError> {
+        Self::start_watching(name, binary, args, env, manifest_path, None).await
+    }
+
+    /// As [`ScenarioRun::start_with_env`]; a provisional manifest the scenario
+    /// announces before its manifest (`{"event":"provisional","path":…}`: its logs
+    /// and traces, final while its metrics still wait for a scraper) is read and
+    /// sent to `provisional`, once. One that cannot be read is passed over: the
+    /// manifest of record follows.
+    pub async fn start_watching(
+        name: &str,
+        binary: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        manifest_path: &Path,
+        mut provisional: Option<tokio::sync::oneshot::Sender<Provisional>>,
     ) -> Result<Self, ScenarioError> {
         let mut command = Command::new(binary);
         // The scenario's settings are its flags, not the caller's environment: the
@@ -198,6 +225,16 @@ impl ScenarioRun {
                 };
                 if v["event"] == "emitted" {
                     emitted_at = Some(Instant::now());
+                }
+                if v["event"] == "provisional"
+                    && let Some(path) = v["path"].as_str()
+                    && let Ok(manifest) = Manifest::read(Path::new(path))
+                    && let Some(tx) = provisional.take()
+                {
+                    let _ = tx.send(Provisional {
+                        manifest,
+                        emitted_at: emitted_at.unwrap_or_else(Instant::now),
+                    });
                 }
                 if v["event"] == "manifest" {
                     return true;

@@ -3,10 +3,11 @@
 //! the flow around a workload ([`flush_and_announce`], [`MetricsSession`],
 //! [`write_manifest`], [`Undelivered`]).
 //!
-//! The flow of every scenario: init telemetry → (metrics: `listening`, one scrape if
-//! `--await-scrapes`) → workload → flush every exporter → `{"event":"emitted"}` →
-//! (metrics: two more scrapes) → write the manifest → `{"event":"manifest","path":…}`
-//! → (`--hold`: serve `/metrics` until stdin closes).
+//! The flow of every scenario: init telemetry → (metrics: `listening`) → workload →
+//! flush every exporter → `{"event":"emitted"}` → (`--await-scrapes`: the manifest so
+//! far, `{"event":"provisional","path":…}`, then the scrapes: the zeros' if not yet
+//! taken and two that began after the workload) → write the manifest →
+//! `{"event":"manifest","path":…}` → (`--hold`: serve `/metrics` until stdin closes).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -283,6 +284,39 @@ pub fn write_manifest(
     Ok(())
 }
 
+/// Where [`write_provisional_manifest`] writes: beside the manifest, with
+/// `.provisional` before its extension (`http-service.manifest.json` →
+/// `http-service.manifest.provisional.json`).
+pub fn provisional_path(manifest: &Path) -> PathBuf {
+    let stem = manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match manifest.extension() {
+        Some(ext) => format!("{stem}.provisional.{}", ext.to_string_lossy()),
+        None => format!("{stem}.provisional"),
+    };
+    manifest.with_file_name(name)
+}
+
+/// Writes the manifest as it is when everything is emitted, before the scrapes
+/// the scenario still waits for, and announces it
+/// (`{"event":"provisional","path":…}`): its logs and traces are final, so their
+/// checks can start while the metrics wait for the scraper. The manifest written
+/// later ([`write_manifest`]) is the one of record; it differs only in its end and
+/// in what the scrapes add.
+pub fn write_provisional_manifest(manifest: &Manifest, path: &Path) -> anyhow::Result<()> {
+    let provisional = provisional_path(path);
+    manifest
+        .write(&provisional)
+        .with_context(|| format!("writing the provisional manifest {}", provisional.display()))?;
+    announce(serde_json::json!({
+        "event": "provisional",
+        "path": provisional.display().to_string(),
+    }));
+    Ok(())
+}
+
 /// The `/metrics` side of a scenario's flow, and its remote write.
 pub struct MetricsSession {
     /// The `/metrics` endpoint being served, with its scrape counter.
@@ -325,6 +359,12 @@ impl MetricsSession {
             remote_write,
             pushed_zero_at: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// Whether the scenario waits for a scraper after its workload
+    /// (`--await-scrapes`).
+    pub fn awaits_scrapes(&self) -> bool {
+        self.args.await_scrapes
     }
 
     fn timeout(&self) -> Duration {
@@ -399,5 +439,22 @@ pub async fn hold_until_stdin_closes() {
             },
             _ = tokio::signal::ctrl_c() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provisional_manifest_is_written_beside_the_manifest() {
+        assert_eq!(
+            provisional_path(Path::new("/tmp/run/http-service.manifest.json")),
+            Path::new("/tmp/run/http-service.manifest.provisional.json")
+        );
+        assert_eq!(
+            provisional_path(Path::new("manifest")),
+            Path::new("manifest.provisional")
+        );
     }
 }

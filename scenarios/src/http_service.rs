@@ -28,7 +28,9 @@
 //! rates start from a scraped zero, which makes `rate()`/`increase()` exact, without
 //! holding the workload until then), and waits for that scrape and two more complete
 //! ones after the workload (so the final values have certainly been scraped) before
-//! it writes the manifest.
+//! it writes the manifest. Its logs and traces are final before that wait: it writes
+//! them first in a provisional manifest ([`cli::write_provisional_manifest`]) so their
+//! checks need not wait for the scraper.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -356,17 +358,25 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     // manifest is written with what was lost, then the scenario fails.
     let mut undelivered = cli::Undelivered::default();
     let recorded = cli::flush_and_announce(guard, &mut undelivered).await;
+    let assemble = |recorded| -> anyhow::Result<Manifest> {
+        let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
+        manifest.metrics = MetricsManifest {
+            process_metrics: process_metric_names(),
+            ..metrics.endpoint.recorded()
+        };
+        faults::apply_faults(&mut manifest, &opts.faults)?;
+        Ok(manifest)
+    };
+    // The logs and traces are final now: their checks need not wait for the scrapes.
+    if metrics.awaits_scrapes() {
+        cli::write_provisional_manifest(&assemble(recorded.clone())?, &opts.manifest)?;
+    }
     undelivered.check(
         "waiting for the scrapes after the workload",
         metrics.after_emitted().await,
     );
 
-    let mut manifest = cli::manifest("http-service", &opts.telemetry, started_at, recorded);
-    manifest.metrics = MetricsManifest {
-        process_metrics: process_metric_names(),
-        ..metrics.endpoint.recorded()
-    };
-    faults::apply_faults(&mut manifest, &opts.faults)?;
+    let manifest = assemble(recorded)?;
     metrics
         .finish(
             &manifest,
@@ -378,36 +388,32 @@ pub async fn run(opts: Options, workload: Workload) -> anyhow::Result<Manifest> 
     Ok(manifest)
 }
 
-/// Sends the workload, `concurrency` requests at a time, and checks each status.
+/// Sends the workload in its order with `concurrency` requests in flight (the next
+/// goes out as soon as one is answered), and checks each status.
 async fn drive(api: SocketAddr, workload: &Workload, concurrency: usize) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let requests = workload.requests();
-    for chunk in requests.chunks(concurrency) {
-        let sends = chunk.iter().map(|(kind, delay)| {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let client = &reqwest::Client::new();
+    stream::iter(workload.requests())
+        .map(|(kind, delay)| async move {
             let url = format!(
                 "http://{api}{}?delay_ms={delay}&status={}",
                 kind.path, kind.status
             );
             let method = reqwest::Method::from_bytes(kind.method.as_bytes()).expect("method");
-            let request = client.request(method, url).send();
-            async move {
-                let response = request.await?;
-                anyhow::ensure!(
-                    response.status().as_u16() == kind.status,
-                    "{} {} answered {} instead of {}",
-                    kind.method,
-                    kind.path,
-                    response.status(),
-                    kind.status
-                );
-                Ok(())
-            }
-        });
-        for result in futures::future::join_all(sends).await {
-            result?;
-        }
-    }
-    Ok(())
+            let response = client.request(method, url).send().await?;
+            anyhow::ensure!(
+                response.status().as_u16() == kind.status,
+                "{} {} answered {} instead of {}",
+                kind.method,
+                kind.path,
+                response.status(),
+                kind.status
+            );
+            Ok(())
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await
 }
 
 #[cfg(test)]

@@ -2,15 +2,16 @@
 //! a table and written as JSON. Not a test: nothing is asserted.
 //!
 //! In one run, in this order:
-//! 1. the full default run, cold (its stack started), with the stack's memory sampled
-//!    (`docker stats`) and this process's peak RSS read after it; "warm" is the same
-//!    run's time from the first scenario's start to the last check's verdict, with the
-//!    stack already up;
+//! 1. the full default run, cold (its stack started and removed), phase by phase,
+//!    with the stack's memory sampled (`docker stats`) and this process's peak RSS
+//!    read after it;
 //! 2. a stack as `run` starts it: each component's time to ready, and the whole start;
 //! 3. on that stack, time-to-visible of one pushed item per signal (log line, trace by
 //!    id, TraceQL search, TraceQL metrics, PromQL sample), each sample twice: asked
 //!    through lgtm-check's clients and poll loop ([`crate::wait::poll_until`]), and by
 //!    a bare probe that asks the same endpoint every 5 ms;
+//!    then the default run again on that stack, warm: kept up, its Prometheus role
+//!    already holding the scrape target ([`runner::run_on_stack`]);
 //! 4. on that stack, the volume scenario at several sizes per signal: throughput (items
 //!    over the time from the scenario's start to its flush) and loss (what the exact
 //!    checks found missing) with the stack's push-back;
@@ -162,8 +163,8 @@ pub struct BenchReport {
     /// Wall time of the full default run, stack start included, in ms; `None`
     /// with `--skip-run` or when the run could not be made.
     pub cold_run_ms: Option<u64>,
-    /// The same run from the first scenario's start to the last check's verdict
-    /// (the stack already up), in ms.
+    /// The same run on a stack kept up (its Prometheus role already holding the
+    /// scrape target), from its start to its report, in ms.
     pub warm_run_ms: Option<u64>,
     /// The default run's exit code ([`crate::core::report::exit`]).
     pub cold_run_exit: Option<i32>,
@@ -171,6 +172,8 @@ pub struct BenchReport {
     /// ready, the first scenario started, the last scenario emitted, the first and
     /// the last check's verdict, the containers removed.
     pub cold_run_phases: Vec<Phase>,
+    /// The warm run's phases (its stack is up from the start; nothing is removed).
+    pub warm_run_phases: Vec<Phase>,
     /// Time for lgtm-check to start the whole stack (images checked, network, all
     /// components ready), in ms; 0 when it did not start (see `notes`).
     pub stack_start_ms: u64,
@@ -321,34 +324,71 @@ async fn container_memory(run_id: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The moments of a run, from its events: stack ready, first scenario started,
+/// last manifest read, first and last verdict (with the last check's id: the next
+/// bottleneck), containers removed.
+#[derive(Default)]
+struct PhaseClock {
+    marks: Mutex<[Option<Instant>; 6]>,
+    last_check: Mutex<String>,
+}
+
+impl PhaseClock {
+    fn saw(&self, e: Event<'_>) {
+        let mut m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Some(Instant::now());
+        match e {
+            Event::ComponentFinished(_) if m[1].is_none() => m[0] = now,
+            Event::ScenarioStarted { .. } if m[1].is_none() => m[1] = now,
+            Event::ScenarioEmitted { .. } => m[2] = now,
+            Event::CheckFinished(r) => {
+                if m[3].is_none() {
+                    m[3] = now;
+                }
+                m[4] = now;
+                *self.last_check.lock().unwrap_or_else(|e| e.into_inner()) = r.id.clone();
+            }
+            Event::CleanedUp { .. } => m[5] = now,
+            _ => {}
+        }
+    }
+
+    /// The phases seen, in ms from `started`.
+    fn phases(&self, started: Instant) -> Vec<Phase> {
+        let m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let last = self
+            .last_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let last = format!("last check's verdict ({last})");
+        let names = [
+            "stack ready (every component started and ready)",
+            "first scenario started",
+            "last scenario's manifest read (the scraped one: after its scrapes)",
+            "first check's verdict",
+            last.as_str(),
+            "containers removed",
+        ];
+        names
+            .iter()
+            .zip(m.iter())
+            .filter_map(|(name, at)| {
+                Some(Phase {
+                    phase: (*name).into(),
+                    at_ms: at.as_ref()?.saturating_duration_since(started).as_millis() as u64,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Step 1: the full default run, cold, with the stack's memory sampled.
 async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
     let mut plan = plan.clone();
     plan.run_id = stack::fresh_run_id();
-    // The moments of the run: (stack ready, first scenario started, last scenario
-    // emitted, first verdict, last verdict, containers removed).
-    type Marks = [Option<Instant>; 6];
-    let marks: Arc<Mutex<Marks>> = Arc::default();
-    let on_event = {
-        let marks = marks.clone();
-        move |e: Event<'_>| {
-            let mut m = marks.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Some(Instant::now());
-            match e {
-                Event::ComponentFinished(_) if m[1].is_none() => m[0] = now,
-                Event::ScenarioStarted { .. } if m[1].is_none() => m[1] = now,
-                Event::ScenarioEmitted { .. } => m[2] = now,
-                Event::CheckFinished(_) => {
-                    if m[3].is_none() {
-                        m[3] = now;
-                    }
-                    m[4] = now;
-                }
-                Event::CleanedUp { .. } => m[5] = now,
-                _ => {}
-            }
-        }
-    };
+    let clock = PhaseClock::default();
+    let on_event = |e: Event<'_>| clock.saw(e);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let (run_id, done) = (plan.run_id.clone(), done.clone());
@@ -383,34 +423,63 @@ async fn default_run(plan: &RunPlan, report: &mut BenchReport) {
         Ok(r) => {
             report.cold_run_ms = Some(wall.as_millis() as u64);
             report.cold_run_exit = Some(r.exit_code());
-            let m = marks.lock().unwrap_or_else(|e| e.into_inner());
-            if let (Some(a), Some(b)) = (m[1], m[4]) {
-                report.warm_run_ms = Some((b - a).as_millis() as u64);
-            }
-            let names = [
-                "stack ready (every component started and ready)",
-                "first scenario started",
-                "last scenario's manifest read (the scraped one: after its scrapes)",
-                "first check's verdict",
-                "last check's verdict",
-                "containers removed",
-            ];
-            report.cold_run_phases = names
-                .iter()
-                .zip(m.iter())
-                .filter_map(|(name, at)| {
-                    Some(Phase {
-                        phase: (*name).into(),
-                        at_ms: at.as_ref()?.duration_since(started).as_millis() as u64,
-                    })
-                })
-                .collect();
+            report.cold_run_phases = clock.phases(started);
             report.notes.push(format!(
                 "default run: {} passed, {} failed, {} skipped",
                 r.summary.passed, r.summary.failed, r.summary.skipped
             ));
         }
         Err(e) => report.notes.push(format!("the default run failed: {e}")),
+    }
+}
+
+/// Waits (up to 15 s) until the stack's Prometheus role has a scrape target: it
+/// applies the targets of its configuration only at its discovery tick (5 s), which
+/// a kept stack has long passed. Whether it came.
+async fn scrape_target_known(stack: &Stack) -> bool {
+    let Some(prometheus) = stack.running().get(&Component::Prometheus) else {
+        return false;
+    };
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/targets?state=active", prometheus.api_url);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(&url).send().await
+            && let Ok(v) = r.json::<serde_json::Value>().await
+            && v["data"]["activeTargets"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The default run on `stack`, kept up (its Prometheus role already has the
+/// scrape target), under a run id of its own: what a run costs without the start.
+async fn warm_run(plan: &RunPlan, stack: &Stack, scrape_port: u16, report: &mut BenchReport) {
+    if !scrape_target_known(stack).await {
+        report.notes.push(
+            "warm run: the Prometheus role had no scrape target within 15 s; measured all the same"
+                .into(),
+        );
+    }
+    let mut plan = plan.clone();
+    plan.run_id = stack::fresh_run_id();
+    let clock = PhaseClock::default();
+    let started = Instant::now();
+    match runner::run_on_stack(&plan, stack, scrape_port, &|e| clock.saw(e)).await {
+        Ok(r) => {
+            report.warm_run_ms = Some(started.elapsed().as_millis() as u64);
+            report.warm_run_phases = clock.phases(started);
+            report.notes.push(format!(
+                "warm run: {} passed, {} failed, {} skipped",
+                r.summary.passed, r.summary.failed, r.summary.skipped
+            ));
+        }
+        Err(e) => report.notes.push(format!("the warm run failed: {e}")),
     }
 }
 
@@ -1072,6 +1141,7 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
         warm_run_ms: None,
         cold_run_exit: None,
         cold_run_phases: Vec::new(),
+        warm_run_phases: Vec::new(),
         stack_start_ms: 0,
         ready: Vec::new(),
         raw_start_ms: None,
@@ -1123,6 +1193,10 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
         .collect();
     progress("time-to-visible, harness and bare probe");
     report.visible = visible(&stack, opts.samples, &prefix).await;
+    if !opts.skip_run {
+        progress("the default run again, on this stack (warm)");
+        warm_run(plan, &stack, scrape_port, &mut report).await;
+    }
     progress("volume throughput");
     report.volume = volume(&stack, plan, scrape_port, opts, &prefix).await;
     if opts.gateway.requests > 0 {
@@ -1155,6 +1229,42 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
         })
         .collect();
     report
+}
+
+/// A run's phases, in the order they happened (the first verdicts come while
+/// scenarios still emit), each with the time since the one before.
+fn render_phases(
+    out: &mut impl std::io::Write,
+    name: &str,
+    phases: &[Phase],
+    total: Option<u64>,
+) -> std::io::Result<()> {
+    if phases.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n| {name}, phase by phase | at (ms) | phase (ms) |")?;
+    writeln!(out, "|---|---|---|")?;
+    let mut phases: Vec<&Phase> = phases.iter().collect();
+    phases.sort_by_key(|p| p.at_ms);
+    let mut before = 0;
+    for p in phases {
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            p.phase,
+            p.at_ms,
+            p.at_ms.saturating_sub(before)
+        )?;
+        before = p.at_ms;
+    }
+    if let Some(total) = total {
+        writeln!(
+            out,
+            "| the report written | {total} | {} |",
+            total.saturating_sub(before)
+        )?;
+    }
+    Ok(())
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -1259,38 +1369,23 @@ impl BenchReport {
         )?;
         writeln!(
             out,
-            "| the same run with its stack up (first scenario started → last check) | {} | {} |",
+            "| the same run on a kept stack (up, scraping; its own run id) | {} | {} |",
             ms(self.warm_run_ms.map(|v| v as f64)),
             ratio(self.warm_run_ms.map(|v| v as f64), raw)
         )?;
-        if !self.cold_run_phases.is_empty() {
-            writeln!(
-                out,
-                "\n| the default run, phase by phase | at (ms) | phase (ms) |"
-            )?;
-            writeln!(out, "|---|---|---|")?;
-            // In the order they happened (the first verdicts come while scenarios
-            // still emit).
-            let mut phases: Vec<&Phase> = self.cold_run_phases.iter().collect();
-            phases.sort_by_key(|p| p.at_ms);
-            let mut before = 0;
-            for p in phases {
-                writeln!(
-                    out,
-                    "| {} | {} | {} |",
-                    p.phase,
-                    p.at_ms,
-                    p.at_ms.saturating_sub(before)
-                )?;
-                before = p.at_ms;
-            }
-            if let Some(total) = self.cold_run_ms {
-                writeln!(
-                    out,
-                    "| the report written | {total} | {} |",
-                    total.saturating_sub(before)
-                )?;
-            }
+        for (name, phases, total) in [
+            (
+                "the default run, cold",
+                &self.cold_run_phases,
+                self.cold_run_ms,
+            ),
+            (
+                "the same run, warm",
+                &self.warm_run_phases,
+                self.warm_run_ms,
+            ),
+        ] {
+            render_phases(out, name, phases, total)?;
         }
         writeln!(out, "\n| memory | MiB |")?;
         writeln!(out, "|---|---|")?;

@@ -224,6 +224,19 @@ pub fn otlp_checks(prefix: &str, r: &Record, mapping: &RecordMapping) -> Vec<Che
     checks
 }
 
+/// Whether a check of a scraped scenario waits for its manifest of record: its data
+/// goes through the metrics path (the Prometheus role's scrape, then the Mimir
+/// role), and its queries are evaluated at that manifest's end, after the scrapes.
+/// The others (logs, traces) can start from the provisional manifest written when
+/// everything was emitted.
+pub fn waits_for_scrapes(check: &Check) -> bool {
+    use super::component::Component;
+    check
+        .needs
+        .iter()
+        .any(|c| matches!(c, Component::Prometheus | Component::Mimir))
+}
+
 /// Reported skipped: the scenario needs the gateway, which this run has not.
 fn no_gateway(prefix: &str) -> Check {
     use super::check::{Query, Signal};
@@ -253,6 +266,44 @@ mod tests {
     /// A finished run's manifest: one line, one trace, one counter and histogram.
     fn finished_run() -> Manifest {
         serde_json::from_str(include_str!("../../tests/data/manifests/finished-run.json")).unwrap()
+    }
+
+    /// A scraped scenario's checks that start before its scrapes ask only Loki and
+    /// Tempo (never a PromQL or exemplar query, which is evaluated at the end of the
+    /// manifest of record); there are such checks, and the metrics ones wait.
+    #[test]
+    fn only_the_logs_and_traces_of_a_scraped_scenario_start_before_its_scrapes() {
+        use crate::core::catalog_grafana::LoadedDashboard;
+        use crate::core::component::Component;
+        use crate::core::plan::ConfigSet;
+        use crate::stack::configs::catalog_context;
+        let m = finished_run();
+        let ctx = catalog_context(ConfigSet::Fixed, LoadedDashboard::NotRead).unwrap();
+        for spec in SCENARIOS.iter().filter(|s| s.scraped) {
+            let checks = checks_for(spec, &m, &ctx, None);
+            let (late, early): (Vec<&Check>, Vec<&Check>) =
+                checks.iter().partition(|c| waits_for_scrapes(c));
+            assert!(!early.is_empty() && !late.is_empty(), "{}", spec.binary);
+            for c in early {
+                let queries = std::iter::once(&c.query).chain(c.control.iter().map(|k| &k.query));
+                for q in queries {
+                    assert!(
+                        !matches!(q, Query::PromQl { .. } | Query::Exemplars { .. }),
+                        "{} would start before the scrapes",
+                        c.id
+                    );
+                }
+                assert!(
+                    c.needs.iter().all(|n| matches!(
+                        n,
+                        Component::Loki | Component::Tempo | Component::Grafana
+                    )),
+                    "{}: {:?}",
+                    c.id,
+                    c.needs
+                );
+            }
+        }
     }
 
     /// Every query of a finished run's catalog carries its time: instant queries an
