@@ -98,6 +98,7 @@ fn snapshot_unusable() -> Option<String> {
 fn run_app(
     faults: &str,
     snapshot: Option<PathBuf>,
+    check_timeout: &str,
     json: &Path,
 ) -> (i32, String, serde_json::Value) {
     let update = matches!(
@@ -126,7 +127,7 @@ fn run_app(
         .env("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED", "true")
         .env("OTEL_LOGS_EXPORTER", "otlp")
         .env("OTEL_METRICS_EXPORTER", "otlp")
-        .args(["--check-timeout", "20", "--json"])
+        .args(["--check-timeout", check_timeout, "--json"])
         .arg(json)
         .arg("--")
         .arg(instrument)
@@ -183,11 +184,12 @@ fn a_python_service_under_zero_code_instrumentation_is_checked_exactly_per_signa
     let snapshot = unusable.is_none().then(|| workspace().join(SNAPSHOT));
     let healthy = {
         let json = dir.join("ok.json");
-        std::thread::spawn(move || run_app("", snapshot, &json))
+        std::thread::spawn(move || run_app("", snapshot, "20", &json))
     };
     let broken = {
         let json = dir.join("broken.json");
-        std::thread::spawn(move || run_app("unforwarded-otlp-metrics", None, &json))
+        // Its metrics check can only fail (nothing was forwarded): it waits 5 s.
+        std::thread::spawn(move || run_app("unforwarded-otlp-metrics", None, "5", &json))
     };
 
     // 1. Every signal it sent is accounted for: 12 requests (12 server spans), 12

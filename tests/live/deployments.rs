@@ -278,6 +278,18 @@ fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// [`lgtm_check`] on a thread of its own, so that independent runs go side by side.
+fn spawn_run(
+    args: Vec<String>,
+    env: &[(&'static str, &'static str)],
+) -> std::thread::JoinHandle<Run> {
+    let env = env.to_vec();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lgtm_check(&args, &env)
+    })
+}
+
 /// Checks that must pass on a deployment that holds the run's data: each signal
 /// exactly, metrics included (pushed by remote write), and the guide's queries.
 const DATA_CHECKS: [&str; 11] = [
@@ -583,13 +595,64 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
         return;
     };
     let urls = through(&gateway);
-    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
     let secrets = [CHECKER_PASSWORD, TEAM_A_PASSWORD];
+    let as_tenant = |mut args: Vec<String>, more: &[&str]| {
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    };
+    // The TLS steps: the same gateway over TLS (a test-only CA signed its
+    // certificate).
+    let tls_gateway = format!(
+        "https://localhost:{}",
+        compose
+            .port("gateway", 8443)
+            .rsplit(':')
+            .next()
+            .expect("a published port")
+    );
+    let ca = repo().join("fixtures/multi-tenant/tls/ca.pem");
+    let ca = ca.display().to_string();
+    let checker = ["--tenant", "tenant-a", "--user", "checker"];
+
+    // Every step has a run id of its own and looks only at its own data: they run
+    // side by side, and each is judged below in its turn.
+    let verified = spawn_run(
+        as_tenant(urls.clone(), &checker),
+        &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
+    );
+    let wrong_password = spawn_run(
+        as_tenant(urls.clone(), &checker),
+        &[("LGTM_CHECK_PASSWORD", "not-the-password")],
+    );
+    let no_credentials = spawn_run(as_tenant(urls.clone(), &["--tenant", "tenant-a"]), &[]);
+    let tls_without_ca = spawn_run(
+        as_tenant(through(&tls_gateway), &checker),
+        &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
+    );
+    let tls_with_ca = spawn_run(
+        as_tenant(
+            as_tenant(through(&tls_gateway), &checker),
+            &["--ca-cert", ca.as_str()],
+        ),
+        &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
+    );
+    let forbidden = spawn_run(
+        as_tenant(
+            urls.clone(),
+            &[
+                "--tenant",
+                "tenant-b",
+                "--user",
+                "team-a",
+                "--password-env",
+                "TEAM_A_PASSWORD",
+            ],
+        ),
+        &[("TEAM_A_PASSWORD", TEAM_A_PASSWORD)],
+    );
 
     // 1. Pushed and checked as tenant A, through the gateway: fully verified.
-    let mut args = urls.clone();
-    args.extend(["--tenant", "tenant-a", "--user", "checker"]);
-    let run = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)]);
+    let run = verified.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
     assert!(
         run.stdout.contains("basic auth as checker") && run.stdout.contains("tenant tenant-a"),
@@ -606,42 +669,23 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
     isolation(&gateway).await;
 
     // 3. A wrong password: the gateway's 401, named, for every component.
-    let mut args = urls.clone();
-    args.extend(["--tenant", "tenant-a", "--user", "checker"]);
-    let run = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", "not-the-password")]);
+    let run = wrong_password.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
     assert!(!run.stdout.contains("not-the-password"), "{}", run.stdout);
     assert_refused(&run, "the credentials were refused (HTTP 401)");
 
     // 4. No credentials at all: 401 as well.
-    let mut args = urls.clone();
-    args.extend(["--tenant", "tenant-a"]);
-    let run = lgtm_check(&args, &[]);
+    let run = no_credentials.join().expect("the run's thread");
     assert_refused(&run, "the credentials were refused (HTTP 401)");
 
-    // 5. The same gateway over TLS (a test-only CA signed its certificate): with
-    //    --ca-cert every component is verified, the scenarios' pushes included
-    //    (they trust the CA through SSL_CERT_FILE); without it, the named TLS
-    //    failure for every component, never a pass.
-    let tls_gateway = format!(
-        "https://localhost:{}",
-        compose
-            .port("gateway", 8443)
-            .rsplit(':')
-            .next()
-            .expect("a published port")
-    );
-    let tls_urls = through(&tls_gateway);
-    let mut args: Vec<&str> = tls_urls.iter().map(String::as_str).collect();
-    args.extend(["--tenant", "tenant-a", "--user", "checker"]);
-    let without_ca = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)]);
+    // 5. Over TLS: with --ca-cert every component is verified, the scenarios'
+    //    pushes included (they trust the CA through SSL_CERT_FILE); without it, the
+    //    named TLS failure for every component, never a pass.
+    let without_ca = tls_without_ca.join().expect("the run's thread");
     without_ca.assert_never_prints(&secrets);
     assert_refused(&without_ca, "TLS failure");
     assert_refused(&without_ca, "give it with --ca-cert");
-    let ca = repo().join("fixtures/multi-tenant/tls/ca.pem");
-    let ca = ca.display().to_string();
-    args.extend(["--ca-cert", ca.as_str()]);
-    let run = lgtm_check(&args, &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)]);
+    let run = tls_with_ca.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
     assert!(run.stdout.contains("https://localhost:"), "{}", run.stdout);
     assert_verified(
@@ -650,16 +694,7 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
     );
 
     // 6. Valid credentials for a tenant the user may not act as: the gateway's 403.
-    let mut args = urls.clone();
-    args.extend([
-        "--tenant",
-        "tenant-b",
-        "--user",
-        "team-a",
-        "--password-env",
-        "TEAM_A_PASSWORD",
-    ]);
-    let run = lgtm_check(&args, &[("TEAM_A_PASSWORD", TEAM_A_PASSWORD)]);
+    let run = forbidden.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
     assert_refused(&run, "access forbidden (HTTP 403)");
     assert!(

@@ -1,8 +1,9 @@
 //! Telemetry-shape snapshots against real backends: the http-service scenario sends
 //! to Loki 3.2, Tempo 2.6 and a Prometheus that scrapes it; its shape is collected,
 //! snapshotted, collected again from a second run (equal), and compared with a run
-//! that also sends the legacy HTTP attributes (fails, naming them). The first run is
-//! also compared with the committed `tests/data/shape/http-service.shape.yaml`.
+//! that also sends the legacy HTTP attributes (fails, naming them); the three runs go
+//! side by side, each scraped on a port of its own. The first run is also compared
+//! with the committed `tests/data/shape/http-service.shape.yaml`.
 //!
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
@@ -171,9 +172,19 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     }
     let http = reqwest::Client::new();
     let id = format!("shape{}", std::process::id());
-    let metrics_port = free_port();
+    // A /metrics port for each of the three runs, all scraped: the runs go side by
+    // side.
+    let mut ports = [free_port(), free_port(), free_port()];
+    while ports[1] == ports[0] || ports[2] == ports[0] || ports[2] == ports[1] {
+        ports = [free_port(), free_port(), free_port()];
+    }
+    let targets: Vec<String> = ports
+        .iter()
+        .map(|p| format!("'host.docker.internal:{p}'"))
+        .collect();
     let scrape = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['host.docker.internal:{metrics_port}']\n"
+        "global:\n  scrape_interval: 250ms\n  scrape_timeout: 250ms\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
     );
     let (loki, tempo, prom) = tokio::join!(
         start(
@@ -221,7 +232,7 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     std::fs::create_dir_all(&work).unwrap();
 
     // One run of http-service; its shape once everything arrived.
-    let run = |suffix: &'static str, legacy: bool| {
+    let run = |suffix: &'static str, legacy: bool, metrics_port: u16| {
         let (binary, work, loki_root) = (binary.clone(), work.clone(), loki.root.clone());
         let run_id = format!("{id}-{suffix}");
         async move {
@@ -255,10 +266,20 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     };
     let snapshot = work.join("snapshots/http-service.shape.yaml");
 
-    let (run_a, window_a) = run("a", false).await;
-    let a = collect_settled(sources, &run_a, window_a, Duration::from_secs(90))
-        .await
-        .unwrap();
+    // Two runs with the same flags and one with the legacy attribute names as well
+    // (the fault), at once; each shape once everything of it arrived.
+    let ((run_a, window_a), (run_a2, window_a2), (run_b, window_b)) = tokio::join!(
+        run("a", false, ports[0]),
+        run("a2", false, ports[1]),
+        run("b", true, ports[2]),
+    );
+    let settle = Duration::from_secs(90);
+    let (a, a2, b) = tokio::join!(
+        collect_settled(sources, &run_a, window_a, settle),
+        collect_settled(sources, &run_a2, window_a2, settle),
+        collect_settled(sources, &run_b, window_b, settle),
+    );
+    let (a, a2, b) = (a.unwrap(), a2.unwrap(), b.unwrap());
     // The committed snapshot of http-service (written when missing: delete it to
     // record a new one).
     let committed =
@@ -281,10 +302,6 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     // The same run read again, and a second run with the same flags: the same shape.
     let again = collect(sources, &run_a, window_a).await.unwrap();
     assert_eq!(again, a);
-    let (run_a2, window_a2) = run("a2", false).await;
-    let a2 = collect_settled(sources, &run_a2, window_a2, Duration::from_secs(90))
-        .await
-        .unwrap();
     let outcome = check_snapshot(&snapshot, &a2, UpdateMode::Compare).unwrap();
     assert!(
         matches!(outcome, SnapshotOutcome::Matched { .. }),
@@ -313,10 +330,6 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     assert!(cli.1.contains("telemetry shape matches"), "{cli:?}");
 
     // The fault: the legacy attribute names as well.
-    let (run_b, window_b) = run("b", true).await;
-    let b = collect_settled(sources, &run_b, window_b, Duration::from_secs(90))
-        .await
-        .unwrap();
     let outcome = check_snapshot(&snapshot, &b, UpdateMode::Compare).unwrap();
     let message = outcome.message(Some("shape_live"));
     eprintln!("{message}");
