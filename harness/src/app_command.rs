@@ -142,13 +142,10 @@ fn scrape_addresses(flag: Option<&str>) -> Result<(String, String), AppError> {
     let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
     let (target, port) = match flag {
         None => {
-            let p = std::net::TcpListener::bind("0.0.0.0:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|source| AppError::WorkDir {
-                    path: "0.0.0.0:0".into(),
-                    source,
-                })?
-                .port();
+            let p = crate::stack::scrape_port().map_err(|source| AppError::WorkDir {
+                path: "0.0.0.0:0".into(),
+                source,
+            })?;
             (format!("host.docker.internal:{p}"), p)
         }
         Some(s) => match s.rsplit_once(':') {

@@ -74,14 +74,6 @@ pub enum RunError {
     },
 }
 
-/// A free TCP port on all interfaces, for the scenario's /metrics (containers reach
-/// it through the host gateway).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("0.0.0.0:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Runs everything the plan asks on the containers it starts, and reports on it.
 pub async fn run(
     plan: &RunPlan,
@@ -99,7 +91,7 @@ pub async fn run_with<T>(
     beside: impl AsyncFnOnce(&Stack) -> T,
 ) -> Result<(Report, T), RunError> {
     let started = Instant::now();
-    let metrics_port = free_port().map_err(|source| RunError::WorkDir {
+    let metrics_port = stack::scrape_port().map_err(|source| RunError::WorkDir {
         path: "0.0.0.0:0".into(),
         source,
     })?;
@@ -139,7 +131,9 @@ pub async fn start_stack(
 /// [`run`] on a stack that is already up (from [`start_stack`] with the same
 /// `metrics_port`; its Prometheus role scrapes that port), which is kept: another
 /// run of the plan under a run id of its own, as `lgtm-check bench` measures it
-/// warm. The plan's faults are not injected (they would change the stack).
+/// warm. The plan's faults are not injected (they would change the stack), and the
+/// Prometheus role's push-back is read from its counters and log since the stack
+/// started, earlier runs on it included.
 pub async fn run_on_stack(
     plan: &RunPlan,
     stack: &Stack,

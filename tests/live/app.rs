@@ -176,7 +176,7 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     assert!(
         got.iter()
             .any(|(i, s, _)| i.starts_with("app.traces.") && s == "fail"),
-        "no trace check failed: {got:?}"
+        "no trace check failed: {got:?}\n{stdout}\n{stderr}"
     );
     assert!(
         stdout.contains("app.traces."),

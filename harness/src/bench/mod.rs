@@ -1159,10 +1159,7 @@ pub async fn bench(plan: &RunPlan, opts: &BenchOptions, progress: &dyn Fn(&str))
     }
     progress("a stack as `run` starts it");
     let prefix = stack::fresh_run_id();
-    let scrape_port = std::net::TcpListener::bind("0.0.0.0:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0);
+    let scrape_port = stack::scrape_port().unwrap_or(0);
     let mut builder = Stack::builder()
         .components(Component::ALL)
         .run_id(prefix.clone())

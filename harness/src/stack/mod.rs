@@ -10,6 +10,37 @@ mod handle;
 
 pub use handle::{SharedStack, Stack, StackBuilder, StackError, fresh_run_id};
 
+/// A free TCP port on all interfaces for a program the Prometheus role scrapes through
+/// the host gateway. The port is chosen before the program binds it (it is written into
+/// Prometheus's configuration), so it is taken below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, where it can be read): a port of that
+/// range may meanwhile become the local end of any outgoing connection.
+pub fn scrape_port() -> std::io::Result<u16> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u32>().ok());
+    if let Some(low) = low.filter(|l| *l > 11_000 && *l <= 65_535) {
+        const FROM: u32 = 10_000;
+        let mut seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id()).rotate_left(32);
+        for _ in 0..64 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let port = FROM + ((seed >> 33) as u32) % (low - FROM);
+            if let Ok(l) = std::net::TcpListener::bind(("0.0.0.0", port as u16)) {
+                return Ok(l.local_addr()?.port());
+            }
+        }
+    }
+    Ok(std::net::TcpListener::bind("0.0.0.0:0")?
+        .local_addr()?
+        .port())
+}
+
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -544,6 +575,22 @@ pub async fn start_component(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scrape_port_is_free_and_below_the_ephemeral_range() {
+        let port = super::scrape_port().unwrap();
+        assert!(
+            std::net::TcpListener::bind(("0.0.0.0", port)).is_ok(),
+            "{port}"
+        );
+        if let Some(low) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+            .filter(|l| *l > 11_000)
+        {
+            assert!((10_000..low).contains(&port), "{port} not below {low}");
+        }
+    }
+
     use super::*;
 
     fn layout(mimir: MimirFlavour) -> Layout {
