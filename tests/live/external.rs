@@ -79,31 +79,27 @@ fn stack() -> Option<&'static Stack> {
     )
 }
 
+/// The flags that point `lgtm-check` at `stack` as a running deployment.
+fn target_flags(stack: &Stack) -> Vec<String> {
+    [
+        ("--loki-url", stack.loki_url()),
+        ("--tempo-url", stack.url(Component::Tempo)),
+        ("--otlp-url", stack.otlp_grpc_url()),
+        ("--prometheus-url", stack.prometheus_query_url()),
+        ("--remote-write-url", stack.remote_write_url()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, url)| [flag.to_owned(), url.unwrap()])
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_running_deployment_is_verified_through_its_urls_alone() {
     let Some(stack) = stack() else { return };
-    let loki = stack.loki_url().unwrap();
-    let tempo = stack.url(Component::Tempo).unwrap();
-    let otlp = stack.otlp_grpc_url().unwrap();
-    let prometheus = stack.prometheus_query_url().unwrap();
-    let remote_write = stack.remote_write_url().unwrap();
-    let (code, stdout, stderr, report) = run(
-        &[
-            "--loki-url",
-            &loki,
-            "--tempo-url",
-            &tempo,
-            "--otlp-url",
-            &otlp,
-            "--prometheus-url",
-            &prometheus,
-            "--remote-write-url",
-            &remote_write,
-            "--check-timeout",
-            "60",
-        ],
-        &[],
-    );
+    let mut args = target_flags(stack);
+    args.extend(["--check-timeout".to_owned(), "60".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr, report) = run(&args, &[]);
     let statuses: Vec<String> = report["checks"]
         .as_array()
         .map(|a| {
@@ -117,7 +113,10 @@ async fn a_running_deployment_is_verified_through_its_urls_alone() {
     let target = report["target"].as_str().unwrap_or_default();
     assert!(
         target.starts_with(&format!(
-            "external (loki {loki}; tempo {tempo}; otlp (grpc) {otlp}"
+            "external (loki {}; tempo {}; otlp (grpc) {}",
+            stack.loki_url().unwrap(),
+            stack.url(Component::Tempo).unwrap(),
+            stack.otlp_grpc_url().unwrap()
         )),
         "{target}\n{stderr}"
     );
@@ -463,26 +462,12 @@ fn free_port() -> u16 {
 async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
     use prost::Message as _;
     let Some(stack) = stack() else { return };
-    let loki = stack.loki_url().unwrap();
-    let tempo = stack.url(Component::Tempo).unwrap();
-    let otlp = stack.otlp_grpc_url().unwrap();
-    let prometheus = stack.prometheus_query_url().unwrap();
-    let remote_write = stack.remote_write_url().unwrap();
-    let metrics_otlp = stack.metrics_otlp_url().unwrap();
-    let target: Vec<&str> = vec![
-        "--loki-url",
-        &loki,
-        "--tempo-url",
-        &tempo,
-        "--otlp-url",
-        &otlp,
-        "--prometheus-url",
-        &prometheus,
-        "--remote-write-url",
-        &remote_write,
-        "--metrics-otlp-url",
-        &metrics_otlp,
-    ];
+    let mut target = target_flags(stack);
+    target.extend([
+        "--metrics-otlp-url".to_owned(),
+        stack.metrics_otlp_url().unwrap(),
+    ]);
+    let target: Vec<&str> = target.iter().map(String::as_str).collect();
     let dir = std::env::temp_dir().join(format!("lgtm-check-tap-live-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
