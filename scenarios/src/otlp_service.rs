@@ -637,9 +637,10 @@ impl Pipeline {
     }
 
     /// Flushes and shuts down every provider (spans first, so that they are exported
-    /// before anything refers to them), off the async workers: the processors block
-    /// until their threads have exported. Returns the failures, and the counts of
-    /// what was exported.
+    /// before anything refers to them; then logs and metrics side by side, so that an
+    /// endpoint that refuses costs one exporter's retries, not two), off the async
+    /// workers: the processors block until their threads have exported. Returns the
+    /// failures, and the counts of what was exported.
     async fn shutdown(self) -> anyhow::Result<(Vec<String>, BTreeMap<&'static str, u64>)> {
         let Pipeline {
             tracer,
@@ -659,15 +660,23 @@ impl Pipeline {
                 "shutting down the tracer provider",
                 tracer.shutdown_with_timeout(SHUTDOWN_TIMEOUT),
             );
-            step(
-                "shutting down the logger provider",
-                logger.shutdown_with_timeout(SHUTDOWN_TIMEOUT),
-            );
-            step("flushing metrics", meter.force_flush());
-            step(
-                "shutting down the meter provider",
-                meter.shutdown_with_timeout(SHUTDOWN_TIMEOUT),
-            );
+            std::thread::scope(|scope| {
+                let logs = scope.spawn(|| logger.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+                step("flushing metrics", meter.force_flush());
+                step(
+                    "shutting down the meter provider",
+                    meter.shutdown_with_timeout(SHUTDOWN_TIMEOUT),
+                );
+                match logs.join() {
+                    Ok(r) => step("shutting down the logger provider", r),
+                    Err(_) => step(
+                        "shutting down the logger provider",
+                        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                            "panicked".into(),
+                        )),
+                    ),
+                }
+            });
         })
         .await
         .context("the flush panicked")?;
