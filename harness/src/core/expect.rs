@@ -909,7 +909,7 @@ pub fn evaluate_lines(want: &[ExpectedLine], got: &[LogEntry], exact: bool) -> V
         .collect();
     let mut used = vec![false; got.len()];
     let mut missing = Vec::new();
-    let mut emitted: BTreeMap<(Vec<&String>, LineKey), (usize, usize)> = BTreeMap::new();
+    let mut emitted: HashMap<(Vec<&String>, LineKey), (usize, usize)> = HashMap::new();
     for i in 0..want.len() {
         let (keys, key) = key_of(i);
         let hit = indexes
