@@ -573,14 +573,21 @@ async fn a_refused_export_fails_the_run_but_writes_the_manifest() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    for protocol in ["grpc", "http/protobuf"] {
-        let endpoint = format!("http://user:hunter2pw@{addr}");
-        let (output, manifest_path) = run_binary(
-            &format!("refused-{}", protocol.replace('/', "-")),
-            &["--otlp-endpoint", &endpoint, "--otlp-protocol", protocol],
-            &[("RUST_BACKTRACE", "0")],
-        )
-        .await;
+    let endpoint = format!("http://user:hunter2pw@{addr}");
+    let run = |protocol: &'static str| {
+        let endpoint = endpoint.clone();
+        async move {
+            let name = format!("refused-{}", protocol.replace('/', "-"));
+            let args = ["--otlp-endpoint", &endpoint, "--otlp-protocol", protocol];
+            (
+                protocol,
+                run_binary(&name, &args, &[("RUST_BACKTRACE", "0")]).await,
+            )
+        }
+    };
+    // Side by side: each waits out its exporters' retries.
+    let (grpc, http) = tokio::join!(run("grpc"), run("http/protobuf"));
+    for (protocol, (output, manifest_path)) in [grpc, http] {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!output.status.success(), "{protocol}: {stderr}");

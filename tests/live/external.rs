@@ -449,13 +449,11 @@ mod program {
     }
 }
 
-/// A port free at the time of asking.
+/// A port free at the time of asking, for a program that binds it seconds later:
+/// below the kernel's ephemeral range, where no outgoing connection takes it
+/// meanwhile.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lgtm_check::stack::scrape_port().expect("a free port")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -151,13 +151,11 @@ fn the_shape_command_refuses_a_run_without_backend_or_window() {
     assert!(!err.contains("CanaryPw"), "{err}");
 }
 
-/// A free TCP port on the host (for the scenario's `/metrics`).
+/// A port free at the time of asking, for a program that binds it seconds later:
+/// below the kernel's ephemeral range, where no outgoing connection takes it
+/// meanwhile.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lgtm_check::stack::scrape_port().expect("a free port")
 }
 
 #[tokio::test(flavor = "multi_thread")]
