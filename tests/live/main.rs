@@ -15,8 +15,10 @@
 //! Order: libtest starts tests in the order of their names. The conformance suite's
 //! cases each wait for the runs they judge, so its module is named to sort last
 //! (`z_conformance`), and its three runs are started by the test that sorts first
-//! ([`a_the_conformance_runs_start_first`]): they go on while the other tests run,
-//! and its cases find them done instead of holding test threads while they wait.
+//! ([`a_the_long_runs_start_first`]): they go on while the other tests run, and its
+//! cases find them done instead of holding test threads while they wait. So is
+//! `settled`'s run, which mostly waits (20 s), and would otherwise start late, by
+//! name, and end the binary alone.
 
 #[path = "../../harness/tests/common/mod.rs"]
 mod common;
@@ -39,9 +41,11 @@ mod shape_live;
 #[path = "conformance.rs"]
 mod z_conformance;
 
-/// Starts the conformance suite's runs in the background and returns; its cases
-/// judge them (see the module doc for why this test sorts first).
+/// Starts the conformance suite's runs and `settled`'s run in the background and
+/// returns; their cases judge them (see the module doc for why this test sorts
+/// first).
 #[test]
-fn a_the_conformance_runs_start_first() {
+fn a_the_long_runs_start_first() {
     z_conformance::start_all_runs();
+    settled::start();
 }
