@@ -17,7 +17,7 @@ use crate::clients::tempo::TempoClient;
 use crate::clients::{ClientError, Endpoint};
 use crate::core::catalog::is_negative;
 use crate::core::catalog_grafana::{LoadedDashboard, targets_summary};
-use crate::core::check::{Check, EvalAt, Query, settled_at, unix_seconds};
+use crate::core::check::{Check, EvalAt, Query, Unsettled, settled_at, unix_seconds};
 use crate::core::component::Component;
 use crate::core::dashboard::{self, Dashboard, DashboardError, KnownDatasource};
 use crate::core::expect::{Expectation, Verdict, evaluate};
@@ -250,7 +250,15 @@ async fn eval_time(client: &PromClient, at: &EvalAt) -> Result<String, Attempt> 
                 .map_err(attempt_error)?;
             settled_at(&series, *from_zero)
                 .map(|t| format!("{t:.3}"))
-                .map_err(|why| Attempt::NotYet(format!("no settled sample of {raw}: {why}")))
+                .map_err(|why| match why {
+                    Unsettled::NotYet(why) => {
+                        Attempt::NotYet(format!("no settled sample of {raw}: {why}"))
+                    }
+                    // Final: asking again cannot bring the zero before that sample.
+                    Unsettled::NoZero(why) => Attempt::Fatal(format!(
+                        "no settled sample of {raw}, and there will be none: {why} (the scrape that carried the zeros was not stored, e.g. given up at its timeout on a loaded machine)"
+                    )),
+                })
         }
     }
 }

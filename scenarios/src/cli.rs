@@ -5,8 +5,8 @@
 //!
 //! The flow of every scenario: init telemetry → (metrics: `listening`) → workload →
 //! flush every exporter → `{"event":"emitted"}` → (`--await-scrapes`: the manifest so
-//! far, `{"event":"provisional","path":…}`, then the scrapes: the zeros' if not yet
-//! taken and two that began after the workload) → write the manifest →
+//! far, `{"event":"provisional","path":…}`, then the scrapes: the zeros' (two) if
+//! not yet taken and two that began after the workload) → write the manifest →
 //! `{"event":"manifest","path":…}` → (`--hold`: serve `/metrics` until stdin closes).
 
 use std::net::SocketAddr;
@@ -372,8 +372,8 @@ impl MetricsSession {
     }
 
     /// With `--remote-write-url`: pushes every series as it is now (the workload's
-    /// at zero). With `--await-scrapes`, the scraper needs no wait: its first scrape
-    /// is answered with the zeros whenever it comes ([`MetricsEndpoint::start`]).
+    /// at zero). With `--await-scrapes`, the scraper needs no wait: its first scrapes
+    /// are answered with the zeros whenever they come ([`MetricsEndpoint::start`]).
     pub async fn before_workload(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let at = unix_ms() as i64;
@@ -387,7 +387,7 @@ impl MetricsSession {
     /// With `--remote-write-url`: pushes every series' final value, at a timestamp
     /// after the zero's (and before the manifest's end). With `--await-scrapes`:
     /// waits until two scrapes that began after the workload have been answered
-    /// (and the first one, the zeros, if it has not come yet).
+    /// (and the first ones, the zeros, if they have not come yet).
     pub async fn after_emitted(&self) -> anyhow::Result<()> {
         if let Some(w) = &self.remote_write {
             let zero = self

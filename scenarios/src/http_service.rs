@@ -24,10 +24,11 @@
 //! event lists them (`"faults": [...]`, empty without).
 //!
 //! When a scraper is part of the test (`await_scrapes`), the scenario registers every
-//! series at zero, answers the first scrape with those zeros whenever it comes (so
-//! rates start from a scraped zero, which makes `rate()`/`increase()` exact, without
-//! holding the workload until then), and waits for that scrape and two more complete
-//! ones after the workload (so the final values have certainly been scraped) before
+//! series at zero, answers the first two scrapes with those zeros whenever they come
+//! (so rates start from a scraped zero, which makes `rate()`/`increase()` exact,
+//! without holding the workload until then; two, as a scrape given up at its timeout
+//! stores nothing), and waits for those scrapes and two more complete ones after the
+//! workload (so the final values have certainly been scraped) before
 //! it writes the manifest. Its logs and traces are final before that wait: it writes
 //! them first in a provisional manifest ([`cli::write_provisional_manifest`]) so their
 //! checks need not wait for the scraper.

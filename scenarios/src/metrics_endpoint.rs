@@ -163,9 +163,15 @@ pub struct Scrapes {
     begun: AtomicU64,
     completed: AtomicU64,
     changed: Notify,
-    /// Whether the next scrape is the first (answered with the zeros).
-    first: std::sync::atomic::AtomicBool,
+    /// Scrapes still to be answered with the zeros.
+    zeros_left: AtomicU64,
 }
+
+/// How many scrapes are answered with the zeros (`zeros_first`): two, because an
+/// answer is not a stored sample — a scrape the scraper gave up on at its timeout
+/// (on a loaded machine) keeps none of it, and a series whose first stored sample is
+/// not its zero can never get it.
+pub const ZERO_SCRAPES: u64 = 2;
 
 impl Scrapes {
     /// How many scrapes of `/metrics` have been answered so far (one counts once its
@@ -175,19 +181,18 @@ impl Scrapes {
     }
 
     /// Waits until the scraper holds every value counted before this call: two
-    /// scrapes that began after the call have been answered (and, while the first
-    /// scrape still owes the zeros (`zeros_first`), that one too). Scrapes that began
+    /// scrapes that began after the call have been answered (and, while scrapes
+    /// still owe the zeros (`zeros_first`, [`ZERO_SCRAPES`]), those too). Scrapes that began
     /// before the call may have rendered earlier values, so `begun + 1` answers make
     /// one fresh scrape; the second is there because an answer is not a stored
     /// sample: a scraper that gave up on a slow answer (its scrape timeout, on a
     /// loaded machine) keeps none of it, and the manifest's end bounds the samples
     /// the metrics checks look at.
     pub async fn wait_for_fresh(&self, timeout: Duration) -> anyhow::Result<()> {
-        // The zeros' flag first: a scrape counts itself begun before it takes them.
-        let zeros_owed = self.first.load(Ordering::SeqCst);
+        // The zeros owed first: a scrape counts itself begun before it takes them.
+        let zeros_owed = self.zeros_left.load(Ordering::SeqCst);
         let begun = self.begun.load(Ordering::SeqCst);
-        self.wait_for(begun + 2 + u64::from(zeros_owed), timeout)
-            .await
+        self.wait_for(begun + 2 + zeros_owed, timeout).await
     }
 
     /// Waits until `n` scrapes have completed.
@@ -241,11 +246,11 @@ impl MetricsEndpoint {
     /// Installs the global recorder (once per process), runs `register` (which
     /// registers the scenario's series at zero), and only then serves `/metrics` on
     /// `listen`: no scrape can see the endpoint without those series. With
-    /// `zeros_first`, the first scrape is answered with the series as they were
-    /// registered, at zero, whatever the workload has counted since, so that the
-    /// scraper's first sample of each is its zero without holding the workload
-    /// until the scraper comes (Prometheus applies the targets of its configuration
-    /// only at its first 5 s discovery tick).
+    /// `zeros_first`, the first [`ZERO_SCRAPES`] scrapes are answered with the series
+    /// as they were registered, at zero, whatever the workload has counted since, so
+    /// that the scraper's first sample of each is its zero without holding the
+    /// workload until the scraper comes (Prometheus applies the targets of its
+    /// configuration only at its first 5 s discovery tick).
     pub async fn start(
         listen: SocketAddr,
         service: &str,
@@ -278,7 +283,7 @@ impl MetricsEndpoint {
             begun: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             changed: Notify::new(),
-            first: std::sync::atomic::AtomicBool::new(zeros_first),
+            zeros_left: AtomicU64::new(if zeros_first { ZERO_SCRAPES } else { 0 }),
         });
         let app = {
             let scrapes = scrapes.clone();
@@ -293,13 +298,13 @@ impl MetricsEndpoint {
                     let zero = zero.clone();
                     async move {
                         scrapes.begun.fetch_add(1, Ordering::SeqCst);
-                        // The first scrape gets the zeros; the count is taken and
-                        // bumped at once, so two first scrapes cannot both.
-                        let first = scrapes
-                            .first
-                            .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                        // The first scrapes get the zeros; each takes one of those
+                        // left at once, so no more than ZERO_SCRAPES can.
+                        let zeros = scrapes
+                            .zeros_left
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                             .is_ok();
-                        let body = if first {
+                        let body = if zeros {
                             zero.as_str().to_owned()
                         } else {
                             render(&handle, &labels)

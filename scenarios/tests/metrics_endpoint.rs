@@ -1,10 +1,13 @@
 //! The `/metrics` endpoint serves no scrape before the scenario's series are
 //! registered: the very first scrape already shows each of them at zero, so the first
 //! sample of every series is the zero a rate starts from. With `zeros_first` (a
-//! scraper is part of the test) that first scrape shows the zeros even when the
-//! workload has already counted, and the next one the counts.
+//! scraper is part of the test) the first two scrapes show the zeros even when the
+//! workload has already counted (one the scraper gave up on stores nothing), and the
+//! next one the counts.
 
-use lgtm_scenarios::metrics_endpoint::{MetricsEndpoint, REQUEST_DURATION, REQUESTS_TOTAL};
+use lgtm_scenarios::metrics_endpoint::{
+    MetricsEndpoint, REQUEST_DURATION, REQUESTS_TOTAL, ZERO_SCRAPES,
+};
 
 #[tokio::test]
 async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
@@ -38,6 +41,12 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
             .unwrap()
     };
     let body = scrape().await;
+    assert_eq!(ZERO_SCRAPES, 2);
+    assert_eq!(
+        scrape().await,
+        body,
+        "the second scrape shows the zeros too"
+    );
     let value = |name: &str, label: &str| -> Option<String> {
         body.lines()
             .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
@@ -56,9 +65,9 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         Some("0"),
         "{body}"
     );
-    assert_eq!(endpoint.scrapes.completed(), 1);
+    assert_eq!(endpoint.scrapes.completed(), 2);
     tokio::task::yield_now().await;
-    assert!(!fresh.is_finished(), "the zeros' scrape holds no count");
+    assert!(!fresh.is_finished(), "the zeros' scrapes hold no count");
     let second = scrape().await;
     assert!(
         second.lines().any(|l| l.starts_with(REQUESTS_TOTAL)
@@ -66,7 +75,7 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
             && l.ends_with(" 3")),
         "{second}"
     );
-    assert_eq!(endpoint.scrapes.completed(), 2);
+    assert_eq!(endpoint.scrapes.completed(), 3);
     tokio::task::yield_now().await;
     assert!(!fresh.is_finished(), "one fresh scrape is not enough");
     scrape().await;
@@ -82,7 +91,7 @@ async fn the_first_scrape_shows_every_series_at_zero_and_the_next_the_counts() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("wanted 5 completed scrapes, saw 3"),
+            .contains("wanted 6 completed scrapes, saw 4"),
         "{err}"
     );
 }

@@ -106,21 +106,21 @@ pub fn unix_seconds(unix_ms: u64) -> String {
 pub fn settled_at(
     series: &[(super::expect::Labels, Vec<(f64, f64)>)],
     from_zero: bool,
-) -> Result<f64, String> {
+) -> Result<f64, Unsettled> {
     if series.is_empty() {
-        return Err("no sample of the run yet".into());
+        return Err(Unsettled::NotYet("no sample of the run yet".into()));
     }
     let mut at = f64::NEG_INFINITY;
     for (labels, points) in series {
         let name = super::expect::fmt_labels(labels);
         let Some(&(_, last)) = points.last() else {
-            return Err(format!("{name} has no sample yet"));
+            return Err(Unsettled::NotYet(format!("{name} has no sample yet")));
         };
         if from_zero && points[0].1 != 0.0 {
-            return Err(format!(
+            return Err(Unsettled::NoZero(format!(
                 "the first sample of {name} is {}, not the zero scraped before the workload",
                 points[0].1
-            ));
+            )));
         }
         let from = points
             .iter()
@@ -132,6 +132,25 @@ pub fn settled_at(
         at = at.max(from);
     }
     Ok(at)
+}
+
+/// Why a raw-sample answer has no settled sample ([`settled_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsettled {
+    /// Not yet: a series has no sample, or none has come.
+    NotYet(String),
+    /// Never: a series' first sample is not its zero. Samples of a series are
+    /// stored in order (a later one never precedes an earlier one), so the zero
+    /// cannot come after it: the scrape that carried it was not stored.
+    NoZero(String),
+}
+
+impl std::fmt::Display for Unsettled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsettled::NotYet(why) | Unsettled::NoZero(why) => f.write_str(why),
+        }
+    }
 }
 
 /// The time range a log or trace query covers, in Unix milliseconds: fixed from the
@@ -485,11 +504,14 @@ mod tests {
         b.0.insert("status".into(), "500".into());
         assert_eq!(settled_at(&[a.clone(), b], true).unwrap(), 3.0);
         let no_zero = series(&[(2.0, 5.0), (3.0, 5.0), (4.0, 7.0)]);
+        let never = settled_at(std::slice::from_ref(&no_zero), true).unwrap_err();
+        assert!(matches!(never, Unsettled::NoZero(_)), "{never:?}");
         assert!(
-            settled_at(std::slice::from_ref(&no_zero), true)
-                .unwrap_err()
+            never
+                .to_string()
                 .contains("not the zero scraped before the workload")
         );
+        assert!(matches!(settled_at(&[], true), Err(Unsettled::NotYet(_))));
         // A user's series that appears at its first increment: only its final value
         // matters to the exact checks.
         assert_eq!(settled_at(&[no_zero], false).unwrap(), 4.0);
