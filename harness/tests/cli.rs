@@ -285,12 +285,6 @@ fn the_gate_table_gives_the_sides_under_the_flags_with_paths_from_its_directory(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A port free at the time of asking, for a program that binds it later: below the
-/// kernel's ephemeral range, where no outgoing connection takes it meanwhile.
-fn free_port() -> u16 {
-    lgtm_check::stack::scrape_port().expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_forwards_a_span_and_writes_the_record_on_sigterm() {
     use std::sync::{Arc, Mutex};
@@ -314,7 +308,7 @@ async fn tap_forwards_a_span_and_writes_the_record_on_sigterm() {
 
     let dir = scratch("tap");
     let record = dir.join("record.json");
-    let (grpc_port, http_port) = (free_port(), free_port());
+    let (grpc_port, http_port) = (common::free_port(), common::free_port());
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
         if callers_own(&key.to_string_lossy()) {

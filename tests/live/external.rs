@@ -449,13 +449,6 @@ mod program {
     }
 }
 
-/// A port free at the time of asking, for a program that binds it seconds later:
-/// below the kernel's ephemeral range, where no outgoing connection takes it
-/// meanwhile.
-fn free_port() -> u16 {
-    lgtm_check::stack::scrape_port().expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
     use prost::Message as _;
@@ -473,7 +466,7 @@ async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
     let run_id = format!("tap-live-{}", std::process::id());
 
     // 1. The tap in front of the stack's URLs; a program's three signals through it.
-    let http_port = free_port();
+    let http_port = common::free_port();
     let mut tap = std::process::Command::new(env!("CARGO_BIN_EXE_lgtm-check"));
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
@@ -486,7 +479,7 @@ async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
         .args(["tap", "--target", "external"])
         .args(&target)
         .args(["--record", record.to_str().unwrap(), "--run-id", &run_id])
-        .args(["--grpc-port", &free_port().to_string()])
+        .args(["--grpc-port", &common::free_port().to_string()])
         .args(["--http-port", &http_port.to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

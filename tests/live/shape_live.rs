@@ -151,13 +151,6 @@ fn the_shape_command_refuses_a_run_without_backend_or_window() {
     assert!(!err.contains("CanaryPw"), "{err}");
 }
 
-/// A port free at the time of asking, for a program that binds it seconds later:
-/// below the kernel's ephemeral range, where no outgoing connection takes it
-/// meanwhile.
-fn free_port() -> u16 {
-    lgtm_check::stack::scrape_port().expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapshot() {
     if let Some(reason) = missing() {
@@ -172,9 +165,17 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     let id = format!("shape{}", std::process::id());
     // A /metrics port for each of the three runs, all scraped: the runs go side by
     // side.
-    let mut ports = [free_port(), free_port(), free_port()];
+    let mut ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ];
     while ports[1] == ports[0] || ports[2] == ports[0] || ports[2] == ports[1] {
-        ports = [free_port(), free_port(), free_port()];
+        ports = [
+            common::free_port(),
+            common::free_port(),
+            common::free_port(),
+        ];
     }
     let targets: Vec<String> = ports
         .iter()
