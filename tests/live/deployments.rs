@@ -10,7 +10,7 @@
 //! - The multi-tenant deployment (docker/multi-tenant/compose.yml): Loki, Tempo and
 //!   Cortex each requiring a tenant, behind nginx (from Debian's package,
 //!   docker/nginx-debian) demanding basic auth and mapping users to the tenants they
-//!   may act as. A run pushed as tenant A passes fully as A; the same run's data is
+//!   may act as. A run pushed as tenant A over TLS passes fully as A; a run's data is
 //!   invisible to tenant B (every data check fails naming tenant B), while A sees it;
 //!   wrong or missing credentials fail with the named 401 and a tenant the user may
 //!   not act as with the named 403. The test passwords never print.
@@ -704,10 +704,6 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
 
     // Every step has a run id of its own and looks only at its own data: they run
     // side by side, and each is judged below in its turn.
-    let verified = spawn_run(
-        as_tenant(urls.clone(), &checker),
-        &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
-    );
     let wrong_password = spawn_run(
         as_tenant(urls.clone(), &checker),
         &[("LGTM_CHECK_PASSWORD", "not-the-password")],
@@ -739,9 +735,32 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
         &[("TEAM_A_PASSWORD", TEAM_A_PASSWORD)],
     );
 
-    // 1. Pushed and checked as tenant A, through the gateway: fully verified.
-    let run = verified.join().expect("the run's thread");
+    // 1. Pushed as tenant A, checked as tenant B: invisible, each data check failing
+    //    with the named reason; tenant A sees the same run's data.
+    isolation(&gateway).await;
+
+    // 2. A wrong password: the gateway's 401, named, for every component.
+    let run = wrong_password.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
+    assert!(!run.stdout.contains("not-the-password"), "{}", run.stdout);
+    assert_refused(&run, "the credentials were refused (HTTP 401)");
+
+    // 3. No credentials at all: 401 as well.
+    let run = no_credentials.join().expect("the run's thread");
+    assert_refused(&run, "the credentials were refused (HTTP 401)");
+
+    // 4. Over TLS: with --ca-cert every component is verified, the scenarios'
+    //    pushes included (they trust the CA through SSL_CERT_FILE); without it, the
+    //    named TLS failure for every component, never a pass.
+    let without_ca = tls_without_ca.join().expect("the run's thread");
+    without_ca.assert_never_prints(&secrets);
+    assert_refused(&without_ca, "TLS failure");
+    assert_refused(&without_ca, "give it with --ca-cert");
+    //    The one run checked fully (plain HTTP through the same gateway is step 1's:
+    //    its pushes accepted, and read back as tenant A).
+    let run = tls_with_ca.join().expect("the run's thread");
+    run.assert_never_prints(&secrets);
+    assert!(run.stdout.contains("https://localhost:"), "{}", run.stdout);
     assert!(
         run.stdout.contains("basic auth as checker") && run.stdout.contains("tenant tenant-a"),
         "{}",
@@ -752,36 +771,7 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
         &[("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")],
     );
 
-    // 2. Pushed as tenant A, checked as tenant B: invisible, each data check failing
-    //    with the named reason; tenant A sees the same run's data.
-    isolation(&gateway).await;
-
-    // 3. A wrong password: the gateway's 401, named, for every component.
-    let run = wrong_password.join().expect("the run's thread");
-    run.assert_never_prints(&secrets);
-    assert!(!run.stdout.contains("not-the-password"), "{}", run.stdout);
-    assert_refused(&run, "the credentials were refused (HTTP 401)");
-
-    // 4. No credentials at all: 401 as well.
-    let run = no_credentials.join().expect("the run's thread");
-    assert_refused(&run, "the credentials were refused (HTTP 401)");
-
-    // 5. Over TLS: with --ca-cert every component is verified, the scenarios'
-    //    pushes included (they trust the CA through SSL_CERT_FILE); without it, the
-    //    named TLS failure for every component, never a pass.
-    let without_ca = tls_without_ca.join().expect("the run's thread");
-    without_ca.assert_never_prints(&secrets);
-    assert_refused(&without_ca, "TLS failure");
-    assert_refused(&without_ca, "give it with --ca-cert");
-    let run = tls_with_ca.join().expect("the run's thread");
-    run.assert_never_prints(&secrets);
-    assert!(run.stdout.contains("https://localhost:"), "{}", run.stdout);
-    assert_verified(
-        &run,
-        &[("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")],
-    );
-
-    // 6. Valid credentials for a tenant the user may not act as: the gateway's 403.
+    // 5. Valid credentials for a tenant the user may not act as: the gateway's 403.
     let run = forbidden.join().expect("the run's thread");
     run.assert_never_prints(&secrets);
     assert_refused(&run, "access forbidden (HTTP 403)");
@@ -805,7 +795,7 @@ type Ask = (
     &'static str,
 );
 
-/// Step 2 of the multi-tenant test: one run through the library, its scenarios
+/// Step 1 of the multi-tenant test: one run through the library, its scenarios
 /// pushing as tenant A and its checks asking as tenant B.
 async fn isolation(gateway: &str) {
     let flags = TargetSettings {
