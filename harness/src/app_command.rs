@@ -112,16 +112,19 @@ pub enum AppError {
         source: std::io::Error,
     },
     /// The run's temporary directory (where the manifest goes) could not be
-    /// created; also used when no free port could be found for the scrape target
-    /// (`path` is then `0.0.0.0:0`).
+    /// created.
     #[error("cannot use the run's working directory {path}")]
     WorkDir {
-        /// The directory (or `0.0.0.0:0`).
+        /// The directory.
         path: String,
         /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// No free TCP port could be bound for the program's `/metrics` (the port the
+    /// Prometheus role is configured to scrape, when `--scrape` is not given).
+    #[error("no free TCP port for the program's /metrics (give one with --scrape PORT)")]
+    NoFreePort(#[source] std::io::Error),
     /// The recording gateway could not start (a port could not be bound).
     #[error(transparent)]
     Gateway(#[from] crate::gateway::GatewayError),
@@ -142,10 +145,7 @@ fn scrape_addresses(flag: Option<&str>) -> Result<(String, String), AppError> {
     let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p > 0);
     let (target, port) = match flag {
         None => {
-            let p = crate::stack::scrape_port().map_err(|source| AppError::WorkDir {
-                path: "0.0.0.0:0".into(),
-                source,
-            })?;
+            let p = crate::stack::scrape_port().map_err(AppError::NoFreePort)?;
             (format!("host.docker.internal:{p}"), p)
         }
         Some(s) => match s.rsplit_once(':') {
@@ -728,6 +728,17 @@ mod tests {
                 Err(AppError::Scrape(_))
             ));
         }
+    }
+
+    #[test]
+    fn no_free_port_is_named_as_such_with_the_flag_that_avoids_it() {
+        let e = AppError::NoFreePort(std::io::Error::other("too many open files"));
+        let text = e.to_string();
+        assert!(text.contains("no free TCP port"), "{text}");
+        assert!(text.contains("--scrape PORT"), "{text}");
+        assert!(!text.contains("working directory"), "{text}");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert_eq!(source, "too many open files");
     }
 
     #[test]

@@ -62,16 +62,19 @@ pub enum RunError {
     #[error("the check catalog is refused")]
     Catalog(#[from] CatalogError),
     /// The run's working directory (under the system's temporary directory, where
-    /// the scenarios write their manifests) could not be created, or no free port
-    /// could be bound for a scenario's `/metrics` (then `path` is `0.0.0.0:0`).
+    /// the scenarios write their manifests) could not be created.
     #[error("cannot prepare the run's working directory {path}")]
     WorkDir {
-        /// The directory (or address) that could not be prepared.
+        /// The directory that could not be prepared.
         path: String,
         /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// No free TCP port could be bound for the scraped scenario's `/metrics` (the
+    /// port the Prometheus role is configured to scrape).
+    #[error("no free TCP port for the scraped scenario's /metrics")]
+    NoFreePort(#[source] std::io::Error),
 }
 
 /// Runs everything the plan asks on the containers it starts, and reports on it.
@@ -91,10 +94,7 @@ pub async fn run_with<T>(
     beside: impl AsyncFnOnce(&Stack) -> T,
 ) -> Result<(Report, T), RunError> {
     let started = Instant::now();
-    let metrics_port = stack::scrape_port().map_err(|source| RunError::WorkDir {
-        path: "0.0.0.0:0".into(),
-        source,
-    })?;
+    let metrics_port = stack::scrape_port().map_err(RunError::NoFreePort)?;
     let stack = start_stack(plan, metrics_port, on_event).await?;
     let ran = on_stack(plan, &stack, metrics_port, started, on_event, beside).await;
     // 6. Clean-up.
@@ -880,5 +880,20 @@ fn is_empty(seen: &crate::core::observed::Observed) -> bool {
         Observed::Logs(l) => l.is_empty(),
         Observed::Traces(t) => t.is_empty(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_free_port_is_named_as_such_not_as_a_directory() {
+        let e = RunError::NoFreePort(std::io::Error::other("too many open files"));
+        let text = e.to_string();
+        assert!(text.contains("no free TCP port"), "{text}");
+        assert!(!text.contains("working directory"), "{text}");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert_eq!(source, "too many open files");
     }
 }

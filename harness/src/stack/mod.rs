@@ -11,11 +11,22 @@ mod handle;
 pub use handle::{SharedStack, Stack, StackBuilder, StackError, fresh_run_id};
 
 /// A free TCP port on all interfaces for a program the Prometheus role scrapes through
-/// the host gateway. The port is chosen before the program binds it (it is written into
-/// Prometheus's configuration), so it is taken below the kernel's ephemeral range
+/// the host gateway: [`free_port`] (the port is written into Prometheus's
+/// configuration before the program binds it).
+pub fn scrape_port() -> std::io::Result<u16> {
+    free_port()
+}
+
+/// A free TCP port on all interfaces, for a port chosen before the program that
+/// listens on it binds it. It is taken below the kernel's ephemeral range
 /// (`/proc/sys/net/ipv4/ip_local_port_range`, where it can be read): a port of that
 /// range may meanwhile become the local end of any outgoing connection.
-pub fn scrape_port() -> std::io::Result<u16> {
+///
+/// ```
+/// let port = lgtm_check::stack::free_port().unwrap();
+/// assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_ok());
+/// ```
+pub fn free_port() -> std::io::Result<u16> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|t| t.split_whitespace().next()?.parse::<u32>().ok());

@@ -4,10 +4,10 @@ use lgtm_check::scenario::find_binary;
 
 /// A port free at the time of asking, for a program that binds it seconds later:
 /// below the kernel's ephemeral range, where no outgoing connection takes it
-/// meanwhile ([`lgtm_check::stack::scrape_port`]).
+/// meanwhile ([`lgtm_check::stack::free_port`]).
 #[allow(dead_code)] // not every test binary that shares these helpers starts a program
 pub fn free_port() -> u16 {
-    lgtm_check::stack::scrape_port().expect("a free port")
+    lgtm_check::stack::free_port().expect("a free port")
 }
 
 /// Why a live test that runs the http-service scenario against `images` cannot run
