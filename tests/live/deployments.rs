@@ -549,28 +549,10 @@ async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_die
             (&format!("{gw}/prometheus/api/v1/labels"), 200),
         ])
         .await;
-    let otlp = format!("{gw}/otlp");
-    let (tempo, prometheus, push) = (
-        format!("{gw}/tempo"),
-        format!("{gw}/prometheus"),
-        format!("{gw}/api/v1/push"),
-    );
-    let urls = [
-        "--loki-url",
-        &gw,
-        "--tempo-url",
-        &tempo,
-        "--otlp-url",
-        &otlp,
-        "--otlp-protocol",
-        "http/protobuf",
-        "--prometheus-url",
-        &prometheus,
-        "--remote-write-url",
-        &push,
-    ];
+    let urls = through(&gw);
+    let flags: Vec<&str> = urls.iter().map(String::as_str).collect();
     let versions = [("loki", "3.2.0"), ("tempo", "2.6.0"), ("mimir", "1.18.1")];
-    assert_verified(&lgtm_check(&urls, &[]), &versions);
+    assert_verified(&lgtm_check(&flags, &[]), &versions);
 
     // Then one replica of each system killed and started again while the scenarios
     // push, in one run, a quarter of the scenarios apart; named by container id, as
@@ -580,7 +562,7 @@ async fn the_replicated_deployment_loses_nothing_acknowledged_when_a_replica_die
         ("tempo-ingester-3", "50%"),
         ("cortex-ingester-3", "75%"),
     ];
-    let mut args: Vec<String> = urls.iter().map(|s| s.to_string()).collect();
+    let mut args = urls;
     // When Tempo does not find a trace written while its ingester was down, the
     // checks that need it wait their whole timeout before failing (allowed below):
     // 30 s, not the default 60, which once made this test take 93 s instead of 23.
@@ -674,7 +656,8 @@ async fn multi_tenant() -> Option<(Compose, String)> {
     Some((compose, gateway))
 }
 
-/// The URLs of every component through the gateway, OTLP over HTTP.
+/// The URLs of every component through the gateway of the multi-tenant or the
+/// replicated deployment (the same routes), OTLP over HTTP.
 fn through(gateway: &str) -> Vec<String> {
     [
         ("--loki-url", gateway.to_owned()),
