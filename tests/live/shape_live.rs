@@ -165,17 +165,10 @@ async fn the_http_service_shape_is_stable_and_legacy_attributes_fail_the_snapsho
     let id = format!("shape{}", std::process::id());
     // A /metrics port for each of the three runs, all scraped: the runs go side by
     // side.
-    let mut ports = [
-        common::free_port(),
-        common::free_port(),
-        common::free_port(),
-    ];
+    let three = || -> [u16; 3] { std::array::from_fn(|_| common::free_port()) };
+    let mut ports = three();
     while ports[1] == ports[0] || ports[2] == ports[0] || ports[2] == ports[1] {
-        ports = [
-            common::free_port(),
-            common::free_port(),
-            common::free_port(),
-        ];
+        ports = three();
     }
     let targets: Vec<String> = ports
         .iter()
