@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use crate::clients::Endpoint;
 use crate::core::component::{Component, ImageRef};
 use crate::core::event::Event;
@@ -402,7 +404,8 @@ impl StackBuilder {
         }
         // Prometheus first: it scrapes a target of its configuration only after its
         // discovery manager's first 5 s tick, the longest wait of a default run, so
-        // its clock starts before the others' containers are made.
+        // its container is running before the others' are made (made together, the
+        // daemon started it about 0.5 s after the run began instead of 0.3 s).
         to_start.sort_by_key(|(c, _)| *c != Component::Prometheus);
         let mut specs = specs_with(&layout, &to_start, &configs);
         for spec in &mut specs {
@@ -415,7 +418,41 @@ impl StackBuilder {
             let run_id = run_id.clone();
             async move { super::start_component(&docker, spec, &network, &run_id, &http).await }
         };
-        let mut started = futures::future::join_all(specs.into_iter().map(start)).await;
+        let (prometheus_running, after_prometheus) = futures::channel::oneshot::channel::<()>();
+        let after_prometheus = after_prometheus.shared();
+        let mut prometheus_running = Some(prometheus_running);
+        let starts: Vec<_> = specs
+            .into_iter()
+            .map(|spec| {
+                let first = spec.component == Component::Prometheus;
+                let signal = if first {
+                    prometheus_running.take()
+                } else {
+                    None
+                };
+                let after_prometheus = after_prometheus.clone();
+                let docker = docker.clone();
+                let http = http.clone();
+                let network = layout.network.clone();
+                let run_id = run_id.clone();
+                async move {
+                    if !first {
+                        // Also goes on when Prometheus could not be started.
+                        let _ = after_prometheus.await;
+                    }
+                    let running = move || {
+                        if let Some(s) = signal {
+                            let _ = s.send(());
+                        }
+                    };
+                    super::start_component_then(&docker, spec, &network, &run_id, &http, running)
+                        .await
+                }
+            })
+            .collect();
+        // Without a Prometheus to start, nobody waits.
+        drop(prometheus_running);
+        let mut started = futures::future::join_all(starts).await;
         // With the guide's configs, a component that refuses its config is started
         // again with the fixed one, so the guide's queries can still be run against
         // it; the refusal is kept as a guide defect.

@@ -485,6 +485,20 @@ pub async fn start_component(
     run_id: &str,
     http: &reqwest::Client,
 ) -> Result<Running, StartError> {
+    start_component_then(docker, spec, network, run_id, http, || {}).await
+}
+
+/// [`start_component`], calling `on_started` as soon as the container is running,
+/// before it is ready (the stack makes the others' containers only then, so the
+/// Prometheus role's clock starts first).
+pub(crate) async fn start_component_then(
+    docker: &Docker,
+    spec: ComponentSpec,
+    network: &str,
+    run_id: &str,
+    http: &reqwest::Client,
+    on_started: impl FnOnce(),
+) -> Result<Running, StartError> {
     let image = ComponentImage {
         image: spec.image.clone(),
         cmd: spec.cmd.clone(),
@@ -527,6 +541,7 @@ pub async fn start_component(
         detail: e.to_string(),
     };
     let container = request.start().await.map_err(create_error)?;
+    on_started();
     let host = container.get_host().await.map_err(create_error)?;
     let port = container
         .get_host_port_ipv4(spec.http_port)
