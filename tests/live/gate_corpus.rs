@@ -56,8 +56,10 @@ async fn the_same_images_answer_every_corpus_query_identically() {
         run_side(&ta, &w, &corpus, Duration::from_secs(90), "a".into()),
         run_side(&tb, &w, &corpus, Duration::from_secs(90), "b".into())
     );
-    a.stop().await;
-    b.stop().await;
+    // Three containers and the network each, counted as the CLI reports them
+    // ("removed N containers and networks").
+    let removed = (a.stop().await, b.stop().await);
+    assert_eq!(removed, (4, 4), "objects removed by each stack's stop");
     eprintln!(
         "controls a: {:?}\ncontrols b: {:?}",
         sa.controls, sb.controls

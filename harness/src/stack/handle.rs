@@ -809,11 +809,18 @@ impl Stack {
     pub async fn stop(mut self) -> usize {
         let running = std::mem::take(&mut self.running);
         // All at once: each removal waits for its container's end.
-        futures::future::join_all(running.into_values().map(|r| r.container.rm())).await;
-        match self.guard.take() {
-            Some(g) => g.remove_now().await,
-            None => 0,
-        }
+        let containers = futures::future::join_all(running.into_values().map(|r| r.container.rm()))
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+        // Then whatever is still labelled with the run: the network, and any
+        // container whose removal above failed.
+        containers
+            + match self.guard.take() {
+                Some(g) => g.remove_now().await,
+                None => 0,
+            }
     }
 }
 
