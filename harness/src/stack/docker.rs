@@ -374,16 +374,14 @@ impl Docker {
             .map_err(self.refused(format!("create network {name}")))
     }
 
-    /// Force-removes every container, then every network, labelled with `run_id`.
-    /// Returns how many objects were removed.
-    pub async fn remove_run(&self, run_id: &str) -> Result<usize, DockerError> {
-        self.remove_labelled(&format!("{LABEL_RUN}={run_id}")).await
-    }
-
-    async fn remove_labelled(&self, label_filter: &str) -> Result<usize, DockerError> {
+    /// The containers, stopped ones too, carrying `label_filter` (`KEY` or
+    /// `KEY=VALUE`).
+    async fn labelled_containers(
+        &self,
+        label_filter: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, DockerError> {
         let filters = HashMap::from([("label", vec![label_filter])]);
-        let containers = self
-            .client
+        self.client
             .list_containers(Some(
                 ListContainersOptionsBuilder::new()
                     .all(true)
@@ -391,7 +389,31 @@ impl Docker {
                     .build(),
             ))
             .await
-            .map_err(self.refused("list containers"))?;
+            .map_err(self.refused("list containers"))
+    }
+
+    /// The networks carrying `label_filter` (`KEY` or `KEY=VALUE`).
+    async fn labelled_networks(
+        &self,
+        label_filter: &str,
+    ) -> Result<Vec<bollard::models::Network>, DockerError> {
+        let filters = HashMap::from([("label", vec![label_filter])]);
+        self.client
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(self.refused("list networks"))
+    }
+
+    /// Force-removes every container, then every network, labelled with `run_id`.
+    /// Returns how many objects were removed.
+    pub async fn remove_run(&self, run_id: &str) -> Result<usize, DockerError> {
+        self.remove_labelled(&format!("{LABEL_RUN}={run_id}")).await
+    }
+
+    async fn remove_labelled(&self, label_filter: &str) -> Result<usize, DockerError> {
+        let containers = self.labelled_containers(label_filter).await?;
         let removals = containers.iter().filter_map(|c| c.id.clone()).map(|id| {
             let client = self.client.clone();
             async move {
@@ -414,13 +436,7 @@ impl Docker {
             .into_iter()
             .filter(|ok| *ok)
             .count();
-        let networks = self
-            .client
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(self.refused("list networks"))?;
+        let networks = self.labelled_networks(label_filter).await?;
         for id in networks.into_iter().filter_map(|n| n.id) {
             // A network is refused while a container is still attached: another
             // removal of the same run (a drop, Ctrl-C) may still be removing one.
@@ -456,24 +472,8 @@ impl Docker {
     /// exist (after a run has ended: what it leaked).
     pub async fn run_leftovers(&self, run_id: &str) -> Result<Vec<String>, DockerError> {
         let label = format!("{LABEL_RUN}={run_id}");
-        let filters = HashMap::from([("label", vec![label.as_str()])]);
-        let containers = self
-            .client
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(self.refused("list containers"))?;
-        let networks = self
-            .client
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(self.refused("list networks"))?;
+        let containers = self.labelled_containers(&label).await?;
+        let networks = self.labelled_networks(&label).await?;
         Ok(containers
             .into_iter()
             .map(|c| {
@@ -494,24 +494,8 @@ impl Docker {
     /// Removes what earlier runs on this host left behind when their process died
     /// (killed, or a test binary whose statics were never dropped). Returns the run ids.
     pub async fn reap_stale_runs(&self) -> Result<Vec<String>, DockerError> {
-        let filters = HashMap::from([("label", vec![LABEL_RUN])]);
-        let containers = self
-            .client
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(self.refused("list containers"))?;
-        let networks = self
-            .client
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(self.refused("list networks"))?;
+        let containers = self.labelled_containers(LABEL_RUN).await?;
+        let networks = self.labelled_networks(LABEL_RUN).await?;
         let here = hostname();
         let mut stale: Vec<String> = containers
             .into_iter()
