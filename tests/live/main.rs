@@ -25,6 +25,7 @@ mod common;
 
 mod app;
 mod app_python;
+mod cleanup;
 mod deployments;
 mod empty_backend;
 mod external;
