@@ -56,7 +56,7 @@ pub struct Backends {
 /// backend, however many checks run concurrently.
 ///
 /// A trace by id is also asked once for every check that needs it at about the
-/// same time: see [`TraceAnswers`].
+/// same time: see `TraceAnswers`.
 #[derive(Debug, Clone)]
 pub struct Lookups {
     pub(crate) tempo: Arc<tokio::sync::Semaphore>,
