@@ -1,5 +1,6 @@
-//! `lgtm-check app -- CMD ARGS…`: the stack, any program run against it with the
-//! standard variables, then the checks: exact arrival of everything it sent, per
+//! `lgtm-check app -- CMD ARGS…`: the stack (or a running deployment, with
+//! `--target external`), any program run against it with the standard variables,
+//! then the checks: exact arrival of everything it sent, per
 //! signal, from the record of lgtm-check's recording gateway the program's
 //! exporters are pointed at ([`crate::gateway`], [`crate::core::catalog_record`]);
 //! a recorder manifest's checks beside them, where the program wrote one (it also
@@ -28,7 +29,8 @@ use crate::core::event::Event;
 use crate::core::plan::RunPlan;
 use crate::core::record::Record;
 use crate::core::report::SentSummary;
-use crate::core::report::{CheckReport, CheckStatus, Report};
+use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
+use crate::external::Deployment;
 use crate::shape::{CollectError, ShapeSources, UpdateMode, check_snapshot, collect_settled};
 use crate::stack::{Stack, StackError};
 
@@ -43,8 +45,11 @@ pub struct AppArgs {
     /// 0.0.0.0:PORT) or HOST:PORT as the containers see it. Default: a free port.
     #[arg(long, value_name = "PORT|HOST:PORT")]
     pub scrape: Option<String>,
-    /// The OTLP protocol the program is told to use: `grpc` or `http/protobuf`.
-    #[arg(long, value_name = "grpc|http/protobuf", default_value = "grpc")]
+    /// The OTLP protocol the program is told to use: `grpc` or `http/protobuf`. On
+    /// the command line it is `--otlp-protocol`, shared with the target's flags
+    /// (with `--target external`, the deployment's OTLP ingest speaks it too);
+    /// empty means `grpc`.
+    #[arg(skip)]
     pub otlp_protocol: String,
     /// Stop the program (SIGTERM, then SIGKILL after 10 s) after this many seconds
     /// instead of waiting for it to exit.
@@ -98,6 +103,15 @@ pub enum AppError {
     /// `--scrape` is neither a port (1–65535) nor `HOST:PORT` (holds the value given).
     #[error("--scrape `{0}`: expected a port or HOST:PORT")]
     Scrape(String),
+    /// A flag that needs lgtm-check's own stack was given with `--target external`
+    /// (holds the flag and why).
+    #[error("{flag} cannot be used with --target external: {why}")]
+    NeedsOwnStack {
+        /// The flag, e.g. `--scrape`.
+        flag: &'static str,
+        /// Why it needs the stack.
+        why: &'static str,
+    },
     /// The stack could not be started (Docker unreachable, a component's config
     /// unreadable, …).
     #[error(transparent)]
@@ -302,12 +316,15 @@ async fn run_program(
 
 /// The record's checks (`app.traces.exact`, `app.logs.exact`, …) and, after them,
 /// the manifest's; a manifest check whose id a record check has is renamed
-/// `app.manifest.…`.
+/// `app.manifest.…`. Without a scraper (`scraped` false: a deployment), the
+/// manifest's metrics checks of a program that pushed no metrics are skipped saying
+/// why: it served them, and nothing read them.
 fn all_checks(
     record: Option<&Record>,
     mapping: &RecordMapping,
     manifest: Option<&Manifest>,
     exited_unix_ms: u64,
+    scraped: bool,
 ) -> Vec<Check> {
     let mut checks = record
         .map(|r| record_checks("app", r, mapping))
@@ -326,9 +343,15 @@ fn all_checks(
         });
         let taken: std::collections::BTreeSet<String> =
             checks.iter().map(|c| c.id.clone()).collect();
+        let pushed_metrics = record.is_some_and(|r| r.counts().metrics > 0);
         for mut c in manifest_checks(m, exited_unix_ms) {
             if taken.contains(&c.id) {
                 c.id = c.id.replacen("app.", "app.manifest.", 1);
+            }
+            if c.signal == Signal::Metrics && !scraped && !pushed_metrics {
+                c.query = crate::core::check::Query::NotPossible {
+                    reason: "the program's manifest has metrics but it pushed none, and with --target external nothing scrapes its /metrics (the scraper is lgtm-check's own stack's): push them by OTLP or to LGTM_CHECK_REMOTE_WRITE_URL".into(),
+                };
             }
             checks.push(c);
         }
@@ -353,7 +376,13 @@ pub fn manifest_checks(m: &Manifest, exited_unix_ms: u64) -> Vec<Check> {
     checks
 }
 
-fn shape_report(status: CheckStatus, reason: String, stack: &Stack) -> CheckReport {
+/// The shape's verdict; it needs every component that is up (`up`).
+fn shape_report(
+    status: CheckStatus,
+    reason: String,
+    up: &[Component],
+    run_id: &str,
+) -> CheckReport {
     let needs: Vec<Component> = [
         Component::Loki,
         Component::Tempo,
@@ -361,7 +390,7 @@ fn shape_report(status: CheckStatus, reason: String, stack: &Stack) -> CheckRepo
         Component::Prometheus,
     ]
     .into_iter()
-    .filter(|c| stack.is_running(*c))
+    .filter(|c| up.contains(c))
     .collect();
     let component = needs.first().copied().unwrap_or(Component::Loki);
     let signal = match component {
@@ -377,18 +406,25 @@ fn shape_report(status: CheckStatus, reason: String, stack: &Stack) -> CheckRepo
         needs,
         status,
         reason,
-        query: format!("everything under run_id=\"{}\"", stack.run_id()),
+        query: format!("everything under run_id=\"{run_id}\""),
         guide_query: None,
         time_to_visible_ms: None,
         skipped_because: Vec::new(),
     }
 }
 
-/// Starts the stack, runs the program, checks what arrived, removes the stack.
-/// The shape is printed to `out` when there is no `--snapshot`.
+/// Starts the stack (or, given a `deployment`, preflights it and starts nothing),
+/// runs the program, checks what arrived, removes the stack. The shape is printed to
+/// `out` when there is no `--snapshot`.
+///
+/// Against a deployment, the program sends through lgtm-check's gateway, which adds
+/// the deployment's tenants and credentials; nothing scrapes its `/metrics` (the
+/// scraper is the stack's), so metrics count only where it pushes them (OTLP, or
+/// remote write to `LGTM_CHECK_REMOTE_WRITE_URL`).
 pub async fn run(
     plan: &RunPlan,
     args: &AppArgs,
+    deployment: Option<&Deployment>,
     mode: UpdateMode,
     on_event: &(dyn Fn(Event<'_>) + Sync),
     out: &mut (dyn std::io::Write + Send),
@@ -396,55 +432,101 @@ pub async fn run(
     if args.command.is_empty() || args.command[0].is_empty() {
         return Err(AppError::NoCommand);
     }
-    if args.otlp_protocol != "grpc" && args.otlp_protocol != "http/protobuf" {
-        return Err(AppError::Protocol(args.otlp_protocol.clone()));
+    let protocol = match args.otlp_protocol.as_str() {
+        "" | "grpc" => "grpc",
+        "http/protobuf" => "http/protobuf",
+        other => return Err(AppError::Protocol(other.to_owned())),
+    };
+    if deployment.is_some() {
+        if args.scrape.is_some() {
+            return Err(AppError::NeedsOwnStack {
+                flag: "--scrape",
+                why: "nothing scrapes the program against a deployment (the scraper is lgtm-check's own stack's); push its metrics by OTLP or remote write instead",
+            });
+        }
+        if args.direct {
+            return Err(AppError::NeedsOwnStack {
+                flag: "--direct",
+                why: "the program sends through lgtm-check's gateway, which adds the deployment's tenants and credentials",
+            });
+        }
     }
     let (target, listen) = scrape_addresses(args.scrape.as_deref())?;
-    let mut builder = Stack::builder()
-        .run_id(plan.run_id.clone())
-        .scrape_target(target)
-        .skip_unavailable();
-    for c in [
-        Component::Loki,
-        Component::Tempo,
-        Component::Prometheus,
-        Component::Mimir,
-    ] {
-        builder = builder.image(c, plan.image(c).clone());
-    }
-    let stack = builder.start_with_events(on_event).await?;
-    let component_reports = stack.components().clone();
+    let (stack, component_reports, backends, mapping) = match deployment {
+        None => {
+            let mut builder = Stack::builder()
+                .run_id(plan.run_id.clone())
+                .scrape_target(target)
+                .skip_unavailable();
+            for c in [
+                Component::Loki,
+                Component::Tempo,
+                Component::Prometheus,
+                Component::Mimir,
+            ] {
+                builder = builder.image(c, plan.image(c).clone());
+            }
+            let stack = builder.start_with_events(on_event).await?;
+            let reports = stack.components().clone();
+            let backends = stack.backends();
+            let mapping = stack.record_mapping();
+            (Some(stack), reports, backends, mapping)
+        }
+        Some(d) => {
+            let components = d.preflight().await;
+            for c in &components {
+                on_event(Event::ComponentFinished(c));
+            }
+            let backends = d.backends(&components);
+            let reports: BTreeMap<Component, ComponentReport> =
+                components.into_iter().map(|c| (c.name, c)).collect();
+            let mapping = crate::runner::backends_mapping(&reports, backends.mimir);
+            (None, reports, backends, mapping)
+        }
+    };
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
     std::fs::create_dir_all(&work_dir).map_err(|source| AppError::WorkDir {
         path: work_dir.display().to_string(),
         source,
     })?;
     let manifest_path = work_dir.join("manifest.json");
-    let mapping = stack.record_mapping();
-    let gateway = if args.direct {
-        None
-    } else {
-        let config =
-            crate::gateway::GatewayConfig::for_stack(&stack, &plan.run_id, mapping.metrics.clone())
-                .with_faults(&plan.faults);
-        match crate::gateway::Gateway::start(config).await {
-            Ok(g) => Some(g),
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&work_dir);
-                return Err(e.into());
+    let gateway = match (&stack, deployment) {
+        (Some(_), _) if args.direct => None,
+        (stack, deployment) => {
+            let config = match (stack, deployment) {
+                (Some(stack), _) => crate::gateway::GatewayConfig::for_stack(
+                    stack,
+                    &plan.run_id,
+                    mapping.metrics.clone(),
+                ),
+                (None, Some(d)) => crate::gateway::GatewayConfig {
+                    upstreams: crate::tap_command::upstreams(&d.target, d.auth()),
+                    ca_cert: d.target.ca_cert.clone(),
+                    translation: mapping.metrics.clone(),
+                    ..crate::gateway::GatewayConfig::new(plan.run_id.clone())
+                },
+                (None, None) => unreachable!("a stack or a deployment"),
+            }
+            .with_faults(&plan.faults);
+            match crate::gateway::Gateway::start(config).await {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&work_dir);
+                    return Err(e.into());
+                }
             }
         }
     };
     let mut urls = BTreeMap::new();
-    match &gateway {
-        Some(g) => {
+    match (&gateway, &stack) {
+        (Some(g), _) => {
             let http = g.http_url();
             urls.insert("otlp_grpc", g.grpc_url());
             urls.insert("otlp_http", http.clone());
             urls.insert("loki", http.clone());
             urls.insert("remote_write", format!("{http}/api/v1/write"));
         }
-        None => {
+        (None, Some(stack)) => {
             for (key, url) in [
                 ("otlp_grpc", stack.otlp_grpc_url()),
                 ("otlp_http", stack.otlp_http_url()),
@@ -456,11 +538,12 @@ pub async fn run(
                 }
             }
         }
+        (None, None) => {}
     }
     let caller_resource = std::env::var("OTEL_RESOURCE_ATTRIBUTES").ok();
     let env = program_env(
         &urls,
-        &args.otlp_protocol,
+        protocol,
         &plan.run_id,
         &manifest_path,
         &listen,
@@ -526,7 +609,6 @@ pub async fn run(
     }
 
     // Exact arrival: of what the gateway recorded, and of the manifest's, if any.
-    let backends = stack.backends();
     let mut check_reports = Vec::new();
     let timeout = Duration::from_secs(args.check_timeout);
     let checks = all_checks(
@@ -534,6 +616,7 @@ pub async fn run(
         &mapping,
         manifest.as_ref(),
         unix_ms(finished),
+        stack.is_some(),
     );
     if !checks.is_empty() {
         let checks = checks
@@ -567,6 +650,14 @@ pub async fn run(
         timeout,
     )
     .await;
+    let up: Vec<Component> = component_reports
+        .iter()
+        .filter(|(c, r)| match &stack {
+            Some(stack) => stack.is_running(**c),
+            None => r.status == ComponentStatus::Ready,
+        })
+        .map(|(c, _)| *c)
+        .collect();
     let mode = if args.update {
         UpdateMode::Update
     } else {
@@ -578,7 +669,8 @@ pub async fn run(
             shape_report(
                 CheckStatus::Pass,
                 "read; printed above (give --snapshot PATH to compare it)".into(),
-                &stack,
+                &up,
+                &plan.run_id,
             )
         }
         (Ok(shape), Some(path)) => match check_snapshot(path, &shape, mode) {
@@ -589,27 +681,31 @@ pub async fn run(
                     CheckStatus::Fail
                 },
                 o.message_for_cli("app"),
-                &stack,
+                &up,
+                &plan.run_id,
             ),
-            Err(e) => shape_report(CheckStatus::Fail, e.to_string(), &stack),
+            Err(e) => shape_report(CheckStatus::Fail, e.to_string(), &up, &plan.run_id),
         },
         (Err(e @ CollectError::NothingArrived { .. }), Some(path)) if path.is_file() => {
             shape_report(
                 CheckStatus::Fail,
                 format!("{e}; the snapshot {} expects telemetry", path.display()),
-                &stack,
+                &up,
+                &plan.run_id,
             )
         }
         (Err(e @ CollectError::NothingArrived { .. }), _) => {
-            shape_report(CheckStatus::Skip, e.to_string(), &stack)
+            shape_report(CheckStatus::Skip, e.to_string(), &up, &plan.run_id)
         }
-        (Err(e), _) => shape_report(CheckStatus::Fail, e.to_string(), &stack),
+        (Err(e), _) => shape_report(CheckStatus::Fail, e.to_string(), &up, &plan.run_id),
     };
     on_event(Event::CheckFinished(&shape));
     check_reports.push(shape);
 
-    let removed = stack.stop().await;
-    on_event(Event::CleanedUp { removed });
+    if let Some(stack) = stack {
+        let removed = stack.stop().await;
+        on_event(Event::CleanedUp { removed });
+    }
     let _ = std::fs::remove_dir_all(&work_dir);
 
     let mut report = Report::new(
@@ -619,6 +715,9 @@ pub async fn run(
         component_reports.into_values().collect(),
         check_reports,
     );
+    if let Some(d) = deployment {
+        report = report.with_target(&d.target.to_string());
+    }
     if let Some(r) = &record {
         report.sent = SentSummary::of_record("the program", r);
     }

@@ -49,10 +49,11 @@ enum Command {
     /// Read the telemetry shape of a run from Loki, Tempo and a Prometheus-API
     /// backend; print it, or compare it with a snapshot file.
     Shape(lgtm_check::shape_command::ShapeArgs),
-    /// Start the stack, run a program (any language) against it with the standard
-    /// variables, then check what arrived: exactly, where it wrote a manifest, and
-    /// its telemetry shape. `lgtm-check app [FLAGS] -- CMD ARGS…`
-    App(lgtm_check::app_command::AppArgs),
+    /// Start the stack (or, with --target external, use a running deployment), run a
+    /// program (any language) against it with the standard variables, then check
+    /// what arrived: exactly, where it wrote a manifest, and its telemetry shape.
+    /// `lgtm-check app [FLAGS] -- CMD ARGS…`
+    App(Box<AppCommandArgs>),
     /// Gate an upgrade: run the catalog on the baseline's images, then on the
     /// candidate's, and report per check what changed (exit 1 on a regression).
     Gate(lgtm_check::gate_command::GateArgs),
@@ -115,6 +116,16 @@ struct BenchArgs {
 struct TapCommandArgs {
     #[command(flatten)]
     tap: lgtm_check::tap_command::TapArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct AppCommandArgs {
+    #[command(flatten)]
+    app: lgtm_check::app_command::AppArgs,
+    /// `--target external`: the program's telemetry goes to a running deployment
+    /// (through lgtm-check's gateway) and is checked there; nothing is started.
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -225,7 +236,8 @@ struct TargetArgs {
     /// OTLP ingest base URL (the spans of the scenarios go there).
     #[arg(long, value_name = "URL")]
     otlp_url: Option<String>,
-    /// `grpc` (default) or `http/protobuf`.
+    /// `grpc` (default) or `http/protobuf`: what the deployment's OTLP ingest speaks;
+    /// for `app`, also what the program is told to use.
     #[arg(long, value_name = "PROTOCOL")]
     otlp_protocol: Option<String>,
     /// The Prometheus query API of Mimir, Cortex or Prometheus, with its prefix
@@ -599,7 +611,30 @@ async fn bench(args: BenchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
+async fn app(args: Box<AppCommandArgs>) -> ExitCode {
+    let AppCommandArgs {
+        app: mut args,
+        mut target,
+    } = *args;
+    // One --otlp-protocol: the program's, and with an external target also the
+    // deployment's OTLP ingest's (`run` takes it only with an external target, so it
+    // is put back only when the target is one).
+    let protocol = target.otlp_protocol.take();
+    args.otlp_protocol = protocol.clone().unwrap_or_default();
+    let resolved = match target.resolve() {
+        Ok(Some(_)) if protocol.is_some() => {
+            target.otlp_protocol = protocol;
+            target.resolve()
+        }
+        resolved => resolved,
+    };
+    let deployment = match resolved {
+        Ok(d) => d,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(exit::HARNESS_ERROR as u8);
+        }
+    };
     if args.command.is_empty() {
         report_error(&lgtm_check::app_command::AppError::NoCommand);
         return ExitCode::from(exit::HARNESS_ERROR as u8);
@@ -618,7 +653,7 @@ async fn app(args: lgtm_check::app_command::AppArgs) -> ExitCode {
     let mode = lgtm_check::shape::UpdateMode::from_env();
     let mut shape_out = std::io::stdout();
     let result = tokio::select! {
-        r = lgtm_check::app_command::run(&plan, &args, mode, &print_progress, &mut shape_out) => r,
+        r = lgtm_check::app_command::run(&plan, &args, deployment.as_ref(), mode, &print_progress, &mut shape_out) => r,
         _ = tokio::signal::ctrl_c() => return interrupted(&plan.run_id).await,
     };
     match result {

@@ -407,7 +407,7 @@ enum Mode<'a> {
 
 /// How the run's backends map OTLP, by the versions they reported (a Mimir role of
 /// unknown flavour is taken for Mimir).
-fn backends_mapping(
+pub(crate) fn backends_mapping(
     component_reports: &BTreeMap<Component, ComponentReport>,
     mimir: Option<MimirFlavour>,
 ) -> RecordMapping {

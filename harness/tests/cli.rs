@@ -112,6 +112,35 @@ fn app_without_a_program_is_a_named_usage_error_with_exit_code_2() {
 }
 
 #[test]
+fn app_flags_that_need_its_own_stack_are_named_with_an_external_target() {
+    let target = ["--target", "external", "--loki-url", "http://127.0.0.1:9"];
+    for (flag, why) in [
+        (&["--scrape", "9464"][..], "nothing scrapes"),
+        (
+            &["--direct"][..],
+            "adds the deployment's tenants and credentials",
+        ),
+    ] {
+        let args: Vec<&str> = ["app"]
+            .iter()
+            .chain(&target)
+            .chain(flag)
+            .chain(&["--", "true"])
+            .copied()
+            .collect();
+        let (code, stdout, stderr) = lgtm_check(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{} cannot be used with --target external",
+                flag[0]
+            )) && stderr.contains(why),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn gate_flags_are_validated_before_anything_starts() {
     // Docker is unreachable: every answer below comes before it is needed.
     let no_docker = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];

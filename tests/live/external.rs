@@ -2,7 +2,8 @@
 //! Stack (Loki 3.2.0, Tempo 2.6.0, Cortex 1.18.1 in the Mimir role), started once for
 //! the module's tests (a `SharedStack`), is verified through its URLs alone: the
 //! scenarios push logs to Loki, spans over OTLP/gRPC and metrics by remote write, and
-//! every check queries the deployment. Then the connection errors, each with its own name, against real
+//! every check queries the deployment; `lgtm-check app --target external` runs a
+//! program against it the same way. Then the connection errors, each with its own name, against real
 //! sockets: a refused port, a name that does not resolve, plain HTTP to a TLS port,
 //! and a port that is not HTTP; 401 and 403 from a local HTTP server that answers as
 //! an auth proxy does (no proxy image exists here yet); a wrong tenant, whose pushes
@@ -599,4 +600,82 @@ async fn a_taps_record_is_checked_against_the_deployment_it_went_to() {
     );
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `lgtm-check app --target external`: a program's telemetry goes to the running
+/// deployment through lgtm-check's gateway and is checked there, nothing started.
+/// The same http-service program twice at once: pushing its metrics by remote write
+/// (every signal exact, the manifest's metrics too), and serving them only for
+/// scraping, which nothing does against a deployment (those checks skipped saying
+/// so, never passed; its logs and traces still exact).
+#[tokio::test(flavor = "multi_thread")]
+async fn app_checks_a_program_against_a_running_deployment() {
+    let Some(stack) = stack() else { return };
+    let binary = lgtm_check::scenario::find_binary("http-service", None).unwrap();
+    let program = |metrics: &str| {
+        vec![
+            "--".to_owned(),
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "\"$0\" --manifest \"$LGTM_CHECK_MANIFEST\" --loki-url \"$LOKI_URL\" {metrics}"
+            ),
+            binary.display().to_string(),
+        ]
+    };
+    let app = |metrics: &str| {
+        let mut args = target_flags(stack);
+        args.extend(["--check-timeout".to_owned(), "30".to_owned()]);
+        args.extend(program(metrics));
+        std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::external("app", &args, &[])
+        })
+    };
+    let pushed = app(
+        "--metrics-listen \"$LGTM_CHECK_METRICS_LISTEN\" --remote-write-url \"$LGTM_CHECK_REMOTE_WRITE_URL\"",
+    );
+    let served = app("--metrics-listen \"$LGTM_CHECK_METRICS_LISTEN\"");
+
+    let r = pushed.join().unwrap();
+    let target = r.report["target"].as_str().unwrap_or_default();
+    assert!(
+        target.starts_with(&format!("external (loki {}", stack.loki_url().unwrap())),
+        "{target}\n{}",
+        r.stderr
+    );
+    assert_eq!(component(&r.report, "loki")["version"], "3.2.0");
+    for id in [
+        // The gateway's record: each signal as it was sent.
+        "app.logs.pushed.exact",
+        "app.traces.exact",
+        "app.metrics.remote_written.exact",
+        // The program's manifest.
+        "app.logs.exact",
+        "app.traces.exact_ids",
+        "app.traces.span_trees",
+        "metrics.http_requests_total.exact",
+        "app.shape",
+    ] {
+        let c = check(&r.report, id);
+        assert_eq!(c["status"], "pass", "{id}: {c:#}\n{}", r.stdout);
+    }
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        !r.stderr.contains("removed"),
+        "nothing is started, so nothing removed: {}",
+        r.stderr
+    );
+
+    let r = served.join().unwrap();
+    let c = check(&r.report, "metrics.http_requests_total.exact");
+    assert_eq!(c["status"], "skip", "{c:#}");
+    assert!(
+        c["reason"].as_str().unwrap().contains("nothing scrapes"),
+        "{c:#}"
+    );
+    for id in ["app.logs.exact", "app.traces.exact_ids"] {
+        assert_eq!(check(&r.report, id)["status"], "pass", "{id}\n{}", r.stdout);
+    }
+    assert_eq!(r.report["summary"]["failed"], 0, "{}", r.stdout);
 }

@@ -66,6 +66,12 @@ pub struct ExternalRun {
 /// `args` and the variables `env`.
 #[allow(dead_code)] // not every test binary that shares these helpers runs it
 pub fn run_external(args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
+    external("run", args, env)
+}
+
+/// [`run_external`] for any command that takes the target's flags (`run`, `app`).
+#[allow(dead_code)] // not every test binary that shares these helpers runs it
+pub fn external(command: &str, args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
     let dir = std::env::temp_dir().join(format!(
         "lgtm-check-external-{}-{}",
         std::process::id(),
@@ -79,7 +85,7 @@ pub fn run_external(args: &[&str], env: &[(&str, &str)]) -> ExternalRun {
     let out = lgtm_check()
         .current_dir(&dir)
         .envs(env.iter().copied())
-        .args(["run", "--target", "external", "--json"])
+        .args([command, "--target", "external", "--json"])
         .arg(&json)
         .args(args)
         .output()
