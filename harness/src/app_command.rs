@@ -31,6 +31,7 @@ use crate::core::record::Record;
 use crate::core::report::SentSummary;
 use crate::core::report::{CheckReport, CheckStatus, ComponentReport, ComponentStatus, Report};
 use crate::external::Deployment;
+use crate::gateway::GatewayConfig;
 use crate::shape::{CollectError, ShapeSources, UpdateMode, check_snapshot, collect_settled};
 use crate::stack::{Stack, StackError};
 
@@ -413,6 +414,26 @@ fn shape_report(
     }
 }
 
+/// Where the program's telemetry goes: through the recording gateway, or (`--direct`)
+/// straight to the stack's URLs.
+enum Route {
+    Gateway(Box<GatewayConfig>),
+    Direct(BTreeMap<&'static str, String>),
+}
+
+/// The stack's URLs by [`program_env`]'s keys (a component that is not up has none).
+fn stack_urls(stack: &Stack) -> BTreeMap<&'static str, String> {
+    [
+        ("otlp_grpc", stack.otlp_grpc_url()),
+        ("otlp_http", stack.otlp_http_url()),
+        ("loki", stack.loki_url()),
+        ("remote_write", stack.remote_write_url()),
+    ]
+    .into_iter()
+    .filter_map(|(key, url)| Some((key, url.ok()?)))
+    .collect()
+}
+
 /// Starts the stack (or, given a `deployment`, preflights it and starts nothing),
 /// runs the program, checks what arrived, removes the stack. The shape is printed to
 /// `out` when there is no `--snapshot`.
@@ -452,7 +473,7 @@ pub async fn run(
         }
     }
     let (target, listen) = scrape_addresses(args.scrape.as_deref())?;
-    let (stack, component_reports, backends, mapping) = match deployment {
+    let (stack, component_reports, backends, mapping, route) = match deployment {
         None => {
             let mut builder = Stack::builder()
                 .run_id(plan.run_id.clone())
@@ -470,7 +491,16 @@ pub async fn run(
             let reports = stack.components().clone();
             let backends = stack.backends();
             let mapping = stack.record_mapping();
-            (Some(stack), reports, backends, mapping)
+            let route = if args.direct {
+                Route::Direct(stack_urls(&stack))
+            } else {
+                Route::Gateway(Box::new(GatewayConfig::for_stack(
+                    &stack,
+                    &plan.run_id,
+                    mapping.metrics.clone(),
+                )))
+            };
+            (Some(stack), reports, backends, mapping, route)
         }
         Some(d) => {
             let components = d.preflight().await;
@@ -481,7 +511,13 @@ pub async fn run(
             let reports: BTreeMap<Component, ComponentReport> =
                 components.into_iter().map(|c| (c.name, c)).collect();
             let mapping = crate::runner::backends_mapping(&reports, backends.mimir);
-            (None, reports, backends, mapping)
+            let route = Route::Gateway(Box::new(GatewayConfig {
+                upstreams: crate::tap_command::upstreams(&d.target, d.auth()),
+                ca_cert: d.target.ca_cert.clone(),
+                translation: mapping.metrics.clone(),
+                ..GatewayConfig::new(plan.run_id.clone())
+            }));
+            (None, reports, backends, mapping, route)
         }
     };
     let work_dir = std::env::temp_dir().join(format!("lgtm-check-{}", plan.run_id));
@@ -490,26 +526,20 @@ pub async fn run(
         source,
     })?;
     let manifest_path = work_dir.join("manifest.json");
-    let gateway = match (&stack, deployment) {
-        (Some(_), _) if args.direct => None,
-        (stack, deployment) => {
-            let config = match (stack, deployment) {
-                (Some(stack), _) => crate::gateway::GatewayConfig::for_stack(
-                    stack,
-                    &plan.run_id,
-                    mapping.metrics.clone(),
-                ),
-                (None, Some(d)) => crate::gateway::GatewayConfig {
-                    upstreams: crate::tap_command::upstreams(&d.target, d.auth()),
-                    ca_cert: d.target.ca_cert.clone(),
-                    translation: mapping.metrics.clone(),
-                    ..crate::gateway::GatewayConfig::new(plan.run_id.clone())
-                },
-                (None, None) => unreachable!("a stack or a deployment"),
-            }
-            .with_faults(&plan.faults);
-            match crate::gateway::Gateway::start(config).await {
-                Ok(g) => Some(g),
+    let (gateway, urls) = match route {
+        Route::Direct(urls) => (None, urls),
+        Route::Gateway(config) => {
+            match crate::gateway::Gateway::start(config.with_faults(&plan.faults)).await {
+                Ok(g) => {
+                    let http = g.http_url();
+                    let urls = BTreeMap::from([
+                        ("otlp_grpc", g.grpc_url()),
+                        ("otlp_http", http.clone()),
+                        ("loki", http.clone()),
+                        ("remote_write", format!("{http}/api/v1/write")),
+                    ]);
+                    (Some(g), urls)
+                }
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&work_dir);
                     return Err(e.into());
@@ -517,29 +547,6 @@ pub async fn run(
             }
         }
     };
-    let mut urls = BTreeMap::new();
-    match (&gateway, &stack) {
-        (Some(g), _) => {
-            let http = g.http_url();
-            urls.insert("otlp_grpc", g.grpc_url());
-            urls.insert("otlp_http", http.clone());
-            urls.insert("loki", http.clone());
-            urls.insert("remote_write", format!("{http}/api/v1/write"));
-        }
-        (None, Some(stack)) => {
-            for (key, url) in [
-                ("otlp_grpc", stack.otlp_grpc_url()),
-                ("otlp_http", stack.otlp_http_url()),
-                ("loki", stack.loki_url()),
-                ("remote_write", stack.remote_write_url()),
-            ] {
-                if let Ok(u) = url {
-                    urls.insert(key, u);
-                }
-            }
-        }
-        (None, None) => {}
-    }
     let caller_resource = std::env::var("OTEL_RESOURCE_ATTRIBUTES").ok();
     let env = program_env(
         &urls,
