@@ -819,6 +819,38 @@ mod tests {
     }
 
     #[test]
+    fn served_metrics_nothing_scrapes_are_skipped_saying_so_never_asked() {
+        use crate::core::check::Query;
+        use lgtm_check_recorder::manifest::CounterSeries;
+        let mut m = Manifest::new("my-app", "r1", "shop");
+        m.finished_at_unix_ms = 1_732_540_001_000;
+        m.metrics.counters.push(CounterSeries {
+            name: "orders_served_total".into(),
+            labels: [("run_id".to_string(), "r1".to_string())].into(),
+            value: 3,
+        });
+        let mapping = RecordMapping::for_backends(
+            None,
+            crate::core::otlp_mapping::PromTranslation::prometheus("prometheus"),
+        );
+        let id = "metrics.orders_served_total.exact";
+        let query = |scraped: bool| {
+            all_checks(None, &mapping, Some(&m), 1_732_540_002_000, scraped)
+                .into_iter()
+                .find(|c| c.id == id)
+                .expect("the manifest's metrics check")
+                .query
+        };
+        // Scraped by the stack's Prometheus: asked of the Mimir role.
+        assert!(matches!(query(true), Query::PromQl { .. }));
+        // A deployment, and nothing pushed: skipped with the reason.
+        let Query::NotPossible { reason } = query(false) else {
+            panic!("asked although nothing scraped or pushed it")
+        };
+        assert!(reason.contains("nothing scrapes its /metrics"), "{reason}");
+    }
+
+    #[test]
     fn the_scrape_flag_takes_a_port_or_an_address() {
         assert_eq!(
             scrape_addresses(Some("9464")).unwrap(),
