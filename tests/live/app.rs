@@ -2,7 +2,8 @@
 //! the http-service scenario, started through `sh -c` as any program would be (it
 //! takes its endpoints from the variables `app` sets), is checked exactly through its
 //! manifest and its shape is snapshotted; the same program with a dropped span that
-//! its manifest still claims, exiting 7, fails naming the trace check and the exit.
+//! its manifest still claims, exiting 7, sent straight to the stack (`--direct`, no
+//! gateway: only its manifest is checked), fails naming the trace check and the exit.
 //!
 //! Skipped, with the reason, when Docker, an image or the scenario binary is
 //! missing; `LGTM_CHECK_REQUIRE_ALL=1` turns the skip into a failure.
@@ -134,7 +135,8 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     };
     // 2. A dropped span the manifest still claims, and a non-zero exit. The span never
     // arrives: its check fails only when it has waited its timeout, which need not
-    // be long (the rest of the run is visible within a few seconds).
+    // be long (the rest of the run is visible within a few seconds). Sent with
+    // `--direct` (straight to the stack, no gateway): only the manifest is checked.
     let fault_run_id = format!("appfault{}", std::process::id());
     let fault_json = dir.join("fault.json");
     let faulty = {
@@ -143,7 +145,13 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
             let program = http_service("--fault drop-span", "; exit 7");
             let program: Vec<&str> = program.iter().map(String::as_str).collect();
             app(
-                &["--run-id", &run_id, "--json", json.to_str().unwrap()],
+                &[
+                    "--direct",
+                    "--run-id",
+                    &run_id,
+                    "--json",
+                    json.to_str().unwrap(),
+                ],
                 &program,
                 "10",
             )
@@ -181,6 +189,17 @@ fn a_program_is_checked_exactly_and_a_lying_manifest_and_its_exit_fail_by_name()
     assert!(
         stdout.contains("app.traces."),
         "the report names the check: {stdout}"
+    );
+    // Direct: no gateway, so no record and none of its checks; the manifest's logs
+    // still arrived exactly.
+    assert!(
+        !got.iter().any(|(i, _, _)| i == "app.traces.exact"),
+        "a record check without the gateway: {got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(i, s, _)| i == "app.logs.exact" && s == "pass"),
+        "{got:?}\n{stdout}"
     );
     let report = std::fs::read_to_string(&json).unwrap();
     assert!(report.contains("exit status: 7"), "{report}");
