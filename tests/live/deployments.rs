@@ -240,6 +240,36 @@ impl Compose {
     }
 }
 
+/// Waits, at most `limit`, until no container carrying `label` is running.
+fn wait_exited(label: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let running = Command::new("docker")
+            .args(["ps", "-q", "--filter", label])
+            .output()
+            .map(|o| !o.stdout.iter().all(u8::is_ascii_whitespace))
+            .unwrap_or(false);
+        if !running {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `network` holds no container and is still refused for an active
+/// endpoint: Docker's stale endpoint, not something a client left.
+fn stale_endpoint_only(network: &str) -> bool {
+    let attached = Command::new("docker")
+        .args(["network", "inspect", "-f", "{{len .Containers}}", network])
+        .output();
+    let empty = attached.is_ok_and(|o| o.status.success() && o.stdout.trim_ascii() == b"0");
+    empty
+        && Command::new("docker")
+            .args(["network", "rm", network])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stderr).contains("has active endpoints"))
+}
+
 impl Compose {
     /// Takes the project down and returns what it left behind (empty when nothing):
     /// its containers killed (no test needs their graceful stop, and 22 of them
@@ -253,7 +283,12 @@ impl Compose {
             return Vec::new();
         }
         self.taken_down = true;
+        let label = format!("label=com.docker.compose.project={}", self.project);
         let _ = self.run(&["kill"]);
+        // Down only once every killed container has exited: removing containers
+        // while the daemon still handles their deaths once left the project's
+        // network with an endpoint no container holds (below).
+        wait_exited(&label, Duration::from_secs(10));
         let out = self.run(&["down", "-v", "--remove-orphans", "--timeout", "1"]);
         if !out.status.success() {
             eprintln!(
@@ -262,7 +297,6 @@ impl Compose {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let label = format!("label=com.docker.compose.project={}", self.project);
         let list = |object: &[&str]| -> Vec<String> {
             let field = if object[0] == "ps" {
                 "{{.Names}}"
@@ -302,6 +336,19 @@ impl Compose {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
+        // Docker 20.10 can keep an endpoint in a bridge network after every
+        // container of it is gone: the network lists no container, and its removal
+        // is refused for "active endpoints" until the daemon restarts. No client can
+        // remove it; it is said, and not counted as the test's leftover.
+        left.retain(|l| match l.strip_prefix("network ") {
+            Some(network) if stale_endpoint_only(network) => {
+                eprintln!(
+                    "network {network}: no container attached, yet Docker refuses to remove it for an active endpoint (a daemon defect; it goes when the daemon restarts)"
+                );
+                false
+            }
+            _ => true,
+        });
         left
     }
 
