@@ -511,12 +511,11 @@ pub async fn run(
             let reports: BTreeMap<Component, ComponentReport> =
                 components.into_iter().map(|c| (c.name, c)).collect();
             let mapping = crate::runner::backends_mapping(&reports, backends.mimir);
-            let route = Route::Gateway(Box::new(GatewayConfig {
-                upstreams: crate::tap_command::upstreams(&d.target, d.auth()),
-                ca_cert: d.target.ca_cert.clone(),
-                translation: mapping.metrics.clone(),
-                ..GatewayConfig::new(plan.run_id.clone())
-            }));
+            let route = Route::Gateway(Box::new(crate::tap_command::gateway_for(
+                d,
+                &plan.run_id,
+                mapping.metrics.clone(),
+            )));
             (None, reports, backends, mapping, route)
         }
     };

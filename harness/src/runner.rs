@@ -332,12 +332,11 @@ pub async fn run_external(
     // The OTLP scenario sends through a gateway in front of the deployment, as
     // `lgtm-check tap` would run it.
     let mut sinks = sinks;
-    sinks.gateway = Some(crate::gateway::GatewayConfig {
-        upstreams: crate::tap_command::upstreams(&deployment.target, deployment.auth()),
-        ca_cert: deployment.target.ca_cert.clone(),
-        translation: backends_mapping(&component_reports, backends.mimir).metrics,
-        ..crate::gateway::GatewayConfig::new(plan.run_id.clone())
-    });
+    sinks.gateway = Some(crate::tap_command::gateway_for(
+        deployment,
+        &plan.run_id,
+        backends_mapping(&component_reports, backends.mimir).metrics,
+    ));
     let (progress_tx, progress) = crate::fault::Progress::new(plan.scenarios.len());
     let scenarios_started = Instant::now();
     let (result, faults) = tokio::join!(

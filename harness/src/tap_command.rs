@@ -63,6 +63,24 @@ fn with_path(base: &str, path: &str) -> String {
     }
 }
 
+/// A gateway in front of `deployment`, as the tap runs it: each signal to its
+/// endpoint with the deployment's tenants and credentials ([`upstreams`]), trusting
+/// its `--ca-cert`, OTLP metrics translated with `translation` where they are
+/// remote-written. `run --target external` (its OTLP scenario) and `app --target
+/// external` (the program) send through it.
+pub fn gateway_for(
+    deployment: &Deployment,
+    run_id: &str,
+    translation: crate::core::otlp_mapping::PromTranslation,
+) -> GatewayConfig {
+    GatewayConfig {
+        upstreams: upstreams(&deployment.target, deployment.auth()),
+        ca_cert: deployment.target.ca_cert.clone(),
+        translation,
+        ..GatewayConfig::new(run_id)
+    }
+}
+
 /// Where each kind of request goes for `target`, every upstream with `auth`:
 /// traces to its OTLP ingest (gRPC or `/v1/traces`), OTLP logs to Loki's OTLP
 /// endpoint, OTLP metrics to `metrics-otlp-url` or else translated to remote write,
