@@ -13,7 +13,9 @@
 //!   may act as. A run pushed as tenant A over TLS passes fully as A; a run's data is
 //!   invisible to tenant B (every data check fails naming tenant B), while A sees it;
 //!   wrong or missing credentials fail with the named 401 and a tenant the user may
-//!   not act as with the named 403. The test passwords never print.
+//!   not act as with the named 403; a program run by `lgtm-check app --target
+//!   external` over TLS as the checker has every signal it sent arrive in tenant A.
+//!   The test passwords never print.
 //! - The replicated deployment (docker/replicated/compose.yml): Loki simple-scalable,
 //!   Tempo distributed and Cortex microservices, each with three ingesters or write
 //!   replicas at replication factor 3, behind nginx. Verified fully, then again
@@ -432,6 +434,25 @@ fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `lgtm-check app --target external` with `args` (the program after `--`), as
+/// [`spawn_run`] runs `run`.
+fn spawn_app(
+    args: Vec<String>,
+    env: &[(&'static str, &'static str)],
+) -> std::thread::JoinHandle<Run> {
+    let env = env.to_vec();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = common::external("app", &args, &env);
+        Run {
+            code: r.code,
+            stdout: r.stdout,
+            stderr: r.stderr,
+            report: r.report,
+        }
+    })
+}
+
 /// [`lgtm_check`] on a thread of its own, so that independent runs go side by side.
 fn spawn_run(
     args: Vec<String>,
@@ -785,6 +806,26 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
         ),
         &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
     );
+    // A program of the user's, by `lgtm-check app`, over TLS with the checker's
+    // credentials: the gateway in front of the program adds them.
+    let binary = lgtm_check::scenario::find_binary("http-service", None).unwrap();
+    let app_over_tls = spawn_app(
+        as_tenant(
+            as_tenant(through(&tls_gateway), &checker),
+            &[
+                "--ca-cert",
+                ca.as_str(),
+                "--check-timeout",
+                "60",
+                "--",
+                "sh",
+                "-c",
+                "\"$0\" --manifest \"$LGTM_CHECK_MANIFEST\" --loki-url \"$LOKI_URL\" --metrics-listen \"$LGTM_CHECK_METRICS_LISTEN\" --remote-write-url \"$LGTM_CHECK_REMOTE_WRITE_URL\"",
+                &binary.display().to_string(),
+            ],
+        ),
+        &[("LGTM_CHECK_PASSWORD", CHECKER_PASSWORD)],
+    );
     let forbidden = spawn_run(
         as_tenant(
             urls.clone(),
@@ -848,6 +889,20 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
         "{:#}",
         run.report
     );
+
+    // 6. The program by `app`: every signal it sent arrived in tenant A exactly.
+    let run = app_over_tls.join().expect("the app's thread");
+    run.assert_never_prints(&secrets);
+    for id in [
+        "app.logs.pushed.exact",
+        "app.traces.exact",
+        "app.metrics.remote_written.exact",
+        "metrics.http_requests_total.exact",
+        "app.shape",
+    ] {
+        assert_eq!(run.check(id)["status"], "pass", "{id}\n{}", run.statuses());
+    }
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     compose.assert_taken_down();
 }
 
