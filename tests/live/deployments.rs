@@ -421,11 +421,11 @@ impl Run {
     }
 }
 
-/// Runs `lgtm-check run --target external` with `args`, in an empty directory (no
-/// lgtm-check.toml), without the caller's `LGTM_CHECK_*`, `OTEL_*` and
-/// `DOCKER_HOST`, with the variables `env`.
-fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let r = common::run_external(args, env);
+/// Runs `lgtm-check COMMAND --target external` (`run`, or `app` with its program
+/// after `--`) with `args`, in an empty directory (no lgtm-check.toml), without the
+/// caller's `LGTM_CHECK_*`, `OTEL_*` and `DOCKER_HOST`, with the variables `env`.
+fn external(command: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let r = common::external(command, args, env);
     Run {
         code: r.code,
         stdout: r.stdout,
@@ -434,35 +434,30 @@ fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// `lgtm-check app --target external` with `args` (the program after `--`), as
-/// [`spawn_run`] runs `run`.
-fn spawn_app(
+/// [`external`] for `run`.
+fn lgtm_check(args: &[&str], env: &[(&str, &str)]) -> Run {
+    external("run", args, env)
+}
+
+/// [`external`] on a thread of its own, so that independent runs go side by side.
+fn spawn(
+    command: &'static str,
     args: Vec<String>,
     env: &[(&'static str, &'static str)],
 ) -> std::thread::JoinHandle<Run> {
     let env = env.to_vec();
     std::thread::spawn(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = common::external("app", &args, &env);
-        Run {
-            code: r.code,
-            stdout: r.stdout,
-            stderr: r.stderr,
-            report: r.report,
-        }
+        external(command, &args, &env)
     })
 }
 
-/// [`lgtm_check`] on a thread of its own, so that independent runs go side by side.
+/// `lgtm-check run --target external` on a thread of its own.
 fn spawn_run(
     args: Vec<String>,
     env: &[(&'static str, &'static str)],
 ) -> std::thread::JoinHandle<Run> {
-    let env = env.to_vec();
-    std::thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lgtm_check(&args, &env)
-    })
+    spawn("run", args, env)
 }
 
 /// Checks that must pass on a deployment that holds the run's data: each signal
@@ -809,7 +804,8 @@ async fn a_multi_tenant_deployment_behind_basic_auth_keeps_tenants_apart() {
     // A program of the user's, by `lgtm-check app`, over TLS with the checker's
     // credentials: the gateway in front of the program adds them.
     let binary = lgtm_check::scenario::find_binary("http-service", None).unwrap();
-    let app_over_tls = spawn_app(
+    let app_over_tls = spawn(
+        "app",
         as_tenant(
             as_tenant(through(&tls_gateway), &checker),
             &[
